@@ -1,0 +1,1 @@
+//! ARI spec types (in progress).

@@ -1,0 +1,26 @@
+//! `cargo xtask`: the project's automation, one subcommand per job.
+//!
+//! Each subcommand lives in its own module; `main` only parses arguments and dispatches.
+
+mod asterisk;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "ARI SDK project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Real Asterisk servers (Debian chroots) for the conformance suite.
+    Asterisk(asterisk::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Asterisk(args) => asterisk::run(args),
+    }
+}
