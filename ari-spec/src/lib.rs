@@ -1,1 +1,21 @@
-//! ARI spec types (in progress).
+//! The Asterisk REST Interface (ARI) spec as Asterisk writes it.
+//!
+//! - [`swagger`]: serde types for Swagger 1.1/1.2 `resources.json` and API declarations, lenient
+//!   about keys (an unknown key is kept, never fatal).
+//! - [`load`]: a revision from a folder, a live server (feature `http`) or bytes, checked; errors
+//!   name the file, the JSON path and the problem.
+//! - [`fixups`]: named corrections of upstream mistakes, each stale-checked against the corpus.
+//! - [`corpus`]: the vendored revisions of every release 16.0.0–23.4.1, the release map, and which
+//!   releases ship each operation, parameter, model, field and event.
+
+pub mod corpus;
+pub mod fixups;
+#[cfg(feature = "http")]
+pub mod http;
+pub mod load;
+pub mod swagger;
+
+pub use corpus::{
+    AvailabilityIndex, Corpus, CorpusError, Item, Release, ReleaseEntry, ReleaseRange,
+};
+pub use load::{DirSource, RawRevision, Revision, Source, SpecError};
