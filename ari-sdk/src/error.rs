@@ -1,0 +1,601 @@
+//! The one error type of the crate.
+//!
+//! Every error carries, when it concerns an operation, the operation's [`OperationInfo`], so that
+//! the message names the call that failed ("channels.get (GET /channels/{channelId}): ...") and
+//! code can branch on [`Error::kind`] without parsing text.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+use crate::meta::{Availability, OperationInfo, Release};
+
+type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
+/// Shorthand for results of this crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// What went wrong, for code that branches on the failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The connection could not be made or broke; see the sub-kind.
+    Transport(TransportKind),
+    /// The request or the connection attempt took longer than allowed.
+    Timeout,
+    /// The server answered with an error status other than 401.
+    Http,
+    /// The server rejected the credentials (HTTP 401). Retrying with the same credentials will
+    /// not help, so reconnect logic stops on it.
+    Unauthorized,
+    /// The response body did not match the expected type.
+    Decode,
+    /// The connected server's release does not ship the operation or one of its parameters.
+    Unsupported,
+    /// An argument was rejected before sending (a value outside the documented list or range).
+    InvalidArgument,
+    /// The events WebSocket misbehaved (protocol error, malformed frame).
+    WebSocket,
+    /// The events connection was closed and will not reconnect.
+    Closed,
+    /// The client was configured with something unusable (a bad base URL, no tokio runtime).
+    Config,
+}
+
+/// Why a connection could not be made or broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportKind {
+    /// Nothing listens at the address (the server is down or the port is wrong).
+    ConnectionRefused,
+    /// The peer reset or closed the connection mid-exchange.
+    ConnectionReset,
+    /// The host name did not resolve.
+    Dns,
+    /// The TLS handshake failed (certificate, protocol).
+    Tls,
+    /// Any other I/O failure.
+    Other,
+}
+
+impl fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportKind::ConnectionRefused => "connection refused",
+            TransportKind::ConnectionReset => "connection reset",
+            TransportKind::Dns => "name resolution failed",
+            TransportKind::Tls => "TLS failure",
+            TransportKind::Other => "transport failure",
+        })
+    }
+}
+
+/// What a server's release does not ship.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnsupportedItem {
+    /// The operation itself.
+    Operation,
+    /// A parameter of the operation, by wire name.
+    Parameter(&'static str),
+}
+
+/// An error from the ARI client.
+///
+/// Boxed inside so that `Result<T, Error>` stays one pointer wide.
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    operation: Option<&'static OperationInfo>,
+    repr: Repr,
+    source: Option<BoxError>,
+}
+
+#[derive(Debug)]
+enum Repr {
+    Transport(TransportKind),
+    Timeout(Option<Duration>),
+    Http {
+        status: u16,
+        message: Option<String>,
+        reason: Option<&'static str>,
+    },
+    Unauthorized {
+        message: Option<String>,
+    },
+    Decode {
+        path: String,
+        message: String,
+        excerpt: String,
+    },
+    Unsupported {
+        item: UnsupportedItem,
+        server: Release,
+        availability: Availability,
+    },
+    InvalidArgument {
+        param: String,
+        message: String,
+    },
+    WebSocket(String),
+    Closed(Option<String>),
+    Config(String),
+}
+
+impl Error {
+    fn new(repr: Repr) -> Error {
+        Error {
+            inner: Box::new(Inner {
+                operation: None,
+                repr,
+                source: None,
+            }),
+        }
+    }
+
+    pub(crate) fn with_operation(mut self, info: &'static OperationInfo) -> Error {
+        self.inner.operation = Some(info);
+        self
+    }
+
+    fn with_source(mut self, source: impl Into<BoxError>) -> Error {
+        self.inner.source = Some(source.into());
+        self
+    }
+
+    /// An argument that the operation's spec does not allow, found before sending. Used by the
+    /// generated builders for values outside a documented list or range.
+    pub fn invalid_argument(
+        info: &'static OperationInfo,
+        param: &str,
+        message: impl Into<String>,
+    ) -> Error {
+        Error::new(Repr::InvalidArgument {
+            param: param.to_owned(),
+            message: message.into(),
+        })
+        .with_operation(info)
+    }
+
+    pub(crate) fn transport(kind: TransportKind, source: impl Into<BoxError>) -> Error {
+        Error::new(Repr::Transport(kind)).with_source(source)
+    }
+
+    pub(crate) fn timeout(after: Option<Duration>) -> Error {
+        Error::new(Repr::Timeout(after))
+    }
+
+    pub(crate) fn http(
+        status: u16,
+        message: Option<String>,
+        reason: Option<&'static str>,
+    ) -> Error {
+        Error::new(Repr::Http {
+            status,
+            message,
+            reason,
+        })
+    }
+
+    pub(crate) fn unauthorized(message: Option<String>) -> Error {
+        Error::new(Repr::Unauthorized { message })
+    }
+
+    pub(crate) fn decode(path: String, message: String, excerpt: String) -> Error {
+        Error::new(Repr::Decode {
+            path,
+            message,
+            excerpt,
+        })
+    }
+
+    pub(crate) fn new_unsupported(
+        info: &'static OperationInfo,
+        item: UnsupportedItem,
+        server: Release,
+        availability: Availability,
+    ) -> Error {
+        Error::new(Repr::Unsupported {
+            item,
+            server,
+            availability,
+        })
+        .with_operation(info)
+    }
+
+    pub(crate) fn websocket(message: impl Into<String>) -> Error {
+        Error::new(Repr::WebSocket(message.into()))
+    }
+
+    pub(crate) fn websocket_with(message: impl Into<String>, source: impl Into<BoxError>) -> Error {
+        Error::websocket(message).with_source(source)
+    }
+
+    pub(crate) fn closed(why: Option<String>) -> Error {
+        Error::new(Repr::Closed(why))
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Error {
+        Error::new(Repr::Config(message.into()))
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> ErrorKind {
+        match &self.inner.repr {
+            Repr::Transport(k) => ErrorKind::Transport(*k),
+            Repr::Timeout(_) => ErrorKind::Timeout,
+            Repr::Http { .. } => ErrorKind::Http,
+            Repr::Unauthorized { .. } => ErrorKind::Unauthorized,
+            Repr::Decode { .. } => ErrorKind::Decode,
+            Repr::Unsupported { .. } => ErrorKind::Unsupported,
+            Repr::InvalidArgument { .. } => ErrorKind::InvalidArgument,
+            Repr::WebSocket(_) => ErrorKind::WebSocket,
+            Repr::Closed(_) => ErrorKind::Closed,
+            Repr::Config(_) => ErrorKind::Config,
+        }
+    }
+
+    /// The operation the error concerns, if any.
+    pub fn operation(&self) -> Option<&'static OperationInfo> {
+        self.inner.operation
+    }
+
+    /// The HTTP status the server answered with, for [`ErrorKind::Http`] and
+    /// [`ErrorKind::Unauthorized`].
+    pub fn status(&self) -> Option<u16> {
+        match &self.inner.repr {
+            Repr::Http { status, .. } => Some(*status),
+            Repr::Unauthorized { .. } => Some(401),
+            _ => None,
+        }
+    }
+
+    /// The `message` of Asterisk's JSON error body, when it sent one.
+    pub fn asterisk_message(&self) -> Option<&str> {
+        match &self.inner.repr {
+            Repr::Http { message, .. } | Repr::Unauthorized { message } => message.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The reason the spec documents for this status on this operation, e.g. "Channel not found".
+    pub fn documented_reason(&self) -> Option<&'static str> {
+        match &self.inner.repr {
+            Repr::Http { reason, .. } => *reason,
+            _ => None,
+        }
+    }
+
+    /// For a decode error, the JSON path where decoding failed, e.g. `channel.caller.name`.
+    pub fn json_path(&self) -> Option<&str> {
+        match &self.inner.repr {
+            Repr::Decode { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// For a decode error, a short piece of the body around the failure.
+    pub fn excerpt(&self) -> Option<&str> {
+        match &self.inner.repr {
+            Repr::Decode { excerpt, .. } => Some(excerpt),
+            _ => None,
+        }
+    }
+
+    /// For an unsupported-by-server error, the server's release.
+    pub fn server_release(&self) -> Option<Release> {
+        match &self.inner.repr {
+            Repr::Unsupported { server, .. } => Some(*server),
+            _ => None,
+        }
+    }
+
+    /// For an unsupported-by-server error, what is unsupported and the releases that ship it.
+    pub fn unsupported_item(&self) -> Option<(&UnsupportedItem, Availability)> {
+        match &self.inner.repr {
+            Repr::Unsupported {
+                item, availability, ..
+            } => Some((item, *availability)),
+            _ => None,
+        }
+    }
+
+    /// For an invalid-argument error, the parameter's wire name.
+    pub fn invalid_param(&self) -> Option<&str> {
+        match &self.inner.repr {
+            Repr::InvalidArgument { param, .. } => Some(param),
+            _ => None,
+        }
+    }
+
+    /// Whether trying again later could succeed: transport failures, timeouts and 5xx answers.
+    pub fn is_transient(&self) -> bool {
+        match &self.inner.repr {
+            Repr::Transport(k) => *k != TransportKind::Tls,
+            Repr::Timeout(_) => true,
+            Repr::Http { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+}
+
+fn canonical_reason(status: u16) -> &'static str {
+    reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(op) = self.inner.operation {
+            write!(
+                f,
+                "{}.{} ({} {}): ",
+                op.resource, op.nickname, op.method, op.path
+            )?;
+        }
+        match &self.inner.repr {
+            Repr::Transport(kind) => {
+                write!(f, "{kind}")?;
+                if let Some(src) = &self.inner.source {
+                    write!(f, ": {src}")?;
+                }
+                Ok(())
+            }
+            Repr::Timeout(Some(d)) => write!(f, "timed out after {d:?}"),
+            Repr::Timeout(None) => f.write_str("timed out"),
+            Repr::Http {
+                status,
+                message,
+                reason,
+            } => {
+                write!(f, "{status} {}", canonical_reason(*status))?;
+                if let Some(reason) = reason {
+                    write!(f, ": {reason}")?;
+                }
+                if let Some(message) = message {
+                    write!(f, " (Asterisk: {message:?})")?;
+                }
+                Ok(())
+            }
+            Repr::Unauthorized { message } => {
+                f.write_str("401 Unauthorized: the server rejected the ARI credentials")?;
+                if let Some(message) = message {
+                    write!(f, " (Asterisk: {message:?})")?;
+                }
+                Ok(())
+            }
+            Repr::Decode {
+                path,
+                message,
+                excerpt,
+            } => {
+                write!(f, "could not decode the response at `{path}`: {message}")?;
+                if !excerpt.is_empty() {
+                    write!(f, " (near: {excerpt})")?;
+                }
+                Ok(())
+            }
+            Repr::Unsupported {
+                item,
+                server,
+                availability,
+            } => {
+                match item {
+                    UnsupportedItem::Operation => f.write_str("not supported")?,
+                    UnsupportedItem::Parameter(p) => write!(f, "parameter `{p}` not supported")?,
+                }
+                write!(f, " by Asterisk {server}; ")?;
+                if availability.ranges.is_empty() {
+                    f.write_str("no known release ships it")
+                } else {
+                    write!(f, "shipped in {availability}")
+                }
+            }
+            Repr::InvalidArgument { param, message } => {
+                write!(f, "invalid argument `{param}`: {message}")
+            }
+            Repr::WebSocket(message) => {
+                write!(f, "events websocket: {message}")?;
+                if let Some(src) = &self.inner.source {
+                    write!(f, ": {src}")?;
+                }
+                Ok(())
+            }
+            Repr::Closed(None) => f.write_str("the events connection is closed"),
+            Repr::Closed(Some(why)) => write!(f, "the events connection is closed: {why}"),
+            Repr::Config(message) => write!(f, "invalid configuration: {message}"),
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.kind());
+        if let Some(op) = self.inner.operation {
+            d.field(
+                "operation",
+                &format_args!("{}.{}", op.resource, op.nickname),
+            );
+        }
+        d.field("detail", &self.inner.repr);
+        if let Some(src) = &self.inner.source {
+            d.field("source", src);
+        }
+        d.finish()
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.inner
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+/// Sorts a reqwest failure into timeout or transport with a sub-kind, looking through the chain
+/// of causes because reqwest wraps hyper which wraps the socket error.
+pub(crate) fn from_reqwest(err: reqwest::Error, timeout: Option<Duration>) -> Error {
+    if err.is_timeout() {
+        return Error::timeout(timeout).with_source(err);
+    }
+    let kind = classify_chain(&err);
+    Error::transport(kind, err)
+}
+
+/// The transport sub-kind of an error, from the first recognisable cause in its chain.
+pub(crate) fn classify_chain(err: &(dyn StdError + 'static)) -> TransportKind {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            match io.kind() {
+                K::ConnectionRefused => return TransportKind::ConnectionRefused,
+                K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+                    return TransportKind::ConnectionReset;
+                }
+                _ => {}
+            }
+            // rustls reports handshake failures as an io::Error wrapping a rustls::Error.
+            #[cfg(feature = "rustls")]
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+            {
+                return TransportKind::Tls;
+            }
+        }
+        #[cfg(feature = "rustls")]
+        if e.downcast_ref::<rustls::Error>().is_some() {
+            return TransportKind::Tls;
+        }
+        // hyper-util names resolver failures only in its message; the type is private.
+        let text = e.to_string();
+        if text.starts_with("dns error") || text.contains("failed to lookup address") {
+            return TransportKind::Dns;
+        }
+        if text.contains("connection closed before message completed") {
+            return TransportKind::ConnectionReset;
+        }
+        cur = e.source();
+    }
+    TransportKind::Other
+}
+
+/// Makes a decode error with the JSON path and a short excerpt of the body around the failure.
+pub(crate) fn decode_error(
+    err: serde_path_to_error::Error<serde_json::Error>,
+    body: &[u8],
+) -> Error {
+    let path = err.path().to_string();
+    let inner = err.inner();
+    let excerpt = excerpt_at(body, inner.line(), inner.column());
+    Error::decode(path, inner.to_string(), excerpt)
+}
+
+/// Up to about 120 bytes of `body` centred on a 1-based line and column, on one line.
+fn excerpt_at(body: &[u8], line: usize, column: usize) -> String {
+    const HALF: usize = 60;
+    let mut offset = 0usize;
+    if line > 1 {
+        let mut seen = 1;
+        for (i, b) in body.iter().enumerate() {
+            if *b == b'\n' {
+                seen += 1;
+                if seen == line {
+                    offset = i + 1;
+                    break;
+                }
+            }
+        }
+    }
+    let at = (offset + column.saturating_sub(1)).min(body.len());
+    let start = at.saturating_sub(HALF);
+    let end = (at + HALF).min(body.len());
+    let piece = String::from_utf8_lossy(&body[start..end]);
+    let mut out = String::with_capacity(piece.len() + 6);
+    if start > 0 {
+        out.push('…');
+    }
+    out.extend(piece.chars().map(|c| if c.is_control() { ' ' } else { c }));
+    if end < body.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::{ErrorInfo, ReleaseRange};
+
+    static GET: OperationInfo = OperationInfo {
+        resource: "channels",
+        nickname: "get",
+        method: "GET",
+        path: "/channels/{channelId}",
+        summary: "Channel details.",
+        params: &[],
+        errors: &[ErrorInfo {
+            code: 404,
+            reason: "Channel not found",
+        }],
+        availability: Availability { ranges: &[] },
+    };
+
+    #[test]
+    fn http_display_names_operation_reason_and_message() {
+        let e = Error::http(404, Some("Channel not found".into()), GET.error_reason(404))
+            .with_operation(&GET);
+        assert_eq!(
+            e.to_string(),
+            "channels.get (GET /channels/{channelId}): 404 Not Found: Channel not found (Asterisk: \"Channel not found\")"
+        );
+        assert_eq!(e.kind(), ErrorKind::Http);
+        assert_eq!(e.status(), Some(404));
+        assert_eq!(e.documented_reason(), Some("Channel not found"));
+        assert_eq!(e.asterisk_message(), Some("Channel not found"));
+        assert!(!e.is_transient());
+    }
+
+    #[test]
+    fn unsupported_display() {
+        static R: &[ReleaseRange] = &[ReleaseRange {
+            first: Release::new(18, 2, 0),
+            last: None,
+        }];
+        let e = Error::new_unsupported(
+            &GET,
+            UnsupportedItem::Parameter("formats"),
+            Release::new(16, 3, 0),
+            Availability { ranges: R },
+        );
+        assert_eq!(
+            e.to_string(),
+            "channels.get (GET /channels/{channelId}): parameter `formats` not supported by Asterisk 16.3.0; shipped in 18.2.0+"
+        );
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
+        assert_eq!(e.server_release(), Some(Release::new(16, 3, 0)));
+    }
+
+    #[test]
+    fn excerpt_is_centred_and_single_line() {
+        let body = format!("{{\"a\":\n{}\"bad\"{}}}", " ".repeat(200), "x".repeat(200));
+        let ex = excerpt_at(body.as_bytes(), 2, 201);
+        assert!(ex.contains("\"bad\""), "{ex}");
+        assert!(ex.starts_with('…') && ex.ends_with('…'));
+        assert!(!ex.contains('\n'));
+        assert_eq!(excerpt_at(b"", 1, 1), "");
+    }
+
+    #[test]
+    fn error_is_small() {
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+}
