@@ -3,6 +3,7 @@
 //! Each subcommand lives in its own module; `main` only parses arguments and dispatches.
 
 mod asterisk;
+mod codegen;
 
 use clap::{Parser, Subcommand};
 
@@ -15,6 +16,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Regenerate `ari-sdk/src/generated/` from the vendored spec corpus.
+    Codegen(codegen::Args),
     /// Real Asterisk servers (Debian chroots) for the conformance suite.
     Asterisk(asterisk::Args),
 }
@@ -22,5 +25,6 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Asterisk(args) => asterisk::run(args),
+        Command::Codegen(args) => codegen::run(args),
     }
 }

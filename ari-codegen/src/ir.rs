@@ -1,0 +1,792 @@
+//! The intermediate representation: one API merged over every revision of a corpus.
+//!
+//! Every operation, parameter, model, field and event that any release ships appears once, with
+//! both its wire name and its Rust name, and the releases that ship it. Differences between
+//! revisions are resolved here by explicit rules:
+//! - a field is `Option` unless every revision that has its model has it and marks it required
+//!   (and [`OMITTED_BY_SERVERS`] does not list it);
+//! - a parameter is a required argument only when every revision that has its operation has it
+//!   and requires it; otherwise it is a builder method;
+//! - LIST values are the union over revisions (newest revision's order first);
+//! - descriptions, summaries and error reasons come from the newest revision that has the item;
+//! - when revisions disagree on a type, the type becomes an untagged enum of every type seen,
+//!   newest first, and the disagreement is recorded in [`Api::conflicts`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ari_spec::swagger::{self, DataType};
+use ari_spec::{AvailabilityIndex, Corpus, Item, Release, ReleaseRange, Revision};
+
+use crate::GenError;
+use crate::names::{self, Namespace};
+
+/// Fields that the spec marks required but real servers leave out; they are `Option` so that
+/// decoding what a real server sends never fails. Each entry says where it was seen.
+pub const OMITTED_BY_SERVERS: &[(&str, &str, &str)] = &[];
+
+/// The merged API.
+#[derive(Debug)]
+pub struct Api {
+    /// Every release of the corpus, ascending.
+    pub releases: Vec<Release>,
+    /// Major lines of the corpus.
+    pub majors: Vec<u16>,
+    /// Models other than events, by wire name.
+    pub models: BTreeMap<String, Model>,
+    /// Event models (subtypes of `Event`, and `MissingParams`), by wire name.
+    pub events: BTreeMap<String, Model>,
+    /// Resources by file name.
+    pub resources: BTreeMap<String, Resource>,
+    /// Type disagreements between revisions and how they were resolved.
+    pub conflicts: Vec<Conflict>,
+    /// Per release: (operations, models, events) as counted in its revision.
+    pub counts: BTreeMap<Release, (usize, usize, usize)>,
+}
+
+/// A type disagreement between revisions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conflict {
+    /// Where: `channels.externalMedia -> response` or `TextMessage.variables`.
+    pub place: String,
+    /// The types, newest first, each with the releases that use it.
+    pub types: Vec<(String, String)>,
+    /// The Rust type chosen.
+    pub resolution: String,
+}
+
+/// A model or event.
+#[derive(Clone, Debug)]
+pub struct Model {
+    /// Wire name, e.g. `Channel`.
+    pub wire: String,
+    /// Rust type name.
+    pub rust: String,
+    /// Description from the newest revision.
+    pub description: Option<String>,
+    /// Fields, inherited ones first.
+    pub fields: Vec<Field>,
+    /// Releases that ship it.
+    pub availability: Vec<ReleaseRange>,
+}
+
+/// A model field.
+#[derive(Clone, Debug)]
+pub struct Field {
+    /// Wire name.
+    pub wire: String,
+    /// Rust name.
+    pub rust: String,
+    /// Type.
+    pub ty: Type,
+    /// Whether it is `Option`.
+    pub optional: bool,
+    /// Description from the newest revision.
+    pub description: Option<String>,
+    /// RANGE bounds, documented.
+    pub range: Option<(Option<f64>, Option<f64>)>,
+    /// Releases that ship it.
+    pub availability: Vec<ReleaseRange>,
+}
+
+/// A Rust-side type.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Type {
+    /// `String`.
+    String,
+    /// `i64` (`int` and `long`).
+    Int,
+    /// `f64`.
+    Double,
+    /// `bool`.
+    Bool,
+    /// A timestamp string.
+    Date,
+    /// `serde_json::Value`.
+    Object,
+    /// `BTreeMap<String, String>`.
+    Containers,
+    /// `bytes::Bytes`.
+    Binary,
+    /// `Vec<T>`.
+    List(Box<Type>),
+    /// A model, by Rust name.
+    Model(String),
+    /// A LIST enum.
+    Enum(EnumDef),
+    /// Types that differ between revisions: an untagged enum.
+    Union(UnionDef),
+}
+
+/// A LIST enum.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnumDef {
+    /// Rust type name.
+    pub rust: String,
+    /// (wire value, variant name), union over revisions.
+    pub values: Vec<(String, String)>,
+}
+
+/// An untagged enum over the types revisions disagree on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnionDef {
+    /// Rust type name.
+    pub rust: String,
+    /// (variant name, type), newest first.
+    pub variants: Vec<(String, Type)>,
+}
+
+/// A resource file's operations.
+#[derive(Clone, Debug)]
+pub struct Resource {
+    /// File name, e.g. `deviceStates`.
+    pub wire: String,
+    /// Module name, e.g. `device_states`.
+    pub module: String,
+    /// Operations in spec order (newest revision first, then older-only ones).
+    pub operations: Vec<Operation>,
+}
+
+/// An operation.
+#[derive(Clone, Debug)]
+pub struct Operation {
+    /// Nickname.
+    pub nickname: String,
+    /// Method name.
+    pub rust: String,
+    /// Builder type name.
+    pub builder: String,
+    /// HTTP method.
+    pub method: String,
+    /// Path template.
+    pub path: String,
+    /// Summary.
+    pub summary: String,
+    /// Notes.
+    pub notes: Option<String>,
+    /// Parameters in spec order.
+    pub params: Vec<Param>,
+    /// Response type; `None` for void.
+    pub response: Option<Type>,
+    /// Documented errors (code, reason).
+    pub errors: Vec<(u16, String)>,
+    /// Releases that ship it.
+    pub availability: Vec<ReleaseRange>,
+    /// The WebSocket subprotocol when the operation is a WebSocket upgrade (the events socket).
+    pub websocket: Option<String>,
+}
+
+/// Where a parameter travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// Path segment.
+    Path,
+    /// Query string.
+    Query,
+    /// JSON body member.
+    Body,
+}
+
+/// A parameter.
+#[derive(Clone, Debug)]
+pub struct Param {
+    /// Wire name.
+    pub wire: String,
+    /// Rust name.
+    pub rust: String,
+    /// Where it travels.
+    pub location: Location,
+    /// Type of one value.
+    pub ty: Type,
+    /// Several values, comma-joined.
+    pub multiple: bool,
+    /// A required argument (see the module doc for the rule).
+    pub required: bool,
+    /// Description.
+    pub description: Option<String>,
+    /// Default the server applies.
+    pub default: Option<String>,
+    /// RANGE bounds, checked before sending.
+    pub range: Option<(Option<f64>, Option<f64>)>,
+    /// Releases that accept it.
+    pub availability: Vec<ReleaseRange>,
+}
+
+/// Accumulates one field or parameter over revisions (newest first).
+struct Acc {
+    types: Vec<(DataType, BTreeSet<Release>)>,
+    values: Vec<String>,
+    required_everywhere: bool,
+    revisions: usize,
+    description: Option<String>,
+    range: Option<(Option<f64>, Option<f64>)>,
+}
+
+impl Acc {
+    fn new() -> Self {
+        Acc {
+            types: Vec::new(),
+            values: Vec::new(),
+            required_everywhere: true,
+            revisions: 0,
+            description: None,
+            range: None,
+        }
+    }
+
+    fn add(
+        &mut self,
+        ty: DataType,
+        rels: &BTreeSet<Release>,
+        required: bool,
+        desc: &Option<String>,
+        av: &Option<swagger::AllowableValues>,
+    ) {
+        match self.types.iter_mut().find(|(t, _)| *t == ty) {
+            Some((_, r)) => r.extend(rels.iter().copied()),
+            None => self.types.push((ty, rels.clone())),
+        }
+        self.required_everywhere &= required;
+        self.revisions += 1;
+        if self.description.is_none() {
+            self.description = desc.clone().filter(|d| !d.trim().is_empty());
+        }
+        if let Some(av) = av {
+            match av.value_type.as_str() {
+                "LIST" => {
+                    for v in av.values.iter().flatten() {
+                        if !self.values.contains(v) {
+                            self.values.push(v.clone());
+                        }
+                    }
+                }
+                _ => {
+                    if self.range.is_none() {
+                        let num =
+                            |v: &Option<serde_json::Value>| v.as_ref().and_then(|v| v.as_f64());
+                        self.range = Some((num(&av.min), num(&av.max)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Builds the merged API from a corpus.
+pub fn build(corpus: &Corpus) -> Result<Api, GenError> {
+    let index = corpus.availability();
+    // Revisions newest first: the newest revision's text and order win.
+    let mut revs: Vec<(&str, &Revision, BTreeSet<Release>)> = corpus
+        .revisions
+        .iter()
+        .map(|(name, rev)| {
+            let rels = corpus
+                .releases
+                .iter()
+                .filter(|e| e.revision == *name)
+                .map(|e| e.release)
+                .collect::<BTreeSet<_>>();
+            (name.as_str(), rev, rels)
+        })
+        .filter(|(_, _, rels)| !rels.is_empty())
+        .collect();
+    revs.sort_by_key(|(_, _, rels)| std::cmp::Reverse(rels.iter().next_back().copied()));
+
+    let mut counts = BTreeMap::new();
+    for e in &corpus.releases {
+        let rev = &corpus.revisions[&e.revision];
+        let ops = rev
+            .resources
+            .iter()
+            .map(|(_, d)| d.apis.iter().map(|a| a.operations.len()).sum::<usize>())
+            .sum();
+        counts.insert(
+            e.release,
+            (ops, rev.models().count(), rev.event_names().len()),
+        );
+    }
+
+    let mut conflicts = Vec::new();
+    let (models, events) = build_models(&revs, &index, &mut conflicts)?;
+    let resources = build_resources(&revs, &index, &mut conflicts)?;
+    let mut majors: Vec<u16> = corpus.releases.iter().map(|e| e.release.major).collect();
+    majors.dedup();
+    let api = Api {
+        releases: corpus.releases.iter().map(|e| e.release).collect(),
+        majors,
+        models,
+        events,
+        resources,
+        conflicts,
+        counts,
+    };
+    api.check_counts(&index)?;
+    Ok(api)
+}
+
+/// Names of the abstract bases, which become no struct: `Message` and `Event`.
+const BASES: &[&str] = &["Message", "Event"];
+
+/// A model's fields with those of its ancestors first (minus the discriminator), as one revision
+/// defines them.
+fn flattened<'a>(rev: &'a Revision, name: &str) -> Vec<(&'a str, &'a swagger::Property)> {
+    let models: BTreeMap<&str, &swagger::Model> = rev.models().map(|(_, n, m)| (n, m)).collect();
+    let mut chain = vec![name.to_owned()];
+    let mut discriminators = BTreeSet::new();
+    while let Some(parent) = models
+        .iter()
+        .find(|(_, m)| m.sub_types.iter().any(|s| *s == chain[chain.len() - 1]))
+        .map(|(n, m)| {
+            if let Some(d) = &m.discriminator {
+                discriminators.insert(d.clone());
+            }
+            n.to_string()
+        })
+    {
+        if chain.contains(&parent) {
+            break; // a cycle in subTypes; the model's own fields still come out
+        }
+        chain.push(parent);
+    }
+    let mut out = Vec::new();
+    for m in chain.iter().rev() {
+        if let Some(model) = models.get(m.as_str()) {
+            for (f, p) in &model.properties {
+                if !discriminators.contains(f) && !out.iter().any(|(n, _)| n == f) {
+                    out.push((f.as_str(), p));
+                }
+            }
+        }
+    }
+    out
+}
+
+type ModelMaps = (BTreeMap<String, Model>, BTreeMap<String, Model>);
+
+fn build_models(
+    revs: &[(&str, &Revision, BTreeSet<Release>)],
+    index: &AvailabilityIndex,
+    conflicts: &mut Vec<Conflict>,
+) -> Result<ModelMaps, GenError> {
+    // model -> (description, field order, field accumulators, revisions having the model, is event)
+    struct MAcc {
+        description: Option<String>,
+        order: Vec<String>,
+        fields: BTreeMap<String, Acc>,
+        revisions: usize,
+        event: bool,
+    }
+    let mut accs: BTreeMap<String, MAcc> = BTreeMap::new();
+    for (_, rev, rels) in revs {
+        let events: BTreeSet<String> = rev.event_names().into_iter().collect();
+        for (res, name, model) in rev.models() {
+            if BASES.contains(&name) {
+                continue;
+            }
+            let acc = accs.entry(name.to_owned()).or_insert_with(|| MAcc {
+                description: None,
+                order: Vec::new(),
+                fields: BTreeMap::new(),
+                revisions: 0,
+                event: false,
+            });
+            acc.revisions += 1;
+            acc.event |= events.contains(name) || (res == "events" && name == "MissingParams");
+            if acc.description.is_none() {
+                acc.description = model.description.clone();
+            }
+            for (fname, prop) in flattened(rev, name) {
+                let ty =
+                    DataType::parse(&prop.data_type).map_err(|e| GenError::Spec(e.to_string()))?;
+                if !acc.order.iter().any(|o| o == fname) {
+                    acc.order.push(fname.to_owned());
+                }
+                acc.fields
+                    .entry(fname.to_owned())
+                    .or_insert_with(Acc::new)
+                    .add(
+                        ty,
+                        rels,
+                        prop.required,
+                        &prop.description,
+                        &prop.allowable_values,
+                    );
+            }
+        }
+    }
+    let mut models = BTreeMap::new();
+    let mut events = BTreeMap::new();
+    let mut types = Namespace::new("module `models`/`events` (types)");
+    for (name, acc) in &accs {
+        let rust = names::model_type(name);
+        types.claim(&rust, format!("model `{name}`"))?;
+        let mut ns = Namespace::new(format!("struct `{rust}`"));
+        let mut fields = Vec::new();
+        for fname in &acc.order {
+            let f = &acc.fields[fname];
+            let frust = names::snake(fname);
+            ns.claim(&frust, format!("field `{fname}`"))?;
+            let place = format!("{name}.{fname}");
+            let ty = resolve(
+                &place,
+                &format!("{rust}{}", names::camel(fname)),
+                f,
+                index,
+                conflicts,
+                &mut types,
+            )?;
+            let omitted = OMITTED_BY_SERVERS
+                .iter()
+                .any(|(m, x, _)| m == name && x == fname);
+            let avail = inherited_availability(index, name, fname);
+            fields.push(Field {
+                wire: fname.clone(),
+                rust: frust,
+                ty,
+                optional: !(f.required_everywhere && f.revisions == acc.revisions) || omitted,
+                description: f.description.clone(),
+                range: f.range,
+                availability: avail,
+            });
+        }
+        let model = Model {
+            wire: name.clone(),
+            rust,
+            description: acc.description.clone(),
+            fields,
+            availability: index.ranges_of(&Item::Model(name.clone())),
+        };
+        if acc.event {
+            events.insert(name.clone(), model);
+        } else {
+            models.insert(name.clone(), model);
+        }
+    }
+    Ok((models, events))
+}
+
+/// A field's releases: its own entry, or for an inherited base field, the model's releases
+/// intersected with the base field's.
+fn inherited_availability(
+    index: &AvailabilityIndex,
+    model: &str,
+    field: &str,
+) -> Vec<ReleaseRange> {
+    let own = index.releases_of(&Item::field(model, field));
+    if !own.is_empty() {
+        return index.ranges(&own);
+    }
+    let model_rels = index.releases_of(&Item::Model(model.to_owned()));
+    let mut base = BTreeSet::new();
+    for b in BASES {
+        base.extend(index.releases_of(&Item::field(b, field)));
+    }
+    index.ranges(&model_rels.intersection(&base).copied().collect())
+}
+
+/// Maps the data types seen for one field or parameter to one Rust type; registers enum and union
+/// names in `types`.
+fn resolve(
+    place: &str,
+    type_name: &str,
+    acc: &Acc,
+    index: &AvailabilityIndex,
+    conflicts: &mut Vec<Conflict>,
+    types: &mut Namespace,
+) -> Result<Type, GenError> {
+    let enum_def = |types: &mut Namespace| -> Result<Option<EnumDef>, GenError> {
+        if acc.values.is_empty() {
+            return Ok(None);
+        }
+        types.claim(type_name, format!("the values of `{place}`"))?;
+        let mut ns = Namespace::new(format!("enum `{type_name}`"));
+        ns.claim(
+            "Unknown",
+            "the catch-all for values this release does not know",
+        )?;
+        let mut values = Vec::new();
+        for v in &acc.values {
+            let mut variant = names::camel(v);
+            if variant == "Unknown" {
+                variant = "UnknownValue".to_owned();
+            }
+            if variant.is_empty() {
+                variant = "Empty".to_owned();
+            }
+            ns.claim(&variant, format!("value `{v}`"))?;
+            values.push((v.clone(), variant));
+        }
+        Ok(Some(EnumDef {
+            rust: type_name.to_owned(),
+            values,
+        }))
+    };
+    let map = |t: &DataType, types: &mut Namespace| -> Result<Type, GenError> {
+        map_type(t, &mut || enum_def(types))
+    };
+    if acc.types.len() == 1 {
+        return map(&acc.types[0].0, types);
+    }
+    let union = format!("{type_name}Type");
+    types.claim(&union, format!("the types of `{place}`"))?;
+    let mut variants = Vec::new();
+    let mut seen = Vec::new();
+    for (t, rels) in &acc.types {
+        let ty = map(t, types)?;
+        let variant = match t {
+            DataType::List(_) => "List".to_owned(),
+            DataType::Model(m) => names::model_type(m),
+            other => names::camel(&other.to_string()),
+        };
+        seen.push((t.to_string(), crate::ranges_text(&index.ranges(rels))));
+        variants.push((variant, ty));
+    }
+    conflicts.push(Conflict {
+        place: place.to_owned(),
+        types: seen,
+        resolution: format!("untagged enum `{union}`, newest type first"),
+    });
+    Ok(Type::Union(UnionDef {
+        rust: union,
+        variants,
+    }))
+}
+
+fn map_type(
+    t: &DataType,
+    enum_def: &mut dyn FnMut() -> Result<Option<EnumDef>, GenError>,
+) -> Result<Type, GenError> {
+    Ok(match t {
+        DataType::Void => Type::Object,
+        DataType::String => match enum_def()? {
+            Some(e) => Type::Enum(e),
+            None => Type::String,
+        },
+        DataType::Int | DataType::Long => Type::Int,
+        DataType::Double => Type::Double,
+        DataType::Boolean => Type::Bool,
+        DataType::Date => Type::Date,
+        DataType::Object => Type::Object,
+        DataType::Containers => Type::Containers,
+        DataType::Binary => Type::Binary,
+        DataType::List(inner) => Type::List(Box::new(map_type(inner, enum_def)?)),
+        DataType::Model(m) => Type::Model(names::model_type(m)),
+    })
+}
+
+fn build_resources(
+    revs: &[(&str, &Revision, BTreeSet<Release>)],
+    index: &AvailabilityIndex,
+    conflicts: &mut Vec<Conflict>,
+) -> Result<BTreeMap<String, Resource>, GenError> {
+    struct OpAcc {
+        op: swagger::Operation,
+        path: String,
+        revisions: usize,
+        responses: Vec<(DataType, BTreeSet<Release>)>,
+        params: Vec<(String, swagger::Parameter, Acc)>,
+        errors: BTreeMap<u16, String>,
+    }
+    let mut res_ops: BTreeMap<String, Vec<(String, OpAcc)>> = BTreeMap::new();
+    for (rev_name, rev, rels) in revs {
+        for (res, decl) in &rev.resources {
+            let ops = res_ops.entry(res.clone()).or_default();
+            for api in &decl.apis {
+                for op in &api.operations {
+                    let pos = match ops.iter().position(|(n, _)| *n == op.nickname) {
+                        Some(p) => p,
+                        None => {
+                            ops.push((
+                                op.nickname.clone(),
+                                OpAcc {
+                                    op: op.clone(),
+                                    path: api.path.clone(),
+                                    revisions: 0,
+                                    responses: Vec::new(),
+                                    params: Vec::new(),
+                                    errors: BTreeMap::new(),
+                                },
+                            ));
+                            ops.len() - 1
+                        }
+                    };
+                    let acc = &mut ops[pos].1;
+                    if acc.path != api.path || acc.op.http_method != op.http_method {
+                        return Err(GenError::Spec(format!(
+                            "{rev_name}: {res}.{} is `{} {}` here but `{} {}` in a newer revision",
+                            op.nickname, op.http_method, api.path, acc.op.http_method, acc.path
+                        )));
+                    }
+                    acc.revisions += 1;
+                    let rt = DataType::parse(&op.response_class).map_err(GenError::Spec)?;
+                    match acc.responses.iter_mut().find(|(t, _)| *t == rt) {
+                        Some((_, r)) => r.extend(rels.iter().copied()),
+                        None => acc.responses.push((rt, rels.clone())),
+                    }
+                    for e in &op.error_responses {
+                        acc.errors.entry(e.code).or_insert_with(|| e.reason.clone());
+                    }
+                    for p in &op.parameters {
+                        let ty = DataType::parse(&p.data_type).map_err(GenError::Spec)?;
+                        let i = match acc.params.iter().position(|(n, _, _)| *n == p.name) {
+                            Some(i) => i,
+                            None => {
+                                acc.params.push((p.name.clone(), p.clone(), Acc::new()));
+                                acc.params.len() - 1
+                            }
+                        };
+                        let (_, first, pacc) = &mut acc.params[i];
+                        if first.param_type != p.param_type {
+                            return Err(GenError::Spec(format!(
+                                "{rev_name}: parameter `{}` of {res}.{} travels in `{}` here but in `{}` in a newer revision",
+                                p.name, op.nickname, p.param_type, first.param_type
+                            )));
+                        }
+                        pacc.add(ty, rels, p.required, &p.description, &p.allowable_values);
+                    }
+                }
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    let mut modules = Namespace::new("module `api`");
+    for (res, ops) in res_ops {
+        let module = names::snake(&res);
+        modules.claim(&module, format!("resource `{res}`"))?;
+        let mut fns = Namespace::new(format!("resource `{res}` (methods)"));
+        let mut types = Namespace::new(format!("module `{module}` (types)"));
+        types.claim(&names::camel(&res), "the resource's entry type")?;
+        let mut operations = Vec::new();
+        for (nick, acc) in ops {
+            let rust = names::snake(&nick);
+            fns.claim(&rust, format!("operation `{nick}`"))?;
+            let builder = names::camel(&nick);
+            types.claim(&builder, format!("the builder of `{nick}`"))?;
+            let mut pns = Namespace::new(format!("parameters of `{res}.{nick}`"));
+            let mut params = Vec::new();
+            for (wire, first, pacc) in &acc.params {
+                let prust = names::snake(wire);
+                pns.claim(&prust, format!("parameter `{wire}`"))?;
+                let place = format!("{res}.{nick}({wire})");
+                let ty = resolve(
+                    &place,
+                    &format!("{builder}{}", names::camel(wire)),
+                    pacc,
+                    index,
+                    conflicts,
+                    &mut types,
+                )?;
+                let location = match first.param_type.as_str() {
+                    "path" => Location::Path,
+                    "body" => Location::Body,
+                    _ => Location::Query,
+                };
+                params.push(Param {
+                    wire: wire.clone(),
+                    rust: prust,
+                    location,
+                    ty,
+                    multiple: first.allow_multiple,
+                    required: location == Location::Path
+                        || (pacc.required_everywhere && pacc.revisions == acc.revisions),
+                    description: pacc.description.clone(),
+                    default: first.default_value.as_ref().map(|v| match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    }),
+                    range: pacc.range,
+                    availability: index.ranges_of(&Item::parameter(&res, &nick, wire)),
+                });
+            }
+            let response = if acc.responses.len() == 1 && acc.responses[0].0 == DataType::Void {
+                None
+            } else {
+                let racc = Acc {
+                    types: acc.responses.clone(),
+                    ..Acc::new()
+                };
+                let place = format!("{res}.{nick} -> response");
+                Some(resolve(
+                    &place,
+                    &format!("{builder}Response"),
+                    &racc,
+                    index,
+                    conflicts,
+                    &mut types,
+                )?)
+            };
+            operations.push(Operation {
+                summary: acc.op.summary.clone().unwrap_or_default(),
+                notes: acc.op.notes.clone(),
+                method: acc.op.http_method.clone(),
+                path: acc.path.clone(),
+                params,
+                response,
+                errors: acc.errors.into_iter().collect(),
+                availability: index.ranges_of(&Item::operation(&res, &nick)),
+                websocket: acc
+                    .op
+                    .upgrade
+                    .as_deref()
+                    .filter(|u| u.eq_ignore_ascii_case("websocket"))
+                    .map(|_| acc.op.websocket_protocol.clone().unwrap_or_default()),
+                nickname: nick,
+                rust,
+                builder,
+            });
+        }
+        out.insert(
+            res.clone(),
+            Resource {
+                wire: res,
+                module,
+                operations,
+            },
+        );
+    }
+    Ok(out)
+}
+
+impl Api {
+    /// Asserts that, for every release, the operations, models and events whose availability
+    /// includes it number exactly what its revision holds.
+    fn check_counts(&self, index: &AvailabilityIndex) -> Result<(), GenError> {
+        let has = |ranges: &[ReleaseRange], r: Release| {
+            ranges
+                .iter()
+                .any(|x| x.first.major == r.major && r >= x.first && x.last.is_none_or(|l| r <= l))
+        };
+        for (&r, &(ops, models, events)) in &self.counts {
+            let got_ops = self
+                .resources
+                .values()
+                .flat_map(|res| &res.operations)
+                .filter(|o| has(&o.availability, r))
+                .count();
+            let bases = BASES
+                .iter()
+                .filter(|b| !index.releases_of(&Item::Model(b.to_string())).is_empty())
+                .filter(|b| index.releases_of(&Item::Model(b.to_string())).contains(&r))
+                .count();
+            let got_models = self
+                .models
+                .values()
+                .chain(self.events.values())
+                .filter(|m| has(&m.availability, r))
+                .count()
+                + bases;
+            let got_events = self
+                .events
+                .values()
+                .filter(|m| m.wire != "MissingParams" && has(&m.availability, r))
+                .count();
+            if (got_ops, got_models, got_events) != (ops, models, events) {
+                return Err(GenError::Count {
+                    release: r.to_string(),
+                    expected: (ops, models, events),
+                    got: (got_ops, got_models, got_events),
+                });
+            }
+        }
+        Ok(())
+    }
+}
