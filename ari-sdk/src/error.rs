@@ -96,7 +96,7 @@ struct Inner {
 #[derive(Debug)]
 enum Repr {
     Transport(TransportKind),
-    Timeout(Option<Duration>),
+    Timeout(Option<Duration>, Option<&'static str>),
     Http {
         status: u16,
         message: Option<String>,
@@ -164,7 +164,12 @@ impl Error {
     }
 
     pub(crate) fn timeout(after: Option<Duration>) -> Error {
-        Error::new(Repr::Timeout(after))
+        Error::new(Repr::Timeout(after, None))
+    }
+
+    /// A timeout with a note on what was awaited.
+    pub(crate) fn timeout_because(after: Duration, note: &'static str) -> Error {
+        Error::new(Repr::Timeout(Some(after), Some(note)))
     }
 
     pub(crate) fn http(
@@ -225,7 +230,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match &self.inner.repr {
             Repr::Transport(k) => ErrorKind::Transport(*k),
-            Repr::Timeout(_) => ErrorKind::Timeout,
+            Repr::Timeout(..) => ErrorKind::Timeout,
             Repr::Http { .. } => ErrorKind::Http,
             Repr::Unauthorized { .. } => ErrorKind::Unauthorized,
             Repr::Decode { .. } => ErrorKind::Decode,
@@ -314,7 +319,7 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match &self.inner.repr {
             Repr::Transport(k) => *k != TransportKind::Tls,
-            Repr::Timeout(_) => true,
+            Repr::Timeout(..) => true,
             Repr::Http { status, .. } => *status >= 500,
             _ => false,
         }
@@ -345,8 +350,16 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Repr::Timeout(Some(d)) => write!(f, "timed out after {d:?}"),
-            Repr::Timeout(None) => f.write_str("timed out"),
+            Repr::Timeout(after, note) => {
+                f.write_str("timed out")?;
+                if let Some(d) = after {
+                    write!(f, " after {d:?}")?;
+                }
+                if let Some(note) = note {
+                    write!(f, ": {note}")?;
+                }
+                Ok(())
+            }
             Repr::Http {
                 status,
                 message,

@@ -19,7 +19,8 @@ pub(crate) type TlsConfig = std::sync::Arc<rustls::ClientConfig>;
 
 /// Without TLS support there is nothing to share.
 #[cfg(not(feature = "rustls"))]
-pub(crate) type TlsConfig = ();
+#[derive(Clone)]
+pub(crate) struct TlsConfig;
 
 /// Builds the shared TLS configuration. For a plain-http base URL the system roots are not
 /// loaded: minimal containers have none, and the configuration is never used to verify a peer.
@@ -62,7 +63,7 @@ pub(crate) fn tls_config(https: bool, _opts: &TlsOptions) -> Result<TlsConfig> {
             "https/wss needs the `rustls` feature of ari-sdk",
         ))
     } else {
-        Ok(())
+        Ok(TlsConfig)
     }
 }
 

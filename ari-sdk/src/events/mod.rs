@@ -1,1 +1,430 @@
-//! Events.
+//! The events connection: ARI's WebSocket at `/ari/events`, as a [`Stream`] that survives
+//! server restarts.
+//!
+//! ```no_run
+//! # async fn demo(client: ari_sdk::Client) -> ari_sdk::Result<()> {
+//! use futures::StreamExt;
+//! use ari_sdk::events::StreamItem;
+//!
+//! let mut events = client.event_stream().app("my-app").connect().await?;
+//! while let Some(item) = events.next().await {
+//!     match item {
+//!         StreamItem::Event(event) => { /* handle */ }
+//!         StreamItem::Reconnected { .. } => { /* events may have been missed: resync */ }
+//!         StreamItem::Error(e) => tracing::warn!(error = %e, "events"),
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! A background task owns the socket and runs an explicit state machine
+//! ([`ConnectionState`]): `Connecting` → `Connected` → (socket lost) → `Backoff` → `Connecting` →
+//! ... → `Closed`. A lost connection or a failed attempt is an [`StreamItem::Error`] item, never
+//! the end of the stream; after a reconnect a [`StreamItem::Reconnected`] item says that events
+//! may have been missed (ARI cannot resume), so the application can re-list what it tracks. The
+//! stream ends only when closed ([`EventStream::close`]), when the credentials are rejected (a
+//! reconnect would be rejected too), or after the configured number of failed attempts.
+
+mod driver;
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::Stream;
+use serde::de::DeserializeOwned;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+
+pub use driver::ConnectionState;
+
+/// The default event type: the generated ARI event enum once available.
+pub type DefaultEvent = serde_json::Value;
+
+/// One item of an [`EventStream`].
+#[derive(Debug)]
+pub enum StreamItem<E = DefaultEvent> {
+    /// An event from Asterisk.
+    Event(E),
+    /// The connection was lost and is back. Events sent while it was down are lost: resync the
+    /// state you track (list channels and bridges).
+    Reconnected {
+        /// Connection attempts it took, counting the one that succeeded.
+        attempt: u32,
+        /// Time from losing the connection to having it back.
+        downtime: Duration,
+    },
+    /// Something went wrong; the stream goes on unless it then ends. A frame that is not a
+    /// valid event, a lost connection, a failed connection attempt.
+    Error(Error),
+}
+
+/// How long to wait between connection attempts.
+///
+/// The delay before the n-th consecutive failed attempt is `initial * multiplier^(n-1)`, capped
+/// at `max`, minus a random part of up to `jitter` of it, so that many clients restarted together
+/// do not reconnect in lockstep.
+#[derive(Clone, Debug)]
+pub struct Backoff {
+    initial: Duration,
+    max: Duration,
+    multiplier: f64,
+    jitter: f64,
+    max_attempts: Option<u32>,
+    stable_after: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(30),
+            multiplier: 2.0,
+            jitter: 0.3,
+            max_attempts: None,
+            stable_after: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Backoff {
+    /// Delay after the first failure (default 500 ms).
+    pub fn initial(mut self, delay: Duration) -> Self {
+        self.initial = delay;
+        self
+    }
+
+    /// Longest delay (default 30 s).
+    pub fn max(mut self, delay: Duration) -> Self {
+        self.max = delay;
+        self
+    }
+
+    /// Growth factor per consecutive failure (default 2; values below 1 count as 1).
+    pub fn multiplier(mut self, factor: f64) -> Self {
+        self.multiplier = factor;
+        self
+    }
+
+    /// Largest fraction of a delay removed at random (default 0.3; clamped to 0..=1).
+    pub fn jitter(mut self, fraction: f64) -> Self {
+        self.jitter = fraction;
+        self
+    }
+
+    /// Give up after this many consecutive failed attempts (default: never).
+    pub fn max_attempts(mut self, attempts: Option<u32>) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// A connection that lasted this long resets the failure count, so that the next loss is
+    /// retried at once (default 10 s). A shorter-lived one counts as a failure, so a server that
+    /// accepts and drops at once does not get a reconnect storm.
+    pub fn stable_after(mut self, duration: Duration) -> Self {
+        self.stable_after = duration;
+        self
+    }
+
+    /// The delay before the attempt that follows `failures` consecutive failures.
+    pub(crate) fn delay(&self, failures: u32) -> Duration {
+        if failures == 0 {
+            return Duration::ZERO;
+        }
+        let factor = self
+            .multiplier
+            .max(1.0)
+            .powi(failures.saturating_sub(1).min(64) as i32);
+        let base = self.initial.as_secs_f64() * factor;
+        let capped = base.min(self.max.as_secs_f64()).max(0.0);
+        let jitter = if self.jitter.is_finite() {
+            self.jitter.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let cut = if jitter > 0.0 {
+            capped * jitter * rand::random::<f64>()
+        } else {
+            0.0
+        };
+        Duration::try_from_secs_f64(capped - cut).unwrap_or(self.max)
+    }
+}
+
+/// Configures the events connection; made by [`Client::event_stream`].
+#[derive(Clone)]
+pub struct EventsBuilder {
+    client: Client,
+    apps: Vec<String>,
+    subscribe_all: bool,
+    backoff: Backoff,
+    ping_interval: Duration,
+    idle_timeout: Option<Duration>,
+    buffer: usize,
+}
+
+impl fmt::Debug for EventsBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventsBuilder")
+            .field("apps", &self.apps)
+            .field("subscribe_all", &self.subscribe_all)
+            .field("backoff", &self.backoff)
+            .field("ping_interval", &self.ping_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Starts configuring the events connection for one or more Stasis applications.
+    pub fn event_stream(&self) -> EventsBuilder {
+        EventsBuilder {
+            client: self.clone(),
+            apps: Vec::new(),
+            subscribe_all: false,
+            backoff: Backoff::default(),
+            ping_interval: Duration::from_secs(20),
+            idle_timeout: None,
+            buffer: 1024,
+        }
+    }
+}
+
+impl EventsBuilder {
+    /// Adds a Stasis application to register and receive events for.
+    pub fn app(mut self, name: impl Into<String>) -> Self {
+        self.apps.push(name.into());
+        self
+    }
+
+    /// Adds several Stasis applications.
+    pub fn apps<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.apps.extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// Subscribe the applications to all event sources (`subscribeAll`), not only to what they
+    /// subscribe to explicitly.
+    pub fn subscribe_all(mut self, enabled: bool) -> Self {
+        self.subscribe_all = enabled;
+        self
+    }
+
+    /// Reconnection delays and limits.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// How often to ping the server (default 20 s).
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.ping_interval = interval;
+        self
+    }
+
+    /// A connection that receives no frame at all (event, pong) for this long is taken for dead
+    /// and replaced (default: twice the ping interval plus 5 s).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// How many received items may wait for the consumer before reading pauses (default 1024).
+    pub fn buffer(mut self, items: usize) -> Self {
+        self.buffer = items.max(1);
+        self
+    }
+
+    /// Starts the connection in the background and returns the stream at once; the first
+    /// attempt's failure is an item like any other. Needs a tokio runtime.
+    pub fn start(self) -> Result<EventStream> {
+        self.start_as()
+    }
+
+    /// Like [`start`](Self::start), decoding each event as `E` (for example
+    /// `serde_json::Value`, to see events exactly as sent).
+    pub fn start_as<E: DeserializeOwned>(self) -> Result<EventStream<E>> {
+        self.spawn(None)
+    }
+
+    /// Starts the connection and waits for the first attempt: on success the applications are
+    /// registered with Asterisk when this returns (so a call into them will not be missed); on
+    /// failure the error is returned and nothing keeps running.
+    pub async fn connect(self) -> Result<EventStream> {
+        self.connect_as().await
+    }
+
+    /// Like [`connect`](Self::connect), decoding each event as `E`.
+    pub async fn connect_as<E: DeserializeOwned>(self) -> Result<EventStream<E>> {
+        let (first_tx, first_rx) = oneshot::channel();
+        let stream = self.spawn(Some(first_tx))?;
+        match first_rx.await {
+            Ok(Ok(())) => Ok(stream),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::closed(Some("the connection task ended".into()))),
+        }
+    }
+
+    fn spawn<E>(self, first: Option<oneshot::Sender<Result<()>>>) -> Result<EventStream<E>> {
+        if self.apps.is_empty() {
+            return Err(Error::config(
+                "the events connection needs at least one app",
+            ));
+        }
+        if let Some(bad) = self.apps.iter().find(|a| a.is_empty() || a.contains(',')) {
+            return Err(Error::config(format!(
+                "app name {bad:?} is empty or contains a comma"
+            )));
+        }
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::config("the events connection needs a tokio runtime"))?;
+        let idle_timeout = self
+            .idle_timeout
+            .unwrap_or(self.ping_interval * 2 + Duration::from_secs(5));
+        let (items_tx, items_rx) = mpsc::channel(self.buffer);
+        let (close_tx, close_rx) = watch::channel(false);
+        let (state_tx, state_rx) = watch::channel(ConnectionState::Connecting);
+        let config = driver::Config {
+            request: driver::WsTarget::new(&self.client, &self.apps, self.subscribe_all)?,
+            backoff: self.backoff,
+            ping_interval: self.ping_interval,
+            idle_timeout,
+            handshake_timeout: self.client.inner.connect_timeout + Duration::from_secs(5),
+        };
+        runtime.spawn(driver::run(config, items_tx, close_rx, state_tx, first));
+        Ok(EventStream {
+            items: items_rx,
+            close: CloseHandle {
+                tx: Arc::new(close_tx),
+            },
+            state: state_rx,
+            _event: PhantomData,
+        })
+    }
+}
+
+/// Items passed from the connection task to the stream, before decoding.
+#[derive(Debug)]
+pub(crate) enum RawItem {
+    Text(tokio_tungstenite::tungstenite::Utf8Bytes),
+    Reconnected { attempt: u32, downtime: Duration },
+    Error(Error),
+}
+
+/// The events of one connection, as a [`Stream`] of [`StreamItem`]s.
+///
+/// Dropping the stream stops the connection task.
+pub struct EventStream<E = DefaultEvent> {
+    items: mpsc::Receiver<RawItem>,
+    close: CloseHandle,
+    state: watch::Receiver<ConnectionState>,
+    _event: PhantomData<fn() -> E>,
+}
+
+impl<E> fmt::Debug for EventStream<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventStream")
+            .field("state", &*self.state.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E> EventStream<E> {
+    /// The connection's state now.
+    pub fn state(&self) -> ConnectionState {
+        *self.state.borrow()
+    }
+
+    /// A handle that closes this connection from elsewhere.
+    pub fn close_handle(&self) -> CloseHandle {
+        self.close.clone()
+    }
+
+    /// Closes the connection: sends a WebSocket Close and ends the stream once the items already
+    /// received have been taken. Keep polling the stream to see it end.
+    pub fn close(&self) {
+        self.close.close();
+    }
+
+    /// Waits until the connection is up (`Ok`) or closed for good (`Err`). Items keep queueing
+    /// meanwhile.
+    pub async fn wait_connected(&mut self) -> Result<()> {
+        let mut state = self.state.clone();
+        let reached = state
+            .wait_for(|s| matches!(s, ConnectionState::Connected | ConnectionState::Closed))
+            .await
+            .map(|s| *s);
+        match reached {
+            Ok(ConnectionState::Connected) => Ok(()),
+            _ => Err(Error::closed(None)),
+        }
+    }
+}
+
+impl<E: DeserializeOwned> Stream for EventStream<E> {
+    type Item = StreamItem<E>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.items.poll_recv(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(Some(raw)) => Poll::Ready(Some(match raw {
+                RawItem::Text(text) => match crate::client::decode_json::<E>(text.as_bytes()) {
+                    Ok(event) => StreamItem::Event(event),
+                    Err(e) => StreamItem::Error(e.with_operation(&driver::EVENTS_OP)),
+                },
+                RawItem::Reconnected { attempt, downtime } => {
+                    StreamItem::Reconnected { attempt, downtime }
+                }
+                RawItem::Error(e) => StreamItem::Error(e),
+            })),
+        }
+    }
+}
+
+/// Closes an [`EventStream`]'s connection from anywhere; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct CloseHandle {
+    tx: Arc<watch::Sender<bool>>,
+}
+
+impl CloseHandle {
+    /// Asks the connection to close. Idempotent.
+    pub fn close(&self) {
+        self.tx.send_replace(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_caps_and_jitters_within_bounds() {
+        let b = Backoff::default()
+            .initial(Duration::from_millis(100))
+            .max(Duration::from_secs(1))
+            .jitter(0.0);
+        assert_eq!(b.delay(0), Duration::ZERO);
+        assert_eq!(b.delay(1), Duration::from_millis(100));
+        assert_eq!(b.delay(2), Duration::from_millis(200));
+        assert_eq!(b.delay(4), Duration::from_millis(800));
+        assert_eq!(b.delay(5), Duration::from_secs(1));
+        assert_eq!(b.delay(u32::MAX), Duration::from_secs(1));
+        let j = b.clone().jitter(0.5);
+        for _ in 0..100 {
+            let d = j.delay(3);
+            assert!(d > Duration::from_millis(200) && d <= Duration::from_millis(400));
+        }
+        let odd = b.multiplier(f64::NAN).jitter(f64::INFINITY);
+        assert!(odd.delay(3) <= Duration::from_secs(1));
+    }
+}

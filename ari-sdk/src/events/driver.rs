@@ -1,0 +1,455 @@
+//! The task that owns the events WebSocket: an explicit state machine with backoff, pings and
+//! dead-connection detection.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use futures::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_tungstenite::tungstenite::{self, Message, client::IntoClientRequest, http};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tracing::Instrument;
+use url::Url;
+
+use super::{Backoff, RawItem};
+use crate::client::Client;
+use crate::error::{self, Error, Result, TransportKind};
+use crate::meta::{Availability, OperationInfo};
+use crate::transport::TlsConfig;
+
+/// Names the events WebSocket in error messages, like a REST operation.
+pub(crate) static EVENTS_OP: OperationInfo = OperationInfo {
+    resource: "events",
+    nickname: "eventWebsocket",
+    method: "GET",
+    path: "/events",
+    summary: "WebSocket connection for events.",
+    params: &[],
+    errors: &[],
+    availability: Availability { ranges: &[] },
+};
+
+/// Where the connection task is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConnectionState {
+    /// Opening the WebSocket.
+    Connecting,
+    /// The WebSocket is open and events flow.
+    Connected,
+    /// Waiting before the next attempt.
+    Backoff,
+    /// Closed for good; the stream ends once its queued items are taken.
+    Closed,
+}
+
+/// Everything needed to open the WebSocket, prepared once.
+pub(crate) struct WsTarget {
+    url: Url,
+    authorization: Option<http::HeaderValue>,
+    user_agent: String,
+    #[cfg_attr(not(feature = "rustls"), allow(dead_code))]
+    tls: TlsConfig,
+}
+
+impl WsTarget {
+    pub(crate) fn new(client: &Client, apps: &[String], subscribe_all: bool) -> Result<WsTarget> {
+        let inner = &client.inner;
+        let mut url = inner.base.clone();
+        let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
+        url.set_scheme(scheme)
+            .map_err(|()| Error::config("cannot derive the events URL from the base URL"))?;
+        url.path_segments_mut()
+            .map_err(|()| Error::config("the base URL cannot take a path"))?
+            .pop_if_empty()
+            .push("events");
+        // Commas separate apps and stay literal; each name is form-encoded on its own.
+        let apps: Vec<String> = apps
+            .iter()
+            .map(|a| url::form_urlencoded::byte_serialize(a.as_bytes()).collect())
+            .collect();
+        let mut query = format!("app={}", apps.join(","));
+        if subscribe_all {
+            query.push_str("&subscribeAll=true");
+        }
+        url.set_query(Some(&query));
+        // The credentials travel in a header, never as `api_key` in the URL, which servers and
+        // proxies log.
+        let authorization = if inner.username.is_empty() {
+            None
+        } else {
+            let token = base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                inner.username,
+                inner.password.expose()
+            ));
+            let mut value = http::HeaderValue::from_str(&format!("Basic {token}"))
+                .map_err(|_| Error::config("credentials do not fit an HTTP header"))?;
+            value.set_sensitive(true);
+            Some(value)
+        };
+        Ok(WsTarget {
+            url,
+            authorization,
+            user_agent: inner.user_agent.clone(),
+            tls: inner.tls.clone(),
+        })
+    }
+
+    fn request(&self) -> Result<http::Request<()>> {
+        let mut request = self
+            .url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| Error::config(format!("events URL: {e}")))?;
+        let headers = request.headers_mut();
+        if let Some(auth) = &self.authorization {
+            headers.insert(http::header::AUTHORIZATION, auth.clone());
+        }
+        if let Ok(ua) = http::HeaderValue::from_str(&self.user_agent) {
+            headers.insert(http::header::USER_AGENT, ua);
+        }
+        Ok(request)
+    }
+
+    #[cfg(feature = "rustls")]
+    fn connector(&self) -> tokio_tungstenite::Connector {
+        if self.url.scheme() == "wss" {
+            tokio_tungstenite::Connector::Rustls(self.tls.clone())
+        } else {
+            tokio_tungstenite::Connector::Plain
+        }
+    }
+}
+
+pub(crate) struct Config {
+    pub(crate) request: WsTarget,
+    pub(crate) backoff: Backoff,
+    pub(crate) ping_interval: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) handshake_timeout: Duration,
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The states of the machine, with the data each one needs.
+enum State {
+    Connecting,
+    Connected(Box<Ws>),
+    Backoff(Instant),
+    Closed,
+}
+
+/// How a connected period ended.
+enum Ended {
+    /// `close()` was called or the stream was dropped.
+    Shutdown,
+    /// The socket was lost; the error says how.
+    Lost(Error),
+}
+
+/// Why an attempt failed: can a retry help?
+fn is_terminal(e: &Error) -> bool {
+    use crate::error::ErrorKind as K;
+    match e.kind() {
+        K::Unauthorized | K::Config => true,
+        // A 400 means a bad app name or parameter, a 403 a forbidden user: retrying cannot help.
+        K::Http => matches!(e.status(), Some(400 | 403)),
+        _ => false,
+    }
+}
+
+pub(crate) async fn run(
+    config: Config,
+    items: mpsc::Sender<RawItem>,
+    mut close: watch::Receiver<bool>,
+    state_tx: watch::Sender<ConnectionState>,
+    mut first: Option<oneshot::Sender<Result<()>>>,
+) {
+    let span = tracing::debug_span!("ari.events", url = %redacted(&config.request.url));
+    async move {
+        let mut state = State::Connecting;
+        // Consecutive failed attempts (and connections that dropped before `stable_after`).
+        let mut failures: u32 = 0;
+        // When the last connection was lost; `None` until one was up.
+        let mut lost_at: Option<Instant> = None;
+        // Attempts since the connection was lost.
+        let mut attempts_since_loss: u32 = 0;
+        loop {
+            state = match state {
+                State::Connecting => {
+                    state_tx.send_replace(ConnectionState::Connecting);
+                    attempts_since_loss += 1;
+                    let attempt = tokio::select! {
+                        biased;
+                        () = close_requested(&mut close) => None,
+                        () = items.closed() => None,
+                        r = connect(&config) => Some(r),
+                    };
+                    match attempt {
+                        None => State::Closed,
+                        Some(Ok(ws)) => {
+                            tracing::debug!("events connected");
+                            if let Some(first) = first.take() {
+                                let _ = first.send(Ok(()));
+                            }
+                            let mut next = State::Connected(Box::new(ws));
+                            if let Some(at) = lost_at.take() {
+                                let item = RawItem::Reconnected {
+                                    attempt: attempts_since_loss,
+                                    downtime: at.elapsed(),
+                                };
+                                if !deliver(&items, &mut close, item).await {
+                                    next = State::Closed;
+                                }
+                            }
+                            attempts_since_loss = 0;
+                            next
+                        }
+                        Some(Err(e)) => {
+                            let e = e.with_operation(&EVENTS_OP);
+                            tracing::debug!(error = %e, "events connection attempt failed");
+                            failures = failures.saturating_add(1);
+                            let gave_up = config
+                                .backoff
+                                .max_attempts
+                                .is_some_and(|max| failures >= max);
+                            if let Some(first) = first.take() {
+                                // `connect()` reports the first failure to its caller and stops.
+                                let _ = first.send(Err(e));
+                                State::Closed
+                            } else if is_terminal(&e) {
+                                let _ = deliver(&items, &mut close, RawItem::Error(e)).await;
+                                State::Closed
+                            } else if !deliver(&items, &mut close, RawItem::Error(e)).await {
+                                State::Closed
+                            } else if gave_up {
+                                let why = format!("gave up after {failures} failed attempts");
+                                let e = Error::closed(Some(why)).with_operation(&EVENTS_OP);
+                                let _ = deliver(&items, &mut close, RawItem::Error(e)).await;
+                                State::Closed
+                            } else {
+                                State::Backoff(Instant::now() + config.backoff.delay(failures))
+                            }
+                        }
+                    }
+                }
+                State::Connected(ws) => {
+                    state_tx.send_replace(ConnectionState::Connected);
+                    let since = Instant::now();
+                    match connected(&config, *ws, &items, &mut close).await {
+                        Ended::Shutdown => State::Closed,
+                        Ended::Lost(e) => {
+                            let e = e.with_operation(&EVENTS_OP);
+                            tracing::debug!(error = %e, "events connection lost");
+                            lost_at = Some(Instant::now());
+                            if since.elapsed() >= config.backoff.stable_after {
+                                failures = 0;
+                            } else {
+                                failures = failures.saturating_add(1);
+                            }
+                            if deliver(&items, &mut close, RawItem::Error(e)).await {
+                                State::Backoff(Instant::now() + config.backoff.delay(failures))
+                            } else {
+                                State::Closed
+                            }
+                        }
+                    }
+                }
+                State::Backoff(until) => {
+                    state_tx.send_replace(ConnectionState::Backoff);
+                    tokio::select! {
+                        biased;
+                        () = close_requested(&mut close) => State::Closed,
+                        () = items.closed() => State::Closed,
+                        () = tokio::time::sleep_until(until.into()) => State::Connecting,
+                    }
+                }
+                State::Closed => break,
+            };
+        }
+        state_tx.send_replace(ConnectionState::Closed);
+        tracing::debug!("events connection closed");
+    }
+    .instrument(span)
+    .await
+}
+
+/// The URL for logs: no credentials are in it, but keep only scheme, host and path anyway.
+fn redacted(url: &Url) -> String {
+    format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.path()
+    )
+}
+
+/// Resolves when `close()` was called; never when every handle is gone (then the dropped
+/// receiver of items stops the task instead).
+async fn close_requested(close: &mut watch::Receiver<bool>) {
+    if close.wait_for(|c| *c).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Passes an item to the consumer, waiting for room; `false` when the task should stop.
+async fn deliver(
+    items: &mpsc::Sender<RawItem>,
+    close: &mut watch::Receiver<bool>,
+    item: RawItem,
+) -> bool {
+    tokio::select! {
+        biased;
+        () = close_requested(close) => false,
+        r = items.send(item) => r.is_ok(),
+    }
+}
+
+async fn connect(config: &Config) -> Result<Ws> {
+    let request = config.request.request()?;
+    #[cfg(feature = "rustls")]
+    let attempt = tokio_tungstenite::connect_async_tls_with_config(
+        request,
+        None,
+        true,
+        Some(config.request.connector()),
+    );
+    #[cfg(not(feature = "rustls"))]
+    let attempt = tokio_tungstenite::connect_async_with_config(request, None, true);
+    match tokio::time::timeout(config.handshake_timeout, attempt).await {
+        Err(_) => Err(Error::timeout_because(
+            config.handshake_timeout,
+            "opening the events WebSocket",
+        )),
+        Ok(Err(e)) => Err(from_tungstenite(e)),
+        Ok(Ok((ws, _response))) => Ok(ws),
+    }
+}
+
+/// Runs one open connection until it is lost or shut down.
+async fn connected(
+    config: &Config,
+    ws: Ws,
+    items: &mpsc::Sender<RawItem>,
+    close: &mut watch::Receiver<bool>,
+) -> Ended {
+    let (mut sink, mut stream) = ws.split();
+    let mut ping = tokio::time::interval_at(
+        tokio::time::Instant::now() + config.ping_interval,
+        config.ping_interval,
+    );
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let idle = tokio::time::sleep(config.idle_timeout);
+    tokio::pin!(idle);
+    loop {
+        tokio::select! {
+            biased;
+            () = close_requested(close) => {
+                shutdown(&mut sink, &mut stream).await;
+                return Ended::Shutdown;
+            }
+            () = items.closed() => {
+                shutdown(&mut sink, &mut stream).await;
+                return Ended::Shutdown;
+            }
+            frame = stream.next() => {
+                idle.as_mut().reset(tokio::time::Instant::now() + config.idle_timeout);
+                let item = match frame {
+                    Some(Ok(Message::Text(text))) => RawItem::Text(text),
+                    Some(Ok(Message::Binary(b))) => RawItem::Error(
+                        Error::websocket(format!("unexpected binary frame of {} bytes", b.len()))
+                            .with_operation(&EVENTS_OP),
+                    ),
+                    // tungstenite answers pings itself; any frame proves the peer alive.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                    Some(Ok(Message::Close(frame))) => {
+                        let why = match frame {
+                            Some(f) => format!("server closed the connection ({} {})", f.code, f.reason),
+                            None => "server closed the connection".to_owned(),
+                        };
+                        return Ended::Lost(Error::transport(TransportKind::ConnectionReset, why));
+                    }
+                    Some(Err(e)) => return Ended::Lost(from_tungstenite(e)),
+                    None => {
+                        return Ended::Lost(Error::transport(
+                            TransportKind::ConnectionReset,
+                            "connection ended without a Close frame",
+                        ));
+                    }
+                };
+                if !deliver(items, close, item).await {
+                    shutdown(&mut sink, &mut stream).await;
+                    return Ended::Shutdown;
+                }
+                // Waiting for the consumer is not the peer's silence.
+                idle.as_mut().reset(tokio::time::Instant::now() + config.idle_timeout);
+            }
+            _ = ping.tick() => {
+                if let Err(e) = sink.send(Message::Ping(Default::default())).await {
+                    return Ended::Lost(from_tungstenite(e));
+                }
+            }
+            () = &mut idle => {
+                return Ended::Lost(
+                    Error::timeout_because(
+                        config.idle_timeout,
+                        "no frame from the server; connection presumed dead",
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// Sends Close and waits briefly for the server's Close, so the server sees a clean goodbye.
+async fn shutdown(
+    sink: &mut futures::stream::SplitSink<Ws, Message>,
+    stream: &mut futures::stream::SplitStream<Ws>,
+) {
+    let goodbye = async {
+        if sink.send(Message::Close(None)).await.is_ok() {
+            while let Some(Ok(msg)) = stream.next().await {
+                if matches!(msg, Message::Close(_)) {
+                    break;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), goodbye).await;
+}
+
+/// Maps a tungstenite failure to our kinds; an HTTP answer to the upgrade keeps its status and
+/// Asterisk's message.
+pub(crate) fn from_tungstenite(e: tungstenite::Error) -> Error {
+    use tungstenite::Error as W;
+    match e {
+        W::Http(response) => {
+            let status = response.status().as_u16();
+            let message = response
+                .body()
+                .as_deref()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+                .and_then(|v| v.get("message")?.as_str().map(str::to_owned));
+            if status == 401 {
+                Error::unauthorized(message)
+            } else {
+                Error::http(status, message, None)
+            }
+        }
+        W::Io(io) => {
+            let kind = error::classify_chain(&io);
+            Error::transport(kind, io)
+        }
+        W::Tls(tls) => Error::transport(TransportKind::Tls, tls),
+        W::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake) => {
+            Error::transport(TransportKind::ConnectionReset, e)
+        }
+        W::ConnectionClosed | W::AlreadyClosed => {
+            Error::transport(TransportKind::ConnectionReset, e)
+        }
+        W::Url(u) => Error::config(format!("events URL: {u}")),
+        other => Error::websocket_with("protocol failure", other),
+    }
+}

@@ -1,0 +1,475 @@
+//! REST fault tests against an in-process fake server: error statuses with Asterisk's message and
+//! the documented reason, 401, stalled responses, big bodies, decode errors, release gating.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use ari_sdk::meta::{
+    Availability, ErrorInfo, OperationInfo, ParamInfo, ParamLocation, Release, ReleaseRange,
+};
+use ari_sdk::{Client, ErrorKind, Request, TransportKind};
+use support::{Reply, RestServer};
+
+const ALL: Availability = Availability {
+    ranges: &[
+        ReleaseRange {
+            first: Release::new(16, 0, 0),
+            last: None,
+        },
+        ReleaseRange {
+            first: Release::new(18, 0, 0),
+            last: None,
+        },
+    ],
+};
+const FROM_18_2: Availability = Availability {
+    ranges: &[ReleaseRange {
+        first: Release::new(18, 2, 0),
+        last: None,
+    }],
+};
+
+static GET_CHANNEL: OperationInfo = OperationInfo {
+    resource: "channels",
+    nickname: "get",
+    method: "GET",
+    path: "/channels/{channelId}",
+    summary: "Channel details.",
+    params: &[ParamInfo {
+        name: "channelId",
+        location: ParamLocation::Path,
+        required: true,
+        availability: ALL,
+    }],
+    errors: &[ErrorInfo {
+        code: 404,
+        reason: "Channel not found",
+    }],
+    availability: ALL,
+};
+
+static ORIGINATE: OperationInfo = OperationInfo {
+    resource: "channels",
+    nickname: "originate",
+    method: "POST",
+    path: "/channels",
+    summary: "Create a new channel (originate).",
+    params: &[
+        ParamInfo {
+            name: "endpoint",
+            location: ParamLocation::Query,
+            required: true,
+            availability: ALL,
+        },
+        ParamInfo {
+            name: "formats",
+            location: ParamLocation::Query,
+            required: false,
+            availability: FROM_18_2,
+        },
+        ParamInfo {
+            name: "variables",
+            location: ParamLocation::Body,
+            required: false,
+            availability: ALL,
+        },
+    ],
+    errors: &[
+        ErrorInfo {
+            code: 400,
+            reason: "Invalid parameters for originating a channel.",
+        },
+        ErrorInfo {
+            code: 409,
+            reason: "Channel with given unique ID already exists.",
+        },
+    ],
+    availability: ALL,
+};
+
+static HANGUP: OperationInfo = OperationInfo {
+    resource: "channels",
+    nickname: "hangup",
+    method: "DELETE",
+    path: "/channels/{channelId}",
+    summary: "Delete (i.e. hangup) a channel.",
+    params: &[],
+    errors: &[
+        ErrorInfo {
+            code: 404,
+            reason: "Channel not found",
+        },
+        ErrorInfo {
+            code: 422,
+            reason: "Endpoint is not the same type as the channel",
+        },
+    ],
+    availability: ALL,
+};
+
+static EXTERNAL_MEDIA: OperationInfo = OperationInfo {
+    resource: "channels",
+    nickname: "externalMedia",
+    method: "POST",
+    path: "/channels/externalMedia",
+    summary: "Start an External Media session.",
+    params: &[],
+    errors: &[],
+    availability: FROM_18_2,
+};
+
+static LIST: OperationInfo = OperationInfo {
+    resource: "channels",
+    nickname: "list",
+    method: "GET",
+    path: "/channels",
+    summary: "List all active channels in Asterisk.",
+    params: &[],
+    errors: &[],
+    availability: ALL,
+};
+
+fn client(server: &RestServer) -> Client {
+    Client::builder()
+        .base_url(server.base_url())
+        .credentials("ari-user", "ari-secret")
+        .release_gating(false)
+        .request_timeout(Some(Duration::from_secs(5)))
+        .build()
+        .unwrap()
+}
+
+fn get(id: &str) -> Request {
+    let mut r = Request::new(&GET_CHANNEL);
+    r.path_param("channelId", id);
+    r
+}
+
+#[tokio::test]
+async fn error_statuses_carry_asterisk_message_and_documented_reason() {
+    support::init_tracing();
+    let server = RestServer::start(|req| match (req.method.as_str(), req.path()) {
+        ("GET", "/ari/channels/missing") => {
+            Reply::Json(404, r#"{"message":"Channel not found"}"#.into())
+        }
+        ("POST", "/ari/channels") => Reply::Json(
+            409,
+            r#"{"message":"Channel with given unique ID already exists"}"#.into(),
+        ),
+        ("DELETE", "/ari/channels/x") => Reply::Json(
+            422,
+            r#"{"message":"Invalid reason for hangup provided"}"#.into(),
+        ),
+        _ => Reply::Bytes(500, "text/html", b"<html>boom</html>".to_vec()),
+    })
+    .await;
+    let c = client(&server);
+
+    let e = c
+        .send_json::<serde_json::Value>(get("missing"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Http);
+    assert_eq!(e.status(), Some(404));
+    assert_eq!(e.asterisk_message(), Some("Channel not found"));
+    assert_eq!(e.documented_reason(), Some("Channel not found"));
+    assert_eq!(
+        e.to_string(),
+        "channels.get (GET /channels/{channelId}): 404 Not Found: Channel not found (Asterisk: \"Channel not found\")"
+    );
+
+    let mut r = Request::new(&ORIGINATE);
+    r.query("endpoint", "PJSIP/alice");
+    let e = c.send_json::<serde_json::Value>(r).await.unwrap_err();
+    assert_eq!(e.status(), Some(409));
+    assert_eq!(
+        e.documented_reason(),
+        Some("Channel with given unique ID already exists.")
+    );
+    assert_eq!(
+        e.asterisk_message(),
+        Some("Channel with given unique ID already exists")
+    );
+
+    let mut r = Request::new(&HANGUP);
+    r.path_param("channelId", "x");
+    let e = c.send_unit(r).await.unwrap_err();
+    assert_eq!(e.status(), Some(422));
+    assert_eq!(
+        e.documented_reason(),
+        Some("Endpoint is not the same type as the channel")
+    );
+    assert_eq!(
+        e.asterisk_message(),
+        Some("Invalid reason for hangup provided")
+    );
+
+    // An undocumented status with a non-JSON body: status and operation, no invented message.
+    let e = c.send_unit(get("other")).await.unwrap_err();
+    assert_eq!(e.status(), Some(500));
+    assert_eq!(e.asterisk_message(), None);
+    assert_eq!(e.documented_reason(), None);
+    assert!(e.is_transient());
+    assert_eq!(
+        e.to_string(),
+        "channels.get (GET /channels/{channelId}): 500 Internal Server Error"
+    );
+}
+
+#[tokio::test]
+async fn unauthorized_is_its_own_kind_and_credentials_go_in_a_header() {
+    let server = RestServer::start(|req| {
+        if req.header("authorization") == Some("Basic YXJpLXVzZXI6YXJpLXNlY3JldA==") {
+            Reply::Json(200, "[]".into())
+        } else {
+            Reply::Json(401, r#"{"error":"Authentication required"}"#.into())
+        }
+    })
+    .await;
+    let ok: Vec<serde_json::Value> = client(&server)
+        .send_json(Request::new(&LIST))
+        .await
+        .unwrap();
+    assert!(ok.is_empty());
+    assert!(!server.requests()[0].target.contains("api_key"));
+
+    let wrong = Client::builder()
+        .base_url(server.base_url())
+        .credentials("ari-user", "wrong")
+        .release_gating(false)
+        .build()
+        .unwrap();
+    let e = wrong.send_unit(Request::new(&LIST)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthorized);
+    assert_eq!(e.status(), Some(401));
+    assert!(!e.to_string().contains("wrong"));
+}
+
+#[tokio::test]
+async fn stalled_response_times_out() {
+    let server = RestServer::start(|_| Reply::Stall).await;
+    let c = Client::builder()
+        .base_url(server.base_url())
+        .release_gating(false)
+        .request_timeout(Some(Duration::from_millis(300)))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let e = c.send_unit(get("slow")).await.unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(e.is_transient());
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert!(
+        e.to_string()
+            .starts_with("channels.get (GET /channels/{channelId}): timed out")
+    );
+}
+
+#[tokio::test]
+async fn connection_refused_is_a_transport_error() {
+    // Bind then drop, so the port is free and nothing listens on it.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let c = Client::builder()
+        .base_url(format!("http://{addr}/ari"))
+        .release_gating(false)
+        .build()
+        .unwrap();
+    let e = c.send_unit(get("x")).await.unwrap_err();
+    assert_eq!(
+        e.kind(),
+        ErrorKind::Transport(TransportKind::ConnectionRefused),
+        "{e:?}"
+    );
+    assert!(e.is_transient());
+}
+
+#[tokio::test]
+async fn ten_megabyte_response_decodes() {
+    // About 10 MB of channel-like objects.
+    let one = r#"{"id":"1700000000.123456","name":"PJSIP/alice-00000001","state":"Up","caller":{"name":"Alice","number":"100"},"dialplan":{"context":"default","exten":"100","priority":1}}"#;
+    let count = 10 * 1024 * 1024 / one.len() + 1;
+    let mut body = String::with_capacity(count * (one.len() + 1) + 2);
+    body.push('[');
+    for i in 0..count {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(one);
+    }
+    body.push(']');
+    assert!(body.len() >= 10 * 1024 * 1024);
+    let server = RestServer::start(move |_| Reply::Json(200, body.clone())).await;
+    let c = client(&server);
+
+    let all: Vec<serde_json::Value> = c.send_json(Request::new(&LIST)).await.unwrap();
+    assert_eq!(all.len(), count);
+
+    #[derive(serde::Deserialize)]
+    struct Chan {
+        id: String,
+        state: String,
+    }
+    let typed: Vec<Chan> = c.send_json(Request::new(&LIST)).await.unwrap();
+    assert_eq!(typed.len(), count);
+    assert_eq!(typed[count - 1].id, "1700000000.123456");
+    assert_eq!(typed[0].state, "Up");
+}
+
+#[tokio::test]
+async fn decode_error_names_the_json_path_and_shows_an_excerpt() {
+    let server = RestServer::start(|_| {
+        Reply::Json(
+            200,
+            r#"[{"id":"a","state":"Up"},{"id":"b","state":7}]"#.into(),
+        )
+    })
+    .await;
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Chan {
+        id: String,
+        state: String,
+    }
+    let e = client(&server)
+        .send_json::<Vec<Chan>>(Request::new(&LIST))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Decode);
+    assert_eq!(e.json_path(), Some("[1].state"));
+    assert!(e.excerpt().unwrap().contains(r#""state":7"#), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("channels.list (GET /channels): could not decode")
+    );
+}
+
+#[tokio::test]
+async fn parameters_travel_encoded_in_path_query_and_json_body() {
+    let server = RestServer::start(|_| Reply::Json(200, r#"{"id":"x"}"#.into())).await;
+    let c = client(&server);
+    let mut r = Request::new(&ORIGINATE);
+    r.query("endpoint", "PJSIP/alice bob")
+        .body_param("variables", serde_json::json!({"CALLERID(name)": "Zoë"}));
+    let _: serde_json::Value = c.send_json(r).await.unwrap();
+    let _: serde_json::Value = c.send_json(get("a/b c")).await.unwrap();
+    let seen = server.requests();
+    assert_eq!(seen[0].method, "POST");
+    assert_eq!(seen[0].target, "/ari/channels?endpoint=PJSIP%2Falice+bob");
+    assert_eq!(seen[0].header("content-type"), Some("application/json"));
+    let body: serde_json::Value = serde_json::from_slice(&seen[0].body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"variables": {"CALLERID(name)": "Zoë"}})
+    );
+    assert_eq!(seen[1].target, "/ari/channels/a%2Fb%20c");
+    assert!(
+        seen[1]
+            .header("user-agent")
+            .unwrap()
+            .starts_with("ari-sdk/")
+    );
+}
+
+#[tokio::test]
+async fn release_is_learned_once_and_gates_before_sending() {
+    let server = RestServer::start(|req| match req.path() {
+        "/ari/asterisk/info" => Reply::Json(
+            200,
+            r#"{"system":{"version":"16.28.0~dfsg-0+deb11u4","entity_id":"x"}}"#.into(),
+        ),
+        _ => Reply::Json(200, "[]".into()),
+    })
+    .await;
+    let c = Client::builder()
+        .base_url(server.base_url())
+        .known_majors(vec![16, 18, 20])
+        .build()
+        .unwrap();
+    assert_eq!(c.known_release(), None);
+
+    // Supported: sent, after one look at /asterisk/info.
+    let _: serde_json::Value = c.send_json(Request::new(&LIST)).await.unwrap();
+    assert_eq!(c.known_release(), Some(Release::new(16, 28, 0)));
+
+    // Unsupported operation: refused without reaching the server.
+    let e = c
+        .send_unit(Request::new(&EXTERNAL_MEDIA))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    assert_eq!(
+        e.to_string(),
+        "channels.externalMedia (POST /channels/externalMedia): not supported by Asterisk 16.28.0; shipped in 18.2.0+"
+    );
+    assert_eq!(server.count("/ari/channels/externalMedia"), 0);
+
+    // Unsupported parameter: refused too; the same call without it goes through.
+    let mut r = Request::new(&ORIGINATE);
+    r.query("endpoint", "PJSIP/a").query("formats", "ulaw");
+    let e = c.send_unit(r).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    assert!(e.to_string().contains("parameter `formats`"), "{e}");
+    let mut r = Request::new(&ORIGINATE);
+    r.query("endpoint", "PJSIP/a");
+    c.send_unit(r).await.unwrap();
+
+    assert_eq!(server.count("/ari/asterisk/info"), 1);
+    assert_eq!(server.count("/ari/channels"), 2);
+    assert_eq!(
+        server.requests()[0].target,
+        "/ari/asterisk/info?only=system"
+    );
+}
+
+#[tokio::test]
+async fn unknown_versions_and_failed_lookups_do_not_gate() {
+    let server = RestServer::start(|req| match req.path() {
+        "/ari/asterisk/info" => Reply::Json(
+            200,
+            r#"{"system":{"version":"GIT-master-cb214713c0M"}}"#.into(),
+        ),
+        _ => Reply::Json(200, "{}".into()),
+    })
+    .await;
+    let c = Client::builder()
+        .base_url(server.base_url())
+        .known_majors(vec![16, 18])
+        .build()
+        .unwrap();
+    let v = c.connect().await.unwrap().unwrap();
+    assert_eq!(v.release, None);
+    c.send_unit(Request::new(&EXTERNAL_MEDIA)).await.unwrap();
+
+    // A server that refuses /asterisk/info (e.g. a proxy) is not gated and not asked again.
+    let server = RestServer::start(|req| match req.path() {
+        "/ari/asterisk/info" => Reply::Json(403, r#"{"message":"nope"}"#.into()),
+        _ => Reply::Json(200, "{}".into()),
+    })
+    .await;
+    let c = Client::builder()
+        .base_url(server.base_url())
+        .known_majors(vec![16, 18])
+        .build()
+        .unwrap();
+    c.send_unit(Request::new(&EXTERNAL_MEDIA)).await.unwrap();
+    c.send_unit(Request::new(&EXTERNAL_MEDIA)).await.unwrap();
+    assert_eq!(server.count("/ari/asterisk/info"), 1);
+    assert_eq!(server.count("/ari/channels/externalMedia"), 2);
+}
+
+#[tokio::test]
+async fn binary_responses_come_back_raw() {
+    let wav: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let expected = wav.clone();
+    let server = RestServer::start(move |_| Reply::Bytes(200, "audio/wav", wav.clone())).await;
+    let bytes = client(&server).send_binary(get("rec")).await.unwrap();
+    assert_eq!(&bytes[..], &expected[..]);
+}
