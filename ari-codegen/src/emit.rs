@@ -128,11 +128,19 @@ fn release(r: ari_spec::Release) -> TokenStream {
 /// Where a model's type lives.
 fn model_path(api: &Api, rust: &str) -> TokenStream {
     let id = ident(rust);
+    let root = root(api);
     if api.events.values().any(|m| m.rust == rust) {
-        quote! { crate::generated::events::#id }
+        quote! { #root::events::#id }
     } else {
-        quote! { crate::generated::models::#id }
+        quote! { #root::models::#id }
     }
+}
+
+/// The bindings' module path as tokens.
+fn root(api: &Api) -> TokenStream {
+    api.root
+        .parse()
+        .unwrap_or_else(|_| quote! { crate::generated })
 }
 
 fn ty(api: &Api, t: &Type) -> TokenStream {
@@ -470,19 +478,29 @@ fn emit_events(api: &Api) -> TokenStream {
             None => quote! { Event::#v(_) => None, },
         }
     });
-    let visits = events.iter().map(|m| {
-        let v = ident(&m.rust);
-        let refs: Vec<_> = m
-            .fields
-            .iter()
-            .filter_map(|f| resource_ref(api, f))
-            .collect();
-        if refs.is_empty() {
-            quote! { Event::#v(_) => {} }
-        } else {
-            quote! { Event::#v(e) => { #(#refs)* } }
-        }
-    });
+    let mut any_ref = false;
+    let visits: Vec<_> = events
+        .iter()
+        .map(|m| {
+            let v = ident(&m.rust);
+            let refs: Vec<_> = m
+                .fields
+                .iter()
+                .filter_map(|f| resource_ref(api, f))
+                .collect();
+            any_ref |= !refs.is_empty();
+            if refs.is_empty() {
+                quote! { Event::#v(_) => {} }
+            } else {
+                quote! { Event::#v(e) => { #(#refs)* } }
+            }
+        })
+        .collect();
+    let visitor = if any_ref {
+        quote! { mut f }
+    } else {
+        quote! { _f }
+    };
     quote! {
         #(#structs)*
         #defs
@@ -565,7 +583,7 @@ fn emit_events(api: &Api) -> TokenStream {
             }
             /// Calls `f` with each channel, bridge, playback, live recording, endpoint and device
             /// state the event carries, so that it can be routed to whoever owns them.
-            pub fn visit_resources(&self, mut f: impl FnMut(crate::meta::ResourceRef<'_>)) {
+            pub fn visit_resources(&self, #visitor: impl FnMut(crate::meta::ResourceRef<'_>)) {
                 match self {
                     #(#visits)*
                     Event::Unknown { .. } => {}
@@ -1138,7 +1156,8 @@ fn emit_handles(api: &Api) -> TokenStream {
             let fname = ident(&op.rust);
             let builder = ident(&op.builder);
             let required: Vec<&Param> = op.params.iter().filter(|p| p.required).collect();
-            let scope = quote! { crate::generated::ops::#module:: };
+            let root = root(api);
+            let scope = quote! { #root::ops::#module:: };
             let args = required
                 .iter()
                 .filter(|p| !h.ids.contains(&p.wire.as_str()))
@@ -1158,8 +1177,8 @@ fn emit_handles(api: &Api) -> TokenStream {
             let docs = doc(&op_doc(op));
             methods.push(quote! {
                 #docs
-                pub fn #fname(&self, #(#args),*) -> crate::generated::ops::#module::#builder {
-                    crate::generated::ops::#module::#entry::new(self.client.clone()).#fname(#(#call),*)
+                pub fn #fname(&self, #(#args),*) -> #root::ops::#module::#builder {
+                    #root::ops::#module::#entry::new(self.client.clone()).#fname(#(#call),*)
                 }
             });
         }

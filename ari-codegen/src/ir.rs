@@ -27,6 +27,9 @@ pub const OMITTED_BY_SERVERS: &[(&str, &str, &str)] = &[];
 /// The merged API.
 #[derive(Debug)]
 pub struct Api {
+    /// The module path the bindings live at inside `ari-sdk` (`crate::generated`); snapshot
+    /// tests put fixture bindings elsewhere.
+    pub root: String,
     /// Every release of the corpus, ascending.
     pub releases: Vec<Release>,
     /// Major lines of the corpus.
@@ -311,6 +314,7 @@ pub fn build(corpus: &Corpus) -> Result<Api, GenError> {
     let mut majors: Vec<u16> = corpus.releases.iter().map(|e| e.release.major).collect();
     majors.dedup();
     let api = Api {
+        root: "crate::generated".to_owned(),
         releases: corpus.releases.iter().map(|e| e.release).collect(),
         majors,
         models,
@@ -325,6 +329,31 @@ pub fn build(corpus: &Corpus) -> Result<Api, GenError> {
 
 /// Names of the abstract bases, which become no struct: `Message` and `Event`.
 const BASES: &[&str] = &["Message", "Event"];
+
+/// Models that arrive on the events socket: every subtype, transitively, of a model with a
+/// discriminator (`Message`): the events and `MissingParams`; the bases themselves excluded.
+fn messages(rev: &Revision) -> BTreeSet<String> {
+    let models: BTreeMap<&str, &swagger::Model> = rev.models().map(|(_, n, m)| (n, m)).collect();
+    let mut out = BTreeSet::new();
+    let mut stack: Vec<&str> = models
+        .iter()
+        .filter(|(_, m)| m.discriminator.is_some())
+        .map(|(n, _)| *n)
+        .collect();
+    while let Some(m) = stack.pop() {
+        for s in models
+            .get(m)
+            .map(|m| m.sub_types.as_slice())
+            .unwrap_or_default()
+        {
+            if out.insert(s.clone()) {
+                stack.push(s);
+            }
+        }
+    }
+    out.retain(|m| !BASES.contains(&m.as_str()));
+    out
+}
 
 /// A model's fields with those of its ancestors first (minus the discriminator), as one revision
 /// defines them.
@@ -377,8 +406,8 @@ fn build_models(
     }
     let mut accs: BTreeMap<String, MAcc> = BTreeMap::new();
     for (_, rev, rels) in revs {
-        let events: BTreeSet<String> = rev.event_names().into_iter().collect();
-        for (res, name, model) in rev.models() {
+        let events = messages(rev);
+        for (_, name, model) in rev.models() {
             if BASES.contains(&name) {
                 continue;
             }
@@ -390,7 +419,7 @@ fn build_models(
                 event: false,
             });
             acc.revisions += 1;
-            acc.event |= events.contains(name) || (res == "events" && name == "MissingParams");
+            acc.event |= events.contains(name);
             if acc.description.is_none() {
                 acc.description = model.description.clone();
             }

@@ -159,3 +159,128 @@ pub fn with_type(
     );
     serde_json::Value::Object(map)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::generated::events::{Event, EventKind};
+    use crate::generated::models::ChannelState;
+    use crate::meta::ResourceRef;
+
+    const CHANNEL: &str = r#"{"id":"c1","name":"Local/wait@default-00000001;1","state":"Up",
+        "protocol_id":"","caller":{"name":"","number":""},"connected":{"name":"","number":""},
+        "accountcode":"","dialplan":{"context":"default","exten":"wait","priority":1,
+        "app_name":"Stasis","app_data":"app"},"creationtime":"2026-11-22T06:00:00.000+0000",
+        "language":"en"}"#;
+
+    fn stasis_start(type_first: bool) -> String {
+        let body = format!(
+            r#""timestamp":"2026-11-22T06:00:00.000+0000","args":["a"],"channel":{CHANNEL},
+               "asterisk_id":"52:54:00:00:00:01","application":"app""#
+        );
+        if type_first {
+            format!(r#"{{"type":"StasisStart",{body}}}"#)
+        } else {
+            format!(r#"{{{body},"type":"StasisStart"}}"#)
+        }
+    }
+
+    #[test]
+    fn type_first_and_type_last_decode_alike() {
+        let fast: Event = serde_json::from_str(&stasis_start(true)).unwrap();
+        let slow: Event = serde_json::from_str(&stasis_start(false)).unwrap();
+        assert_eq!(fast, slow);
+        assert_eq!(fast.kind(), EventKind::StasisStart);
+        assert_eq!(fast.application(), Some("app"));
+        let Event::StasisStart(e) = &fast else {
+            panic!("a StasisStart")
+        };
+        assert_eq!(e.channel.id, "c1");
+        assert_eq!(e.channel.state, ChannelState::Up);
+        assert_eq!(e.args, ["a"]);
+        let mut seen = Vec::new();
+        fast.visit_resources(|r| {
+            if let ResourceRef::Channel(id) = r {
+                seen.push(id.to_owned())
+            }
+        });
+        assert_eq!(seen, ["c1"]);
+    }
+
+    #[test]
+    fn unknown_types_and_fields_are_values() {
+        let raw = r#"{"type":"ChannelTeleported","application":"app","where":{"x":1}}"#;
+        let e: Event = serde_json::from_str(raw).unwrap();
+        let Event::Unknown { kind, raw: value } = &e else {
+            panic!("Unknown")
+        };
+        assert_eq!(kind, "ChannelTeleported");
+        assert_eq!(value["where"]["x"], 1);
+        assert_eq!(value["type"], "ChannelTeleported");
+        assert_eq!(e.application(), Some("app"));
+        assert_eq!(e.kind(), EventKind::Unknown);
+        // A field no release has is skipped, the rest decodes.
+        let with_extra = stasis_start(true).replace(r#""args""#, r#""future":[1,2],"args""#);
+        assert!(matches!(
+            serde_json::from_str::<Event>(&with_extra),
+            Ok(Event::StasisStart(_))
+        ));
+    }
+
+    #[test]
+    fn list_values_round_trip_including_unknown_ones() {
+        let known: ChannelState = serde_json::from_str(r#""Dialing Offhook""#).unwrap();
+        assert_eq!(known, ChannelState::DialingOffhook);
+        let literal: ChannelState = serde_json::from_str(r#""Unknown""#).unwrap();
+        assert_eq!(literal, ChannelState::UnknownValue);
+        let new: ChannelState = serde_json::from_str(r#""Teleporting""#).unwrap();
+        assert_eq!(new, ChannelState::Unknown("Teleporting".into()));
+        assert!(!new.is_known());
+        assert_eq!(serde_json::to_string(&new).unwrap(), r#""Teleporting""#);
+        assert_eq!(
+            serde_json::to_string(&ChannelState::PreRing).unwrap(),
+            r#""Pre-ring""#
+        );
+    }
+
+    #[test]
+    fn events_serialize_with_their_type() {
+        let e: Event = serde_json::from_str(&stasis_start(true)).unwrap();
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["type"], "StasisStart");
+        let back: Event = serde_json::from_value(v).unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn malformed_events_are_errors_naming_the_problem() {
+        let no_type = serde_json::from_str::<Event>(r#"{"application":"app"}"#).unwrap_err();
+        assert!(
+            no_type.to_string().contains("missing field `type`"),
+            "{no_type}"
+        );
+        let not_object = serde_json::from_str::<Event>("[1]").unwrap_err();
+        assert!(
+            not_object
+                .to_string()
+                .contains("a JSON object with a `type`"),
+            "{not_object}"
+        );
+        let bad_field = stasis_start(true).replace(r#""args":["a"]"#, r#""args":"a""#);
+        let err = serde_json::from_str::<Event>(&bad_field).unwrap_err();
+        assert!(err.to_string().contains("invalid type"), "{err}");
+        let empty = serde_json::from_str::<Event>("{}").unwrap_err();
+        assert!(empty.to_string().contains("type"), "{empty}");
+    }
+
+    #[test]
+    fn fixture_union_takes_either_type() {
+        use crate::fixture_snapshot::models::{Thing, ThingPayloadType};
+        let base = r#""id":"t","type":"x","state":"on","created":"now""#;
+        let new: Thing = serde_json::from_str(&format!(r#"{{{base},"payload":["a"]}}"#)).unwrap();
+        assert_eq!(new.payload, Some(ThingPayloadType::List(vec!["a".into()])));
+        let old: Thing =
+            serde_json::from_str(&format!(r#"{{{base},"payload":{{"k":1}}}}"#)).unwrap();
+        assert!(matches!(old.payload, Some(ThingPayloadType::Object(_))));
+        assert_eq!(old.r#type, "x");
+    }
+}

@@ -15,6 +15,13 @@ pub mod generated;
 pub use generated::events::{Event, EventKind};
 pub use generated::handles::*;
 pub use generated::{models, ops, releases};
+/// The generator's snapshot of its fixture spec, compiled here so that the snapshots are proven
+/// to build against this runtime.
+#[cfg(test)]
+#[allow(dead_code)]
+#[rustfmt::skip]
+#[path = "../../ari-codegen/tests/snapshots/basic/mod.rs"]
+mod fixture_snapshot;
 
 mod client;
 mod error;

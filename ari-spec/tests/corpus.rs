@@ -64,6 +64,7 @@ fn every_fixup_applies_somewhere() {
         .map(|(n, _)| *n)
         .collect();
     assert_eq!(applied.len(), ari_spec::fixups::FIXUPS.len());
+    c.check_fixups().expect("no stale fix-up");
 }
 
 /// Checked by hand against releases.tsv and the revision folders.

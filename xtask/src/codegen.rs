@@ -34,6 +34,9 @@ pub fn out_dir() -> PathBuf {
 pub fn generate(corpus_dir: &Path) -> anyhow::Result<ari_codegen::Output> {
     let corpus = ari_spec::Corpus::load(corpus_dir)
         .with_context(|| format!("loading the corpus at {}", corpus_dir.display()))?;
+    if corpus_dir == ari_spec::Corpus::vendored_dir() {
+        corpus.check_fixups()?;
+    }
     Ok(ari_codegen::generate(&corpus)?)
 }
 
