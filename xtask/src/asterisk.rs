@@ -217,7 +217,11 @@ fn each<T: Send>(
     for (r, res) in results {
         match res {
             Ok(v) => ok.push(v),
-            Err(e) => errors.push(format!("{r}: {e:#}")),
+            Err(e) => {
+                let e = format!("{e:#}");
+                let named = e.starts_with(&r.to_string());
+                errors.push(if named { e } else { format!("{r}: {e}") });
+            }
         }
     }
     if !errors.is_empty() {
