@@ -4,6 +4,7 @@
 
 mod asterisk;
 mod codegen;
+mod test;
 
 use clap::{Parser, Subcommand};
 
@@ -18,6 +19,8 @@ struct Cli {
 enum Command {
     /// Regenerate `ari-sdk/src/generated/` from the vendored spec corpus.
     Codegen(codegen::Args),
+    /// Run every test: servers up, `cargo test --workspace`, servers down.
+    Test(test::Args),
     /// Real Asterisk servers (Debian chroots) for the conformance suite.
     Asterisk(asterisk::Args),
 }
@@ -26,5 +29,6 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Asterisk(args) => asterisk::run(args),
         Command::Codegen(args) => codegen::run(args),
+        Command::Test(args) => test::run(args),
     }
 }
