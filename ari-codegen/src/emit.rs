@@ -1003,8 +1003,20 @@ fn emit_resource(api: &Api, res: &Resource) -> TokenStream {
 }
 
 /// Client methods the hand-written runtime defines; a resource whose module has one of these
-/// names gets `<name>_resource()` as its entry point instead.
-const RUNTIME_CLIENT_METHODS: &[&str] = &["events"];
+/// names gets `<name>_resource()` as its entry point instead, so the two never collide.
+const RUNTIME_CLIENT_METHODS: &[&str] = &[
+    "base_url",
+    "builder",
+    "connect",
+    "event_stream",
+    "known_release",
+    "new",
+    "send_binary",
+    "send_json",
+    "send_unit",
+    "server_version",
+    "username",
+];
 
 /// The `Client` method that returns a resource's entry type.
 pub fn accessor(res: &Resource) -> String {

@@ -2,7 +2,7 @@
 
 //! Operations of the `events` resource.
 
-/// The `events` resource: one method per operation. Get it with `Client::events_resource()`.
+/// The `events` resource: one method per operation. Get it with `Client::events()`.
 #[derive(Clone, Debug)]
 pub struct Events {
     client: crate::Client,

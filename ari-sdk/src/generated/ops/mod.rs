@@ -50,7 +50,7 @@ impl crate::Client {
         endpoints::Endpoints::new(self.clone())
     }
     /// The `events` resource.
-    pub fn events_resource(&self) -> events::Events {
+    pub fn events(&self) -> events::Events {
         events::Events::new(self.clone())
     }
     /// The `mailboxes` resource.
