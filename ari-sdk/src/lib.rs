@@ -2,8 +2,8 @@
 //!
 //! The crate has two layers: bindings generated from the ARI spec of every release (operations,
 //! models, events, per-release availability), and a small hand-written runtime that they call:
-//! [`Client`] for REST calls, [`events`] for the events WebSocket, [`Error`] for everything that
-//! can go wrong.
+//! [`Client`] for REST calls, [`events`] for the events WebSocket, [`routing`] for per-resource
+//! event streams and Stasis applications, [`Error`] for everything that can go wrong.
 
 pub mod meta;
 
@@ -27,6 +27,7 @@ mod client;
 mod error;
 pub mod events;
 mod request;
+pub mod routing;
 mod transport;
 pub mod version;
 
@@ -38,6 +39,5 @@ pub use version::ServerVersion;
 
 /// The major release lines the generated bindings know, used for release gating.
 pub(crate) fn default_known_majors() -> &'static [u16] {
-    // Until the generated release table lands, no line is known and nothing is gated.
-    &[]
+    generated::releases::KNOWN_MAJORS
 }

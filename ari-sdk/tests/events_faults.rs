@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ari_sdk::events::{Backoff, ConnectionState, EventStream, StreamItem};
+use ari_sdk::meta::ResourceRef;
 use ari_sdk::{Client, ErrorKind, TransportKind};
 use futures::future::BoxFuture;
 use futures::{SinkExt, StreamExt};
@@ -112,11 +113,17 @@ async fn next(stream: &mut EventStream) -> StreamItem {
         .expect("stream ended")
 }
 
-fn channel_id(item: &StreamItem) -> Option<&str> {
-    match item {
-        StreamItem::Event(v) => v["channel"]["id"].as_str(),
-        _ => None,
-    }
+fn channel_id(item: &StreamItem) -> Option<String> {
+    let StreamItem::Event(event) = item else {
+        return None;
+    };
+    let mut id = None;
+    event.visit_resources(|r| {
+        if let ResourceRef::Channel(c) = r {
+            id = Some(c.to_owned());
+        }
+    });
+    id
 }
 
 async fn hold() {
@@ -157,7 +164,7 @@ async fn server_closing_the_socket_gives_an_error_then_reconnected() {
         .unwrap();
 
     let first = next(&mut s).await;
-    assert_eq!(channel_id(&first), Some("chan-0"));
+    assert_eq!(channel_id(&first).as_deref(), Some("chan-0"));
     match next(&mut s).await {
         StreamItem::Error(e) => assert_eq!(
             e.kind(),
@@ -173,7 +180,7 @@ async fn server_closing_the_socket_gives_an_error_then_reconnected() {
         }
         other => panic!("expected Reconnected, got {other:?}"),
     }
-    assert_eq!(channel_id(&next(&mut s).await), Some("chan-1"));
+    assert_eq!(channel_id(&next(&mut s).await).as_deref(), Some("chan-1"));
 
     let ups = seen.upgrades.lock().unwrap().clone();
     assert_eq!(ups.len(), 2);
@@ -224,7 +231,7 @@ async fn five_second_outage_backs_off_then_reconnects() {
         .connect()
         .await
         .unwrap();
-    assert_eq!(channel_id(&next(&mut s).await), Some("chan-0"));
+    assert_eq!(channel_id(&next(&mut s).await).as_deref(), Some("chan-0"));
 
     // Take the server down for 5 s.
     server.abort();
@@ -247,7 +254,7 @@ async fn five_second_outage_backs_off_then_reconnects() {
                 }
             }
             StreamItem::Reconnected { attempt, downtime } => break (attempt, downtime),
-            StreamItem::Event(e) => panic!("no event expected during the outage: {e}"),
+            StreamItem::Event(e) => panic!("no event expected during the outage: {e:?}"),
         }
     };
     restart.await.unwrap();
@@ -258,7 +265,7 @@ async fn five_second_outage_backs_off_then_reconnects() {
     assert!((4..=12).contains(&refused), "refused {refused} times");
     assert_eq!(attempt as usize, refused + 1);
     // The new server's first connection is index 0 of its own script.
-    assert_eq!(channel_id(&next(&mut s).await), Some("chan-0"));
+    assert_eq!(channel_id(&next(&mut s).await).as_deref(), Some("chan-0"));
 }
 
 #[tokio::test]
@@ -338,7 +345,7 @@ async fn malformed_frames_are_error_items_and_the_stream_goes_on() {
         StreamItem::Error(e) => assert_eq!(e.kind(), ErrorKind::WebSocket, "{e}"),
         other => panic!("expected a websocket error, got {other:?}"),
     }
-    assert_eq!(channel_id(&next(&mut s).await), Some("chan-7"));
+    assert_eq!(channel_id(&next(&mut s).await).as_deref(), Some("chan-7"));
     assert_eq!(s.state(), ConnectionState::Connected);
 }
 
@@ -388,7 +395,7 @@ async fn silent_server_is_taken_for_dead_and_replaced() {
         next(&mut s).await,
         StreamItem::Reconnected { attempt: 1, .. }
     ));
-    assert_eq!(channel_id(&next(&mut s).await), Some("chan-1"));
+    assert_eq!(channel_id(&next(&mut s).await).as_deref(), Some("chan-1"));
     // The live server answers pings, so the connection stays up well past the idle timeout.
     let quiet = tokio::time::timeout(Duration::from_millis(1000), s.next()).await;
     assert!(
@@ -427,7 +434,7 @@ async fn close_sends_a_close_frame_and_ends_the_stream() {
         .connect()
         .await
         .unwrap();
-    assert_eq!(channel_id(&next(&mut s).await), Some("chan-1"));
+    assert_eq!(channel_id(&next(&mut s).await).as_deref(), Some("chan-1"));
     s.close_handle().close();
     let end = tokio::time::timeout(Duration::from_secs(3), s.next()).await;
     assert!(matches!(end, Ok(None)), "stream should end after close");
@@ -550,4 +557,59 @@ async fn start_needs_an_app_and_a_runtime() {
         .unwrap()
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Config);
+}
+
+#[tokio::test]
+async fn unknown_event_types_are_values_not_errors() {
+    let (l, addr) = listener().await;
+    serve(
+        l,
+        Seen::default(),
+        None,
+        Arc::new(|_, mut ws| {
+            Box::pin(async move {
+                let future = r#"{"type":"SomethingNew","application":"test","widget":{"id":"w1"}}"#;
+                let _ = ws.send(Message::text(future)).await;
+                let _ = ws
+                    .send(Message::text(support::event("StasisStart", 3)))
+                    .await;
+                hold().await;
+            })
+        }),
+    );
+    let mut s = client(addr)
+        .event_stream()
+        .app("test")
+        .connect()
+        .await
+        .unwrap();
+    match next(&mut s).await {
+        StreamItem::Event(ari_sdk::Event::Unknown { kind, raw }) => {
+            assert_eq!(kind, "SomethingNew");
+            assert_eq!(raw["widget"]["id"], "w1");
+        }
+        other => panic!("expected Event::Unknown, got {other:?}"),
+    }
+    match next(&mut s).await {
+        StreamItem::Event(ari_sdk::Event::StasisStart(e)) => {
+            assert_eq!(e.channel.id, "chan-3");
+            assert_eq!(e.args, ["a1", "a2"]);
+        }
+        other => panic!("expected StasisStart, got {other:?}"),
+    }
+
+    // The same frames, as raw JSON values.
+    let mut raw = client(addr)
+        .event_stream()
+        .app("test")
+        .connect_as::<serde_json::Value>()
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), raw.next())
+        .await
+        .unwrap();
+    match first {
+        Some(StreamItem::Event(v)) => assert_eq!(v["type"], "SomethingNew"),
+        other => panic!("{other:?}"),
+    }
 }

@@ -43,8 +43,8 @@ use crate::error::{Error, Result};
 
 pub use driver::ConnectionState;
 
-/// The default event type: the generated ARI event enum once available.
-pub type DefaultEvent = serde_json::Value;
+/// The default event type: the generated ARI event enum.
+pub type DefaultEvent = crate::Event;
 
 /// One item of an [`EventStream`].
 #[derive(Debug)]

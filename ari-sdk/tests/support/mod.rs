@@ -76,6 +76,108 @@ impl RestServer {
     }
 }
 
+/// Commands for the events side of a [`FakeAri`].
+#[derive(Debug)]
+pub enum Push {
+    /// Send this text frame.
+    Text(String),
+    /// Drop the WebSocket connection (TCP close, no Close frame).
+    Drop,
+}
+
+/// REST and events on one port, as Asterisk serves them: an upgrade request goes to the
+/// WebSocket side, which sends what the test pushes.
+pub struct FakeAri {
+    pub rest: RestServer,
+    pub push: tokio::sync::mpsc::UnboundedSender<Push>,
+    pub ws_connections: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FakeAri {
+    pub async fn start(handler: impl Fn(&Seen) -> Reply + Send + Sync + 'static) -> FakeAri {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let handler: Handler = Arc::new(handler);
+        let (push, pushed) = tokio::sync::mpsc::unbounded_channel();
+        let pushed = Arc::new(tokio::sync::Mutex::new(pushed));
+        let ws_connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen2 = seen.clone();
+        let conns = ws_connections.clone();
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let handler = handler.clone();
+                let seen = seen2.clone();
+                let pushed = pushed.clone();
+                let conns = conns.clone();
+                tokio::spawn(async move {
+                    if is_upgrade(&sock).await {
+                        conns.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        serve_ws(sock, pushed).await;
+                    } else {
+                        serve_http(sock, handler, seen).await;
+                    }
+                });
+            }
+        });
+        FakeAri {
+            rest: RestServer { addr, seen },
+            push,
+            ws_connections,
+        }
+    }
+
+    pub fn base_url(&self) -> String {
+        self.rest.base_url()
+    }
+
+    pub fn send(&self, text: String) {
+        self.push.send(Push::Text(text)).unwrap();
+    }
+}
+
+/// Whether the request waiting on `sock` is a WebSocket upgrade; reads nothing.
+async fn is_upgrade(sock: &TcpStream) -> bool {
+    let mut buf = vec![0u8; 8192];
+    loop {
+        let n = match sock.peek(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        if find(&buf[..n], b"\r\n\r\n").is_some() || n == buf.len() {
+            let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+            return head.contains("upgrade: websocket");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn serve_ws(
+    sock: TcpStream,
+    pushed: Arc<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Push>>>,
+) {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let Ok(ws) = tokio_tungstenite::accept_async(sock).await else {
+        return;
+    };
+    let (mut tx, mut rx) = ws.split();
+    // Keep reading so that pings are answered and a client Close is seen.
+    let reader = tokio::spawn(async move { while let Some(Ok(_)) = rx.next().await {} });
+    let mut pushed = pushed.lock().await;
+    while let Some(cmd) = pushed.recv().await {
+        match cmd {
+            Push::Text(t) => {
+                if tx.send(Message::text(t)).await.is_err() {
+                    break;
+                }
+            }
+            Push::Drop => break,
+        }
+    }
+    reader.abort();
+}
+
 async fn serve_http(mut sock: TcpStream, handler: Handler, seen: Arc<Mutex<Vec<Seen>>>) {
     let mut buf = Vec::new();
     loop {
@@ -142,10 +244,68 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// An event as Asterisk would send it.
-pub fn event(kind: &str, n: u32) -> String {
+/// A channel snapshot as Asterisk 20 sends it.
+pub fn channel(id: &str) -> String {
     format!(
-        r#"{{"type":"{kind}","application":"test","timestamp":"2024-01-01T00:00:00.000+0000","channel":{{"id":"chan-{n}","name":"PJSIP/alice-{n}","state":"Up"}}}}"#
+        r#"{{"id":"{id}","name":"PJSIP/alice-00000001","state":"Up","protocol_id":"","caller":{{"name":"Alice","number":"100"}},"connected":{{"name":"","number":""}},"accountcode":"","dialplan":{{"context":"default","exten":"100","priority":3,"app_name":"Stasis","app_data":"test"}},"creationtime":"2024-05-01T10:00:00.000+0000","language":"en"}}"#
+    )
+}
+
+/// A bridge snapshot.
+pub fn bridge(id: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","technology":"simple_bridge","bridge_type":"mixing","bridge_class":"stasis","creator":"Stasis","name":"","channels":[],"creationtime":"2024-05-01T10:00:00.000+0000","video_mode":"none"}}"#
+    )
+}
+
+/// A playback snapshot.
+pub fn playback(id: &str, target: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","media_uri":"sound:hello-world","target_uri":"channel:{target}","language":"en","state":"playing"}}"#
+    )
+}
+
+const HEAD: &str = r#""application":"test","timestamp":"2024-05-01T10:00:00.000+0000","asterisk_id":"00:11:22:33:44:55""#;
+
+/// An event of `kind` about channel `id`, with the fields that kind needs.
+pub fn channel_event(kind: &str, id: &str) -> String {
+    let extra = match kind {
+        "StasisStart" => r#","args":["a1","a2"]"#,
+        "ChannelDtmfReceived" => r#","digit":"5","duration_ms":120"#,
+        "ChannelDestroyed" => r#","cause":16,"cause_txt":"Normal Clearing""#,
+        "ChannelStateChange" | "StasisEnd" => "",
+        _ => "",
+    };
+    format!(
+        r#"{{"type":"{kind}",{HEAD}{extra},"channel":{}}}"#,
+        channel(id)
+    )
+}
+
+/// An event as Asterisk would send it: `StasisStart` for channel `chan-N`.
+pub fn event(kind: &str, n: u32) -> String {
+    channel_event(kind, &format!("chan-{n}"))
+}
+
+/// `BridgeCreated` / `BridgeDestroyed` for bridge `id`.
+pub fn bridge_event(kind: &str, id: &str) -> String {
+    format!(r#"{{"type":"{kind}",{HEAD},"bridge":{}}}"#, bridge(id))
+}
+
+/// `ChannelEnteredBridge` for a channel and a bridge.
+pub fn entered_bridge(channel_id: &str, bridge_id: &str) -> String {
+    format!(
+        r#"{{"type":"ChannelEnteredBridge",{HEAD},"bridge":{},"channel":{}}}"#,
+        bridge(bridge_id),
+        channel(channel_id)
+    )
+}
+
+/// `PlaybackStarted` / `PlaybackFinished` for playback `id` on channel `target`.
+pub fn playback_event(kind: &str, id: &str, target: &str) -> String {
+    format!(
+        r#"{{"type":"{kind}",{HEAD},"playback":{}}}"#,
+        playback(id, target)
     )
 }
 

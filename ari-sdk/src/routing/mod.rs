@@ -1,0 +1,532 @@
+//! Per-resource event routing: each channel's, bridge's, playback's or recording's events to the
+//! task that owns it, as a stream of its own.
+//!
+//! A [`Router`] takes over an [`EventStream`] and passes every item on through its
+//! [`RouterStream`]; in addition, each event goes to the [`ResourceEvents`] streams subscribed to
+//! a resource it carries (found with [`Event::visit_resources`]). A resource's stream ends by
+//! itself after the event that ends the resource's life in the application:
+//!
+//! | resource  | last event                                   |
+//! |-----------|----------------------------------------------|
+//! | channel   | `StasisEnd`, `ChannelDestroyed`              |
+//! | bridge    | `BridgeDestroyed`                            |
+//! | playback  | `PlaybackFinished`                           |
+//! | recording | `RecordingFinished`, `RecordingFailed`       |
+//!
+//! or when a resync after a reconnect finds the resource gone (its last event was lost). Dropping
+//! a [`ResourceEvents`] removes its subscription at once: nothing accumulates.
+//!
+//! To miss no event of a resource the application creates, subscribe first, with an id made by
+//! the client, then create it with that id: [`Router::new_channel`], [`Router::new_bridge`],
+//! [`Router::new_playback`].
+
+mod app;
+mod resync;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use futures::{Stream, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::events::{CloseHandle, EventStream, StreamItem};
+use crate::generated::events::{Event, StasisStart};
+use crate::generated::handles::{BridgeHandle, ChannelHandle, LiveRecordingHandle, PlaybackHandle};
+use crate::meta::ResourceRef;
+
+pub use app::{Call, HandlerOutcome, StasisApp};
+pub use resync::Snapshot;
+
+/// A resource that events can be routed by; the owned form of [`ResourceRef`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ResourceKey {
+    /// A channel, by id.
+    Channel(String),
+    /// A bridge, by id.
+    Bridge(String),
+    /// A playback, by id.
+    Playback(String),
+    /// A live recording, by name.
+    Recording(String),
+    /// An endpoint, by technology and resource.
+    Endpoint {
+        /// Technology, e.g. `PJSIP`.
+        technology: String,
+        /// Resource within the technology, e.g. `alice`.
+        resource: String,
+    },
+    /// A device state, by device name.
+    DeviceState(String),
+}
+
+impl From<ResourceRef<'_>> for ResourceKey {
+    fn from(r: ResourceRef<'_>) -> Self {
+        match r {
+            ResourceRef::Channel(id) => ResourceKey::Channel(id.to_owned()),
+            ResourceRef::Bridge(id) => ResourceKey::Bridge(id.to_owned()),
+            ResourceRef::Playback(id) => ResourceKey::Playback(id.to_owned()),
+            ResourceRef::Recording(name) => ResourceKey::Recording(name.to_owned()),
+            ResourceRef::Endpoint {
+                technology,
+                resource,
+            } => ResourceKey::Endpoint {
+                technology: technology.to_owned(),
+                resource: resource.to_owned(),
+            },
+            ResourceRef::DeviceState(name) => ResourceKey::DeviceState(name.to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for ResourceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResourceKey::Channel(id) => write!(f, "channel:{id}"),
+            ResourceKey::Bridge(id) => write!(f, "bridge:{id}"),
+            ResourceKey::Playback(id) => write!(f, "playback:{id}"),
+            ResourceKey::Recording(name) => write!(f, "recording:{name}"),
+            ResourceKey::Endpoint {
+                technology,
+                resource,
+            } => write!(f, "endpoint:{technology}/{resource}"),
+            ResourceKey::DeviceState(name) => write!(f, "deviceState:{name}"),
+        }
+    }
+}
+
+/// The resource whose life in the application this event ends, if any.
+fn ending_key(event: &Event) -> Option<ResourceKey> {
+    match event {
+        Event::StasisEnd(e) => Some(ResourceKey::Channel(e.channel.id.clone())),
+        Event::ChannelDestroyed(e) => Some(ResourceKey::Channel(e.channel.id.clone())),
+        Event::BridgeDestroyed(e) => Some(ResourceKey::Bridge(e.bridge.id.clone())),
+        Event::PlaybackFinished(e) => Some(ResourceKey::Playback(e.playback.id.clone())),
+        Event::RecordingFinished(e) => Some(ResourceKey::Recording(e.recording.name.clone())),
+        Event::RecordingFailed(e) => Some(ResourceKey::Recording(e.recording.name.clone())),
+        _ => None,
+    }
+}
+
+/// An id for a resource the client creates. UUIDs are all the same length, so no id is a prefix
+/// of another (ARI matches some ids by prefix in places, e.g. snoop and local channels' `;2`).
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+struct Route {
+    id: u64,
+    /// Resync generation when subscribed: a resync only ends routes older than its reconnect.
+    generation: u64,
+    tx: mpsc::UnboundedSender<Event>,
+}
+
+/// State shared by the router task, the router handles and the subscriptions.
+struct Shared {
+    routes: Mutex<HashMap<ResourceKey, Vec<Route>>>,
+    next_route: AtomicU64,
+    generation: AtomicU64,
+    incoming: Mutex<Option<mpsc::UnboundedSender<NewCall>>>,
+}
+
+/// A call as the router task makes it; [`Incoming`] adds the router handle.
+struct NewCall {
+    start: Box<StasisStart>,
+    channel: ChannelHandle,
+    events: ResourceEvents,
+}
+
+impl Shared {
+    /// Locks the routing table. A panic elsewhere while holding the lock leaves the table
+    /// consistent (every operation on it is a single insert or removal), so poisoning is ignored.
+    fn routes(&self) -> MutexGuard<'_, HashMap<ResourceKey, Vec<Route>>> {
+        self.routes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn subscribe(self: &Arc<Self>, key: ResourceKey) -> ResourceEvents {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let id = self.next_route.fetch_add(1, Ordering::Relaxed);
+        let generation = self.generation.load(Ordering::Acquire);
+        self.routes()
+            .entry(key.clone())
+            .or_default()
+            .push(Route { id, generation, tx });
+        ResourceEvents {
+            rx,
+            guard: RouteGuard {
+                shared: self.clone(),
+                key,
+                id,
+            },
+        }
+    }
+
+    fn unsubscribe(&self, key: &ResourceKey, id: u64) {
+        let mut routes = self.routes();
+        if let Some(list) = routes.get_mut(key) {
+            list.retain(|r| r.id != id);
+            if list.is_empty() {
+                routes.remove(key);
+            }
+        }
+    }
+
+    /// Sends an event to every subscription of every resource it carries, ending the
+    /// subscriptions of a resource whose life it ends; a `StasisStart` for an unowned channel
+    /// becomes a [`Call`] when calls are being taken.
+    fn dispatch(self: &Arc<Self>, client: &Client, event: &Event) {
+        let mut keys: Vec<ResourceKey> = Vec::new();
+        event.visit_resources(|r| {
+            let key = ResourceKey::from(r);
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        });
+        let ending = ending_key(event);
+
+        // A new call is subscribed before this event's dispatch, so it misses nothing after its
+        // StasisStart. The Call is sent after the lock is released: a dropped receiver drops
+        // the Call, whose subscription then takes the lock itself.
+        let mut call = None;
+        if let Event::StasisStart(start) = event {
+            let has_taker = self
+                .incoming
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .is_some_and(|tx| !tx.is_closed());
+            let key = ResourceKey::Channel(start.channel.id.clone());
+            if has_taker && !self.routes().contains_key(&key) {
+                call = Some(self.make_call(client, start, key));
+            }
+        }
+
+        {
+            let mut routes = self.routes();
+            for key in &keys {
+                let Some(list) = routes.get_mut(key) else {
+                    continue;
+                };
+                // The call's own StasisStart travels in the Call, not on its stream.
+                let skip = call.as_ref().map(|c: &NewCall| c.events.guard.id);
+                list.retain(|r| Some(r.id) == skip || r.tx.send(event.clone()).is_ok());
+                if ending.as_ref() == Some(key) {
+                    list.clear();
+                }
+                if list.is_empty() {
+                    routes.remove(key);
+                }
+            }
+        }
+
+        if let Some(call) = call {
+            let tx = self
+                .incoming
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            if let Some(tx) = tx {
+                // On failure the Call (and its subscription) is dropped here, outside the lock.
+                let _ = tx.send(call);
+            }
+        }
+    }
+
+    fn make_call(
+        self: &Arc<Self>,
+        client: &Client,
+        start: &StasisStart,
+        key: ResourceKey,
+    ) -> NewCall {
+        NewCall {
+            events: self.subscribe(key),
+            channel: ChannelHandle::new(client.clone(), start.channel.id.clone()),
+            start: Box::new(start.clone()),
+        }
+    }
+
+    /// Ends every subscription: the events connection is gone for good.
+    fn close_all(&self) {
+        self.routes().clear();
+        *self.incoming.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+/// Closes the events connection when the last [`Router`] and the [`RouterStream`] are dropped.
+struct KeepAlive(CloseHandle);
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// Routes events to per-resource streams. Cheap to clone.
+#[derive(Clone)]
+pub struct Router {
+    shared: Arc<Shared>,
+    client: Client,
+    close: CloseHandle,
+    _keep: Arc<KeepAlive>,
+}
+
+impl fmt::Debug for Router {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Router")
+            .field("subscribed_resources", &self.shared.routes().len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every item of the underlying [`EventStream`], passed on after routing.
+///
+/// Poll it or drop it: items queue here unboundedly while it is held and not polled.
+pub struct RouterStream {
+    rx: mpsc::UnboundedReceiver<StreamItem>,
+    _keep: Arc<KeepAlive>,
+}
+
+impl fmt::Debug for RouterStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RouterStream").finish_non_exhaustive()
+    }
+}
+
+impl Stream for RouterStream {
+    type Item = StreamItem;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<StreamItem>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+impl Router {
+    /// Takes over `events` and starts routing in a background task (needs a tokio runtime).
+    ///
+    /// After a [`StreamItem::Reconnected`], the router re-lists channels and bridges (and looks
+    /// up subscribed playbacks and recordings) and ends the subscriptions of resources that
+    /// are gone; the item is still passed on so the application can resync its own state.
+    pub fn new(client: &Client, events: EventStream) -> Result<(Router, RouterStream)> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::config("the router needs a tokio runtime"))?;
+        let shared = Arc::new(Shared {
+            routes: Mutex::new(HashMap::new()),
+            next_route: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+            incoming: Mutex::new(None),
+        });
+        let close = events.close_handle();
+        let keep = Arc::new(KeepAlive(close.clone()));
+        let (tx, rx) = mpsc::unbounded_channel();
+        runtime.spawn(pump(events, shared.clone(), tx, client.clone()));
+        Ok((
+            Router {
+                shared,
+                client: client.clone(),
+                close,
+                _keep: keep.clone(),
+            },
+            RouterStream { rx, _keep: keep },
+        ))
+    }
+
+    /// The client the router makes handles with.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Events of one resource, until its life in the application ends.
+    pub fn subscribe(&self, key: ResourceKey) -> ResourceEvents {
+        self.shared.subscribe(key)
+    }
+
+    /// A new channel id, already subscribed: create the channel with it
+    /// (`handle.originate_with_id(..)`, or `channels().create(..).channel_id(handle.id())`).
+    pub fn new_channel(&self) -> Prepared<ChannelHandle> {
+        let id = new_id();
+        Prepared {
+            events: self.subscribe(ResourceKey::Channel(id.clone())),
+            handle: ChannelHandle::new(self.client.clone(), id),
+        }
+    }
+
+    /// A new bridge id, already subscribed: create the bridge with `handle.create_with_id()`.
+    pub fn new_bridge(&self) -> Prepared<BridgeHandle> {
+        let id = new_id();
+        Prepared {
+            events: self.subscribe(ResourceKey::Bridge(id.clone())),
+            handle: BridgeHandle::new(self.client.clone(), id),
+        }
+    }
+
+    /// A new playback id, already subscribed: start it with `play_with_id(handle.id(), ..)` on
+    /// a channel or bridge.
+    pub fn new_playback(&self) -> Prepared<PlaybackHandle> {
+        let id = new_id();
+        Prepared {
+            events: self.subscribe(ResourceKey::Playback(id.clone())),
+            handle: PlaybackHandle::new(self.client.clone(), id),
+        }
+    }
+
+    /// Subscribes to a live recording by the name you will record it under.
+    pub fn recording(&self, name: impl Into<String>) -> Prepared<LiveRecordingHandle> {
+        let name = name.into();
+        Prepared {
+            events: self.subscribe(ResourceKey::Recording(name.clone())),
+            handle: LiveRecordingHandle::new(self.client.clone(), name),
+        }
+    }
+
+    /// Subscribes to an existing channel.
+    pub fn channel(&self, id: impl Into<String>) -> Prepared<ChannelHandle> {
+        let id = id.into();
+        Prepared {
+            events: self.subscribe(ResourceKey::Channel(id.clone())),
+            handle: ChannelHandle::new(self.client.clone(), id),
+        }
+    }
+
+    /// Subscribes to an existing bridge.
+    pub fn bridge(&self, id: impl Into<String>) -> Prepared<BridgeHandle> {
+        let id = id.into();
+        Prepared {
+            events: self.subscribe(ResourceKey::Bridge(id.clone())),
+            handle: BridgeHandle::new(self.client.clone(), id),
+        }
+    }
+
+    /// Channels entering the application (`StasisStart`) that no subscription owns yet, each as
+    /// a [`Call`] whose event stream is subscribed before any later event is routed. Calling it
+    /// again replaces the previous stream, which then ends.
+    pub fn incoming(&self) -> Incoming {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self
+            .shared
+            .incoming
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(tx);
+        Incoming {
+            rx,
+            router: self.clone(),
+        }
+    }
+
+    /// Closes the events connection; every stream then ends.
+    pub fn close(&self) {
+        self.close.close();
+    }
+
+    /// How many resources have at least one subscription (for diagnostics and tests).
+    pub fn subscribed_resources(&self) -> usize {
+        self.shared.routes().len()
+    }
+}
+
+/// Reads the events stream, routes each event, passes every item on.
+async fn pump(
+    mut events: EventStream,
+    shared: Arc<Shared>,
+    tx: mpsc::UnboundedSender<StreamItem>,
+    client: Client,
+) {
+    while let Some(item) = events.next().await {
+        match &item {
+            StreamItem::Event(event) => shared.dispatch(&client, event),
+            StreamItem::Reconnected { .. } => {
+                let generation = shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
+                tokio::spawn(resync::prune(shared.clone(), client.clone(), generation));
+            }
+            StreamItem::Error(_) => {}
+        }
+        // The application may have dropped the stream and kept only subscriptions.
+        let _ = tx.send(item);
+    }
+    shared.close_all();
+}
+
+/// A resource's handle and its event stream, subscribed before the resource exists.
+#[derive(Debug)]
+pub struct Prepared<H> {
+    /// The handle, with the id the resource must be created with.
+    pub handle: H,
+    /// The resource's events, from its creation on.
+    pub events: ResourceEvents,
+}
+
+/// The events of one resource. Ends after the event that ends the resource's life in the
+/// application, after a resync finds it gone, or when the events connection closes for good.
+/// Dropping it unsubscribes.
+pub struct ResourceEvents {
+    rx: mpsc::UnboundedReceiver<Event>,
+    guard: RouteGuard,
+}
+
+struct RouteGuard {
+    shared: Arc<Shared>,
+    key: ResourceKey,
+    id: u64,
+}
+
+impl Drop for RouteGuard {
+    fn drop(&mut self) {
+        self.shared.unsubscribe(&self.key, self.id);
+    }
+}
+
+impl fmt::Debug for ResourceEvents {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResourceEvents")
+            .field("key", &self.guard.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResourceEvents {
+    /// The resource these events concern.
+    pub fn key(&self) -> &ResourceKey {
+        &self.guard.key
+    }
+}
+
+impl Stream for ResourceEvents {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+/// Channels entering the application; see [`Router::incoming`].
+pub struct Incoming {
+    rx: mpsc::UnboundedReceiver<NewCall>,
+    router: Router,
+}
+
+impl fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Incoming").finish_non_exhaustive()
+    }
+}
+
+impl Stream for Incoming {
+    type Item = Call;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Call>> {
+        let router = self.router.clone();
+        self.rx.poll_recv(cx).map(|c| {
+            c.map(|call| Call {
+                start: call.start,
+                channel: call.channel,
+                events: call.events,
+                router,
+            })
+        })
+    }
+}

@@ -1,0 +1,395 @@
+//! Per-resource routing, creation that subscribes first, resync after reconnect and the Stasis
+//! application helper, against a fake server serving REST and events on one port.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ari_sdk::Event;
+use ari_sdk::events::{Backoff, StreamItem};
+use ari_sdk::routing::{Call, Router, RouterStream, StasisApp};
+use ari_sdk::{Client, EventKind};
+use futures::{Stream, StreamExt};
+use support::{FakeAri, Push, Reply, Seen};
+
+/// Answers what every test needs: the server's version (so gating runs on the real release
+/// tables), and 204 for anything else unless `extra` answers.
+fn server_with(
+    extra: impl Fn(&Seen) -> Option<Reply> + Send + Sync + 'static,
+) -> impl Fn(&Seen) -> Reply + Send + Sync + 'static {
+    move |req| {
+        if req.path() == "/ari/asterisk/info" {
+            return Reply::Json(200, r#"{"system":{"version":"20.5.0"}}"#.into());
+        }
+        extra(req).unwrap_or(Reply::Bytes(204, "text/plain", Vec::new()))
+    }
+}
+
+fn client(server: &FakeAri) -> Client {
+    Client::builder()
+        .base_url(server.base_url())
+        .credentials("ari-user", "ari-secret")
+        .build()
+        .unwrap()
+}
+
+async fn router(server: &FakeAri) -> (Client, Router, RouterStream) {
+    let c = client(server);
+    let stream = c
+        .event_stream()
+        .app("test")
+        .backoff(
+            Backoff::default()
+                .initial(Duration::from_millis(50))
+                .jitter(0.0),
+        )
+        .connect()
+        .await
+        .unwrap();
+    let (router, main) = Router::new(&c, stream).unwrap();
+    (c, router, main)
+}
+
+async fn next<S: Stream + Unpin>(s: &mut S) -> S::Item {
+    tokio::time::timeout(Duration::from_secs(5), s.next())
+        .await
+        .expect("no item within 5 s")
+        .expect("stream ended")
+}
+
+async fn ends<S: Stream + Unpin>(s: &mut S) -> bool
+where
+    S::Item: std::fmt::Debug,
+{
+    match tokio::time::timeout(Duration::from_secs(5), s.next()).await {
+        Ok(None) => true,
+        Ok(Some(item)) => panic!("expected the end, got {item:?}"),
+        Err(_) => false,
+    }
+}
+
+async fn quiet<S: Stream + Unpin>(s: &mut S) -> bool {
+    tokio::time::timeout(Duration::from_millis(300), s.next())
+        .await
+        .is_err()
+}
+
+#[tokio::test]
+async fn a_call_gets_its_own_events_until_stasis_end() {
+    support::init_tracing();
+    let server = FakeAri::start(server_with(|_| None)).await;
+    let (_c, router, mut main) = router(&server).await;
+    let mut incoming = router.incoming();
+
+    server.send(support::channel_event("StasisStart", "c1"));
+    let mut call = next(&mut incoming).await;
+    assert_eq!(call.channel.id(), "c1");
+    assert_eq!(call.args(), ["a1", "a2"]);
+    assert_eq!(call.application(), "test");
+
+    server.send(support::channel_event("ChannelDtmfReceived", "c1"));
+    server.send(support::channel_event("ChannelDtmfReceived", "other"));
+    server.send(support::channel_event("StasisEnd", "c1"));
+    server.send(support::channel_event("ChannelDestroyed", "c1"));
+
+    let e = next(&mut call.events).await;
+    assert_eq!(e.kind(), EventKind::ChannelDtmfReceived);
+    match &e {
+        Event::ChannelDtmfReceived(d) => assert_eq!(d.digit, "5"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(next(&mut call.events).await.kind(), EventKind::StasisEnd);
+    assert!(
+        ends(&mut call.events).await,
+        "the call's stream ends after StasisEnd"
+    );
+
+    // The main stream saw every event, in order.
+    let mut kinds = Vec::new();
+    for _ in 0..5 {
+        match next(&mut main).await {
+            StreamItem::Event(e) => kinds.push(e.kind()),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        kinds,
+        [
+            EventKind::StasisStart,
+            EventKind::ChannelDtmfReceived,
+            EventKind::ChannelDtmfReceived,
+            EventKind::StasisEnd,
+            EventKind::ChannelDestroyed
+        ]
+    );
+    assert_eq!(router.subscribed_resources(), 0);
+}
+
+#[tokio::test]
+async fn creation_subscribes_before_the_rest_call() {
+    // Asterisk may send a new channel's first events before answering the originate: the fake
+    // server pushes them from inside the REST handler, before its reply.
+    let pushed: Arc<Mutex<Option<tokio::sync::mpsc::UnboundedSender<Push>>>> = Default::default();
+    let pushed2 = pushed.clone();
+    let server = FakeAri::start(server_with(move |req| {
+        let id = req.path().strip_prefix("/ari/channels/")?.to_owned();
+        if req.method != "POST" || id.contains('/') {
+            return None;
+        }
+        let push = pushed2.lock().unwrap().clone()?;
+        push.send(Push::Text(support::channel_event("StasisStart", &id)))
+            .unwrap();
+        push.send(Push::Text(support::channel_event(
+            "ChannelDtmfReceived",
+            &id,
+        )))
+        .unwrap();
+        // Give the events time to arrive before the REST answer.
+        std::thread::sleep(Duration::from_millis(100));
+        Some(Reply::Json(200, support::channel(&id)))
+    }))
+    .await;
+    *pushed.lock().unwrap() = Some(server.push.clone());
+    let (_c, router, _main) = router(&server).await;
+
+    let mut prepared = router.new_channel();
+    let id = prepared.handle.id().to_owned();
+    assert_eq!(id.len(), 36, "a UUID");
+    let channel = prepared
+        .handle
+        .originate_with_id("PJSIP/alice")
+        .app("test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(channel.id, id);
+    assert_eq!(
+        next(&mut prepared.events).await.kind(),
+        EventKind::StasisStart
+    );
+    assert_eq!(
+        next(&mut prepared.events).await.kind(),
+        EventKind::ChannelDtmfReceived
+    );
+    let posted = server
+        .rest
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap();
+    assert!(posted.target.starts_with(&format!("/ari/channels/{id}?")));
+}
+
+#[tokio::test]
+async fn bridges_and_playbacks_end_with_their_last_event() {
+    let server = FakeAri::start(server_with(|_| None)).await;
+    let (_c, router, _main) = router(&server).await;
+    let mut bridge = router.new_bridge();
+    let mut playback = router.new_playback();
+    let (b, p) = (
+        bridge.handle.id().to_owned(),
+        playback.handle.id().to_owned(),
+    );
+    assert_ne!(b, p);
+    assert_eq!(router.subscribed_resources(), 2);
+
+    server.send(support::bridge_event("BridgeCreated", &b));
+    server.send(support::entered_bridge("c9", &b));
+    server.send(support::playback_event("PlaybackStarted", &p, "c9"));
+    server.send(support::playback_event("PlaybackFinished", &p, "c9"));
+    server.send(support::bridge_event("BridgeDestroyed", &b));
+
+    assert_eq!(
+        next(&mut playback.events).await.kind(),
+        EventKind::PlaybackStarted
+    );
+    assert_eq!(
+        next(&mut playback.events).await.kind(),
+        EventKind::PlaybackFinished
+    );
+    assert!(ends(&mut playback.events).await);
+    let kinds: Vec<_> = bridge.events.by_ref().map(|e| e.kind()).collect().await;
+    assert_eq!(
+        kinds,
+        [
+            EventKind::BridgeCreated,
+            EventKind::ChannelEnteredBridge,
+            EventKind::BridgeDestroyed
+        ]
+    );
+    assert_eq!(router.subscribed_resources(), 0);
+}
+
+#[tokio::test]
+async fn dropped_subscriptions_and_unclaimed_calls_leak_nothing() {
+    let server = FakeAri::start(server_with(|_| None)).await;
+    let (_c, router, mut main) = router(&server).await;
+    let subs: Vec<_> = (0..100).map(|_| router.new_channel()).collect();
+    let also = router.channel(subs[0].handle.id());
+    assert_eq!(router.subscribed_resources(), 100);
+    drop(subs);
+    assert_eq!(router.subscribed_resources(), 1);
+    drop(also);
+    assert_eq!(router.subscribed_resources(), 0);
+
+    // A call nobody takes: the Incoming stream is dropped, so no subscription is made.
+    let incoming = router.incoming();
+    drop(incoming);
+    server.send(support::channel_event("StasisStart", "c1"));
+    assert!(matches!(next(&mut main).await, StreamItem::Event(_)));
+    assert_eq!(router.subscribed_resources(), 0);
+
+    // A call taken and dropped by its handler unsubscribes too.
+    let mut incoming = router.incoming();
+    server.send(support::channel_event("StasisStart", "c2"));
+    let call = next(&mut incoming).await;
+    assert_eq!(router.subscribed_resources(), 1);
+    drop(call);
+    assert_eq!(router.subscribed_resources(), 0);
+}
+
+#[tokio::test]
+async fn resync_after_reconnect_ends_streams_of_vanished_resources() {
+    // After the reconnect only channel `alive` exists.
+    let server = FakeAri::start(server_with(|req| match req.path() {
+        "/ari/channels" => Some(Reply::Json(200, format!("[{}]", support::channel("alive")))),
+        "/ari/bridges" => Some(Reply::Json(200, "[]".into())),
+        p if p.starts_with("/ari/playbacks/") => Some(Reply::Json(
+            404,
+            r#"{"message":"Playback not found"}"#.into(),
+        )),
+        _ => None,
+    }))
+    .await;
+    let (_c, router, mut main) = router(&server).await;
+    let mut incoming = router.incoming();
+    server.send(support::channel_event("StasisStart", "alive"));
+    server.send(support::channel_event("StasisStart", "vanished"));
+    let mut alive = next(&mut incoming).await;
+    let mut vanished = next(&mut incoming).await;
+    let mut playback = router.new_playback();
+    assert_eq!(router.subscribed_resources(), 3);
+
+    server.push.send(Push::Drop).unwrap();
+    loop {
+        if let StreamItem::Reconnected { attempt, .. } = next(&mut main).await {
+            assert_eq!(attempt, 1);
+            break;
+        }
+    }
+    assert!(
+        ends(&mut vanished.events).await,
+        "vanished channel's stream ends"
+    );
+    assert!(
+        ends(&mut playback.events).await,
+        "finished playback's stream ends"
+    );
+    assert!(
+        quiet(&mut alive.events).await,
+        "live channel's stream stays open"
+    );
+    assert_eq!(router.subscribed_resources(), 1);
+    server.send(support::channel_event("StasisEnd", "alive"));
+    assert_eq!(next(&mut alive.events).await.kind(), EventKind::StasisEnd);
+}
+
+#[tokio::test]
+async fn snapshot_lists_channels_and_bridges() {
+    let server = FakeAri::start(server_with(|req| match req.path() {
+        "/ari/channels" => Some(Reply::Json(
+            200,
+            format!("[{},{}]", support::channel("a"), support::channel("b")),
+        )),
+        "/ari/bridges" => Some(Reply::Json(200, format!("[{}]", support::bridge("x")))),
+        _ => None,
+    }))
+    .await;
+    let snap = client(&server).snapshot().await.unwrap();
+    let ids: Vec<_> = snap.channels.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["a", "b"]);
+    assert_eq!(snap.bridges[0].id, "x");
+}
+
+#[tokio::test]
+async fn stasis_app_runs_one_handler_task_per_call() {
+    let server = FakeAri::start(server_with(|_| None)).await;
+    let c = client(&server);
+    let seen: Arc<Mutex<HashMap<String, Vec<EventKind>>>> = Default::default();
+    let seen2 = seen.clone();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let app = tokio::spawn(StasisApp::new(&c, "test").run(move |mut call: Call| {
+        let seen = seen2.clone();
+        let done = done_tx.clone();
+        async move {
+            call.channel.answer().send().await?;
+            let id = call.channel.id().to_owned();
+            while let Some(e) = call.events.next().await {
+                seen.lock()
+                    .unwrap()
+                    .entry(id.clone())
+                    .or_default()
+                    .push(e.kind());
+            }
+            let _ = done.send(id);
+            Ok::<(), ari_sdk::Error>(())
+        }
+    }));
+    // Wait for the app's connection before sending calls into it.
+    while server
+        .ws_connections
+        .load(std::sync::atomic::Ordering::SeqCst)
+        == 0
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.send(support::channel_event("StasisStart", "c1"));
+    server.send(support::channel_event("StasisStart", "c2"));
+    server.send(support::channel_event("ChannelDtmfReceived", "c1"));
+    server.send(support::channel_event("StasisEnd", "c1"));
+    server.send(support::channel_event("StasisEnd", "c2"));
+
+    let mut done = Vec::new();
+    for _ in 0..2 {
+        let id = tokio::time::timeout(Duration::from_secs(5), done_rx.recv()).await;
+        done.push(id.expect("handler finished").expect("sender alive"));
+    }
+    done.sort();
+    assert_eq!(done, ["c1", "c2"]);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen["c1"],
+        [EventKind::ChannelDtmfReceived, EventKind::StasisEnd]
+    );
+    assert_eq!(seen["c2"], [EventKind::StasisEnd]);
+    let answers: Vec<_> = server
+        .rest
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.target)
+        .collect();
+    assert_eq!(answers.len(), 2);
+    assert!(answers.contains(&"/ari/channels/c1/answer".to_owned()));
+    app.abort();
+}
+
+#[tokio::test]
+async fn stasis_app_fails_fast_when_it_cannot_connect() {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let c = Client::new(format!("http://{addr}/ari"), "u", "p").unwrap();
+    let e = StasisApp::new(&c, "test")
+        .run(|_call: Call| async {})
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.kind(),
+        ari_sdk::ErrorKind::Transport(ari_sdk::TransportKind::ConnectionRefused)
+    );
+}
