@@ -27,6 +27,12 @@
 //! auth, or `api_key=asterisk:asterisk`); events at `ws://127.0.0.1:PORT/ari/events?app=NAME`.
 //! The HTTP server allows 500 sessions (`sessionlimit`). AMI is off.
 //!
+//! `/ari/asterisk/info` reports Debian's package version, not the bare release:
+//! `22.10.1+dfsg+~cs6.17.60671434-1` and `16.28.0~dfsg-0+deb11u4`. Neither package builds
+//! `res_ari_mailboxes` (nor `res_mwi_external`), so `/ari/mailboxes` answers 404 on both.
+//! Only 22 has `chan_websocket` (`/media/…`), `res_websocket_client` and
+//! `app_stasis_broadcast`.
+//!
 //! # Layout
 //!
 //! The chroots live outside the clone, in `$ARI_ASTERISK_CACHE` (default `/var/cache/ari-rs`):
@@ -62,7 +68,12 @@
 //!
 //! Far ends for whole call flows on Local channels: originating
 //! `Local/EXT@default` into app `APP` puts the `;1` half in Stasis app `APP` while the `;2`
-//! half runs `EXT`. Originate `variables` reach the `;2` half too.
+//! half runs `EXT`. Originate `variables` reach the `;2` half too. The `;1` half enters
+//! Stasis only once `EXT` answers: with `ring` it stays out (the app still gets its `Dial`
+//! events, `dialstatus` `RINGING`, and `GET /channels/{id}` shows state `Ringing`), and with
+//! `hangup…` the app gets `ChannelDestroyed` with that cause and no `StasisStart`. To hold an
+//! unanswered channel in an app, originate `Local/stasis@default`: its `;2` half enters
+//! Stasis while still ringing.
 //!
 //! | extension       | what the far end does                                                |
 //! |-----------------|----------------------------------------------------------------------|
@@ -94,8 +105,9 @@
 //! ```
 //!
 //! which stops the server (`core stop now`) and starts it again with the same config,
-//! returning once ARI answers again. The same steps without cargo, for a test that must hold
-//! the server down for a while:
+//! returning once ARI answers again (about 1 s). It works from inside `cargo test`: cargo
+//! releases its build lock before it runs test binaries. The same steps without cargo, for a
+//! test that must hold the server down for a while:
 //!
 //! ```text
 //! chroot /var/cache/ari-rs/asterisk-sid asterisk -rx 'core stop now'   # stop
@@ -326,7 +338,13 @@ fn status(releases: &[Release]) {
             .map_or_else(|e| format!("({e})"), |p| p.to_string());
         let daemons = server::daemons(r);
         let server = if daemons.is_empty() {
-            "stopped".to_owned()
+            // Without root, other users' processes cannot be told apart: ask ARI instead.
+            match r.port().and_then(server::reported_version) {
+                Ok(v) if sys::require_root().is_err() => {
+                    format!("running (ARI reports {v}; run as root to see the pid)")
+                }
+                _ => "stopped".to_owned(),
+            }
         } else {
             let pids: Vec<String> = daemons.iter().map(|p| p.pid.to_string()).collect();
             let reported = match r.port().and_then(server::reported_version) {
