@@ -164,7 +164,10 @@ pub struct OperationInfo {
 impl OperationInfo {
     /// The documented reason for an error status, if the spec gives one.
     pub fn error_reason(&self, code: u16) -> Option<&'static str> {
-        self.errors.iter().find(|e| e.code == code).map(|e| e.reason)
+        self.errors
+            .iter()
+            .find(|e| e.code == code)
+            .map(|e| e.reason)
     }
 
     /// The parameter with this wire name.
