@@ -1015,6 +1015,7 @@ const RUNTIME_CLIENT_METHODS: &[&str] = &[
     "send_json",
     "send_unit",
     "server_version",
+    "snapshot",
     "username",
 ];
 
