@@ -4,6 +4,7 @@
 
 mod asterisk;
 mod codegen;
+mod import;
 mod test;
 
 use clap::{Parser, Subcommand};
@@ -23,12 +24,15 @@ enum Command {
     Test(test::Args),
     /// Real Asterisk servers (Debian chroots) for the conformance suite.
     Asterisk(asterisk::Args),
+    /// Add a release to the spec corpus from a source tree, a rest-api/ folder or a live server.
+    Import(import::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Asterisk(args) => asterisk::run(args),
         Command::Codegen(args) => codegen::run(args),
+        Command::Import(args) => import::run(args),
         Command::Test(args) => test::run(args),
     }
 }
