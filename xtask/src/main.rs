@@ -4,6 +4,7 @@
 
 mod asterisk;
 mod codegen;
+mod diff;
 mod import;
 mod test;
 
@@ -26,6 +27,8 @@ enum Command {
     Asterisk(asterisk::Args),
     /// Add a release to the spec corpus from a source tree, a rest-api/ folder or a live server.
     Import(import::Args),
+    /// Show the API changes between two releases of the corpus.
+    Diff(diff::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,6 +36,7 @@ fn main() -> anyhow::Result<()> {
         Command::Asterisk(args) => asterisk::run(args),
         Command::Codegen(args) => codegen::run(args),
         Command::Import(args) => import::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Test(args) => test::run(args),
     }
 }
