@@ -180,6 +180,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.force,
     )?;
     println!("{outcome}");
+    if matches!(outcome.action, Action::RevisionWritten { .. })
+        && fetched.origin.starts_with("http")
+    {
+        println!(
+            "note: the files are as the server served them, so their basePath is {}'s, not \
+             upstream's http://localhost:8088/ari (nothing reads basePath)",
+            fetched.origin
+        );
+    }
     if args.no_codegen {
         println!("bindings not regenerated (--no-codegen)");
     } else if !outcome.changed() {
