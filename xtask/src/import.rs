@@ -1006,15 +1006,23 @@ mod tests {
         assert_eq!(row(&corpus.0, "22.10.9").as_deref(), Some("22.10.0"));
     }
 
-    /// Against a real Asterisk 22.10.1 (`cargo xtask asterisk up --release 22`), run only when
-    /// `ARI_LIVE_22` names its ARI root, e.g. `ARI_LIVE_22=http://127.0.0.1:8088/ari`: the
+    /// Against a real Asterisk 22.10.1 (`cargo xtask asterisk up --release 22`), run when
+    /// `ARI_URL_22` (set by `cargo xtask test`) or `ARI_LIVE_22` names its ARI root, e.g.
+    /// `http://127.0.0.1:8088/ari`; required when `ARI_REQUIRE_SERVERS=1`: the
     /// server's files are the vendored 22.10.0 revision's, all but `basePath`, so importing only
     /// keeps (or adds) the row `22.10.1 -> 22.10.0`.
     #[test]
     fn live_22_import_reproduces_vendored_revision() {
-        let Some(url) = std::env::var("ARI_LIVE_22").ok().filter(|u| !u.is_empty()) else {
+        let url = ["ARI_URL_22", "ARI_LIVE_22"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()));
+        let Some(url) = url else {
+            assert!(
+                std::env::var_os("ARI_REQUIRE_SERVERS").is_none(),
+                "ARI_REQUIRE_SERVERS is set but ARI_URL_22 is not"
+            );
             eprintln!(
-                "skipped: set ARI_LIVE_22=http://127.0.0.1:8088/ari to import from a live \
+                "SKIP: set ARI_URL_22=http://127.0.0.1:8088/ari to import from a live \
                  Asterisk 22.10.1"
             );
             return;
