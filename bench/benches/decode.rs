@@ -1,0 +1,165 @@
+//! Event decode: recorded ARI events decoded into [`ari_sdk::Event`] and the same bytes into
+//! `serde_json::Value`, in one run.
+//!
+//! `cargo bench -p ari-bench --bench decode`
+//!
+//! Three ways per corpus file, criterion throughput in bytes:
+//! - `typed`: `serde_json::from_slice::<ari_sdk::Event>`;
+//! - `typed_stream`: the same through `serde_path_to_error`, as the SDK's `EventStream` decodes
+//!   each frame (so that a bad frame's error names the field);
+//! - `value`: `serde_json::from_slice::<serde_json::Value>`.
+//!
+//! Then an interleaved A/B measurement prints events/s, MB/s and the typed / value throughput
+//! ratio (target: typed >= 1.5x value), overall and per event type.
+
+mod common;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use ari_bench::corpus::{self, EventFile};
+use criterion::{Criterion, Throughput, criterion_group};
+
+fn typed(events: &[Vec<u8>]) {
+    for raw in events {
+        let e: ari_sdk::Event = serde_json::from_slice(raw).expect("corpus event decodes");
+        black_box(e);
+    }
+}
+
+fn typed_stream(events: &[Vec<u8>]) {
+    for raw in events {
+        let mut de = serde_json::Deserializer::from_slice(raw);
+        let e: ari_sdk::Event =
+            serde_path_to_error::deserialize(&mut de).expect("corpus event decodes");
+        de.end().expect("one event per frame");
+        black_box(e);
+    }
+}
+
+fn value(events: &[Vec<u8>]) {
+    for raw in events {
+        let v: serde_json::Value = serde_json::from_slice(raw).expect("corpus event is JSON");
+        black_box(v);
+    }
+}
+
+fn label(file: &EventFile) -> String {
+    file.path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("events")
+        .to_owned()
+}
+
+fn load() -> Vec<EventFile> {
+    let files = corpus::load_all().expect("recorded events");
+    for f in &files {
+        // Every event must decode: a failure here is a bug to report, not a number.
+        let failures: Vec<String> = f
+            .events
+            .iter()
+            .filter_map(|raw| serde_json::from_slice::<ari_sdk::Event>(raw).err())
+            .map(|e| e.to_string())
+            .take(3)
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "{}: events that do not decode: {failures:?}",
+            f.path.display()
+        );
+    }
+    files
+}
+
+fn bench_decode(c: &mut Criterion) {
+    for file in load() {
+        let mut group = c.benchmark_group(format!("decode/{}", label(&file)));
+        group.throughput(Throughput::Bytes(file.bytes() as u64));
+        group.bench_function("typed", |b| b.iter(|| typed(&file.events)));
+        group.bench_function("typed_stream", |b| b.iter(|| typed_stream(&file.events)));
+        group.bench_function("value", |b| b.iter(|| value(&file.events)));
+        group.finish();
+    }
+}
+
+/// The A/B figures: events/s, MB/s and ratios, overall and per type.
+fn report() {
+    for file in load() {
+        let n = file.events.len() as f64;
+        let bytes = file.bytes() as f64;
+        let kinds = corpus::type_histogram(&file.events);
+        println!(
+            "\n{}: {} events, {} bytes ({:.0} B/event), {} types",
+            file.path.display(),
+            file.events.len(),
+            file.bytes(),
+            bytes / n,
+            kinds.len()
+        );
+        let rounds = 31;
+        let p = common::paired(rounds, 3, || typed(&file.events), || value(&file.events));
+        let s = common::paired(
+            rounds,
+            3,
+            || typed_stream(&file.events),
+            || value(&file.events),
+        );
+        let show = |name: &str, t: Duration| {
+            let secs = t.as_secs_f64();
+            println!(
+                "  {name:<13} {:>10.0} events/s {:>8.1} MB/s",
+                n / secs,
+                bytes / secs / 1e6
+            );
+        };
+        show("typed", p.a);
+        show("typed_stream", s.a);
+        show("value", p.b);
+        println!(
+            "  typed / value throughput: {:.2}x (target >= 1.5x); typed_stream / value: {:.2}x",
+            1.0 / p.ratio,
+            1.0 / s.ratio
+        );
+        println!("  per type (>= 20 events), typed / value throughput:");
+        for (kind, count) in kinds.iter().filter(|(_, c)| *c >= 20) {
+            let of_kind: Vec<Vec<u8>> = file
+                .events
+                .iter()
+                .filter(|raw| {
+                    serde_json::from_slice::<ari_sdk::Event>(raw)
+                        .is_ok_and(|e| e.kind().as_str() == kind.as_str())
+                })
+                .cloned()
+                .collect();
+            if of_kind.is_empty() {
+                continue;
+            }
+            let avg = of_kind.iter().map(Vec::len).sum::<usize>() / of_kind.len();
+            let batch = (2000 / of_kind.len()).max(1);
+            let r = common::paired(15, batch, || typed(&of_kind), || value(&of_kind));
+            println!(
+                "    {kind:<28} {count:>6} x {avg:>5} B  {:.2}x",
+                1.0 / r.ratio
+            );
+        }
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4))
+        .sample_size(30);
+    targets = bench_decode
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    // `cargo test --benches` runs this binary with `--bench` absent: skip the long report then.
+    if std::env::args().any(|a| a == "--bench") {
+        report();
+    }
+}

@@ -1,0 +1,439 @@
+//! Load tool: N call flows with K in flight against a real Asterisk, through the SDK and through a
+//! hand-written baseline, alternating in one invocation, each run in a child process of its own.
+//!
+//! ```text
+//! cargo run --release -p ari-bench --bin load -- --flows 500 --in-flight 20 \
+//!     --url http://127.0.0.1:8088/ari --impl both
+//! ```
+//!
+//! With `--impl both` and `--rounds R`, each implementation runs `flows / R` flows per child,
+//! in the order sdk, baseline, baseline, sdk, sdk, ... (ABBA, so that a drift of the server's
+//! speed during the run weighs on both alike). After each child the parent lists the server's
+//! channels and counts those the child created that are still there after a grace period
+//! (then hangs them up).
+//!
+//! `--capture FILE` instead runs a richer scenario through the baseline client and writes every
+//! event frame received to FILE, one per line: the decode benchmark's corpus.
+//!
+//! Traffic goes to loopback addresses only; every run is bounded by `--deadline-secs`.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use ari_bench::load::{self, ChildReport, FlowConfig, Summary};
+use clap::{Parser, ValueEnum};
+use tokio::io::AsyncReadExt;
+
+/// Which implementation(s) to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Which {
+    /// The ari-sdk flow.
+    Sdk,
+    /// The hand-written reqwest + tokio-tungstenite + serde_json::Value flow.
+    Baseline,
+    /// Both, alternating.
+    Both,
+}
+
+/// What a child process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ChildKind {
+    /// The SDK flows.
+    Sdk,
+    /// The baseline flows.
+    Baseline,
+}
+
+impl ChildKind {
+    fn name(self) -> &'static str {
+        match self {
+            ChildKind::Sdk => "sdk",
+            ChildKind::Baseline => "baseline",
+        }
+    }
+}
+
+/// Command line.
+#[derive(Parser, Debug)]
+#[command(about = "ARI call-flow load: ari-sdk against a hand-written baseline")]
+struct Args {
+    /// Flows per implementation.
+    #[arg(long, default_value_t = 500)]
+    flows: usize,
+    /// Flows in flight at once.
+    #[arg(long, default_value_t = 20)]
+    in_flight: usize,
+    /// ARI base URL (loopback only).
+    #[arg(long, default_value = "http://127.0.0.1:8088/ari")]
+    url: String,
+    /// ARI user.
+    #[arg(long, default_value = "asterisk")]
+    user: String,
+    /// ARI password.
+    #[arg(long, default_value = "asterisk")]
+    password: String,
+    /// Implementation(s) to run.
+    #[arg(long = "impl", value_enum, default_value_t = Which::Both)]
+    which: Which,
+    /// Child runs per implementation; each runs flows / rounds flows.
+    #[arg(long, default_value_t = 2)]
+    rounds: usize,
+    /// Seconds to wait for each expected event before counting it lost.
+    #[arg(long, default_value_t = 15)]
+    event_timeout_secs: u64,
+    /// Limit of one child run, seconds.
+    #[arg(long, default_value_t = 240)]
+    deadline_secs: u64,
+    /// Seconds to wait between child runs, for the server to settle.
+    #[arg(long, default_value_t = 2)]
+    settle_secs: u64,
+    /// Write the summaries and every child report to this JSON file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Record a corpus of real events into this file instead of measuring.
+    #[arg(long)]
+    capture: Option<PathBuf>,
+    /// Internal: run as a child.
+    #[arg(long, value_enum, hide = true)]
+    child: Option<ChildKind>,
+    /// Internal: the child's Stasis application.
+    #[arg(long, hide = true)]
+    app: Option<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    check_loopback(&args.url)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    if let Some(kind) = args.child {
+        let report = runtime.block_on(child(&args, kind))?;
+        drop(runtime);
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+    if let Some(path) = &args.capture {
+        return runtime.block_on(capture(&args, path));
+    }
+    runtime.block_on(parent(&args))
+}
+
+/// Refuses anything but a loopback host.
+fn check_loopback(url: &str) -> anyhow::Result<()> {
+    let parsed = reqwest::Url::parse(url).with_context(|| format!("--url {url}"))?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    };
+    if !loopback {
+        bail!("--url must point at a loopback address (127.0.0.0/8, ::1, localhost)");
+    }
+    Ok(())
+}
+
+fn flow_config(args: &Args, app: String, flows: usize) -> FlowConfig {
+    FlowConfig {
+        url: args.url.clone(),
+        user: args.user.clone(),
+        password: args.password.clone(),
+        app,
+        flows,
+        in_flight: args.in_flight,
+        event_timeout: Duration::from_secs(args.event_timeout_secs),
+        deadline: Duration::from_secs(args.deadline_secs),
+    }
+}
+
+/// A child: runs one implementation's flows and reports, usage read last.
+async fn child(args: &Args, kind: ChildKind) -> anyhow::Result<ChildReport> {
+    let app = args
+        .app
+        .clone()
+        .unwrap_or_else(|| format!("ari-bench-{}-{}", kind.name(), std::process::id()));
+    let config = flow_config(args, app, args.flows);
+    let mut report = match kind {
+        ChildKind::Sdk => load::sdk::run(&config).await?,
+        ChildKind::Baseline => load::baseline::run(&config).await?,
+    };
+    report.usage = ari_bench::procstat::current()?;
+    Ok(report)
+}
+
+/// The parent: plans the runs, starts the children, checks for leftovers, sums up.
+async fn parent(args: &Args) -> anyhow::Result<()> {
+    let rounds = args.rounds.max(1);
+    let per_child = args.flows.div_ceil(rounds);
+    let plan: Vec<ChildKind> = match args.which {
+        Which::Sdk => vec![ChildKind::Sdk; rounds],
+        Which::Baseline => vec![ChildKind::Baseline; rounds],
+        Which::Both => (0..rounds)
+            .flat_map(|r| {
+                if r % 2 == 0 {
+                    [ChildKind::Sdk, ChildKind::Baseline]
+                } else {
+                    [ChildKind::Baseline, ChildKind::Sdk]
+                }
+            })
+            .collect(),
+    };
+    let exe = std::env::current_exe().context("locating this program")?;
+    let http = reqwest::Client::new();
+    let mut results: Vec<(ChildKind, ChildReport, usize)> = Vec::new();
+    for (i, kind) in plan.iter().enumerate() {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_secs(args.settle_secs)).await;
+        }
+        let app = format!("ari-bench-{}-{}-{i}", kind.name(), std::process::id());
+        eprintln!(
+            "run {}/{}: {} ({per_child} flows, {} in flight)",
+            i + 1,
+            plan.len(),
+            kind.name(),
+            args.in_flight
+        );
+        let report = run_child(args, &exe, *kind, &app, per_child).await?;
+        let left = leftovers(args, &http, &report.channel_ids).await?;
+        eprintln!(
+            "  {} completed, {} errors, {} lost, {} abandoned, {left} channels left; {:.2} s, cpu {:.2} s, peak RSS {:.1} MiB",
+            report.completed,
+            report.errors,
+            report.events_lost,
+            report.abandoned,
+            report.wall_s,
+            report.usage.cpu_s(),
+            report.usage.peak_rss_kib as f64 / 1024.0
+        );
+        for e in &report.error_samples {
+            eprintln!("  e.g. {e}");
+        }
+        results.push((*kind, report, left));
+    }
+
+    let summary = |kind: ChildKind| {
+        let mine: Vec<(ChildReport, usize)> = results
+            .iter()
+            .filter(|(k, _, _)| *k == kind)
+            .map(|(_, r, l)| (r.clone(), *l))
+            .collect();
+        (!mine.is_empty()).then(|| Summary::of(kind.name(), &mine))
+    };
+    let summaries: Vec<Summary> = [ChildKind::Sdk, ChildKind::Baseline]
+        .into_iter()
+        .filter_map(summary)
+        .collect();
+    print_table(args, &summaries);
+    if let Some(path) = &args.json {
+        let reports: Vec<&ChildReport> = results.iter().map(|(_, r, _)| r).collect();
+        let doc = serde_json::json!({
+            "flows": args.flows,
+            "in_flight": args.in_flight,
+            "rounds": rounds,
+            "summaries": summaries,
+            "runs": reports.iter().map(|r| serde_json::json!({
+                "implementation": r.implementation,
+                "flows": r.flows,
+                "completed": r.completed,
+                "errors": r.errors,
+                "events_lost": r.events_lost,
+                "wall_s": r.wall_s,
+                "usage": r.usage,
+            })).collect::<Vec<_>>(),
+        });
+        std::fs::write(path, serde_json::to_vec_pretty(&doc)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Starts one child and reads its report; kills it past its deadline.
+async fn run_child(
+    args: &Args,
+    exe: &std::path::Path,
+    kind: ChildKind,
+    app: &str,
+    flows: usize,
+) -> anyhow::Result<ChildReport> {
+    let mut child = tokio::process::Command::new(exe)
+        .args(["--child", kind.name(), "--app", app])
+        .args(["--flows", &flows.to_string()])
+        .args(["--in-flight", &args.in_flight.to_string()])
+        .args(["--url", &args.url, "--user", &args.user])
+        .args(["--password", &args.password])
+        .args(["--event-timeout-secs", &args.event_timeout_secs.to_string()])
+        .args(["--deadline-secs", &args.deadline_secs.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting a child run")?;
+    let mut stdout = child.stdout.take().context("child stdout")?;
+    let limit = Duration::from_secs(args.deadline_secs + 60);
+    let mut out = Vec::new();
+    let waited = tokio::time::timeout(limit, async {
+        stdout.read_to_end(&mut out).await?;
+        child.wait().await
+    })
+    .await;
+    let status = match waited {
+        Ok(status) => status?,
+        Err(_) => {
+            child.kill().await.ok();
+            bail!("{} child run exceeded {limit:?}", kind.name());
+        }
+    };
+    if !status.success() {
+        bail!("{} child run failed: {status}", kind.name());
+    }
+    let line = String::from_utf8_lossy(&out);
+    let last = line.lines().last().context("the child printed no report")?;
+    serde_json::from_str(last).context("reading the child's report")
+}
+
+/// Counts the listed channels still on the server after a grace period, then hangs them up.
+async fn leftovers(args: &Args, http: &reqwest::Client, ids: &[String]) -> anyhow::Result<usize> {
+    let ids: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let base = args.url.trim_end_matches('/');
+    let mut present = Vec::new();
+    for attempt in 0..20 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let response = http
+            .get(format!("{base}/channels"))
+            .basic_auth(&args.user, Some(&args.password))
+            .send()
+            .await?
+            .error_for_status()?;
+        let channels: Vec<serde_json::Value> = serde_json::from_slice(&response.bytes().await?)?;
+        present = channels
+            .iter()
+            .filter_map(|c| c.get("id").and_then(|v| v.as_str()))
+            .filter(|id| ids.contains(id))
+            .map(str::to_owned)
+            .collect();
+        if present.is_empty() {
+            break;
+        }
+    }
+    for id in &present {
+        let _ = http
+            .delete(format!("{base}/channels/{id}"))
+            .basic_auth(&args.user, Some(&args.password))
+            .send()
+            .await;
+    }
+    Ok(present.len())
+}
+
+/// Prints the summaries, the ratios sdk / baseline and the targets.
+fn print_table(args: &Args, summaries: &[Summary]) {
+    println!(
+        "\nflows={} in_flight={} rounds={}",
+        args.flows, args.in_flight, args.rounds
+    );
+    println!(
+        "{:<9} {:>6} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>6} {:>5} {:>5}",
+        "impl",
+        "done",
+        "flows/s",
+        "p50 ms",
+        "p99 ms",
+        "cpu s",
+        "cpu/flow",
+        "peak MiB",
+        "errors",
+        "lost",
+        "left"
+    );
+    for s in summaries {
+        println!(
+            "{:<9} {:>6} {:>9.2} {:>9.1} {:>9.1} {:>8.2} {:>8.2} {:>9.1} {:>6} {:>5} {:>5}",
+            s.implementation,
+            s.completed,
+            s.flows_per_s,
+            s.p50_ms,
+            s.p99_ms,
+            s.cpu_s,
+            s.cpu_ms_per_flow,
+            s.peak_rss_mib,
+            s.errors + s.abandoned,
+            s.events_lost,
+            s.channels_left
+        );
+    }
+    let (Some(sdk), Some(base)) = (
+        summaries.iter().find(|s| s.implementation == "sdk"),
+        summaries.iter().find(|s| s.implementation == "baseline"),
+    ) else {
+        return;
+    };
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+    let verdict = |ok: bool| if ok { "meets" } else { "MISSES" };
+    let cpu = ratio(sdk.cpu_s, base.cpu_s);
+    let rss = ratio(sdk.peak_rss_mib, base.peak_rss_mib);
+    let fps = ratio(sdk.flows_per_s, base.flows_per_s);
+    println!("ratios sdk/baseline:");
+    println!(
+        "  client CPU  {cpu:.3}x  (target <= 1.05: {})",
+        verdict(cpu <= 1.05)
+    );
+    println!(
+        "  peak RSS    {rss:.3}x  (target <= 1.30: {})",
+        verdict(rss <= 1.30)
+    );
+    println!(
+        "  flows/s     {fps:.3}x  (target >= 0.97: {})",
+        verdict(fps >= 0.97)
+    );
+    println!(
+        "  p50 {:.3}x, p99 {:.3}x",
+        ratio(sdk.p50_ms, base.p50_ms),
+        ratio(sdk.p99_ms, base.p99_ms)
+    );
+    let clean =
+        sdk.events_lost + base.events_lost == 0 && sdk.channels_left + base.channels_left == 0;
+    println!(
+        "  events lost {} / {}, channels left {} / {} (target 0: {})",
+        sdk.events_lost,
+        base.events_lost,
+        sdk.channels_left,
+        base.channels_left,
+        verdict(clean)
+    );
+}
+
+/// Records the capture scenario's events into `path`.
+async fn capture(args: &Args, path: &std::path::Path) -> anyhow::Result<()> {
+    let app = format!("ari-bench-capture-{}", std::process::id());
+    let config = flow_config(args, app, args.flows);
+    let frames = load::capture::run(&config).await?;
+    let mut text = String::new();
+    for f in &frames {
+        // One frame per line: Asterisk pretty-prints nothing, but be safe.
+        if f.contains('\n') {
+            let v: serde_json::Value = serde_json::from_str(f)?;
+            text.push_str(&serde_json::to_string(&v)?);
+        } else {
+            text.push_str(f);
+        }
+        text.push('\n');
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    let raw: Vec<Vec<u8>> = frames.into_iter().map(String::into_bytes).collect();
+    println!("{} events written to {}", raw.len(), path.display());
+    for (kind, n) in ari_bench::corpus::type_histogram(&raw) {
+        println!("  {n:>6}  {kind}");
+    }
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! Benchmarks of `ari-sdk` against hand-written baselines.
+//!
+//! - `benches/decode.rs`: recorded ARI events decoded into [`ari_sdk::Event`] and into
+//!   `serde_json::Value`, in one run.
+//! - `benches/request.rs`: an originate built, sent and answered through the SDK and through
+//!   plain `reqwest`, both against the same in-process HTTP stub ([`stub`]).
+//! - `benches/codegen.rs`: regenerating the bindings of every release, split into corpus load,
+//!   IR and emit/format.
+//! - `src/bin/load.rs`: call flows against a real Asterisk, SDK and baseline alternating, each in
+//!   a child process of its own ([`load`]).
+//!
+//! `docs/BENCHMARKS.md` has the figures and the commands that reproduce them.
+
+pub mod corpus;
+pub mod load;
+pub mod procstat;
+pub mod stub;
