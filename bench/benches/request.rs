@@ -46,7 +46,7 @@ impl Fixture {
             .credentials("asterisk", "asterisk")
             .build()
             .expect("client");
-        let http = reqwest::Client::new();
+        let http = ari_bench::plain_reqwest();
         let fixture = Fixture {
             rt,
             sdk,

@@ -15,3 +15,14 @@ pub mod corpus;
 pub mod load;
 pub mod procstat;
 pub mod stub;
+
+/// A plain `reqwest::Client` for the hand-written baselines.
+///
+/// `ari-sdk` builds reqwest with `rustls-no-provider` (it hands reqwest a ring-based TLS
+/// configuration of its own), and Cargo unifies features: in any binary that links the SDK,
+/// `reqwest::Client::new()` panics unless a process-wide rustls provider is installed. So the
+/// baseline installs ring's, as an application mixing the SDK and plain reqwest has to.
+pub fn plain_reqwest() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}

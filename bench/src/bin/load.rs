@@ -184,7 +184,7 @@ async fn parent(args: &Args) -> anyhow::Result<()> {
             .collect(),
     };
     let exe = std::env::current_exe().context("locating this program")?;
-    let http = reqwest::Client::new();
+    let http = ari_bench::plain_reqwest();
     let mut results: Vec<(ChildKind, ChildReport, usize)> = Vec::new();
     for (i, kind) in plan.iter().enumerate() {
         if i > 0 {

@@ -53,7 +53,7 @@ impl Ari {
         let routes: Routes = Arc::default();
         tokio::spawn(read_events(ws, routes.clone(), frames));
         Ok(Ari {
-            http: reqwest::Client::new(),
+            http: crate::plain_reqwest(),
             base,
             user: config.user.clone(),
             password: config.password.clone(),
