@@ -1,0 +1,242 @@
+//! Scenario 2: originate in every parameter form, continue in the dialplan, move, redirect.
+
+use std::time::{Duration, Instant};
+
+use ari_sdk::Event;
+use ari_sdk::events::StreamItem;
+use ari_sdk::ops::channels;
+use ari_tests::{Harness, unique_id, wait_event};
+use futures::StreamExt;
+
+/// Query parameters (endpoint, app, appArgs, callerId, timeout, channelId, otherChannelId) with
+/// the `variables` body; originate with id; the dialplan form (context, extension, priority);
+/// the timeout taking effect; the documented 400 and 409.
+pub async fn originate_forms(mut h: Harness) {
+    let c = h.client.channels();
+
+    // Query form with every parameter, and variables in the body.
+    let id = h.channel_id();
+    let other = h.channel_id();
+    let chan = c
+        .originate("Local/wait@default")
+        .app(&h.app)
+        .app_args("first,second")
+        .caller_id("\"Alice Example\" <5551234>")
+        .timeout(10)
+        .variables([("ARIT_ORIGIN", "query-form")])
+        .channel_id(&id)
+        .other_channel_id(&other)
+        .send()
+        .await
+        .expect("originate");
+    assert_eq!(chan.id, id);
+    assert_eq!(chan.caller.name, "Alice Example");
+    assert_eq!(chan.caller.number, "5551234");
+    assert!(
+        chan.name.starts_with("Local/wait@default-"),
+        "{}",
+        chan.name
+    );
+    let start = wait_event!(h, StasisStart(s) if s.channel.id == id);
+    assert_eq!(start.args, ["first", "second"]);
+    assert_eq!(start.channel.caller.number, "5551234");
+    assert_eq!(start.channel.state.as_str(), "Up");
+    for (chan, half) in [(&id, ";1"), (&other, ";2")] {
+        let var = c
+            .get_channel_var(chan.as_str(), "ARIT_ORIGIN")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("variable on {half}: {e}"));
+        assert_eq!(var.value, "query-form", "variables reach the {half} half");
+    }
+    let listed = c.list().send().await.expect("channels list");
+    assert!(listed.iter().any(|l| l.id == id) && listed.iter().any(|l| l.id == other));
+    assert_eq!(c.get(&other).send().await.expect("get").id, other);
+
+    // The same id again: 409.
+    let dup = c
+        .originate("Local/wait@default")
+        .app(&h.app)
+        .channel_id(&id)
+        .send()
+        .await;
+    h.expect_http(dup, 409, "originate with the id of a live channel");
+    // An endpoint that is not `tech/resource`: 400.
+    let bad = c.originate("no-technology").app(&h.app).send().await;
+    h.expect_http(bad, 400, "originate to an endpoint without technology");
+
+    // Originate with id (POST /channels/{channelId}).
+    let with_id = unique_id("arit-chan");
+    h.track_channel(&with_id);
+    let other2 = h.channel_id();
+    let chan = c
+        .originate_with_id(&with_id, "Local/wait@default")
+        .app(&h.app)
+        .app_args("x")
+        .other_channel_id(&other2)
+        .send()
+        .await
+        .expect("originate with id");
+    assert_eq!(chan.id, with_id);
+    let start = wait_event!(h, StasisStart(s) if s.channel.id == with_id);
+    assert_eq!(start.args, ["x"]);
+
+    // Dialplan form: the `;1` half runs extension `stasis` of context `default` at priority 1
+    // once `;2` answers, and enters the app from there with the variables given.
+    let dp = h.channel_id();
+    let dp2 = h.channel_id();
+    c.originate("Local/wait@default")
+        .context("default")
+        .extension("stasis")
+        .priority(1)
+        .variables([("ARI_APP", h.app.as_str()), ("ARI_ARGS", "from-dialplan")])
+        .channel_id(&dp)
+        .other_channel_id(&dp2)
+        .send()
+        .await
+        .expect("originate to dialplan");
+    let start = wait_event!(h, StasisStart(s) if s.channel.id == dp);
+    assert_eq!(start.args, ["from-dialplan"]);
+    assert_eq!(start.channel.dialplan.exten, "stasis");
+    assert_eq!(start.channel.dialplan.context, "default");
+
+    // The label form: the `stasis` extension's `noargs` label.
+    let lb = h.channel_id();
+    let lb2 = h.channel_id();
+    c.originate("Local/wait@default")
+        .context("default")
+        .extension("stasis")
+        .label("noargs")
+        .variables([("ARI_APP", h.app.as_str()), ("ARI_ARGS", "ignored")])
+        .channel_id(&lb)
+        .other_channel_id(&lb2)
+        .send()
+        .await
+        .expect("originate to a label");
+    let start = wait_event!(h, StasisStart(s) if s.channel.id == lb);
+    assert!(
+        start.args.is_empty(),
+        "the label skips the arguments: {:?}",
+        start.args
+    );
+
+    // timeout: a far end that never answers is given up after 1 s (the default is 30 s).
+    let ring = h.channel_id();
+    let ring2 = h.channel_id();
+    let sent = Instant::now();
+    c.originate("Local/ring@default")
+        .app(&h.app)
+        .timeout(1)
+        .channel_id(&ring)
+        .other_channel_id(&ring2)
+        .send()
+        .await
+        .expect("originate with timeout");
+    let destroyed = wait_event!(h, ChannelDestroyed(d) if d.channel.id == ring);
+    let after = sent.elapsed();
+    assert!(
+        after >= Duration::from_millis(900) && after < Duration::from_secs(8),
+        "the 1 s timeout took {after:?} (cause {} {})",
+        destroyed.cause,
+        destroyed.cause_txt
+    );
+}
+
+/// Continue in the dialplan (to an extension, and to a label), move between apps, redirect.
+pub async fn continue_move_redirect(mut h: Harness) {
+    let c = h.client.channels();
+    let (id, _other) = h.local_in_app("wait").await;
+
+    // Continue to `stasis-<app>`, which enters the app again: StasisEnd then a new StasisStart
+    // from that extension.
+    c.continue_in_dialplan(&id)
+        .context("default")
+        .extension(format!("stasis-{}", h.app))
+        .priority(1)
+        .send()
+        .await
+        .expect("continue");
+    wait_event!(h, StasisEnd(e) if e.channel.id == id);
+    let back = wait_event!(h, StasisStart(s) if s.channel.id == id);
+    assert_eq!(back.channel.dialplan.exten, format!("stasis-{}", h.app));
+
+    // Continue to a label: `stasis` at `noargs` enters ${ARI_APP}, set here first.
+    c.set_channel_var(&id, "ARI_APP")
+        .value(&h.app)
+        .send()
+        .await
+        .expect("set ARI_APP");
+    wait_event!(h, ChannelVarset(v) if v.variable == "ARI_APP");
+    c.continue_in_dialplan(&id)
+        .context("default")
+        .extension("stasis")
+        .label("noargs")
+        .send()
+        .await
+        .expect("continue to a label");
+    wait_event!(h, StasisEnd(e) if e.channel.id == id);
+    let back = wait_event!(h, StasisStart(s) if s.channel.id == id);
+    assert_eq!(back.channel.dialplan.exten, "stasis");
+
+    // Move to a second app with its own event stream: StasisEnd here, StasisStart there.
+    let app2 = unique_id("arit-app");
+    let mut stream2 = h
+        .client
+        .event_stream()
+        .app(&app2)
+        .connect()
+        .await
+        .expect("second app's events");
+    if h.ships(channels::Move::INFO) {
+        c.r#move(&id, &app2)
+            .app_args("moved")
+            .send()
+            .await
+            .expect("move");
+        wait_event!(h, StasisEnd(e) if e.channel.id == id);
+        let deadline = tokio::time::Instant::now() + ari_tests::EVENT_TIMEOUT;
+        loop {
+            let item = tokio::time::timeout_at(deadline, stream2.next())
+                .await
+                .expect("StasisStart in the second app")
+                .expect("second stream open");
+            if let StreamItem::Event(Event::StasisStart(s)) = item {
+                assert_eq!(s.channel.id, id);
+                assert_eq!(s.args, ["moved"]);
+                assert_eq!(s.application, app2);
+                break;
+            }
+        }
+        // Moving to an app that nobody runs fails: ApplicationMoveFailed in the second app.
+        c.r#move(&id, unique_id("arit-nobody"))
+            .send()
+            .await
+            .expect("move to an unregistered app is accepted");
+        let deadline = tokio::time::Instant::now() + ari_tests::EVENT_TIMEOUT;
+        loop {
+            let item = tokio::time::timeout_at(deadline, stream2.next())
+                .await
+                .expect("ApplicationMoveFailed in the second app")
+                .expect("second stream open");
+            if let StreamItem::Event(Event::ApplicationMoveFailed(f)) = item {
+                assert_eq!(f.channel.id, id);
+                break;
+            }
+        }
+    } else {
+        h.expect_unsupported(c.r#move(&id, &app2).send().await, "channels.move");
+    }
+    stream2.close();
+
+    // Redirect: a Local channel cannot be redirected to another technology (422), and a
+    // channel that does not exist is 404.
+    let (id2, _) = h.local_in_app("wait").await;
+    let r = c.redirect(&id2, "PJSIP/nobody").send().await;
+    let e = h.expect_http(r, 422, "redirect a Local channel to PJSIP");
+    assert!(e.to_string().contains("422"), "{e}");
+    let r = c
+        .redirect(unique_id("arit-none"), "Local/echo@default")
+        .send()
+        .await;
+    h.expect_http(r, 404, "redirect a missing channel");
+}
