@@ -605,6 +605,85 @@ impl Harness {
     }
 }
 
+/// A further events connection that a scenario opens (for a second app), whose frames are
+/// checked and recorded like the harness's own.
+pub struct ExtraStream {
+    /// The app it is registered for.
+    pub app: String,
+    stream: ari_sdk::events::EventStream<serde_json::Value>,
+    major: u16,
+    release: Release,
+    seen: Vec<String>,
+}
+
+impl std::fmt::Debug for ExtraStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExtraStream")
+            .field("app", &self.app)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ExtraStream {
+    /// Waits up to `timeout` for an event for which `pick` returns `Some`; panics with the
+    /// events seen on timeout, and at once on a frame that does not decode to its variant.
+    pub async fn wait_for<T>(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut pick: impl FnMut(&Event) -> Option<T>,
+    ) -> T {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let item = match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Ok(Some(item)) => item,
+                Ok(None) => panic!("waiting for {what} in app {}: the stream ended", self.app),
+                Err(_) => panic!(
+                    "waiting for {what} in app {} on Asterisk {}: not seen within {timeout:?}; seen: {:?}",
+                    self.app, self.release, self.seen
+                ),
+            };
+            match item {
+                StreamItem::Event(raw) => {
+                    fixtures::record(self.major, self.release, &raw);
+                    let event = check_frame(&raw).unwrap_or_else(|why| panic!("{why}"));
+                    self.seen.push(describe(&event));
+                    if let Some(found) = pick(&event) {
+                        return found;
+                    }
+                }
+                other => self.seen.push(format!("{other:?}")),
+            }
+        }
+    }
+
+    /// Closes the connection.
+    pub fn close(&self) {
+        self.stream.close();
+    }
+}
+
+impl Harness {
+    /// Opens another events connection, for app `app` (a fresh one when `None`).
+    pub async fn extra_stream(&self, app: Option<&str>) -> ExtraStream {
+        let app = app.map_or_else(|| unique_id("arit-app"), str::to_owned);
+        let stream = self
+            .client
+            .event_stream()
+            .app(&app)
+            .connect_as::<serde_json::Value>()
+            .await
+            .unwrap_or_else(|e| panic!("events of {app}: {e}"));
+        ExtraStream {
+            app,
+            stream,
+            major: self.server.major,
+            release: self.release,
+            seen: Vec::new(),
+        }
+    }
+}
+
 /// Waits (with [`EVENT_TIMEOUT`] or a given timeout) for an event matching a variant pattern and
 /// an optional guard, and evaluates to a clone of the variant's payload.
 ///
@@ -636,6 +715,25 @@ pub fn describe(event: &Event) -> String {
     event.visit_resources(|r| {
         let _ = write!(out, " {r:?}");
     });
+    // The channel's state and dialplan location, when the event carries a channel.
+    if let Ok(v) = serde_json::to_value(event)
+        && let Some(c) = v.get("channel")
+    {
+        let s = |p: &str| {
+            c.pointer(p)
+                .and_then(|x| x.as_str())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let _ = write!(
+            out,
+            " [{} {}@{} {}]",
+            s("/state"),
+            s("/dialplan/exten"),
+            s("/dialplan/context"),
+            s("/dialplan/app_name")
+        );
+    }
     out
 }
 

@@ -100,6 +100,24 @@ pub async fn subscriptions(mut h: Harness) {
         .await;
     h.expect_http(r, 404, "subscribe an app nobody runs");
 
+    // A second connection for the same app replaces the first: ApplicationReplaced.
+    let first = h.extra_stream(None).await;
+    let shared_app = first.app.clone();
+    let mut first = first;
+    let second = h.extra_stream(Some(&shared_app)).await;
+    first
+        .wait_for(
+            "ApplicationReplaced",
+            ari_tests::EVENT_TIMEOUT,
+            |e| match e {
+                ari_sdk::Event::ApplicationReplaced(r) if r.application == shared_app => Some(()),
+                _ => None,
+            },
+        )
+        .await;
+    first.close();
+    second.close();
+
     // Event filters.
     if h.ships(applications::Filter::INFO) {
         // SDK BUG WORKAROUND (ari-sdk generated `applications::Filter::send`): the builder sends

@@ -75,9 +75,33 @@ fn main() {
     }
     let conclusion = libtest_mimic::run(&args, trials());
     if !args.list {
-        let summary = ari_tests::coverage::summary();
-        if !summary.is_empty() {
-            println!("\noperation coverage of this run:\n{summary}");
+        let whole_run = args.filter.is_none() && args.skip.is_empty() && !args.ignored;
+        let mut failed = false;
+        let reports: Vec<_> = ari_tests::MAJORS
+            .iter()
+            .filter_map(|m| ari_tests::coverage::report(*m))
+            .collect();
+        if !reports.is_empty() {
+            println!("\noperation coverage of this run:");
+        }
+        for r in &reports {
+            let text = r.to_string();
+            if whole_run {
+                print!("{text}");
+                // The whole suite calls every operation a release ships and asserts the refusal
+                // of every one it does not: a scenario that stops doing so fails the run.
+                let complete = r.unexercised().is_empty()
+                    && r.refused_not_shipped().len() == r.not_shipped.len();
+                if !complete && !conclusion.has_failed() {
+                    eprintln!(
+                        "coverage of Asterisk {} is incomplete (see above)",
+                        r.release
+                    );
+                    failed = true;
+                }
+            } else {
+                println!("{}", text.lines().next().unwrap_or_default());
+            }
         }
         let leftovers = ari_tests::leftovers();
         if !leftovers.is_empty() {
@@ -85,6 +109,9 @@ fn main() {
                 "resources left on the servers after the run:\n  {}",
                 leftovers.join("\n  ")
             );
+            failed = true;
+        }
+        if failed {
             std::process::exit(101);
         }
     }

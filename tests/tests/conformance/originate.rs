@@ -3,10 +3,8 @@
 use std::time::{Duration, Instant};
 
 use ari_sdk::Event;
-use ari_sdk::events::StreamItem;
 use ari_sdk::ops::channels;
 use ari_tests::{Harness, unique_id, wait_event};
-use futures::StreamExt;
 
 /// Query parameters (endpoint, app, appArgs, callerId, timeout, channelId, otherChannelId) with
 /// the `variables` body; originate with id; the dialplan form (context, extension, priority);
@@ -179,14 +177,8 @@ pub async fn continue_move_redirect(mut h: Harness) {
     assert_eq!(back.channel.dialplan.exten, "stasis");
 
     // Move to a second app with its own event stream: StasisEnd here, StasisStart there.
-    let app2 = unique_id("arit-app");
-    let mut stream2 = h
-        .client
-        .event_stream()
-        .app(&app2)
-        .connect()
-        .await
-        .expect("second app's events");
+    let mut second = h.extra_stream(None).await;
+    let app2 = second.app.clone();
     if h.ships(channels::Move::INFO) {
         c.r#move(&id, &app2)
             .app_args("moved")
@@ -194,46 +186,53 @@ pub async fn continue_move_redirect(mut h: Harness) {
             .await
             .expect("move");
         wait_event!(h, StasisEnd(e) if e.channel.id == id);
-        let deadline = tokio::time::Instant::now() + ari_tests::EVENT_TIMEOUT;
-        loop {
-            let item = tokio::time::timeout_at(deadline, stream2.next())
-                .await
-                .expect("StasisStart in the second app")
-                .expect("second stream open");
-            if let StreamItem::Event(Event::StasisStart(s)) = item {
-                assert_eq!(s.channel.id, id);
-                assert_eq!(s.args, ["moved"]);
-                assert_eq!(s.application, app2);
-                break;
-            }
-        }
+        let s = second
+            .wait_for(
+                "StasisStart in the second app",
+                ari_tests::EVENT_TIMEOUT,
+                |e| match e {
+                    Event::StasisStart(s) if s.channel.id == id => Some(s.clone()),
+                    _ => None,
+                },
+            )
+            .await;
+        assert_eq!(s.args, ["moved"]);
+        assert_eq!(s.application, app2);
         // Moving to an app that nobody runs fails: ApplicationMoveFailed in the second app.
         c.r#move(&id, unique_id("arit-nobody"))
             .send()
             .await
             .expect("move to an unregistered app is accepted");
-        let deadline = tokio::time::Instant::now() + ari_tests::EVENT_TIMEOUT;
-        loop {
-            let item = tokio::time::timeout_at(deadline, stream2.next())
-                .await
-                .expect("ApplicationMoveFailed in the second app")
-                .expect("second stream open");
-            if let StreamItem::Event(Event::ApplicationMoveFailed(f)) = item {
-                assert_eq!(f.channel.id, id);
-                break;
-            }
-        }
+        second
+            .wait_for(
+                "ApplicationMoveFailed",
+                ari_tests::EVENT_TIMEOUT,
+                |e| match e {
+                    Event::ApplicationMoveFailed(f) if f.channel.id == id => Some(()),
+                    _ => None,
+                },
+            )
+            .await;
     } else {
         h.expect_unsupported(c.r#move(&id, &app2).send().await, "channels.move");
     }
-    stream2.close();
+    second.close();
 
     // Redirect: a Local channel cannot be redirected to another technology (422), and a
     // channel that does not exist is 404.
-    let (id2, _) = h.local_in_app("wait").await;
+    let (id2, far2) = h.local_in_app("wait").await;
     let r = c.redirect(&id2, "PJSIP/nobody").send().await;
-    let e = h.expect_http(r, 422, "redirect a Local channel to PJSIP");
-    assert!(e.to_string().contains("422"), "{e}");
+    h.expect_http(r, 422, "redirect a Local channel to PJSIP");
+    // To another Local endpoint the redirect is accepted (204); the Local channel driver does
+    // not carry out the transfer (the far `;2` half stays in `wait`), so only the answer and
+    // the channel staying in the app are checked.
+    c.redirect(&id2, "Local/echo@default")
+        .send()
+        .await
+        .expect("redirect to a Local endpoint");
+    let still = c.get(&id2).send().await.expect("the redirected channel");
+    assert_eq!(still.dialplan.app_name.as_deref(), Some("Stasis"));
+    assert!(c.get(&far2).send().await.is_ok());
     let r = c
         .redirect(unique_id("arit-none"), "Local/echo@default")
         .send()
