@@ -168,6 +168,16 @@ where
     F: FnOnce(Harness) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    run_locked(major, name, false, scenario)
+}
+
+/// Like [`run`], holding the restart lock of Asterisk 22 exclusively (`exclusive`) or shared
+/// (every other scenario): for the test that restarts the server.
+pub fn run_locked<F, Fut>(major: u16, name: &str, exclusive: bool, scenario: F)
+where
+    F: FnOnce(Harness) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let Some(server) = server(major) else {
         eprintln!(
             "SKIP {name} on Asterisk {major}: ARI_URL_{major} is not set (set it, or ARI_REQUIRE_SERVERS=1 for the default servers)"
@@ -176,7 +186,7 @@ where
     };
     coverage::install();
     let _lock = if major == 22 {
-        Some(restart_lock(false))
+        Some(restart_lock(exclusive))
     } else {
         None
     };

@@ -1,0 +1,88 @@
+//! Asterisk 22 restarts while an event stream is open: the stream reconnects by itself
+//! (a `Reconnected` item) and the app receives typed events again.
+//!
+//! Runs only when the 22 server is configured (`ARI_URL_22`, or `ARI_REQUIRE_SERVERS=1` for the
+//! default one) and it runs on this machine: it restarts it with
+//! `cargo xtask asterisk restart --release 22`, which needs root. Every other scenario against
+//! 22 holds the restart lock shared (`ari_tests::restart_lock`); this one holds it exclusively,
+//! so no scenario of any concurrent run is against 22 while it restarts. (Cargo runs test
+//! binaries one after another, so within one `cargo test` nothing else runs meanwhile anyway.)
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ari_tests::{Harness, Note, wait_event};
+
+/// Restarts the server of `release` with the xtask, from the workspace root.
+fn restart(release: &str) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let out = Command::new(cargo)
+        .args(["xtask", "asterisk", "restart", "--release", release])
+        .current_dir(root)
+        .output()
+        .map_err(|e| format!("running cargo xtask asterisk restart: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "cargo xtask asterisk restart --release {release} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+async fn reconnects_after_restart(mut h: Harness) {
+    let started = Instant::now();
+    let restarting = tokio::task::spawn_blocking(|| restart("22"));
+    // The stream notices the loss and reconnects on its own; nothing here touches it.
+    let mut errors = Vec::new();
+    let reconnected = loop {
+        match h.next_note(Duration::from_secs(120)).await {
+            Some(Note::Reconnected { attempt, downtime }) => break (attempt, downtime),
+            Some(Note::Error(e)) => errors.push(e),
+            Some(Note::Event(_)) => {}
+            None => panic!(
+                "no Reconnected item within 120 s of the restart; stream errors: {errors:?}\n{}",
+                h.history()
+            ),
+        }
+    };
+    restarting
+        .await
+        .expect("restart task")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !errors.is_empty(),
+        "the stream reconnected without reporting the lost connection"
+    );
+    let (attempt, downtime) = reconnected;
+    assert!(attempt >= 1 && downtime > Duration::ZERO, "{reconnected:?}");
+    eprintln!(
+        "Asterisk 22 restarted: reconnected after {attempt} attempt(s), {downtime:?} down, {:.1?} in all; errors seen: {}",
+        started.elapsed(),
+        errors.len()
+    );
+    // The app is registered again: a call into it arrives as a typed StasisStart.
+    let (id, _) = h.local_in_app("wait").await;
+    let again = h.client.channels().get(&id).send().await.expect("channel");
+    assert_eq!(again.dialplan.app_name.as_deref(), Some("Stasis"));
+    h.client
+        .channels()
+        .hangup(&id)
+        .send()
+        .await
+        .expect("hangup");
+    wait_event!(h, StasisEnd(e) if e.channel.id == id);
+}
+
+#[test]
+fn event_stream_survives_asterisk_22_restart() {
+    if ari_tests::server(22).is_none() {
+        eprintln!("SKIP event_stream_survives_asterisk_22_restart: Asterisk 22 is not configured");
+        return;
+    }
+    ari_tests::run_locked(22, "restart", true, reconnects_after_restart);
+}
