@@ -30,7 +30,7 @@
 pub mod coverage;
 pub mod fixtures;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -861,15 +861,6 @@ async fn cleanup(client: &Client, shared: &Arc<Mutex<Shared>>, major: u16) -> Ve
         }
     }
     left
-}
-
-/// Counts of a map's values, for summaries.
-pub fn count_by<K: Ord + Clone>(items: impl IntoIterator<Item = K>) -> BTreeMap<K, usize> {
-    let mut m = BTreeMap::new();
-    for k in items {
-        *m.entry(k).or_insert(0) += 1;
-    }
-    m
 }
 
 /// Every resource a scenario of this process created, by server major line: what

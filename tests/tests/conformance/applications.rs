@@ -46,8 +46,20 @@ pub async fn subscriptions(mut h: Harness) {
     let endpoint = endpoints
         .first()
         .map(|e| format!("{}/{}", e.technology, e.resource));
-    if let Some(ep) = &endpoint {
-        all.push(format!("endpoint:{ep}"));
+    match &endpoint {
+        Some(ep) => all.push(format!("endpoint:{ep}")),
+        None => {
+            // These servers load no channel driver with endpoints (no PJSIP): an `endpoint:`
+            // source can only be the documented 422.
+            let r = a
+                .subscribe(
+                    &h.app,
+                    [format!("endpoint:PJSIP/{}", unique_id("arit-none"))],
+                )
+                .send()
+                .await;
+            h.expect_http(r, 422, "subscribe to a missing endpoint");
+        }
     }
     let me = a
         .subscribe(&h.app, all.iter().map(String::as_str))
