@@ -22,7 +22,7 @@
 //!
 //! * Every ARI request the SDK sends, per server release, through a `tracing` layer on the SDK's
 //!   `ari.request` span, plus the calls that the client refused before sending
-//!   ([`Harness::expect_unsupported`]): [`coverage_report`] compares them with the operations the
+//!   ([`Harness::expect_unsupported`]): [`coverage::report`] compares them with the operations the
 //!   release ships.
 //! * With `ARI_CAPTURE_EVENTS=1`, a bounded representative set of the raw event frames, appended
 //!   to `tests/fixtures/events-<release>.jsonl` (see [`fixtures`]).
