@@ -127,10 +127,16 @@ pub async fn bridge_lifecycle(mut h: Harness) {
         .send()
         .await
         .expect("set video source");
+    let changed = wait_event!(h, BridgeVideoSourceChanged(e) if e.bridge.id == mixing
+        && e.bridge.video_source_id.as_deref() == Some(a.as_str()));
+    assert_eq!(changed.bridge.video_mode.as_deref(), Some("single"));
     b.clear_video_source(&mixing)
         .send()
         .await
         .expect("clear video source");
+    // As documented, clearing "has no effect on bridges with two or fewer participants".
+    let got = b.get(&mixing).send().await.expect("get bridge");
+    assert_eq!(got.video_source_id.as_deref(), Some(a.as_str()), "{got:?}");
 
     // Bridge variables: 22 ships them, 16 does not.
     if h.ships(bridges::SetBridgeVar::INFO) {
