@@ -1,39 +1,46 @@
-//! Calls two endpoints and bridges them once both have answered, creating every resource with
-//! a client-made id after subscribing to it, so no event is missed.
+//! bridge-call: calls two endpoints and bridges them once both have answered; when either hangs
+//! up, hangs up the other and destroys the bridge.
+//!
+//! It shows a [`Router`] used directly, without [`StasisApp`](ari_sdk::routing::StasisApp):
+//! the bridge and both channels are subscribed with client-made ids before they are created,
+//! so none of their events can be missed. (To bridge *before* the callee answers, see
+//! `create-bridge-dial`.)
 //!
 //! ```text
-//! ARI_URL=http://127.0.0.1:8088/ari ARI_USER=asterisk ARI_PASSWORD=secret \
-//!     cargo run -p ari-sdk --example bridge_call -- PJSIP/alice PJSIP/bob
+//! cargo run -p ari-sdk --example bridge-call -- PJSIP/alice PJSIP/bob
+//! cargo run -p ari-sdk --example bridge-call -- Local/wait@default Local/answer-hangup@default
 //! ```
+//!
+//! Connection settings: `--url`, `--user`, `--password`, or `ARI_URL`, `ARI_USER`,
+//! `ARI_PASSWORD` (default `http://127.0.0.1:8088/ari`, `asterisk`/`asterisk`).
 
-use ari_sdk::events::StreamItem;
-use ari_sdk::routing::Router;
-use ari_sdk::{Client, Event};
+#[path = "common/mod.rs"]
+mod common;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use ari_sdk::Event;
 use futures::StreamExt;
 
-#[tokio::main]
-async fn main() -> ari_sdk::Result<()> {
-    tracing_subscriber::fmt().init();
-    let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
-    let mut args = std::env::args().skip(1);
-    let a = args.next().unwrap_or_else(|| "PJSIP/alice".to_owned());
-    let b = args.next().unwrap_or_else(|| "PJSIP/bob".to_owned());
-    let client = Client::new(
-        env("ARI_URL", ari_sdk::DEFAULT_BASE_URL),
-        env("ARI_USER", "asterisk"),
-        env("ARI_PASSWORD", "asterisk"),
-    )?;
-    // The app must be registered (connected) before channels are originated into it.
-    let events = client.event_stream().app("bridge-call").connect().await?;
-    let (router, mut rest) = Router::new(&client, events)?;
-    // Errors and reconnects of the connection as a whole.
-    tokio::spawn(async move {
-        while let Some(item) = rest.next().await {
-            if let StreamItem::Error(e) = item {
-                tracing::warn!(error = %e, "events");
-            }
-        }
-    });
+const USAGE: &str = "\
+usage: bridge-call ENDPOINT_A ENDPOINT_B [--app NAME]
+
+  ENDPOINT_A, ENDPOINT_B  the two parties, e.g. PJSIP/alice PJSIP/bob
+  --app NAME              Stasis application the calls are placed into (default: a unique name)";
+
+async fn main_inner() -> anyhow::Result<()> {
+    let cli = common::Cli::parse(USAGE, &["app"])?;
+    let [a, b] = &cli.positional[..] else {
+        anyhow::bail!("give two endpoints\n\n{USAGE}");
+    };
+    let app = match cli.value("app") {
+        Some(app) => app.to_owned(),
+        None => common::unique_app("bridge-call"),
+    };
+    let client = cli.connect().await?;
+    // The application must be registered before channels are originated into it.
+    let router = common::router(&client, &app).await?;
 
     let bridge = router.new_bridge();
     bridge
@@ -41,37 +48,89 @@ async fn main() -> ari_sdk::Result<()> {
         .create_with_id()
         .r#type("mixing")
         .send()
-        .await?;
+        .await
+        .context("create the bridge")?;
+    println!("created bridge {}", bridge.handle.id());
 
     let mut legs = Vec::new();
     for endpoint in [a, b] {
         let leg = router.new_channel();
-        leg.handle
+        println!("calling {endpoint} as channel {}", leg.handle.id());
+        let placed = leg
+            .handle
             .originate_with_id(endpoint)
-            .app("bridge-call")
+            .app(&app)
             .send()
-            .await?;
+            .await
+            .with_context(|| format!("originate {endpoint}"));
         legs.push(leg);
-    }
-    // Wait for each leg to answer and enter the application, then bridge it.
-    for leg in &mut legs {
-        while let Some(event) = leg.events.next().await {
-            if let Event::StasisStart(_) = event {
-                bridge.handle.add_channel([leg.handle.id()]).send().await?;
-                break;
-            }
+        if let Err(e) = placed {
+            cleanup(&client, &legs, bridge.handle.id()).await;
+            return Err(e);
         }
     }
-    tracing::info!(bridge = bridge.handle.id(), "bridged; waiting for a hangup");
-    // Either leg's stream ends when it leaves the application.
-    let (first, second) = legs.split_at_mut(1);
-    let (first, second) = (&mut first[0], &mut second[0]);
-    tokio::select! {
-        _ = first.events.by_ref().for_each(|_| async {}) => {}
-        _ = second.events.by_ref().for_each(|_| async {}) => {}
+
+    // Bridge each leg once it has answered and entered the application.
+    let mut failure = None;
+    for (leg, endpoint) in legs.iter_mut().zip([a, b]) {
+        let mut entered = false;
+        while let Some(event) = leg.events.next().await {
+            match event {
+                Event::StasisStart(_) => {
+                    entered = true;
+                    break;
+                }
+                Event::ChannelDestroyed(gone) => {
+                    failure = Some(format!(
+                        "{endpoint} did not answer: {} ({})",
+                        gone.cause, gone.cause_txt
+                    ));
+                    break;
+                }
+                _ => {}
+            }
+        }
+        if !entered {
+            break;
+        }
+        let added = bridge.handle.add_channel([leg.handle.id()]).send().await;
+        if let Err(e) = added {
+            failure = Some(format!("add {endpoint} to the bridge: {e}"));
+            break;
+        }
+        println!("{endpoint} answered and is in the bridge");
     }
-    let _ = first.handle.hangup().send().await;
-    let _ = second.handle.hangup().send().await;
-    bridge.handle.destroy().send().await?;
-    Ok(())
+
+    if failure.is_none() {
+        println!("bridged; waiting for a hangup");
+        // Either leg's stream ends when it leaves the application.
+        let (first, second) = legs.split_at_mut(1);
+        tokio::select! {
+            _ = first[0].events.by_ref().for_each(|_| async {}) => println!("{a} hung up"),
+            _ = second[0].events.by_ref().for_each(|_| async {}) => println!("{b} hung up"),
+        }
+    }
+    cleanup(&client, &legs, bridge.handle.id()).await;
+    match failure {
+        Some(f) => anyhow::bail!(f),
+        None => Ok(()),
+    }
+}
+
+/// Hangs up both legs and destroys the bridge, whatever state they are in.
+async fn cleanup(
+    client: &ari_sdk::Client,
+    legs: &[ari_sdk::routing::Prepared<ari_sdk::ChannelHandle>],
+    bridge_id: &str,
+) {
+    for leg in legs {
+        common::hang_up_quietly(client, leg.handle.id()).await;
+    }
+    common::destroy_bridge_quietly(client, bridge_id).await;
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    common::init_logging();
+    common::exit(main_inner().await)
 }

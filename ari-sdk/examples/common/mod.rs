@@ -1,0 +1,238 @@
+//! Shared by the examples (not an example itself): connection settings from the command line or
+//! the environment, a clear exit status, and the one-call mode that originates a call into the
+//! example's own Stasis application.
+//!
+//! Every example accepts `--url`, `--user` and `--password` (or `ARI_URL`, `ARI_USER`,
+//! `ARI_PASSWORD`; defaults `http://127.0.0.1:8088/ari`, `asterisk`, `asterisk`).
+
+// Each example uses a different part of this module.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use ari_sdk::routing::{Call, Prepared, Router};
+use ari_sdk::{ChannelHandle, Client, ErrorKind, Event};
+use futures::StreamExt;
+
+/// The command line: the connection settings, the example's own options, positional arguments.
+#[derive(Debug)]
+pub struct Cli {
+    /// ARI base URL.
+    pub url: String,
+    /// ARI user.
+    pub user: String,
+    /// ARI password.
+    pub password: String,
+    values: HashMap<String, String>,
+    /// Arguments that are not options.
+    pub positional: Vec<String>,
+}
+
+impl Cli {
+    /// Parses the process arguments. `options` are the example's own options that take a value
+    /// (`--name value` or `--name=value`); `usage` is printed for `--help`, after which the
+    /// process exits.
+    pub fn parse(usage: &str, options: &[&str]) -> anyhow::Result<Cli> {
+        Cli::parse_from(std::env::args().skip(1), usage, options)
+    }
+
+    /// Parses `args` (without the program name).
+    pub fn parse_from(
+        args: impl IntoIterator<Item = String>,
+        usage: &str,
+        options: &[&str],
+    ) -> anyhow::Result<Cli> {
+        let env = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+        let mut cli = Cli {
+            url: env("ARI_URL", ari_sdk::DEFAULT_BASE_URL),
+            user: env("ARI_USER", "asterisk"),
+            password: env("ARI_PASSWORD", "asterisk"),
+            values: HashMap::new(),
+            positional: Vec::new(),
+        };
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            if arg == "-h" || arg == "--help" {
+                println!("{usage}\n\nConnection: --url URL --user USER --password PASSWORD");
+                println!(
+                    "  (or ARI_URL, ARI_USER, ARI_PASSWORD; default {}, asterisk/asterisk)",
+                    ari_sdk::DEFAULT_BASE_URL
+                );
+                std::process::exit(0);
+            }
+            let Some(option) = arg.strip_prefix("--") else {
+                cli.positional.push(arg);
+                continue;
+            };
+            let (name, inline) = match option.split_once('=') {
+                Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
+                None => (option.to_owned(), None),
+            };
+            if !["url", "user", "password"].contains(&name.as_str())
+                && !options.contains(&name.as_str())
+            {
+                bail!("unknown option --{name}\n\n{usage}");
+            }
+            let value = match inline {
+                Some(v) => v,
+                None => args
+                    .next()
+                    .with_context(|| format!("--{name} needs a value"))?,
+            };
+            match name.as_str() {
+                "url" => cli.url = value,
+                "user" => cli.user = value,
+                "password" => cli.password = value,
+                _ => {
+                    cli.values.insert(name, value);
+                }
+            }
+        }
+        Ok(cli)
+    }
+
+    /// The value of one of the example's options.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// An option given in seconds (fractions allowed), or `default`.
+    pub fn seconds(&self, name: &str, default: Duration) -> anyhow::Result<Duration> {
+        match self.value(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                .with_context(|| format!("--{name}: {v:?} is not a number of seconds")),
+        }
+    }
+
+    /// Builds the client and checks that the server answers and accepts the credentials.
+    pub async fn connect(&self) -> anyhow::Result<Client> {
+        let client = Client::new(&self.url, &self.user, &self.password)
+            .with_context(|| format!("bad connection settings for {}", self.url))?;
+        let version = client
+            .connect()
+            .await
+            .with_context(|| format!("cannot reach ARI at {}", self.url))?;
+        match version {
+            Some(v) => println!("connected to Asterisk {v} at {}", client.base_url()),
+            None => println!("connected to {}", client.base_url()),
+        }
+        Ok(client)
+    }
+}
+
+/// Shows the SDK's own log lines (warnings, reconnects) on stderr; the examples' output is
+/// on stdout.
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .init();
+}
+
+/// The process exit status for an example's result; prints the error and its causes.
+pub fn exit(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A unique Stasis application name, so that runs do not take each other's calls.
+pub fn unique_app(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Connects the events WebSocket for `app` (the application is registered when this returns,
+/// so calls into it are not missed) and starts routing its events.
+pub async fn router(client: &Client, app: &str) -> anyhow::Result<Router> {
+    let events = client
+        .event_stream()
+        .app(app)
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect the events of application {app}"))?;
+    // The per-resource streams carry everything these examples need; the stream of every item
+    // is dropped rather than left to queue.
+    let (router, _all) = Router::new(client, events)?;
+    Ok(router)
+}
+
+/// Originates `endpoint` into `app` on a channel already subscribed (`caller`, from
+/// [`Router::new_channel`]), and waits until it answers and enters the application. The channel
+/// then becomes a [`Call`], as if it had come in from the dialplan.
+pub async fn originate_into_app(
+    router: &Router,
+    mut caller: Prepared<ChannelHandle>,
+    endpoint: &str,
+    app: &str,
+) -> anyhow::Result<Call> {
+    println!(
+        "originating {endpoint} into application {app} as channel {}",
+        caller.handle.id()
+    );
+    caller
+        .handle
+        .originate_with_id(endpoint)
+        .app(app)
+        .send()
+        .await
+        .with_context(|| format!("originate {endpoint}"))?;
+    while let Some(event) = caller.events.next().await {
+        match event {
+            Event::StasisStart(start) => {
+                return Ok(Call {
+                    start: Box::new(start),
+                    channel: caller.handle,
+                    events: caller.events,
+                    router: router.clone(),
+                });
+            }
+            Event::ChannelDestroyed(gone) => bail!(
+                "{endpoint} did not answer: hangup cause {} ({})",
+                gone.cause,
+                gone.cause_txt
+            ),
+            _ => {}
+        }
+    }
+    bail!("the events connection closed before {endpoint} answered")
+}
+
+/// Hangs up a channel, accepting that it may be gone already. Used on cleanup paths.
+pub async fn hang_up_quietly(client: &Client, channel_id: &str) {
+    match client.channels().hangup(channel_id).send().await {
+        Ok(()) => println!("hung up channel {channel_id}"),
+        Err(e) if e.kind() == ErrorKind::Http && e.status() == Some(404) => {}
+        Err(e) => eprintln!("warning: cannot hang up channel {channel_id}: {e}"),
+    }
+}
+
+/// Destroys a bridge, accepting that it may be gone already. Used on cleanup paths.
+pub async fn destroy_bridge_quietly(client: &Client, bridge_id: &str) {
+    match client.bridges().destroy(bridge_id).send().await {
+        Ok(()) => println!("destroyed bridge {bridge_id}"),
+        Err(e) if e.kind() == ErrorKind::Http && e.status() == Some(404) => {}
+        Err(e) => eprintln!("warning: cannot destroy bridge {bridge_id}: {e}"),
+    }
+}
+
+/// Drains a resource's event stream until it ends (the resource left the application), for at
+/// most `limit`. Returns whether it ended in time.
+pub async fn wait_until_gone(
+    events: &mut ari_sdk::routing::ResourceEvents,
+    limit: Duration,
+) -> bool {
+    tokio::time::timeout(limit, async { while events.next().await.is_some() {} })
+        .await
+        .is_ok()
+}

@@ -1,0 +1,225 @@
+//! hello-world: a Stasis application that answers each call, plays `sound:hello-world`, and
+//! hangs up once the playback has finished.
+//!
+//! It shows [`StasisApp`] (one task per call, each with its channel's own event stream) and
+//! subscribe-before-create: the playback's events are subscribed with a client-made id before
+//! the playback is started, so its `PlaybackFinished` cannot be missed.
+//!
+//! Serve calls that the dialplan sends to the application (`exten => 100,1,Stasis(hello-world)`):
+//!
+//! ```text
+//! cargo run -p ari-sdk --example hello-world -- --app hello-world
+//! ```
+//!
+//! Or, for a one-command demo, place one call into the application and exit when it has ended
+//! (with the servers of `cargo xtask asterisk up`, `Local/wait@default` is a far end that answers
+//! and listens):
+//!
+//! ```text
+//! cargo run -p ari-sdk --example hello-world -- --originate Local/wait@default
+//! ```
+//!
+//! Connection settings: `--url`, `--user`, `--password`, or `ARI_URL`, `ARI_USER`,
+//! `ARI_PASSWORD` (default `http://127.0.0.1:8088/ari`, `asterisk`/`asterisk`).
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use ari_sdk::routing::{Call, StasisApp};
+use ari_sdk::{Client, Event};
+use futures::StreamExt;
+
+const USAGE: &str = "\
+usage: hello-world [--app NAME] [--originate ENDPOINT [--timeout SECS]]
+
+  --app NAME            Stasis application to register (default: hello-world, or a unique
+                        name with --originate)
+  --originate ENDPOINT  place one call to ENDPOINT into the application, handle it, then exit
+  --timeout SECS        give up on that call after SECS seconds (default 60)";
+
+/// What one call went through.
+#[derive(Clone, Debug)]
+pub struct CallReport {
+    /// The channel that entered the application.
+    pub channel_id: String,
+    /// The answer request was accepted.
+    pub answered: bool,
+    /// The id of the `sound:hello-world` playback (chosen by the client).
+    pub playback_id: String,
+    /// `PlaybackStarted` arrived.
+    pub playback_started: bool,
+    /// `PlaybackFinished` arrived.
+    pub playback_finished: bool,
+    /// The playback's state in `PlaybackFinished`: `done` when played to the end, `failed`
+    /// when, for one, the caller hung up during it.
+    pub playback_state: Option<String>,
+    /// The application hung up (after the playback). `false` when the caller left first.
+    pub hung_up: bool,
+    /// `StasisEnd` arrived: the channel left the application.
+    pub stasis_end: bool,
+    /// From entering the application to leaving it.
+    pub elapsed: Duration,
+}
+
+/// The application's logic for one call: answer, play, wait for the playback to finish, hang up.
+pub async fn handle_call(mut call: Call) -> anyhow::Result<CallReport> {
+    let started = Instant::now();
+    let id = call.channel.id().to_owned();
+    println!(
+        "[{id}] entered {} (state {})",
+        call.application(),
+        call.start.channel.state
+    );
+
+    call.channel.answer().send().await.context("answer")?;
+    println!("[{id}] answered");
+
+    // Subscribe to the playback first, then start it with the subscribed id.
+    let mut playback = call.router.new_playback();
+    let mut report = CallReport {
+        channel_id: id.clone(),
+        answered: true,
+        playback_id: playback.handle.id().to_owned(),
+        playback_started: false,
+        playback_finished: false,
+        playback_state: None,
+        hung_up: false,
+        stasis_end: false,
+        elapsed: Duration::ZERO,
+    };
+    call.channel
+        .play_with_id(playback.handle.id(), ["sound:hello-world"])
+        .send()
+        .await
+        .context("play sound:hello-world")?;
+
+    loop {
+        tokio::select! {
+            event = playback.events.next() => match event {
+                Some(Event::PlaybackStarted(_)) => {
+                    report.playback_started = true;
+                    println!("[{id}] playback {} started", report.playback_id);
+                }
+                Some(Event::PlaybackFinished(done)) => {
+                    report.playback_finished = true;
+                    report.playback_state = Some(done.playback.state.to_string());
+                    println!("[{id}] playback {} finished ({})", report.playback_id, done.playback.state);
+                    break;
+                }
+                Some(_) => {}
+                // The events connection closed for good.
+                None => anyhow::bail!("the events connection closed during the playback"),
+            },
+            // The caller may hang up first: the channel's stream ends after StasisEnd.
+            event = call.events.next() => match event {
+                Some(Event::StasisEnd(_)) => {
+                    report.stasis_end = true;
+                    println!("[{id}] caller hung up during the playback");
+                    report.elapsed = started.elapsed();
+                    return Ok(report);
+                }
+                Some(_) => {}
+                None => anyhow::bail!("the channel's events ended during the playback"),
+            },
+        }
+    }
+
+    // The caller may have hung up meanwhile (the playback then finishes as `failed`).
+    match call.channel.hangup().send().await {
+        Ok(()) => {
+            report.hung_up = true;
+            println!("[{id}] hung up");
+        }
+        Err(e) if e.status() == Some(404) => println!("[{id}] the caller had hung up"),
+        Err(e) => return Err(e).context("hang up"),
+    }
+    while let Some(event) = call.events.next().await {
+        if let Event::StasisEnd(_) = event {
+            report.stasis_end = true;
+        }
+    }
+    report.elapsed = started.elapsed();
+    println!(
+        "[{id}] left the application after {:.2} s",
+        report.elapsed.as_secs_f64()
+    );
+    Ok(report)
+}
+
+/// Serves the application until the events connection closes: every call gets
+/// [`handle_call`] in a task of its own.
+pub async fn serve(client: &Client, app: &str) -> anyhow::Result<()> {
+    println!("waiting for calls in Stasis application {app}");
+    StasisApp::new(client, app)
+        .run(|call: Call| async move {
+            let id = call.channel.id().to_owned();
+            match handle_call(call).await {
+                Ok(report) => println!("[{id}] done: {report:?}"),
+                Err(e) => eprintln!("[{id}] call failed: {e:#}"),
+            }
+        })
+        .await?;
+    Ok(())
+}
+
+/// Places one call to `endpoint` into application `app`, handles it like any other call, and
+/// returns when it has left the application. On failure or after `timeout`, the call is hung up.
+pub async fn run(
+    client: &Client,
+    app: &str,
+    endpoint: &str,
+    timeout: Duration,
+) -> anyhow::Result<CallReport> {
+    let router = common::router(client, app).await?;
+    let caller = router.new_channel();
+    let caller_id = caller.handle.id().to_owned();
+    let outcome = tokio::time::timeout(timeout, async {
+        let call = common::originate_into_app(&router, caller, endpoint, app).await?;
+        handle_call(call).await
+    })
+    .await;
+    let result = match outcome {
+        Ok(result) => result,
+        Err(_) => Err(anyhow::anyhow!(
+            "the call did not end within {} s",
+            timeout.as_secs_f64()
+        )),
+    };
+    if result.is_err() {
+        common::hang_up_quietly(client, &caller_id).await;
+    }
+    router.close();
+    result
+}
+
+async fn main_inner() -> anyhow::Result<()> {
+    let cli = common::Cli::parse(USAGE, &["app", "originate", "timeout"])?;
+    let client = cli.connect().await?;
+    match cli.value("originate") {
+        None => serve(&client, cli.value("app").unwrap_or("hello-world")).await,
+        Some(endpoint) => {
+            let app = match cli.value("app") {
+                Some(app) => app.to_owned(),
+                None => common::unique_app("hello-world"),
+            };
+            let timeout = cli.seconds("timeout", Duration::from_secs(60))?;
+            let report = run(&client, &app, endpoint, timeout).await?;
+            println!("{report:#?}");
+            anyhow::ensure!(
+                report.playback_state.as_deref() == Some("done"),
+                "the playback was not played to the end (the caller hung up first?)"
+            );
+            Ok(())
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    common::init_logging();
+    common::exit(main_inner().await)
+}
