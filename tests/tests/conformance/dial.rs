@@ -22,6 +22,10 @@ pub async fn create_and_dial(mut h: Harness) {
     let created = create.send().await.expect("create");
     assert_eq!(created.id, callee);
     assert_eq!(created.state.as_str(), "Down", "created, not dialed yet");
+    // Asterisk 16 puts a created channel into Stasis from a thread of its own, after the HTTP
+    // answer; Stasis clears STASISSTATUS on entry, which tells when it is in.
+    wait_event!(h, ChannelVarset(v) if v.variable == "STASISSTATUS"
+        && v.channel.as_ref().is_some_and(|c| c.id == callee));
     // Asterisk 16 applies a variable set on a channel in Stasis from the channel's own thread,
     // after the HTTP answer (for a created channel: once it is dialed); ChannelVarset tells
     // when it is done. Checked after the dial below.

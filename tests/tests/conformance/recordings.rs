@@ -69,16 +69,24 @@ pub async fn record_channel(mut h: Harness) {
     r.stop(&name).send().await.expect("stop");
     let finished = wait_event!(h, RecordingFinished(e) if e.recording.name == name);
     assert_eq!(finished.recording.state.as_str(), "done");
+    // The finished recording may still be listed for a moment after RecordingFinished (then
+    // done); one that never existed is the documented 404.
+    match r.get_live(&name).send().await {
+        Ok(still) => assert_eq!(still.state.as_str(), "done", "{still:?}"),
+        Err(e) => assert_eq!(e.status(), Some(404), "{e}"),
+    }
+    let none = unique_id("arit-rec");
     h.expect_http(
-        r.get_live(&name).send().await,
+        r.get_live(&none).send().await,
         404,
-        "live recording after stop",
+        "get a missing live recording",
     );
     h.expect_http(
-        r.pause(&name).send().await,
+        r.pause(&none).send().await,
         404,
-        "pause a finished recording",
+        "pause a missing recording",
     );
+    h.expect_http(r.stop(&none).send().await, 404, "stop a missing recording");
 
     // Stored: list, get, copy, download, delete.
     let stored = r.list_stored().send().await.expect("list stored");
