@@ -82,6 +82,13 @@ pub async fn modules(h: Harness) {
     );
     // A module nothing else uses: unload, load, reload.
     let name = "func_sha1.so";
+    // A run that failed halfway may have left it unloaded.
+    if a.get_module(name).send().await.is_err() {
+        a.load_module(name)
+            .send()
+            .await
+            .expect("load before the test");
+    }
     a.unload_module(name).send().await.expect("unload");
     h.expect_http(
         a.get_module(name).send().await,
