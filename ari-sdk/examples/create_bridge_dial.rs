@@ -89,13 +89,11 @@ pub struct CallReport {
     pub dial_times: Vec<f64>,
     /// The callee answered.
     pub answered: bool,
+    /// Q.850 cause of the outgoing channel's `ChannelHangupRequest`, if it came (e.g. 17 when
+    /// busy, 34 on congestion).
+    pub callee_hangup_cause: Option<i64>,
     /// The bridge was destroyed and both channels had left the application at the end.
     pub cleaned_up: bool,
-}
-
-/// `DIALSTATUS` values after which the dial is over.
-fn final_dial_status(status: &str) -> bool {
-    !matches!(status, "" | "RINGING" | "PROGRESS" | "PROCEEDING")
 }
 
 /// Connects one call: create, set up, bridge, dial; then wait and clean up.
@@ -204,7 +202,7 @@ pub async fn handle_call(mut call: Call, config: &Config) -> anyhow::Result<Call
                     None => anyhow::bail!("the bridge went away"),
                 },
                 event = callee.events.next() => match event {
-                    Some(Event::Dial(dial)) if dial.peer.id == report.callee_id => {
+                    Some(Event::Dial(dial)) => {
                         let t = dialed.elapsed().as_secs_f64();
                         println!("[{caller}] {t:6.3} s Dial {:?}", dial.dialstatus);
                         report.dial_times.push(t);
@@ -219,14 +217,23 @@ pub async fn handle_call(mut call: Call, config: &Config) -> anyhow::Result<Call
                             if let Some(hold) = config.hold {
                                 hang_up_at = Some(tokio::time::Instant::now() + hold);
                             }
-                        } else if final_dial_status(&dial.dialstatus) {
-                            println!("[{caller}] the callee did not answer: {}", dial.dialstatus);
-                            return Ok(());
                         }
+                    }
+                    // A failed dial has no final Dial event: the channel is hung up, and the
+                    // request carries the cause (its ChannelDestroyed comes after StasisEnd,
+                    // where this stream has ended).
+                    Some(Event::ChannelHangupRequest(request)) => {
+                        report.callee_hangup_cause = request.cause;
                     }
                     Some(_) => {}
                     None => {
-                        println!("[{caller}] the callee hung up");
+                        match (report.answered, report.callee_hangup_cause) {
+                            (true, _) => println!("[{caller}] the callee hung up"),
+                            (false, Some(cause)) => {
+                                println!("[{caller}] the callee did not answer: cause {cause}");
+                            }
+                            (false, None) => println!("[{caller}] the callee did not answer"),
+                        }
                         return Ok(());
                     }
                 },

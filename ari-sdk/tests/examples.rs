@@ -342,6 +342,58 @@ async fn create_bridge_dial_rings_then_answers(client: Client) {
     .await;
 }
 
+async fn create_bridge_dial_busy_callee(client: Client) {
+    let config = create_bridge_dial::Config {
+        callee: "Local/hangup-17@default".to_owned(),
+        caller_id: "\"Example test\" <2000>".to_owned(),
+        dial_timeout: 10,
+        hold: None,
+        max_duration: Some(Duration::from_secs(30)),
+    };
+    let report = create_bridge_dial::run(
+        &client,
+        &app("create-bridge-dial"),
+        "Local/wait@default",
+        &config,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("create-bridge-dial: {e:#}"));
+    println!("{report:#?}");
+    assert!(!report.answered, "{report:?}");
+    assert!(
+        !report.dial_statuses.iter().any(|s| s == "ANSWER"),
+        "{report:?}"
+    );
+    assert_eq!(report.callee_hangup_cause, Some(17), "{report:?}");
+    assert!(report.cleaned_up, "{report:?}");
+    assert_nothing_left(
+        &client,
+        &[&report.caller_id, &report.callee_id],
+        &[&report.bridge_id],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_bridge_dial_busy_22() {
+    scenario(
+        22,
+        "create_bridge_dial_busy",
+        create_bridge_dial_busy_callee,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_bridge_dial_busy_16() {
+    scenario(
+        16,
+        "create_bridge_dial_busy",
+        create_bridge_dial_busy_callee,
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_bridge_dial_22() {
     scenario(
