@@ -134,9 +134,12 @@ fn report() {
 criterion_group!(benches, bench_codegen);
 
 fn main() {
+    // The interleaved report runs under `cargo bench` only: not under `cargo test --benches`
+    // (no `--bench`), nor when profiling one function (`--profile-time`).
     benches();
     Criterion::default().configure_from_args().final_summary();
-    if std::env::args().any(|a| a == "--bench") {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--profile-time") {
         report();
     }
 }

@@ -89,13 +89,15 @@ fn report() {
         let n = file.events.len() as f64;
         let bytes = file.bytes() as f64;
         let kinds = corpus::type_histogram(&file.events);
+        let first = file.events.iter().filter(|r| corpus::type_first(r)).count();
         println!(
-            "\n{}: {} events, {} bytes ({:.0} B/event), {} types",
+            "\n{}: {} events, {} bytes ({:.0} B/event), {} types, `type` first in {:.0}%",
             file.path.display(),
             file.events.len(),
             file.bytes(),
             bytes / n,
-            kinds.len()
+            kinds.len(),
+            100.0 * first as f64 / n
         );
         let rounds = 31;
         let p = common::paired(rounds, 3, || typed(&file.events), || value(&file.events));
@@ -121,7 +123,7 @@ fn report() {
             1.0 / p.ratio,
             1.0 / s.ratio
         );
-        println!("  per type (>= 20 events), typed / value throughput:");
+        println!("  per type (>= 20 events), typed / value throughput (`type` first: share):");
         for (kind, count) in kinds.iter().filter(|(_, c)| *c >= 20) {
             let of_kind: Vec<Vec<u8>> = file
                 .events
@@ -136,11 +138,13 @@ fn report() {
                 continue;
             }
             let avg = of_kind.iter().map(Vec::len).sum::<usize>() / of_kind.len();
+            let first = of_kind.iter().filter(|r| corpus::type_first(r)).count();
             let batch = (2000 / of_kind.len()).max(1);
             let r = common::paired(15, batch, || typed(&of_kind), || value(&of_kind));
             println!(
-                "    {kind:<28} {count:>6} x {avg:>5} B  {:.2}x",
-                1.0 / r.ratio
+                "    {kind:<28} {count:>6} x {avg:>5} B  {:.2}x  (type first: {:.0}%)",
+                1.0 / r.ratio,
+                100.0 * first as f64 / of_kind.len() as f64
             );
         }
     }
@@ -156,10 +160,12 @@ criterion_group! {
 }
 
 fn main() {
+    // The interleaved report runs under `cargo bench` only: not under `cargo test --benches`
+    // (no `--bench`), nor when profiling one function (`--profile-time`).
     benches();
     Criterion::default().configure_from_args().final_summary();
-    // `cargo test --benches` runs this binary with `--bench` absent: skip the long report then.
-    if std::env::args().any(|a| a == "--bench") {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--profile-time") {
         report();
     }
 }

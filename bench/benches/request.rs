@@ -14,7 +14,7 @@
 //!   overhead from decode.
 //!
 //! Then an interleaved A/B measurement prints the ratios sdk / reqwest_value and
-//! sdk / reqwest_typed.
+//! sdk / reqwest_typed, and the cost of the SDK's error-path-tracking decode of the answer.
 
 mod common;
 
@@ -157,6 +157,28 @@ fn report() {
         "  time sdk / reqwest_value: {:.3}x; sdk / reqwest_typed: {:.3}x",
         v.ratio, t.ratio
     );
+    // The answer's decode alone: the SDK decodes through serde_path_to_error.
+    let body = ari_bench::stub::CHANNEL_BODY.as_bytes();
+    let d = common::paired(
+        41,
+        2000,
+        || {
+            let mut de = serde_json::Deserializer::from_slice(body);
+            let c: ari_sdk::models::Channel =
+                serde_path_to_error::deserialize(&mut de).expect("channel");
+            black_box(c);
+        },
+        || {
+            let c: ari_sdk::models::Channel = serde_json::from_slice(body).expect("channel");
+            black_box(c);
+        },
+    );
+    println!(
+        "  answer decode: with serde_path_to_error {:.2} us, plain {:.2} us ({:.2}x)",
+        d.a.as_secs_f64() * 1e6,
+        d.b.as_secs_f64() * 1e6,
+        d.ratio
+    );
 }
 
 criterion_group! {
@@ -169,9 +191,12 @@ criterion_group! {
 }
 
 fn main() {
+    // The interleaved report runs under `cargo bench` only: not under `cargo test --benches`
+    // (no `--bench`), nor when profiling one function (`--profile-time`).
     benches();
     Criterion::default().configure_from_args().final_summary();
-    if std::env::args().any(|a| a == "--bench") {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--profile-time") {
         report();
     }
 }

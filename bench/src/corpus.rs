@@ -29,8 +29,9 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// The corpus files, first found wins per release: the workspace's recorded fixtures
-/// (`tests/fixtures/events-*.jsonl`), else this crate's own capture (`bench/benches/data/`).
+/// The corpus files: this crate's own capture (`bench/benches/data/events-*.jsonl`, thousands
+/// of events from the load tool's capture scenario) and the workspace's recorded fixtures
+/// (`tests/fixtures/events-*.jsonl`, fewer events of more types), whichever exist.
 /// `ARI_BENCH_EVENTS` (a path list separated by `:`) overrides both.
 pub fn candidate_files() -> Vec<PathBuf> {
     if let Ok(list) = std::env::var("ARI_BENCH_EVENTS") {
@@ -38,7 +39,7 @@ pub fn candidate_files() -> Vec<PathBuf> {
     }
     let root = workspace_root();
     let mut found = Vec::new();
-    for dir in [root.join("tests/fixtures"), root.join("bench/benches/data")] {
+    for dir in [root.join("bench/benches/data"), root.join("tests/fixtures")] {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
@@ -51,10 +52,7 @@ pub fn candidate_files() -> Vec<PathBuf> {
             })
             .collect();
         files.sort();
-        if !files.is_empty() {
-            found = files;
-            break;
-        }
+        found.extend(files);
     }
     found
 }
@@ -106,4 +104,45 @@ pub fn type_histogram(events: &[Vec<u8>]) -> Vec<(String, usize)> {
     let mut list: Vec<(String, usize)> = counts.into_iter().collect();
     list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     list
+}
+
+/// Whether `type` is the object's first key (the SDK's one-pass decode path; otherwise it buffers
+/// the event first).
+pub fn type_first(raw: &[u8]) -> bool {
+    let trimmed = raw.trim_ascii_start();
+    trimmed
+        .strip_prefix(b"{")
+        .map(|rest| rest.trim_ascii_start().starts_with(b"\"type\""))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_first_looks_at_the_first_key_only() {
+        assert!(type_first(br#"{"type":"StasisStart","x":1}"#));
+        assert!(type_first(br#" { "type" : "X"}"#));
+        assert!(!type_first(br#"{"variable":"A","type":"ChannelVarset"}"#));
+        assert!(!type_first(br#"[{"type":"X"}]"#));
+    }
+
+    #[test]
+    fn histogram_counts_types() {
+        let events = vec![
+            br#"{"type":"A"}"#.to_vec(),
+            br#"{"type":"B"}"#.to_vec(),
+            br#"{"x":1,"type":"A"}"#.to_vec(),
+            b"[]".to_vec(),
+        ];
+        assert_eq!(
+            type_histogram(&events),
+            [
+                ("A".to_owned(), 2),
+                ("<no type>".to_owned(), 1),
+                ("B".to_owned(), 1)
+            ]
+        );
+    }
 }
