@@ -811,10 +811,17 @@ fn to_wire(p: &Param, info: &proc_macro2::Ident) -> TokenStream {
         quote! { #lo #hi }
     });
     match p.location {
+        // Asterisk reads a `containers` body parameter as a member named after it
+        // (`{"variables": {...}}`) but an `object` one as the whole body (the event filter).
         Location::Body => {
+            let put = if p.ty == Type::Object {
+                quote! { body_whole }
+            } else {
+                quote! { body_param }
+            };
             quote! {
                 let value = serde_json::to_value(&v).map_err(|e| crate::Error::invalid_argument(&#info, #wire, e.to_string()))?;
-                req.body_param(#wire, value);
+                req.#put(#wire, value);
             }
         }
         Location::Path => {

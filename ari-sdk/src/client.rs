@@ -516,8 +516,8 @@ impl Client {
         if !self.inner.username.is_empty() {
             builder = builder.basic_auth(&self.inner.username, Some(self.inner.password.expose()));
         }
-        if let Some(body) = &req.body {
-            let bytes = serde_json::to_vec(body)
+        if let Some(body) = req.body_value() {
+            let bytes = serde_json::to_vec(&body)
                 .map_err(|e| Error::config(format!("request body: {e}")))?;
             builder = builder
                 .header(reqwest::header::CONTENT_TYPE, "application/json")

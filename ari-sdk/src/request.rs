@@ -22,6 +22,9 @@ pub struct Request {
     pub(crate) path_params: Vec<(&'static str, String)>,
     pub(crate) query: Vec<(&'static str, String)>,
     pub(crate) body: Option<Map<String, Value>>,
+    /// A parameter whose value is the whole body (ARI's `object` body parameters, such as the
+    /// application event filter), instead of a member of it.
+    pub(crate) whole_body: Option<(&'static str, Value)>,
 }
 
 impl Request {
@@ -32,6 +35,7 @@ impl Request {
             path_params: Vec::new(),
             query: Vec::new(),
             body: None,
+            whole_body: None,
         }
     }
 
@@ -62,6 +66,23 @@ impl Request {
         self
     }
 
+    /// Sets a body parameter that Asterisk reads as the whole body rather than as a member of it:
+    /// the `object` body parameters (`applications.filter` reads `{"allowed": [...]}` itself,
+    /// not `{"filter": {...}}`), whereas `containers` ones are members (`{"variables": {...}}`).
+    pub fn body_whole(&mut self, name: &'static str, value: Value) -> &mut Self {
+        self.whole_body = Some((name, value));
+        self
+    }
+
+    /// The JSON body to send, if any.
+    pub(crate) fn body_value(&self) -> Option<Value> {
+        match (&self.whole_body, &self.body) {
+            (Some((_, v)), _) => Some(v.clone()),
+            (None, Some(map)) => Some(Value::Object(map.clone())),
+            (None, None) => None,
+        }
+    }
+
     /// Names of the parameters this request sets, for release gating.
     pub(crate) fn present_params(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.path_params
@@ -74,6 +95,7 @@ impl Request {
                     .flat_map(|m| m.keys())
                     .filter_map(|k| self.info.param(k).map(|p| p.name)),
             )
+            .chain(self.whole_body.iter().map(|(n, _)| *n))
     }
 
     /// The full URL: `base` joined with the path template, path parameters substituted and

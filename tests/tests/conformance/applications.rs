@@ -132,28 +132,13 @@ pub async fn subscriptions(mut h: Harness) {
 
     // Event filters.
     if h.ships(applications::Filter::INFO) {
-        // SDK BUG WORKAROUND (ari-sdk generated `applications::Filter::send`): the builder sends
-        // the filter as `{"filter": {...}}`, but Asterisk reads the request body itself as the
-        // filter (`{"allowed": [...], "disallowed": [...]}`) and ignores the wrapper, answering
-        // 200 with no filter set. Send the body Asterisk reads with the SDK's public Request.
-        let typed = a
+        // Asterisk reads the whole body as the filter; the builder must send it unwrapped.
+        let me = a
             .filter(&h.app)
             .filter(serde_json::json!({"allowed": [{"type": "DeviceStateChanged"}]}))
             .send()
             .await
-            .expect("filter (typed builder)");
-        if typed.events_allowed.clone().unwrap_or_default().is_empty() {
-            eprintln!(
-                "note: applications.filter through the typed builder set no filter (SDK bug: body wrapped in \"filter\"); using the raw request"
-            );
-        }
-        let mut req = ari_sdk::Request::new(applications::Filter::INFO);
-        req.path_param("applicationName", &h.app).body_param(
-            "allowed",
-            serde_json::json!([{"type": "DeviceStateChanged"}]),
-        );
-        let me: ari_sdk::models::Application =
-            h.client.send_json(req).await.expect("filter (raw body)");
+            .expect("filter");
         let allowed = me.events_allowed.clone().unwrap_or_default();
         assert_eq!(allowed.len(), 1, "{me:?}");
         // Filtered: a user event is not delivered, a device state change is.

@@ -863,7 +863,7 @@ impl Filter {
                     "filter",
                     e.to_string(),
                 ))?;
-            req.body_param("filter", value);
+            req.body_whole("filter", value);
         }
         self.client.send_json(req).await
     }

@@ -319,7 +319,7 @@ impl Create {
                     "fields",
                     e.to_string(),
                 ))?;
-            req.body_param("fields", value);
+            req.body_whole("fields", value);
         }
         if let Some(v) = self.tags {
             let mut parts = Vec::with_capacity(v.len());
