@@ -343,13 +343,9 @@ impl fmt::Display for Error {
             )?;
         }
         match &self.inner.repr {
-            Repr::Transport(kind) => {
-                write!(f, "{kind}")?;
-                if let Some(src) = &self.inner.source {
-                    write!(f, ": {src}")?;
-                }
-                Ok(())
-            }
+            // The underlying error is `source()`, not part of the message: printing both would
+            // show it twice in any report that walks the chain (anyhow's `{:#}`).
+            Repr::Transport(kind) => write!(f, "{kind}"),
             Repr::Timeout(after, note) => {
                 f.write_str("timed out")?;
                 if let Some(d) = after {
@@ -411,13 +407,7 @@ impl fmt::Display for Error {
             Repr::InvalidArgument { param, message } => {
                 write!(f, "invalid argument `{param}`: {message}")
             }
-            Repr::WebSocket(message) => {
-                write!(f, "events websocket: {message}")?;
-                if let Some(src) = &self.inner.source {
-                    write!(f, ": {src}")?;
-                }
-                Ok(())
-            }
+            Repr::WebSocket(message) => write!(f, "events websocket: {message}"),
             Repr::Closed(None) => f.write_str("the events connection is closed"),
             Repr::Closed(Some(why)) => write!(f, "the events connection is closed: {why}"),
             Repr::Config(message) => write!(f, "invalid configuration: {message}"),
