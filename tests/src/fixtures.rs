@@ -90,10 +90,14 @@ fn load(release: Release) -> File {
 }
 
 /// Offers a raw frame received from a server of `release` (kept only when capturing).
-pub fn record(_major: u16, release: Release, raw: &serde_json::Value) {
+pub fn record(_major: u16, release: Release, frame: &str) {
     if !capture_enabled() {
         return;
     }
+    let Ok(raw) = serde_json::from_str::<serde_json::Value>(frame) else {
+        return;
+    };
+    let raw = &raw;
     let kind = raw
         .get("type")
         .and_then(|t| t.as_str())
@@ -108,7 +112,7 @@ pub fn record(_major: u16, release: Release, raw: &serde_json::Value) {
     let new_shape = file.shapes.insert((kind.clone(), shape(raw)));
     if count < ALWAYS_KEEP || new_shape {
         *file.counts.entry(kind).or_insert(0) += 1;
-        file.new_lines.push(raw.to_string());
+        file.new_lines.push(frame.to_owned());
     }
 }
 

@@ -294,7 +294,7 @@ impl Harness {
         let stream = client
             .event_stream()
             .app(&app)
-            .connect_as::<serde_json::Value>()
+            .connect_as::<Frame>()
             .await
             .map_err(|e| format!("event stream of {app} on {}: {e}", server.url))?;
         let close = stream.close_handle();
@@ -620,7 +620,7 @@ impl Harness {
 pub struct ExtraStream {
     /// The app it is registered for.
     pub app: String,
-    stream: ari_sdk::events::EventStream<serde_json::Value>,
+    stream: ari_sdk::events::EventStream<Frame>,
     major: u16,
     release: Release,
     seen: Vec<String>,
@@ -655,8 +655,8 @@ impl ExtraStream {
             };
             match item {
                 StreamItem::Event(raw) => {
-                    fixtures::record(self.major, self.release, &raw);
-                    let event = check_frame(&raw).unwrap_or_else(|why| panic!("{why}"));
+                    fixtures::record(self.major, self.release, raw.get());
+                    let event = check_frame(raw.get()).unwrap_or_else(|why| panic!("{why}"));
                     self.seen.push(describe(&event));
                     if let Some(found) = pick(&event) {
                         return found;
@@ -681,7 +681,7 @@ impl Harness {
             .client
             .event_stream()
             .app(&app)
-            .connect_as::<serde_json::Value>()
+            .connect_as::<Frame>()
             .await
             .unwrap_or_else(|e| panic!("events of {app}: {e}"));
         ExtraStream {
@@ -749,7 +749,7 @@ pub fn describe(event: &Event) -> String {
 
 /// Reads the event stream: records and checks every frame, forwards it to the harness.
 async fn read_events(
-    mut stream: ari_sdk::events::EventStream<serde_json::Value>,
+    mut stream: ari_sdk::events::EventStream<Frame>,
     tx: mpsc::UnboundedSender<Note>,
     shared: Arc<Mutex<Shared>>,
     major: u16,
@@ -758,8 +758,8 @@ async fn read_events(
     while let Some(item) = stream.next().await {
         let note = match item {
             StreamItem::Event(raw) => {
-                fixtures::record(major, release, &raw);
-                match check_frame(&raw) {
+                fixtures::record(major, release, raw.get());
+                match check_frame(raw.get()) {
                     Ok(event) => Note::Event(Box::new(event)),
                     Err(why) => {
                         shared.lock().unwrap().decode_failures.push(why);
@@ -778,17 +778,23 @@ async fn read_events(
     }
 }
 
+/// An event frame exactly as the server sent it (key order and all), so that recorded fixtures
+/// are the wire bytes and decoding takes the same path as in production.
+pub type Frame = Box<serde_json::value::RawValue>;
+
 /// Decodes one raw event frame to the typed [`Event`]; an error or `Unknown` is a failure,
 /// described with the frame's type and the decoder's message.
-pub fn check_frame(raw: &serde_json::Value) -> Result<Event, String> {
-    let kind = raw
+pub fn check_frame(raw: &str) -> Result<Event, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(raw).map_err(|e| format!("not JSON: {e}: {raw}"))?;
+    let kind = value
         .get("type")
         .and_then(|t| t.as_str())
         .unwrap_or("<no type>");
-    match serde_json::from_value::<Event>(raw.clone()) {
+    match serde_json::from_str::<Event>(raw) {
         Ok(Event::Unknown { kind, .. }) => Err(format!("{kind}: decoded to Event::Unknown")),
         Ok(event) => Ok(event),
-        Err(e) => Err(format!("{kind}: {e}: {}", excerpt(raw))),
+        Err(e) => Err(format!("{kind}: {e}: {}", excerpt(&value))),
     }
 }
 
