@@ -41,3 +41,8 @@ pub use version::ServerVersion;
 pub(crate) fn default_known_majors() -> &'static [u16] {
     generated::releases::KNOWN_MAJORS
 }
+
+/// The README's code, compiled as a doctest so that the quick start stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
