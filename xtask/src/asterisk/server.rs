@@ -242,6 +242,15 @@ pub fn stop(release: Release) -> Result<bool> {
             bail!("{release}: Asterisk processes survive SIGKILL: {left:?}");
         }
     }
+    // A multi-threaded process whose main thread has exited no longer shows a root in /proc,
+    // yet its other threads may still hold the listening socket for a moment: a restart right
+    // away would find the port taken. Wait (bounded) until the port can be bound again.
+    if was_running && let Ok(port) = release.port() {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpListener::bind(("127.0.0.1", port)).is_err() && Instant::now() < deadline {
+            sleep(Duration::from_millis(100));
+        }
+    }
     sys::unmount_all(&dir)?;
     Ok(was_running)
 }
