@@ -101,7 +101,20 @@ fn releases_doc(ranges: &[ari_spec::ReleaseRange]) -> String {
     }
 }
 
-fn availability(ranges: &[ari_spec::ReleaseRange]) -> TokenStream {
+/// A reference to the shared constant that holds `ranges` (defined once in `releases.rs`).
+fn availability(api: &Api, ranges: &[ari_spec::ReleaseRange]) -> TokenStream {
+    let root = root(api);
+    match api.availabilities.iter().position(|a| a == ranges) {
+        Some(i) => {
+            let name = format_ident!("AVAILABILITY_{}", i);
+            quote! { #root::releases::#name }
+        }
+        None => availability_value(ranges),
+    }
+}
+
+/// The literal value of an availability.
+fn availability_value(ranges: &[ari_spec::ReleaseRange]) -> TokenStream {
     let items = ranges.iter().map(|r| {
         let first = release(r.first);
         let last = match r.last {
@@ -329,7 +342,7 @@ fn emit_struct(
     for f in &m.fields {
         collect_defs(&f.ty, &mut enums, &mut unions);
     }
-    let avail = availability(&m.availability);
+    let avail = availability(api, &m.availability);
     let wire = &m.wire;
     let tokens = quote! {
         #docs
@@ -644,7 +657,7 @@ fn emit_releases(api: &Api) -> TokenStream {
         .collect();
     models.sort_by_key(|(w, _)| *w);
     let model_rows = models.iter().map(|(w, m)| {
-        let a = availability(&m.availability);
+        let a = availability(api, &m.availability);
         quote! { (#w, #a) }
     });
     let mut fields: Vec<(&str, &str, &Field)> = models
@@ -653,12 +666,20 @@ fn emit_releases(api: &Api) -> TokenStream {
         .collect();
     fields.sort_by_key(|(m, f, _)| (*m, *f));
     let field_rows = fields.iter().map(|(m, w, f)| {
-        let a = availability(&f.availability);
+        let a = availability(api, &f.availability);
         quote! { (#m, #w, #a) }
     });
     let n = api.releases.len();
+    let shared = api.availabilities.iter().enumerate().map(|(i, a)| {
+        let name = format_ident!("AVAILABILITY_{}", i);
+        let value = availability_value(a);
+        let docs = doc(&releases_doc(a));
+        quote! { #docs pub const #name: Availability = #value; }
+    });
     quote! {
         use crate::meta::{Availability, Release};
+
+        #(#shared)*
 
         /// Every release the bindings were generated from, ascending.
         pub static RELEASES: [Release; #n] = [#(#releases),*];
@@ -691,7 +712,7 @@ fn const_name(op: &Operation) -> proc_macro2::Ident {
     format_ident!("{}", snake(&op.nickname).to_uppercase())
 }
 
-fn param_info(p: &Param) -> TokenStream {
+fn param_info(api: &Api, p: &Param) -> TokenStream {
     let name = &p.wire;
     let loc = match p.location {
         Location::Path => quote! { Path },
@@ -699,20 +720,20 @@ fn param_info(p: &Param) -> TokenStream {
         Location::Body => quote! { Body },
     };
     let req = p.required;
-    let a = availability(&p.availability);
+    let a = availability(api, &p.availability);
     quote! { crate::meta::ParamInfo { name: #name, location: crate::meta::ParamLocation::#loc, required: #req, availability: #a } }
 }
 
-fn op_info(res: &Resource, op: &Operation) -> TokenStream {
+fn op_info(api: &Api, res: &Resource, op: &Operation) -> TokenStream {
     let cname = const_name(op);
     let (resource, nickname, method, path, summary) =
         (&res.wire, &op.nickname, &op.method, &op.path, &op.summary);
-    let params = op.params.iter().map(param_info);
+    let params = op.params.iter().map(|p| param_info(api, p));
     let errors = op
         .errors
         .iter()
         .map(|(c, r)| quote! { crate::meta::ErrorInfo { code: #c, reason: #r } });
-    let a = availability(&op.availability);
+    let a = availability(api, &op.availability);
     let docs = doc(&format!(
         "`{method} {path}`: {summary}\n\n{}",
         releases_doc(&op.availability)
@@ -876,7 +897,7 @@ fn emit_resource(api: &Api, res: &Resource) -> TokenStream {
     let mut methods = Vec::new();
     let mut items = Vec::new();
     for op in &res.operations {
-        items.push(op_info(res, op));
+        items.push(op_info(api, res, op));
         for p in &op.params {
             collect_defs(&p.ty, &mut enums, &mut unions);
         }

@@ -44,6 +44,9 @@ pub struct Api {
     pub conflicts: Vec<Conflict>,
     /// Per release: (operations, models, events) as counted in its revision.
     pub counts: BTreeMap<Release, (usize, usize, usize)>,
+    /// Every distinct availability that some item has, ordered by its text; the generated code
+    /// defines each once and refers to it by index.
+    pub availabilities: Vec<Vec<ReleaseRange>>,
 }
 
 /// A type disagreement between revisions.
@@ -313,7 +316,8 @@ pub fn build(corpus: &Corpus) -> Result<Api, GenError> {
     let resources = build_resources(&revs, &index, &mut conflicts)?;
     let mut majors: Vec<u16> = corpus.releases.iter().map(|e| e.release.major).collect();
     majors.dedup();
-    let api = Api {
+    let mut api = Api {
+        availabilities: Vec::new(),
         root: "crate::generated".to_owned(),
         releases: corpus.releases.iter().map(|e| e.release).collect(),
         majors,
@@ -324,7 +328,25 @@ pub fn build(corpus: &Corpus) -> Result<Api, GenError> {
         counts,
     };
     api.check_counts(&index)?;
+    api.availabilities = distinct_availabilities(&api);
     Ok(api)
+}
+
+fn distinct_availabilities(api: &Api) -> Vec<Vec<ReleaseRange>> {
+    let mut all: BTreeMap<String, Vec<ReleaseRange>> = BTreeMap::new();
+    let mut add = |r: &Vec<ReleaseRange>| {
+        all.entry(crate::ranges_text(r))
+            .or_insert_with(|| r.clone());
+    };
+    for m in api.models.values().chain(api.events.values()) {
+        add(&m.availability);
+        m.fields.iter().for_each(|f| add(&f.availability));
+    }
+    for op in api.resources.values().flat_map(|r| &r.operations) {
+        add(&op.availability);
+        op.params.iter().for_each(|p| add(&p.availability));
+    }
+    all.into_values().collect()
 }
 
 /// Names of the abstract bases, which become no struct: `Message` and `Event`.

@@ -34,42 +34,7 @@ impl ApplicationMoveFailed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ApplicationMoveFailed";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 3, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_5;
 }
 /// Notification that a Stasis app has been registered.
 ///
@@ -95,26 +60,7 @@ impl ApplicationRegistered {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ApplicationRegistered";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 15, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 10, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 5, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_16;
 }
 /// Notification that another WebSocket has taken over for an application.
 ///
@@ -143,42 +89,7 @@ impl ApplicationReplaced {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ApplicationReplaced";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Notification that a Stasis app has been unregistered.
 ///
@@ -204,26 +115,7 @@ impl ApplicationUnregistered {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ApplicationUnregistered";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 15, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 10, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 5, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_16;
 }
 /// Notification that an attended transfer has occurred.
 ///
@@ -325,42 +217,7 @@ impl BridgeAttendedTransfer {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BridgeAttendedTransfer";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Notification that a blind transfer has occurred.
 ///
@@ -422,42 +279,7 @@ impl BridgeBlindTransfer {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BridgeBlindTransfer";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Notification that a bridge has been created.
 ///
@@ -486,42 +308,7 @@ impl BridgeCreated {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BridgeCreated";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Notification that a bridge has been destroyed.
 ///
@@ -550,42 +337,7 @@ impl BridgeDestroyed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BridgeDestroyed";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Notification that one bridge has merged into another.
 ///
@@ -616,42 +368,7 @@ impl BridgeMerged {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BridgeMerged";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Notification that the source of video in a bridge has changed.
 ///
@@ -683,42 +400,7 @@ impl BridgeVideoSourceChanged {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BridgeVideoSourceChanged";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Notification that a channel is being broadcast to ARI applications for claiming.
 ///
@@ -758,22 +440,7 @@ impl CallBroadcast {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "CallBroadcast";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 20, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 10, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 4, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_20;
 }
 /// Notification that a broadcast channel has been successfully claimed by an ARI application.
 ///
@@ -807,22 +474,7 @@ impl CallClaimed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "CallClaimed";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 20, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 10, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 4, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_20;
 }
 /// Channel changed Caller ID.
 ///
@@ -861,42 +513,7 @@ impl ChannelCallerId {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelCallerId";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Channel changed Connected Line.
 ///
@@ -927,42 +544,7 @@ impl ChannelConnectedLine {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelConnectedLine";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Notification that a channel has been created.
 ///
@@ -991,42 +573,7 @@ impl ChannelCreated {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelCreated";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Notification that a channel has been destroyed.
 ///
@@ -1068,42 +615,7 @@ impl ChannelDestroyed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelDestroyed";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Channel changed location in the dialplan.
 ///
@@ -1142,42 +654,7 @@ impl ChannelDialplan {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelDialplan";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// DTMF received on a channel.
 ///
@@ -1218,42 +695,7 @@ impl ChannelDtmfReceived {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelDtmfReceived";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Notification that a channel has entered a bridge.
 ///
@@ -1285,42 +727,7 @@ impl ChannelEnteredBridge {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelEnteredBridge";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// A hangup was requested on the channel.
 ///
@@ -1366,42 +773,7 @@ impl ChannelHangupRequest {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelHangupRequest";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// A channel initiated a media hold.
 ///
@@ -1437,42 +809,7 @@ impl ChannelHold {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelHold";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Notification that a channel has left a bridge.
 ///
@@ -1503,42 +840,7 @@ impl ChannelLeftBridge {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelLeftBridge";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Notification of a channel's state change.
 ///
@@ -1567,42 +869,7 @@ impl ChannelStateChange {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelStateChange";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Talking is no longer detected on the channel.
 ///
@@ -1637,42 +904,7 @@ impl ChannelTalkingFinished {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelTalkingFinished";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Talking was detected on the channel.
 ///
@@ -1703,42 +935,7 @@ impl ChannelTalkingStarted {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelTalkingStarted";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Tone was detected on the channel.
 ///
@@ -1768,18 +965,7 @@ impl ChannelToneDetected {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelToneDetected";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_21;
 }
 /// transfer on a channel.
 ///
@@ -1818,26 +1004,7 @@ impl ChannelTransfer {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelTransfer";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 13, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 8, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 3, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_14;
 }
 /// A channel initiated a media unhold.
 ///
@@ -1868,42 +1035,7 @@ impl ChannelUnhold {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelUnhold";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// User-generated event with additional user-defined fields in the object.
 ///
@@ -1953,42 +1085,7 @@ impl ChannelUserevent {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelUserevent";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Channel variable changed.
 ///
@@ -2030,42 +1127,7 @@ impl ChannelVarset {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelVarset";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// The state of a contact on an endpoint has changed.
 ///
@@ -2096,42 +1158,7 @@ impl ContactStatusChange {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ContactStatusChange";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Notification that a device state has changed.
 ///
@@ -2162,42 +1189,7 @@ impl DeviceStateChanged {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "DeviceStateChanged";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Dialing state has changed.
 ///
@@ -2252,42 +1244,7 @@ impl Dial {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Dial";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Endpoint state changed.
 ///
@@ -2316,42 +1273,7 @@ impl EndpointStateChange {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "EndpointStateChange";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Error event sent when required params are missing.
 ///
@@ -2373,42 +1295,7 @@ impl MissingParams {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "MissingParams";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// The state of a peer associated with an endpoint has changed.
 ///
@@ -2439,42 +1326,7 @@ impl PeerStatusChange {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "PeerStatusChange";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Event showing the continuation of a media playback operation from one media URI to the next in the list.
 ///
@@ -2505,42 +1357,7 @@ impl PlaybackContinuing {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "PlaybackContinuing";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Event showing the completion of a media playback operation.
 ///
@@ -2571,42 +1388,7 @@ impl PlaybackFinished {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "PlaybackFinished";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Event showing the start of a media playback operation.
 ///
@@ -2637,42 +1419,7 @@ impl PlaybackStarted {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "PlaybackStarted";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// REST over Websocket Response.
 ///
@@ -2728,26 +1475,7 @@ impl RESTResponse {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RESTResponse";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 14, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 9, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 4, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_15;
 }
 /// Event showing failure of a recording operation.
 ///
@@ -2778,42 +1506,7 @@ impl RecordingFailed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RecordingFailed";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Event showing the completion of a recording operation.
 ///
@@ -2844,42 +1537,7 @@ impl RecordingFinished {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RecordingFinished";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Event showing the start of a recording operation.
 ///
@@ -2910,42 +1568,7 @@ impl RecordingStarted {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RecordingStarted";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Notification that a channel has left a Stasis application.
 ///
@@ -2974,42 +1597,7 @@ impl StasisEnd {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "StasisEnd";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Notification that a channel has entered a Stasis application.
 ///
@@ -3045,42 +1633,7 @@ impl StasisStart {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "StasisStart";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// A text message was received from an endpoint.
 ///
@@ -3112,42 +1665,7 @@ impl TextMessageReceived {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "TextMessageReceived";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// An event from the events WebSocket, decoded by its `type`.
 ///

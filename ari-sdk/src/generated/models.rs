@@ -21,26 +21,7 @@ impl AdditionalParam {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "AdditionalParam";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 13, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 8, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 3, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_14;
 }
 /// Details of a Stasis application
 ///
@@ -83,42 +64,7 @@ impl Application {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Application";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Asterisk system information
 ///
@@ -151,42 +97,7 @@ impl AsteriskInfo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "AsteriskInfo";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Asterisk ping information
 ///
@@ -211,42 +122,7 @@ impl AsteriskPing {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "AsteriskPing";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 2, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_3;
 }
 /// The merging of media from one or more channels.
 ///
@@ -309,42 +185,7 @@ impl Bridge {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Bridge";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Info about how Asterisk was built
 ///
@@ -381,42 +222,7 @@ impl BuildInfo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BuildInfo";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Caller identification
 ///
@@ -433,42 +239,7 @@ impl CallerID {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "CallerID";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// A specific communication connection between Asterisk and an Endpoint.
 ///
@@ -531,42 +302,7 @@ impl Channel {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Channel";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Info about Asterisk configuration
 ///
@@ -606,42 +342,7 @@ impl ConfigInfo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ConfigInfo";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// A key/value pair that makes up part of a configuration object.
 ///
@@ -662,42 +363,7 @@ impl ConfigTuple {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ConfigTuple";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Detailed information about a contact on an endpoint.
 ///
@@ -727,42 +393,7 @@ impl ContactInfo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ContactInfo";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Represents the state of a device.
 ///
@@ -783,42 +414,7 @@ impl DeviceState {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "DeviceState";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Dialed channel information.
 ///
@@ -830,42 +426,7 @@ impl Dialed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Dialed";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Dialplan location (context/extension/priority)
 ///
@@ -900,42 +461,7 @@ impl DialplanCEP {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "DialplanCEP";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// An external device that may offer/accept calls to/from Asterisk.
 ///
@@ -967,42 +493,7 @@ impl Endpoint {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Endpoint";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// ExternalMedia session.
 ///
@@ -1029,14 +520,7 @@ impl ExternalMedia {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ExternalMedia";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 6, 0),
-                last: Some(crate::meta::Release::new(16, 6, 2)),
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_8;
 }
 /// Identifies the format and language of a sound file
 ///
@@ -1053,42 +537,7 @@ impl FormatLangPair {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "FormatLangPair";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// A recording that is in progress
 ///
@@ -1135,42 +584,7 @@ impl LiveRecording {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "LiveRecording";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Details of an Asterisk log channel
 ///
@@ -1199,42 +613,7 @@ impl LogChannel {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "LogChannel";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Represents the state of a mailbox.
 ///
@@ -1259,42 +638,7 @@ impl Mailbox {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Mailbox";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Details of an Asterisk module
 ///
@@ -1327,42 +671,7 @@ impl Module {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Module";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Detailed information about a remote peer that communicates with Asterisk.
 ///
@@ -1399,42 +708,7 @@ impl Peer {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Peer";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Object representing the playback of media to a channel
 ///
@@ -1473,42 +747,7 @@ impl Playback {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Playback";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// REST over Websocket header
 ///
@@ -1529,26 +768,7 @@ impl RESTHeader {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RESTHeader";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 14, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 9, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 4, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_15;
 }
 /// REST over Websocket Query String Parameter
 ///
@@ -1569,26 +789,7 @@ impl RESTQueryStringParameter {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RESTQueryStringParameter";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 14, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 9, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 4, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_15;
 }
 /// REST over Websocket Request.
 ///
@@ -1636,26 +837,7 @@ impl RESTRequest {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RESTRequest";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 14, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 9, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 4, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_15;
 }
 /// A statistics of a RTP.
 ///
@@ -1819,42 +1001,7 @@ impl RTPstat {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RTPstat";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 4, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_6;
 }
 /// transfer destination requested by transferee
 ///
@@ -1884,26 +1031,7 @@ impl ReferTo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ReferTo";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 13, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 8, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 3, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_14;
 }
 /// transfer destination requested by transferee
 ///
@@ -1930,26 +1058,7 @@ impl ReferredBy {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ReferredBy";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 13, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 8, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 3, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_14;
 }
 /// Information about the requested destination
 ///
@@ -1979,26 +1088,7 @@ impl RequiredDestination {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RequiredDestination";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 13, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 8, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 3, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_14;
 }
 /// Effective user/group id
 ///
@@ -2019,42 +1109,7 @@ impl SetId {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "SetId";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// A media file that may be played back.
 ///
@@ -2080,42 +1135,7 @@ impl Sound {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Sound";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Info about Asterisk status
 ///
@@ -2136,42 +1156,7 @@ impl StatusInfo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "StatusInfo";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// A past recording that may be played back.
 ///
@@ -2188,42 +1173,7 @@ impl StoredRecording {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "StoredRecording";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// Info about Asterisk
 ///
@@ -2242,42 +1192,7 @@ impl SystemInfo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "SystemInfo";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// A text message.
 ///
@@ -2307,42 +1222,7 @@ impl TextMessage {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "TextMessage";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// A key/value pair variable in a text message.
 ///
@@ -2363,18 +1243,7 @@ impl TextMessageVariable {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "TextMessageVariable";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: Some(crate::meta::Release::new(16, 8, 0)),
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: Some(crate::meta::Release::new(17, 2, 0)),
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_1;
 }
 /// The value of a channel variable
 ///
@@ -2391,42 +1260,7 @@ impl Variable {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Variable";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 /// A dictionary of channel variables
 ///
@@ -2443,22 +1277,7 @@ impl Variables {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Variables";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 20, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 10, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 4, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_20;
 }
 /// The values of `BridgeBridgeType`.
 ///

@@ -18,18 +18,7 @@ impl MissingParams {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "MissingParams";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(1, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(2, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::fixture_snapshot::releases::AVAILABILITY_0;
 }
 /// A thing moved.
 ///
@@ -54,18 +43,7 @@ impl ThingMoved {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ThingMoved";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(1, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(2, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::fixture_snapshot::releases::AVAILABILITY_0;
 }
 /// A thing was renamed (new in 2.0.0).
 ///
@@ -89,14 +67,7 @@ impl ThingRenamed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ThingRenamed";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(2, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::fixture_snapshot::releases::AVAILABILITY_1;
 }
 /// An event from the events WebSocket, decoded by its `type`.
 ///

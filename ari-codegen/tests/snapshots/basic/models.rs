@@ -35,18 +35,7 @@ impl Thing {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Thing";
     /// The releases that ship this model.
-    pub const AVAILABILITY: crate::meta::Availability = crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(1, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(2, 0, 0),
-                last: None,
-            },
-        ],
-    };
+    pub const AVAILABILITY: crate::meta::Availability = crate::fixture_snapshot::releases::AVAILABILITY_0;
 }
 /// The values of `ThingState`.
 ///

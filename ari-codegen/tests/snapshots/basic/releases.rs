@@ -3,6 +3,28 @@
 //! The releases the bindings know, and which of them ship each model, field and event.
 
 use crate::meta::{Availability, Release};
+/// Releases: 1.0.0+, 2.0.0+.
+pub const AVAILABILITY_0: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(1, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(2, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 2.0.0+.
+pub const AVAILABILITY_1: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(2, 0, 0),
+            last: None,
+        },
+    ],
+};
 /// Every release the bindings were generated from, ascending.
 pub static RELEASES: [Release; 3usize] = [
     crate::meta::Release::new(1, 0, 0),
@@ -13,333 +35,31 @@ pub static RELEASES: [Release; 3usize] = [
 pub static KNOWN_MAJORS: &[u16] = &[1, 2];
 /// Every model and event by wire name, with the releases that ship it; sorted by name.
 pub static MODELS: &[(&str, Availability)] = &[
-    (
-        "MissingParams",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(1, 0, 0),
-                    last: None,
-                },
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
-    (
-        "Thing",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(1, 0, 0),
-                    last: None,
-                },
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
-    (
-        "ThingMoved",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(1, 0, 0),
-                    last: None,
-                },
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
-    (
-        "ThingRenamed",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
+    ("MissingParams", crate::fixture_snapshot::releases::AVAILABILITY_0),
+    ("Thing", crate::fixture_snapshot::releases::AVAILABILITY_0),
+    ("ThingMoved", crate::fixture_snapshot::releases::AVAILABILITY_0),
+    ("ThingRenamed", crate::fixture_snapshot::releases::AVAILABILITY_1),
 ];
 /// Every model field by (model, field) wire names, with the releases that ship it; sorted.
 pub static FIELDS: &[(&str, &str, Availability)] = &[
-    (
-        "MissingParams",
-        "asterisk_id",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(1, 0, 0),
-                    last: None,
-                },
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
-    (
-        "MissingParams",
-        "params",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(1, 0, 0),
-                    last: None,
-                },
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
-    (
-        "Thing",
-        "created",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(1, 0, 0),
-                    last: None,
-                },
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
-    (
-        "Thing",
-        "id",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(1, 0, 0),
-                    last: None,
-                },
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
-    (
-        "Thing",
-        "payload",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(1, 0, 0),
-                    last: None,
-                },
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
-    (
-        "Thing",
-        "size",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(1, 0, 0),
-                    last: None,
-                },
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
-    (
-        "Thing",
-        "state",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(1, 0, 0),
-                    last: None,
-                },
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
-    (
-        "Thing",
-        "type",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(1, 0, 0),
-                    last: None,
-                },
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
-    (
-        "ThingMoved",
-        "application",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(1, 0, 0),
-                    last: None,
-                },
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
-    (
-        "ThingMoved",
-        "asterisk_id",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(1, 0, 0),
-                    last: None,
-                },
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
-    (
-        "ThingMoved",
-        "distance",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(1, 0, 0),
-                    last: None,
-                },
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
-    (
-        "ThingMoved",
-        "thing",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(1, 0, 0),
-                    last: None,
-                },
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
-    (
-        "ThingMoved",
-        "timestamp",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(1, 0, 0),
-                    last: None,
-                },
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
-    (
-        "ThingRenamed",
-        "application",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
-    (
-        "ThingRenamed",
-        "asterisk_id",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
-    (
-        "ThingRenamed",
-        "old_name",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
-    (
-        "ThingRenamed",
-        "thing",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
-    (
-        "ThingRenamed",
-        "timestamp",
-        crate::meta::Availability {
-            ranges: &[
-                crate::meta::ReleaseRange {
-                    first: crate::meta::Release::new(2, 0, 0),
-                    last: None,
-                },
-            ],
-        },
-    ),
+    ("MissingParams", "asterisk_id", crate::fixture_snapshot::releases::AVAILABILITY_0),
+    ("MissingParams", "params", crate::fixture_snapshot::releases::AVAILABILITY_0),
+    ("Thing", "created", crate::fixture_snapshot::releases::AVAILABILITY_0),
+    ("Thing", "id", crate::fixture_snapshot::releases::AVAILABILITY_0),
+    ("Thing", "payload", crate::fixture_snapshot::releases::AVAILABILITY_0),
+    ("Thing", "size", crate::fixture_snapshot::releases::AVAILABILITY_0),
+    ("Thing", "state", crate::fixture_snapshot::releases::AVAILABILITY_0),
+    ("Thing", "type", crate::fixture_snapshot::releases::AVAILABILITY_0),
+    ("ThingMoved", "application", crate::fixture_snapshot::releases::AVAILABILITY_0),
+    ("ThingMoved", "asterisk_id", crate::fixture_snapshot::releases::AVAILABILITY_0),
+    ("ThingMoved", "distance", crate::fixture_snapshot::releases::AVAILABILITY_0),
+    ("ThingMoved", "thing", crate::fixture_snapshot::releases::AVAILABILITY_0),
+    ("ThingMoved", "timestamp", crate::fixture_snapshot::releases::AVAILABILITY_0),
+    ("ThingRenamed", "application", crate::fixture_snapshot::releases::AVAILABILITY_1),
+    ("ThingRenamed", "asterisk_id", crate::fixture_snapshot::releases::AVAILABILITY_1),
+    ("ThingRenamed", "old_name", crate::fixture_snapshot::releases::AVAILABILITY_1),
+    ("ThingRenamed", "thing", crate::fixture_snapshot::releases::AVAILABILITY_1),
+    ("ThingRenamed", "timestamp", crate::fixture_snapshot::releases::AVAILABILITY_1),
 ];
 /// The releases that ship a model or event, by its wire name.
 pub fn model(name: &str) -> Option<Availability> {

@@ -112,42 +112,7 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     summary: "List all applications.",
     params: &[],
     errors: &[],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `applications.list` request: set optional parameters, then `.send().await`.
 ///
@@ -186,42 +151,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "applicationName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -230,42 +160,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Application does not exist.",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `applications.get` request: set optional parameters, then `.send().await`.
 ///
@@ -311,83 +206,13 @@ pub static SUBSCRIBE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "applicationName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "eventSource",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -404,42 +229,7 @@ pub static SUBSCRIBE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Event source does not exist.",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `applications.subscribe` request: set optional parameters, then `.send().await`.
 ///
@@ -499,83 +289,13 @@ pub static UNSUBSCRIBE: crate::meta::OperationInfo = crate::meta::OperationInfo 
             name: "applicationName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "eventSource",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -596,42 +316,7 @@ pub static UNSUBSCRIBE: crate::meta::OperationInfo = crate::meta::OperationInfo 
             reason: "Event source does not exist.",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `applications.unsubscribe` request: set optional parameters, then `.send().await`.
 ///
@@ -692,83 +377,13 @@ pub static FILTER: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "applicationName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 3, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_5,
         },
         crate::meta::ParamInfo {
             name: "filter",
             location: crate::meta::ParamLocation::Body,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 3, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_5,
         },
     ],
     errors: &[
@@ -781,42 +396,7 @@ pub static FILTER: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Application does not exist.",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 3, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_5,
 };
 /// A `applications.filter` request: set optional parameters, then `.send().await`.
 ///

@@ -392,42 +392,7 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     summary: "List all active bridges in Asterisk.",
     params: &[],
     errors: &[],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `bridges.list` request: set optional parameters, then `.send().await`.
 ///
@@ -464,145 +429,25 @@ pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "type",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "bridgeId",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "name",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "variables",
             location: crate::meta::ParamLocation::Body,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 20, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 10, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 4, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
     ],
     errors: &[
@@ -611,42 +456,7 @@ pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Bridge with the same bridgeId already exists",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `bridges.create` request: set optional parameters, then `.send().await`.
 ///
@@ -743,145 +553,25 @@ pub static CREATE_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationIn
             name: "type",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "name",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "variables",
             location: crate::meta::ParamLocation::Body,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 20, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 10, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 4, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
     ],
     errors: &[
@@ -890,42 +580,7 @@ pub static CREATE_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationIn
             reason: "Bridge with the same bridgeId already exists",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `bridges.createWithId` request: set optional parameters, then `.send().await`.
 ///
@@ -1017,42 +672,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -1061,42 +681,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Bridge not found",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `bridges.get` request: set optional parameters, then `.send().await`.
 ///
@@ -1142,42 +727,7 @@ pub static DESTROY: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -1186,42 +736,7 @@ pub static DESTROY: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Bridge not found",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `bridges.destroy` request: set optional parameters, then `.send().await`.
 ///
@@ -1269,43 +784,13 @@ pub static GET_BRIDGE_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 20, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 10, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 4, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
         crate::meta::ParamInfo {
             name: "variable",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 20, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 10, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 4, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
     ],
     errors: &[
@@ -1322,22 +807,7 @@ pub static GET_BRIDGE_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
             reason: "Bridge not in a Stasis application",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 20, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 10, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 4, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_20,
 };
 /// A `bridges.getBridgeVar` request: set optional parameters, then `.send().await`.
 ///
@@ -1390,85 +860,25 @@ pub static SET_BRIDGE_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 20, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 10, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 4, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
         crate::meta::ParamInfo {
             name: "variable",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 20, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 10, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 4, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
         crate::meta::ParamInfo {
             name: "value",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 20, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 10, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 4, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
         crate::meta::ParamInfo {
             name: "report_events",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 20, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 10, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 4, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
     ],
     errors: &[
@@ -1485,22 +895,7 @@ pub static SET_BRIDGE_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
             reason: "Bridge not in a Stasis application",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 20, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 10, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 4, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_20,
 };
 /// A `bridges.setBridgeVar` request: set optional parameters, then `.send().await`.
 ///
@@ -1580,43 +975,13 @@ pub static GET_BRIDGE_VARS: crate::meta::OperationInfo = crate::meta::OperationI
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 20, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 10, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 4, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
         crate::meta::ParamInfo {
             name: "variables",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 20, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 10, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 4, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
     ],
     errors: &[
@@ -1633,22 +998,7 @@ pub static GET_BRIDGE_VARS: crate::meta::OperationInfo = crate::meta::OperationI
             reason: "Bridge not in a Stasis application",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 20, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 10, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 4, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_20,
 };
 /// A `bridges.getBridgeVars` request: set optional parameters, then `.send().await`.
 ///
@@ -1706,43 +1056,13 @@ pub static SET_BRIDGE_VARS: crate::meta::OperationInfo = crate::meta::OperationI
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 20, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 10, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 4, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
         crate::meta::ParamInfo {
             name: "variables",
             location: crate::meta::ParamLocation::Body,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 20, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 10, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 4, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
     ],
     errors: &[
@@ -1759,22 +1079,7 @@ pub static SET_BRIDGE_VARS: crate::meta::OperationInfo = crate::meta::OperationI
             reason: "Bridge not in a Stasis application",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 20, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 10, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 4, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_20,
 };
 /// A `bridges.setBridgeVars` request: set optional parameters, then `.send().await`.
 ///
@@ -1833,239 +1138,37 @@ pub static ADD_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInfo 
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "channel",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "role",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "absorbDTMF",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "mute",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "inhibitConnectedLineUpdates",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_10,
         },
     ],
     errors: &[
@@ -2086,42 +1189,7 @@ pub static ADD_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInfo 
             reason: "Channel not in Stasis application",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `bridges.addChannel` request: set optional parameters, then `.send().await`.
 ///
@@ -2239,83 +1307,13 @@ pub static REMOVE_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationIn
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "channel",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -2336,42 +1334,7 @@ pub static REMOVE_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationIn
             reason: "Channel not in this bridge",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `bridges.removeChannel` request: set optional parameters, then `.send().await`.
 ///
@@ -2430,83 +1393,13 @@ pub static SET_VIDEO_SOURCE: crate::meta::OperationInfo = crate::meta::Operation
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "channelId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -2523,42 +1416,7 @@ pub static SET_VIDEO_SOURCE: crate::meta::OperationInfo = crate::meta::Operation
             reason: "Channel not in this Bridge",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `bridges.setVideoSource` request: set optional parameters, then `.send().await`.
 ///
@@ -2612,42 +1470,7 @@ pub static CLEAR_VIDEO_SOURCE: crate::meta::OperationInfo = crate::meta::Operati
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -2656,42 +1479,7 @@ pub static CLEAR_VIDEO_SOURCE: crate::meta::OperationInfo = crate::meta::Operati
             reason: "Bridge not found",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `bridges.clearVideoSource` request: set optional parameters, then `.send().await`.
 ///
@@ -2737,83 +1525,13 @@ pub static START_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "mohClass",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -2826,42 +1544,7 @@ pub static START_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Bridge not in Stasis application",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `bridges.startMoh` request: set optional parameters, then `.send().await`.
 ///
@@ -2919,42 +1602,7 @@ pub static STOP_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -2967,42 +1615,7 @@ pub static STOP_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Bridge not in Stasis application",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `bridges.stopMoh` request: set optional parameters, then `.send().await`.
 ///
@@ -3051,268 +1664,43 @@ pub static PLAY: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "media",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "announcer_format",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 17, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 7, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 1, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_18,
         },
         crate::meta::ParamInfo {
             name: "lang",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "offsetms",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "skipms",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "playbackId",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -3329,42 +1717,7 @@ pub static PLAY: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "The format specified is unknown on this system",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `bridges.play` request: set optional parameters, then `.send().await`.
 ///
@@ -3505,268 +1858,43 @@ pub static PLAY_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "playbackId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "media",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "announcer_format",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 17, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 7, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 1, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_18,
         },
         crate::meta::ParamInfo {
             name: "lang",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "offsetms",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "skipms",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -3783,42 +1911,7 @@ pub static PLAY_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo
             reason: "The format specified is unknown on this system",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `bridges.playWithId` request: set optional parameters, then `.send().await`.
 ///
@@ -3954,350 +2047,55 @@ pub static RECORD: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "name",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "format",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "recorder_format",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 17, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 7, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 1, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_18,
         },
         crate::meta::ParamInfo {
             name: "maxDurationSeconds",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "maxSilenceSeconds",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "ifExists",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "beep",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "terminateOn",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -4318,42 +2116,7 @@ pub static RECORD: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "The format specified is unknown on this system",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `bridges.record` request: set optional parameters, then `.send().await`.
 ///

@@ -79,42 +79,7 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     summary: "List all ARI controlled device states.",
     params: &[],
     errors: &[],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `deviceStates.list` request: set optional parameters, then `.send().await`.
 ///
@@ -153,81 +118,11 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "deviceName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `deviceStates.get` request: set optional parameters, then `.send().await`.
 ///
@@ -270,83 +165,13 @@ pub static UPDATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "deviceName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "deviceState",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -359,42 +184,7 @@ pub static UPDATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Uncontrolled device specified",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `deviceStates.update` request: set optional parameters, then `.send().await`.
 ///
@@ -455,42 +245,7 @@ pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "deviceName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -503,42 +258,7 @@ pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Uncontrolled device specified",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `deviceStates.delete` request: set optional parameters, then `.send().await`.
 ///

@@ -202,42 +202,7 @@ pub static LIST_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo 
     summary: "List recordings that are complete.",
     params: &[],
     errors: &[],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `recordings.listStored` request: set optional parameters, then `.send().await`.
 ///
@@ -276,42 +241,7 @@ pub static GET_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "recordingName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -320,42 +250,7 @@ pub static GET_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Recording not found",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `recordings.getStored` request: set optional parameters, then `.send().await`.
 ///
@@ -401,42 +296,7 @@ pub static DELETE_STORED: crate::meta::OperationInfo = crate::meta::OperationInf
             name: "recordingName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -445,42 +305,7 @@ pub static DELETE_STORED: crate::meta::OperationInfo = crate::meta::OperationInf
             reason: "Recording not found",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `recordings.deleteStored` request: set optional parameters, then `.send().await`.
 ///
@@ -526,42 +351,7 @@ pub static GET_STORED_FILE: crate::meta::OperationInfo = crate::meta::OperationI
             name: "recordingName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -574,42 +364,7 @@ pub static GET_STORED_FILE: crate::meta::OperationInfo = crate::meta::OperationI
             reason: "Recording not found",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `recordings.getStoredFile` request: set optional parameters, then `.send().await`.
 ///
@@ -656,83 +411,13 @@ pub static COPY_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo 
             name: "recordingName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "destinationRecordingName",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -745,42 +430,7 @@ pub static COPY_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo 
             reason: "A recording with the same name already exists on the system",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `recordings.copyStored` request: set optional parameters, then `.send().await`.
 ///
@@ -832,42 +482,7 @@ pub static GET_LIVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "recordingName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -876,42 +491,7 @@ pub static GET_LIVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Recording not found",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `recordings.getLive` request: set optional parameters, then `.send().await`.
 ///
@@ -957,42 +537,7 @@ pub static CANCEL: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "recordingName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -1001,42 +546,7 @@ pub static CANCEL: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Recording not found",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `recordings.cancel` request: set optional parameters, then `.send().await`.
 ///
@@ -1082,42 +592,7 @@ pub static STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "recordingName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -1126,42 +601,7 @@ pub static STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Recording not found",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `recordings.stop` request: set optional parameters, then `.send().await`.
 ///
@@ -1207,42 +647,7 @@ pub static PAUSE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "recordingName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -1255,42 +660,7 @@ pub static PAUSE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Recording not in session",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `recordings.pause` request: set optional parameters, then `.send().await`.
 ///
@@ -1339,42 +709,7 @@ pub static UNPAUSE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "recordingName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -1387,42 +722,7 @@ pub static UNPAUSE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Recording not in session",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `recordings.unpause` request: set optional parameters, then `.send().await`.
 ///
@@ -1469,42 +769,7 @@ pub static MUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "recordingName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -1517,42 +782,7 @@ pub static MUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Recording not in session",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `recordings.mute` request: set optional parameters, then `.send().await`.
 ///
@@ -1601,42 +831,7 @@ pub static UNMUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "recordingName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(16, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(17, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(18, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(19, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(20, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(21, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(22, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(23, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::generated::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -1649,42 +844,7 @@ pub static UNMUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Recording not in session",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(16, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(17, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(18, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(19, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(20, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(21, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(22, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(23, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::generated::releases::AVAILABILITY_0,
 };
 /// A `recordings.unmute` request: set optional parameters, then `.send().await`.
 ///

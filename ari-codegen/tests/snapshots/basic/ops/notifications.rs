@@ -26,33 +26,11 @@ pub static EVENT_WEBSOCKET: crate::meta::OperationInfo = crate::meta::OperationI
             name: "app",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(1, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(2, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
         },
     ],
     errors: &[],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(1, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(2, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
 /// The WebSocket subprotocol of `eventWebsocket`.
 pub const EVENT_WEBSOCKET_PROTOCOL: &str = "ari";

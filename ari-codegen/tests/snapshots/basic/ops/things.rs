@@ -122,18 +122,7 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     summary: "List things.",
     params: &[],
     errors: &[],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(1, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(2, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
 /// A `things.list` request: set optional parameters, then `.send().await`.
 ///
@@ -172,84 +161,29 @@ pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "name",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(1, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(2, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "variables",
             location: crate::meta::ParamLocation::Body,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(1, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(2, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "fields",
             location: crate::meta::ParamLocation::Body,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(1, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(2, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "tags",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(1, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(2, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
         },
     ],
     errors: &[],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(1, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(2, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
 /// A `things.create` request: set optional parameters, then `.send().await`.
 ///
@@ -346,18 +280,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "thingId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(1, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(2, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -366,18 +289,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Thing not found",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(1, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(2, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
 /// A `things.get` request: set optional parameters, then `.send().await`.
 ///
@@ -423,18 +335,7 @@ pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "thingId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(1, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(2, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
         },
     ],
     errors: &[
@@ -447,18 +348,7 @@ pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Thing busy",
         },
     ],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(1, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(2, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
 /// A `things.delete` request: set optional parameters, then `.send().await`.
 ///
@@ -505,38 +395,17 @@ pub static RENAME: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "thingId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(2, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::fixture_snapshot::releases::AVAILABILITY_1,
         },
         crate::meta::ParamInfo {
             name: "newName",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(2, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::fixture_snapshot::releases::AVAILABILITY_1,
         },
     ],
     errors: &[],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(2, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::fixture_snapshot::releases::AVAILABILITY_1,
 };
 /// A `things.rename` request: set optional parameters, then `.send().await`.
 ///
@@ -584,101 +453,35 @@ pub static MOVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "thingId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(1, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(2, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "type",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(1, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(2, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "mode",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(1, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(2, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "speed",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(1, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(2, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
         },
         crate::meta::ParamInfo {
             name: "transfer_progress",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(1, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(2, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
         },
     ],
     errors: &[],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(1, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(2, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
 /// A `things.move` request: set optional parameters, then `.send().await`.
 ///
@@ -793,33 +596,11 @@ pub static GET_FILE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "thingId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::meta::Availability {
-                ranges: &[
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(1, 0, 0),
-                        last: None,
-                    },
-                    crate::meta::ReleaseRange {
-                        first: crate::meta::Release::new(2, 0, 0),
-                        last: None,
-                    },
-                ],
-            },
+            availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
         },
     ],
     errors: &[],
-    availability: crate::meta::Availability {
-        ranges: &[
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(1, 0, 0),
-                last: None,
-            },
-            crate::meta::ReleaseRange {
-                first: crate::meta::Release::new(2, 0, 0),
-                last: None,
-            },
-        ],
-    },
+    availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
 /// A `things.getFile` request: set optional parameters, then `.send().await`.
 ///
