@@ -210,13 +210,14 @@ async fn parent(args: &Args) -> anyhow::Result<()> {
         let report = run_child(args, &exe, *kind, &app, per_child).await?;
         let left = leftovers(args, &http, &report.channel_ids).await?;
         eprintln!(
-            "  {} completed, {} errors, {} lost, {} abandoned, {left} channels left; {:.2} s, cpu {:.2} s, peak RSS {:.1} MiB",
+            "  {} completed, {} errors, {} lost, {} abandoned, {left} channels left; {:.2} s, cpu {:.3} s (/proc/self/stat: {:.2} s), peak RSS {:.1} MiB",
             report.completed,
             report.errors,
             report.events_lost,
             report.abandoned,
             report.wall_s,
             report.usage.cpu_s(),
+            report.usage.proc_stat_cpu_s,
             report.usage.peak_rss_kib as f64 / 1024.0
         );
         for e in &report.error_samples {
@@ -356,7 +357,7 @@ fn print_table(args: &Args, summaries: &[Summary]) {
         "p50 ms",
         "p99 ms",
         "cpu s",
-        "cpu/flow",
+        "ms/flow",
         "peak MiB",
         "errors",
         "lost",
@@ -364,7 +365,7 @@ fn print_table(args: &Args, summaries: &[Summary]) {
     );
     for s in summaries {
         println!(
-            "{:<9} {:>6} {:>9.2} {:>9.1} {:>9.1} {:>8.2} {:>8.2} {:>9.1} {:>6} {:>5} {:>5}",
+            "{:<9} {:>6} {:>9.2} {:>9.1} {:>9.1} {:>8.3} {:>8.3} {:>9.1} {:>6} {:>5} {:>5}",
             s.implementation,
             s.completed,
             s.flows_per_s,

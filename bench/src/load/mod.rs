@@ -311,6 +311,7 @@ mod tests {
                 user_s: 0.5,
                 sys_s: 0.25,
                 peak_rss_kib: 2048,
+                proc_stat_cpu_s: 0.0,
             },
             ..ChildReport::default()
         };
@@ -324,6 +325,7 @@ mod tests {
                 user_s: 0.25,
                 sys_s: 0.0,
                 peak_rss_kib: 4096,
+                proc_stat_cpu_s: 0.0,
             },
             ..ChildReport::default()
         };
