@@ -50,6 +50,20 @@ pub fn current() -> anyhow::Result<Usage> {
     })
 }
 
+/// This process's resident set now, KiB (`VmRSS`); 0 if unreadable.
+pub fn rss_now_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// `utime` and `stime` (fields 14 and 15). The command name (field 2) may hold spaces and
 /// parentheses, so fields are counted from the last `)`.
 fn parse_stat(stat: &str) -> anyhow::Result<(u64, u64)> {
@@ -105,6 +119,7 @@ mod tests {
         }
         let u = current().unwrap();
         assert!(u.peak_rss_kib > 0);
+        assert!(rss_now_kib() > 0);
         assert!(u.cpu_s() > 0.0);
         assert!((u.cpu_s() - u.proc_stat_cpu_s).abs() < 0.5, "{u:?}");
     }

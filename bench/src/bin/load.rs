@@ -210,7 +210,7 @@ async fn parent(args: &Args) -> anyhow::Result<()> {
         let report = run_child(args, &exe, *kind, &app, per_child).await?;
         let left = leftovers(args, &http, &report.channel_ids).await?;
         eprintln!(
-            "  {} completed, {} errors, {} lost, {} abandoned, {left} channels left; {:.2} s, cpu {:.3} s (/proc/self/stat: {:.2} s), peak RSS {:.1} MiB",
+            "  {} completed, {} errors, {} lost, {} abandoned, {left} channels left; {:.2} s, cpu {:.3} s (/proc/self/stat: {:.2} s), RSS {:.1} MiB connected, {:.1} MiB peak",
             report.completed,
             report.errors,
             report.events_lost,
@@ -218,6 +218,7 @@ async fn parent(args: &Args) -> anyhow::Result<()> {
             report.wall_s,
             report.usage.cpu_s(),
             report.usage.proc_stat_cpu_s,
+            report.rss_connected_kib as f64 / 1024.0,
             report.usage.peak_rss_kib as f64 / 1024.0
         );
         for e in &report.error_samples {
@@ -254,6 +255,7 @@ async fn parent(args: &Args) -> anyhow::Result<()> {
                 "events_lost": r.events_lost,
                 "wall_s": r.wall_s,
                 "usage": r.usage,
+                "rss_connected_kib": r.rss_connected_kib,
             })).collect::<Vec<_>>(),
         });
         std::fs::write(path, serde_json::to_vec_pretty(&doc)?)

@@ -149,6 +149,7 @@ async fn read_events<S>(
 /// Runs the configured flows through the baseline.
 pub async fn run(config: &FlowConfig) -> anyhow::Result<ChildReport> {
     let ari = Ari::connect(config, None).await?;
+    let rss_connected_kib = crate::procstat::rss_now_kib();
     let ids = IdLog::default();
     let mut report = drive(config, |_| {
         let (ari, ids, app) = (ari.clone(), ids.clone(), config.app.clone());
@@ -158,6 +159,7 @@ pub async fn run(config: &FlowConfig) -> anyhow::Result<ChildReport> {
     .await;
     report.implementation = "baseline".into();
     report.channel_ids = ids.take();
+    report.rss_connected_kib = rss_connected_kib;
     Ok(report)
 }
 

@@ -137,7 +137,7 @@ async fn scenario(ari: &Ari, app: &str, index: usize, timeout: Duration) {
         ari.call(
             Method::POST,
             &format!("/bridges/{bridge}/play/{pb_bridge}"),
-            &[("media", "sound:beep,tone:ring;tonezone=us,sound:beep")],
+            &[("media", "sound:beep,digits:12,sound:beep")],
             None,
         )
         .await,

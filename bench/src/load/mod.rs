@@ -96,6 +96,9 @@ pub struct ChildReport {
     pub wall_s: f64,
     /// This process's CPU and memory at the end, startup and connection included.
     pub usage: Usage,
+    /// Resident set once connected, before the first flow, KiB: the fixed part of `usage`'s peak.
+    #[serde(default)]
+    pub rss_connected_kib: u64,
     /// Every channel id the flows used (both halves), for the leftover check.
     pub channel_ids: Vec<String>,
     /// The first few error messages.

@@ -18,6 +18,7 @@ pub async fn run(config: &FlowConfig) -> anyhow::Result<ChildReport> {
     let (router, _all_events) = Router::new(&client, events)?;
     // Only the per-resource streams are used.
     drop(_all_events);
+    let rss_connected_kib = crate::procstat::rss_now_kib();
     let ids = IdLog::default();
     let mut report = drive(config, |_| {
         let (router, ids, app) = (router.clone(), ids.clone(), config.app.clone());
@@ -28,6 +29,7 @@ pub async fn run(config: &FlowConfig) -> anyhow::Result<ChildReport> {
     router.close();
     report.implementation = "sdk".into();
     report.channel_ids = ids.take();
+    report.rss_connected_kib = rss_connected_kib;
     Ok(report)
 }
 
