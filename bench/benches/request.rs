@@ -11,7 +11,10 @@
 //! - `reqwest_value`: the URL, auth header and JSON body written by hand, the answer decoded into
 //!   `serde_json::Value` (what a hand-written client does);
 //! - `reqwest_typed`: the same, decoded into `ari_sdk::models::Channel`, to separate request-side
-//!   overhead from decode.
+//!   overhead from decode;
+//! - `reqwest_typed_timeouts`: the same again with the reqwest settings the SDK's client uses
+//!   (30 s request timeout, 5 s connect timeout, 60 s idle pool timeout), to separate the cost
+//!   of those settings from the SDK's own.
 //!
 //! Then an interleaved A/B measurement prints the ratios sdk / reqwest_value and
 //! sdk / reqwest_typed, and the cost of the SDK's error-path-tracking decode of the answer.
@@ -32,6 +35,7 @@ struct Fixture {
     rt: tokio::runtime::Runtime,
     sdk: ari_sdk::Client,
     http: reqwest::Client,
+    http_timeouts: reqwest::Client,
     base: String,
 }
 
@@ -47,15 +51,23 @@ impl Fixture {
             .build()
             .expect("client");
         let http = ari_bench::plain_reqwest();
+        let http_timeouts = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .expect("reqwest client");
         let fixture = Fixture {
             rt,
             sdk,
             http,
+            http_timeouts,
             base: stub.base_url(),
         };
         // Learn the release (gating) and open the pooled connections before measuring.
         fixture.sdk();
         fixture.by_hand_value();
+        fixture.by_hand_timeouts();
         fixture
     }
 
@@ -76,6 +88,10 @@ impl Fixture {
     }
 
     async fn by_hand(&self) -> bytes::Bytes {
+        self.by_hand_with(&self.http).await
+    }
+
+    async fn by_hand_with(&self, http: &reqwest::Client) -> bytes::Bytes {
         let url = Url::parse_with_params(
             &format!("{}/channels", self.base),
             &[
@@ -87,8 +103,7 @@ impl Fixture {
         .expect("url");
         let body = serde_json::to_vec(&json!({"variables": {"BENCH_A": "1", "BENCH_B": "2"}}))
             .expect("body");
-        let response = self
-            .http
+        let response = http
             .post(url)
             .basic_auth("asterisk", Some("asterisk"))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -108,6 +123,16 @@ impl Fixture {
         black_box(v);
     }
 
+    fn by_hand_timeouts(&self) {
+        let c: ari_sdk::models::Channel = self
+            .rt
+            .block_on(async {
+                serde_json::from_slice(&self.by_hand_with(&self.http_timeouts).await)
+            })
+            .expect("json");
+        black_box(c);
+    }
+
     fn by_hand_typed(&self) {
         let c: ari_sdk::models::Channel = self
             .rt
@@ -125,6 +150,9 @@ fn bench_request(c: &mut Criterion) {
     group.bench_function("sdk", |b| b.iter(|| f.sdk()));
     group.bench_function("reqwest_value", |b| b.iter(|| f.by_hand_value()));
     group.bench_function("reqwest_typed", |b| b.iter(|| f.by_hand_typed()));
+    group.bench_function("reqwest_typed_timeouts", |b| {
+        b.iter(|| f.by_hand_timeouts())
+    });
     group.finish();
 }
 
@@ -133,6 +161,7 @@ fn report() {
     let f = Fixture::new(&stub);
     let v = common::paired(41, 200, || f.sdk(), || f.by_hand_value());
     let t = common::paired(41, 200, || f.sdk(), || f.by_hand_typed());
+    let w = common::paired(41, 200, || f.sdk(), || f.by_hand_timeouts());
     let rate = |d: Duration| 1.0 / d.as_secs_f64();
     println!(
         "\noriginate through the stub ({} requests served):",
@@ -154,8 +183,13 @@ fn report() {
         rate(t.b)
     );
     println!(
-        "  time sdk / reqwest_value: {:.3}x; sdk / reqwest_typed: {:.3}x",
-        v.ratio, t.ratio
+        "  reqwest_typed_timeouts {:>8.1} us  {:>8.0} req/s",
+        w.b.as_secs_f64() * 1e6,
+        rate(w.b)
+    );
+    println!(
+        "  time sdk / reqwest_value: {:.3}x; sdk / reqwest_typed: {:.3}x; sdk / reqwest_typed_timeouts: {:.3}x",
+        v.ratio, t.ratio, w.ratio
     );
     // The answer's decode alone: the SDK decodes through serde_path_to_error.
     let body = ari_bench::stub::CHANNEL_BODY.as_bytes();

@@ -3,7 +3,8 @@
 # waits until no test run has been seen for 20 s (when-quiet.sh, up to 30 min), makes sure
 # Asterisk 22 is up (`xtask asterisk up` is a no-op when it already runs with the same
 # configuration), runs `load` with the given arguments, and stops Asterisk again only if it was
-# down before. Run from the workspace root after `cargo build --release -p ari-bench --bin load`.
+# down before. Run from the workspace root after `cargo build --release -p ari-bench --bin load`;
+# LOAD_BIN overrides the binary (e.g. one built from a patched SDK in another worktree).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 xtask=(cargo xtask)
@@ -14,7 +15,7 @@ if [ "$was_up" = 0 ]; then
   "${xtask[@]}" asterisk up --release 22 >&2
 fi
 rc=0
-RUST_BACKTRACE=0 target/release/load "$@" || rc=$?
+RUST_BACKTRACE=0 "${LOAD_BIN:-target/release/load}" "$@" || rc=$?
 if [ "$was_up" = 0 ]; then
   "${xtask[@]}" asterisk down --release 22 >&2 || true
 fi

@@ -8,7 +8,8 @@
 //!
 //! With `--impl both` and `--rounds R`, each implementation runs `flows / R` flows per child,
 //! in the order sdk, baseline, baseline, sdk, sdk, ... (ABBA, so that a drift of the server's
-//! speed during the run weighs on both alike). After each child the parent lists the server's
+//! speed during the run weighs on both alike), after an unmeasured warm-up run
+//! (`--warmup-flows`). After each child the parent lists the server's
 //! channels and counts those the child created that are still there after a grace period
 //! (then hangs them up).
 //!
@@ -91,6 +92,10 @@ struct Args {
     /// Seconds to wait between child runs, for the server to settle.
     #[arg(long, default_value_t = 2)]
     settle_secs: u64,
+    /// Flows of an unmeasured baseline run first, so that the first measured run does not meet
+    /// a server that has been idle (thread pools, caches); 0 for none.
+    #[arg(long, default_value_t = 100)]
+    warmup_flows: usize,
     /// Write the summaries and every child report to this JSON file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -194,6 +199,16 @@ async fn parent(args: &Args) -> anyhow::Result<()> {
     };
     let exe = std::env::current_exe().context("locating this program")?;
     let http = ari_bench::plain_reqwest();
+    if args.warmup_flows > 0 {
+        let app = format!("ari-bench-warmup-{}", std::process::id());
+        eprintln!(
+            "warm-up: baseline ({} flows, not counted)",
+            args.warmup_flows
+        );
+        let report = run_child(args, &exe, ChildKind::Baseline, &app, args.warmup_flows).await?;
+        leftovers(args, &http, &report.channel_ids).await?;
+        tokio::time::sleep(Duration::from_secs(args.settle_secs)).await;
+    }
     let mut results: Vec<(ChildKind, ChildReport, usize)> = Vec::new();
     for (i, kind) in plan.iter().enumerate() {
         if i > 0 {
