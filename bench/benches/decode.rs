@@ -44,12 +44,26 @@ fn value(events: &[Vec<u8>]) {
     }
 }
 
+/// `capture-22.10.1` for this crate's corpus, `fixtures-22.10.1` for the workspace's recordings.
 fn label(file: &EventFile) -> String {
-    file.path
+    let stem = file
+        .path
         .file_stem()
         .and_then(|s| s.to_str())
-        .unwrap_or("events")
-        .to_owned()
+        .unwrap_or("events");
+    let release = stem.strip_prefix("events-").unwrap_or(stem);
+    let origin = match file
+        .path
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+    {
+        Some("data") => "capture",
+        Some("fixtures") => "fixtures",
+        Some(other) => other,
+        None => "events",
+    };
+    format!("{origin}-{release}")
 }
 
 /// The corpus files, each without the events the SDK cannot decode (reported, not measured: a
