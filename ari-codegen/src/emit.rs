@@ -526,7 +526,7 @@ fn emit_events(api: &Api) -> TokenStream {
         #[derive(Clone, Debug, PartialEq)]
         #[non_exhaustive]
         pub enum Event {
-            #( #var_docs #vars(#vars), )*
+            #( #var_docs #vars(Box<#vars>), )*
             /// An event type that no known release sends, kept whole.
             Unknown {
                 /// Its `type`.
@@ -611,17 +611,11 @@ fn emit_events(api: &Api) -> TokenStream {
                 use serde::Deserialize as _;
                 let de = serde::de::value::MapAccessDeserializer::new(map);
                 Ok(match kind {
-                    #( #wires => Event::#vars(#vars::deserialize(de)?), )*
+                    #( #wires => Event::#vars(Box::new(#vars::deserialize(de)?)), )*
                     _ => Event::Unknown { kind: kind.to_owned(), raw: crate::decode::with_type(kind, serde_json::Map::deserialize(de)?) },
                 })
             }
 
-            fn from_value(kind: &str, value: serde_json::Value) -> Result<Self, serde_json::Error> {
-                Ok(match kind {
-                    #( #wires => Event::#vars(serde_json::from_value(value)?), )*
-                    _ => Event::Unknown { kind: kind.to_owned(), raw: value },
-                })
-            }
         }
 
         impl<'de> serde::Deserialize<'de> for Event {

@@ -1,10 +1,12 @@
 //! Decoding helpers the generated code calls: events by their `type` tag in one pass, and LIST
 //! enums from borrowed strings.
 //!
-//! Asterisk writes `type` as the first key of every event, so the fast path reads it, then hands
+//! Asterisk writes `type` as the first key of most events, so the fast path reads it, then hands
 //! the rest of the same JSON object straight to the event's struct: no intermediate
-//! `serde_json::Value`. When `type` is not first (another producer, a hand-written test), the slow
-//! path buffers the object into a `Value` and decodes from that; the result is the same.
+//! `serde_json::Value`. When `type` is not first (Asterisk 22's `ChannelVarset` and
+//! `ChannelHangupRequest`, a third of real traffic; other producers), the slow path keeps each
+//! value's raw JSON text, finds `type`, and decodes the struct from the kept entries: each value is
+//! still parsed once, into its typed form. The result is the same either way.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -17,8 +19,6 @@ pub trait Tagged: Sized {
     const EXPECTING: &'static str;
     /// Decodes the rest of an object whose `type` was `kind` and already consumed.
     fn from_map<'de, A: MapAccess<'de>>(kind: &str, map: A) -> Result<Self, A::Error>;
-    /// Decodes a whole object, `type` included.
-    fn from_value(kind: &str, value: serde_json::Value) -> Result<Self, serde_json::Error>;
 }
 
 /// Deserializes a [`Tagged`] type.
@@ -43,19 +43,72 @@ impl<'de, T: Tagged> Visitor<'de> for TaggedVisitor<T> {
             let kind: StrBuf<'de> = map.next_value()?;
             return T::from_map(kind.as_str(), map);
         }
-        // Slow path: buffer everything, then find `type`.
-        let mut object = serde_json::Map::new();
-        let first_value: serde_json::Value = map.next_value()?;
-        object.insert(first.into_string(), first_value);
-        while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
-            object.insert(k, v);
+        // Slow path: keep each value's raw JSON text, find `type`, then decode the struct from
+        // the kept entries: every value is parsed once into its typed form, never into a
+        // `serde_json::Value` first.
+        let mut entries: Vec<(Key<'de>, Box<serde_json::value::RawValue>)> = Vec::with_capacity(16);
+        let first_value: Box<serde_json::value::RawValue> = map.next_value()?;
+        entries.push((first, first_value));
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let value: Box<serde_json::value::RawValue> = map.next_value()?;
+            entries.push((key, value));
         }
-        let kind = match object.get("type") {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(_) => return Err(de::Error::custom("`type` is not a string")),
-            None => return Err(de::Error::missing_field("type")),
+        let Some(pos) = entries.iter().position(|(k, _)| k.is_type()) else {
+            return Err(de::Error::missing_field("type"));
         };
-        T::from_value(&kind, serde_json::Value::Object(object)).map_err(de::Error::custom)
+        let (_, raw_kind) = entries.remove(pos);
+        let kind: String = serde_json::from_str(raw_kind.get())
+            .map_err(|_| de::Error::custom("`type` is not a string"))?;
+        T::from_map(
+            &kind,
+            RawEntries {
+                entries: entries.iter(),
+                value: None,
+            },
+        )
+        .map_err(|e: serde_json::Error| de::Error::custom(e))
+    }
+}
+
+/// Buffered `(key, raw JSON)` entries as a map, for the slow path.
+struct RawEntries<'x, 'de> {
+    entries: std::slice::Iter<'x, (Key<'de>, Box<serde_json::value::RawValue>)>,
+    value: Option<&'x serde_json::value::RawValue>,
+}
+
+impl<'x, 'de: 'x> MapAccess<'x> for RawEntries<'x, 'de> {
+    type Error = serde_json::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'x>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        let Some((key, value)) = self.entries.next() else {
+            return Ok(None);
+        };
+        self.value = Some(value);
+        let key: &'x str = match key {
+            Key::Borrowed(s) => s,
+            Key::Owned(s) => s,
+        };
+        seed.deserialize(de::value::BorrowedStrDeserializer::new(key))
+            .map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'x>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
+        let raw = self
+            .value
+            .take()
+            .ok_or_else(|| <serde_json::Error as de::Error>::custom("value without a key"))?;
+        let mut de = serde_json::Deserializer::from_str(raw.get());
+        seed.deserialize(&mut de)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.entries.len())
     }
 }
 
@@ -70,12 +123,6 @@ impl Key<'_> {
         match self {
             Key::Borrowed(s) => *s == "type",
             Key::Owned(s) => s == "type",
-        }
-    }
-    fn into_string(self) -> String {
-        match self {
-            Key::Borrowed(s) => s.to_owned(),
-            Key::Owned(s) => s,
         }
     }
 }

@@ -191,7 +191,7 @@ pub async fn originate_into_app(
         match event {
             Event::StasisStart(start) => {
                 return Ok(Call {
-                    start: Box::new(start),
+                    start,
                     channel: caller.handle,
                     events: caller.events,
                     router: router.clone(),

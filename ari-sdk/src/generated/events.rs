@@ -1678,187 +1678,187 @@ pub enum Event {
     /// Notification that trying to move a channel to another Stasis application failed.
     ///
     /// Releases: 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    ApplicationMoveFailed(ApplicationMoveFailed),
+    ApplicationMoveFailed(Box<ApplicationMoveFailed>),
     /// Notification that a Stasis app has been registered.
     ///
     /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
-    ApplicationRegistered(ApplicationRegistered),
+    ApplicationRegistered(Box<ApplicationRegistered>),
     /// Notification that another WebSocket has taken over for an application.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    ApplicationReplaced(ApplicationReplaced),
+    ApplicationReplaced(Box<ApplicationReplaced>),
     /// Notification that a Stasis app has been unregistered.
     ///
     /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
-    ApplicationUnregistered(ApplicationUnregistered),
+    ApplicationUnregistered(Box<ApplicationUnregistered>),
     /// Notification that an attended transfer has occurred.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    BridgeAttendedTransfer(BridgeAttendedTransfer),
+    BridgeAttendedTransfer(Box<BridgeAttendedTransfer>),
     /// Notification that a blind transfer has occurred.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    BridgeBlindTransfer(BridgeBlindTransfer),
+    BridgeBlindTransfer(Box<BridgeBlindTransfer>),
     /// Notification that a bridge has been created.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    BridgeCreated(BridgeCreated),
+    BridgeCreated(Box<BridgeCreated>),
     /// Notification that a bridge has been destroyed.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    BridgeDestroyed(BridgeDestroyed),
+    BridgeDestroyed(Box<BridgeDestroyed>),
     /// Notification that one bridge has merged into another.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    BridgeMerged(BridgeMerged),
+    BridgeMerged(Box<BridgeMerged>),
     /// Notification that the source of video in a bridge has changed.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    BridgeVideoSourceChanged(BridgeVideoSourceChanged),
+    BridgeVideoSourceChanged(Box<BridgeVideoSourceChanged>),
     /// Notification that a channel is being broadcast to ARI applications for claiming.
     ///
     /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
-    CallBroadcast(CallBroadcast),
+    CallBroadcast(Box<CallBroadcast>),
     /// Notification that a broadcast channel has been successfully claimed by an ARI application.
     ///
     /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
-    CallClaimed(CallClaimed),
+    CallClaimed(Box<CallClaimed>),
     /// Channel changed Caller ID.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    ChannelCallerId(ChannelCallerId),
+    ChannelCallerId(Box<ChannelCallerId>),
     /// Channel changed Connected Line.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    ChannelConnectedLine(ChannelConnectedLine),
+    ChannelConnectedLine(Box<ChannelConnectedLine>),
     /// Notification that a channel has been created.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    ChannelCreated(ChannelCreated),
+    ChannelCreated(Box<ChannelCreated>),
     /// Notification that a channel has been destroyed.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    ChannelDestroyed(ChannelDestroyed),
+    ChannelDestroyed(Box<ChannelDestroyed>),
     /// Channel changed location in the dialplan.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    ChannelDialplan(ChannelDialplan),
+    ChannelDialplan(Box<ChannelDialplan>),
     /// DTMF received on a channel.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    ChannelDtmfReceived(ChannelDtmfReceived),
+    ChannelDtmfReceived(Box<ChannelDtmfReceived>),
     /// Notification that a channel has entered a bridge.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    ChannelEnteredBridge(ChannelEnteredBridge),
+    ChannelEnteredBridge(Box<ChannelEnteredBridge>),
     /// A hangup was requested on the channel.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    ChannelHangupRequest(ChannelHangupRequest),
+    ChannelHangupRequest(Box<ChannelHangupRequest>),
     /// A channel initiated a media hold.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    ChannelHold(ChannelHold),
+    ChannelHold(Box<ChannelHold>),
     /// Notification that a channel has left a bridge.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    ChannelLeftBridge(ChannelLeftBridge),
+    ChannelLeftBridge(Box<ChannelLeftBridge>),
     /// Notification of a channel's state change.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    ChannelStateChange(ChannelStateChange),
+    ChannelStateChange(Box<ChannelStateChange>),
     /// Talking is no longer detected on the channel.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    ChannelTalkingFinished(ChannelTalkingFinished),
+    ChannelTalkingFinished(Box<ChannelTalkingFinished>),
     /// Talking was detected on the channel.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    ChannelTalkingStarted(ChannelTalkingStarted),
+    ChannelTalkingStarted(Box<ChannelTalkingStarted>),
     /// Tone was detected on the channel.
     ///
     /// Releases: 22.0.0+, 23.0.0+.
-    ChannelToneDetected(ChannelToneDetected),
+    ChannelToneDetected(Box<ChannelToneDetected>),
     /// transfer on a channel.
     ///
     /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
-    ChannelTransfer(ChannelTransfer),
+    ChannelTransfer(Box<ChannelTransfer>),
     /// A channel initiated a media unhold.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    ChannelUnhold(ChannelUnhold),
+    ChannelUnhold(Box<ChannelUnhold>),
     /// User-generated event with additional user-defined fields in the object.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    ChannelUserevent(ChannelUserevent),
+    ChannelUserevent(Box<ChannelUserevent>),
     /// Channel variable changed.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    ChannelVarset(ChannelVarset),
+    ChannelVarset(Box<ChannelVarset>),
     /// The state of a contact on an endpoint has changed.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    ContactStatusChange(ContactStatusChange),
+    ContactStatusChange(Box<ContactStatusChange>),
     /// Notification that a device state has changed.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    DeviceStateChanged(DeviceStateChanged),
+    DeviceStateChanged(Box<DeviceStateChanged>),
     /// Dialing state has changed.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    Dial(Dial),
+    Dial(Box<Dial>),
     /// Endpoint state changed.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    EndpointStateChange(EndpointStateChange),
+    EndpointStateChange(Box<EndpointStateChange>),
     /// Error event sent when required params are missing.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    MissingParams(MissingParams),
+    MissingParams(Box<MissingParams>),
     /// The state of a peer associated with an endpoint has changed.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    PeerStatusChange(PeerStatusChange),
+    PeerStatusChange(Box<PeerStatusChange>),
     /// Event showing the continuation of a media playback operation from one media URI to the next in the list.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    PlaybackContinuing(PlaybackContinuing),
+    PlaybackContinuing(Box<PlaybackContinuing>),
     /// Event showing the completion of a media playback operation.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    PlaybackFinished(PlaybackFinished),
+    PlaybackFinished(Box<PlaybackFinished>),
     /// Event showing the start of a media playback operation.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    PlaybackStarted(PlaybackStarted),
+    PlaybackStarted(Box<PlaybackStarted>),
     /// REST over Websocket Response.
     ///
     /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
-    RESTResponse(RESTResponse),
+    RESTResponse(Box<RESTResponse>),
     /// Event showing failure of a recording operation.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    RecordingFailed(RecordingFailed),
+    RecordingFailed(Box<RecordingFailed>),
     /// Event showing the completion of a recording operation.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    RecordingFinished(RecordingFinished),
+    RecordingFinished(Box<RecordingFinished>),
     /// Event showing the start of a recording operation.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    RecordingStarted(RecordingStarted),
+    RecordingStarted(Box<RecordingStarted>),
     /// Notification that a channel has left a Stasis application.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    StasisEnd(StasisEnd),
+    StasisEnd(Box<StasisEnd>),
     /// Notification that a channel has entered a Stasis application.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    StasisStart(StasisStart),
+    StasisStart(Box<StasisStart>),
     /// A text message was received from an endpoint.
     ///
     /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-    TextMessageReceived(TextMessageReceived),
+    TextMessageReceived(Box<TextMessageReceived>),
     /// An event type that no known release sends, kept whole.
     Unknown {
         /// Its `type`.
@@ -2766,126 +2766,182 @@ impl crate::decode::Tagged for Event {
         Ok(
             match kind {
                 "ApplicationMoveFailed" => {
-                    Event::ApplicationMoveFailed(ApplicationMoveFailed::deserialize(de)?)
+                    Event::ApplicationMoveFailed(
+                        Box::new(ApplicationMoveFailed::deserialize(de)?),
+                    )
                 }
                 "ApplicationRegistered" => {
-                    Event::ApplicationRegistered(ApplicationRegistered::deserialize(de)?)
+                    Event::ApplicationRegistered(
+                        Box::new(ApplicationRegistered::deserialize(de)?),
+                    )
                 }
                 "ApplicationReplaced" => {
-                    Event::ApplicationReplaced(ApplicationReplaced::deserialize(de)?)
+                    Event::ApplicationReplaced(
+                        Box::new(ApplicationReplaced::deserialize(de)?),
+                    )
                 }
                 "ApplicationUnregistered" => {
                     Event::ApplicationUnregistered(
-                        ApplicationUnregistered::deserialize(de)?,
+                        Box::new(ApplicationUnregistered::deserialize(de)?),
                     )
                 }
                 "BridgeAttendedTransfer" => {
                     Event::BridgeAttendedTransfer(
-                        BridgeAttendedTransfer::deserialize(de)?,
+                        Box::new(BridgeAttendedTransfer::deserialize(de)?),
                     )
                 }
                 "BridgeBlindTransfer" => {
-                    Event::BridgeBlindTransfer(BridgeBlindTransfer::deserialize(de)?)
-                }
-                "BridgeCreated" => Event::BridgeCreated(BridgeCreated::deserialize(de)?),
-                "BridgeDestroyed" => {
-                    Event::BridgeDestroyed(BridgeDestroyed::deserialize(de)?)
-                }
-                "BridgeMerged" => Event::BridgeMerged(BridgeMerged::deserialize(de)?),
-                "BridgeVideoSourceChanged" => {
-                    Event::BridgeVideoSourceChanged(
-                        BridgeVideoSourceChanged::deserialize(de)?,
+                    Event::BridgeBlindTransfer(
+                        Box::new(BridgeBlindTransfer::deserialize(de)?),
                     )
                 }
-                "CallBroadcast" => Event::CallBroadcast(CallBroadcast::deserialize(de)?),
-                "CallClaimed" => Event::CallClaimed(CallClaimed::deserialize(de)?),
+                "BridgeCreated" => {
+                    Event::BridgeCreated(Box::new(BridgeCreated::deserialize(de)?))
+                }
+                "BridgeDestroyed" => {
+                    Event::BridgeDestroyed(Box::new(BridgeDestroyed::deserialize(de)?))
+                }
+                "BridgeMerged" => {
+                    Event::BridgeMerged(Box::new(BridgeMerged::deserialize(de)?))
+                }
+                "BridgeVideoSourceChanged" => {
+                    Event::BridgeVideoSourceChanged(
+                        Box::new(BridgeVideoSourceChanged::deserialize(de)?),
+                    )
+                }
+                "CallBroadcast" => {
+                    Event::CallBroadcast(Box::new(CallBroadcast::deserialize(de)?))
+                }
+                "CallClaimed" => {
+                    Event::CallClaimed(Box::new(CallClaimed::deserialize(de)?))
+                }
                 "ChannelCallerId" => {
-                    Event::ChannelCallerId(ChannelCallerId::deserialize(de)?)
+                    Event::ChannelCallerId(Box::new(ChannelCallerId::deserialize(de)?))
                 }
                 "ChannelConnectedLine" => {
-                    Event::ChannelConnectedLine(ChannelConnectedLine::deserialize(de)?)
+                    Event::ChannelConnectedLine(
+                        Box::new(ChannelConnectedLine::deserialize(de)?),
+                    )
                 }
                 "ChannelCreated" => {
-                    Event::ChannelCreated(ChannelCreated::deserialize(de)?)
+                    Event::ChannelCreated(Box::new(ChannelCreated::deserialize(de)?))
                 }
                 "ChannelDestroyed" => {
-                    Event::ChannelDestroyed(ChannelDestroyed::deserialize(de)?)
+                    Event::ChannelDestroyed(Box::new(ChannelDestroyed::deserialize(de)?))
                 }
                 "ChannelDialplan" => {
-                    Event::ChannelDialplan(ChannelDialplan::deserialize(de)?)
+                    Event::ChannelDialplan(Box::new(ChannelDialplan::deserialize(de)?))
                 }
                 "ChannelDtmfReceived" => {
-                    Event::ChannelDtmfReceived(ChannelDtmfReceived::deserialize(de)?)
+                    Event::ChannelDtmfReceived(
+                        Box::new(ChannelDtmfReceived::deserialize(de)?),
+                    )
                 }
                 "ChannelEnteredBridge" => {
-                    Event::ChannelEnteredBridge(ChannelEnteredBridge::deserialize(de)?)
+                    Event::ChannelEnteredBridge(
+                        Box::new(ChannelEnteredBridge::deserialize(de)?),
+                    )
                 }
                 "ChannelHangupRequest" => {
-                    Event::ChannelHangupRequest(ChannelHangupRequest::deserialize(de)?)
+                    Event::ChannelHangupRequest(
+                        Box::new(ChannelHangupRequest::deserialize(de)?),
+                    )
                 }
-                "ChannelHold" => Event::ChannelHold(ChannelHold::deserialize(de)?),
+                "ChannelHold" => {
+                    Event::ChannelHold(Box::new(ChannelHold::deserialize(de)?))
+                }
                 "ChannelLeftBridge" => {
-                    Event::ChannelLeftBridge(ChannelLeftBridge::deserialize(de)?)
+                    Event::ChannelLeftBridge(
+                        Box::new(ChannelLeftBridge::deserialize(de)?),
+                    )
                 }
                 "ChannelStateChange" => {
-                    Event::ChannelStateChange(ChannelStateChange::deserialize(de)?)
+                    Event::ChannelStateChange(
+                        Box::new(ChannelStateChange::deserialize(de)?),
+                    )
                 }
                 "ChannelTalkingFinished" => {
                     Event::ChannelTalkingFinished(
-                        ChannelTalkingFinished::deserialize(de)?,
+                        Box::new(ChannelTalkingFinished::deserialize(de)?),
                     )
                 }
                 "ChannelTalkingStarted" => {
-                    Event::ChannelTalkingStarted(ChannelTalkingStarted::deserialize(de)?)
+                    Event::ChannelTalkingStarted(
+                        Box::new(ChannelTalkingStarted::deserialize(de)?),
+                    )
                 }
                 "ChannelToneDetected" => {
-                    Event::ChannelToneDetected(ChannelToneDetected::deserialize(de)?)
+                    Event::ChannelToneDetected(
+                        Box::new(ChannelToneDetected::deserialize(de)?),
+                    )
                 }
                 "ChannelTransfer" => {
-                    Event::ChannelTransfer(ChannelTransfer::deserialize(de)?)
+                    Event::ChannelTransfer(Box::new(ChannelTransfer::deserialize(de)?))
                 }
-                "ChannelUnhold" => Event::ChannelUnhold(ChannelUnhold::deserialize(de)?),
+                "ChannelUnhold" => {
+                    Event::ChannelUnhold(Box::new(ChannelUnhold::deserialize(de)?))
+                }
                 "ChannelUserevent" => {
-                    Event::ChannelUserevent(ChannelUserevent::deserialize(de)?)
+                    Event::ChannelUserevent(Box::new(ChannelUserevent::deserialize(de)?))
                 }
-                "ChannelVarset" => Event::ChannelVarset(ChannelVarset::deserialize(de)?),
+                "ChannelVarset" => {
+                    Event::ChannelVarset(Box::new(ChannelVarset::deserialize(de)?))
+                }
                 "ContactStatusChange" => {
-                    Event::ContactStatusChange(ContactStatusChange::deserialize(de)?)
+                    Event::ContactStatusChange(
+                        Box::new(ContactStatusChange::deserialize(de)?),
+                    )
                 }
                 "DeviceStateChanged" => {
-                    Event::DeviceStateChanged(DeviceStateChanged::deserialize(de)?)
+                    Event::DeviceStateChanged(
+                        Box::new(DeviceStateChanged::deserialize(de)?),
+                    )
                 }
-                "Dial" => Event::Dial(Dial::deserialize(de)?),
+                "Dial" => Event::Dial(Box::new(Dial::deserialize(de)?)),
                 "EndpointStateChange" => {
-                    Event::EndpointStateChange(EndpointStateChange::deserialize(de)?)
+                    Event::EndpointStateChange(
+                        Box::new(EndpointStateChange::deserialize(de)?),
+                    )
                 }
-                "MissingParams" => Event::MissingParams(MissingParams::deserialize(de)?),
+                "MissingParams" => {
+                    Event::MissingParams(Box::new(MissingParams::deserialize(de)?))
+                }
                 "PeerStatusChange" => {
-                    Event::PeerStatusChange(PeerStatusChange::deserialize(de)?)
+                    Event::PeerStatusChange(Box::new(PeerStatusChange::deserialize(de)?))
                 }
                 "PlaybackContinuing" => {
-                    Event::PlaybackContinuing(PlaybackContinuing::deserialize(de)?)
+                    Event::PlaybackContinuing(
+                        Box::new(PlaybackContinuing::deserialize(de)?),
+                    )
                 }
                 "PlaybackFinished" => {
-                    Event::PlaybackFinished(PlaybackFinished::deserialize(de)?)
+                    Event::PlaybackFinished(Box::new(PlaybackFinished::deserialize(de)?))
                 }
                 "PlaybackStarted" => {
-                    Event::PlaybackStarted(PlaybackStarted::deserialize(de)?)
+                    Event::PlaybackStarted(Box::new(PlaybackStarted::deserialize(de)?))
                 }
-                "RESTResponse" => Event::RESTResponse(RESTResponse::deserialize(de)?),
+                "RESTResponse" => {
+                    Event::RESTResponse(Box::new(RESTResponse::deserialize(de)?))
+                }
                 "RecordingFailed" => {
-                    Event::RecordingFailed(RecordingFailed::deserialize(de)?)
+                    Event::RecordingFailed(Box::new(RecordingFailed::deserialize(de)?))
                 }
                 "RecordingFinished" => {
-                    Event::RecordingFinished(RecordingFinished::deserialize(de)?)
+                    Event::RecordingFinished(
+                        Box::new(RecordingFinished::deserialize(de)?),
+                    )
                 }
                 "RecordingStarted" => {
-                    Event::RecordingStarted(RecordingStarted::deserialize(de)?)
+                    Event::RecordingStarted(Box::new(RecordingStarted::deserialize(de)?))
                 }
-                "StasisEnd" => Event::StasisEnd(StasisEnd::deserialize(de)?),
-                "StasisStart" => Event::StasisStart(StasisStart::deserialize(de)?),
+                "StasisEnd" => Event::StasisEnd(Box::new(StasisEnd::deserialize(de)?)),
+                "StasisStart" => {
+                    Event::StasisStart(Box::new(StasisStart::deserialize(de)?))
+                }
                 "TextMessageReceived" => {
-                    Event::TextMessageReceived(TextMessageReceived::deserialize(de)?)
+                    Event::TextMessageReceived(
+                        Box::new(TextMessageReceived::deserialize(de)?),
+                    )
                 }
                 _ => {
                     Event::Unknown {
@@ -2894,133 +2950,6 @@ impl crate::decode::Tagged for Event {
                             kind,
                             serde_json::Map::deserialize(de)?,
                         ),
-                    }
-                }
-            },
-        )
-    }
-    fn from_value(
-        kind: &str,
-        value: serde_json::Value,
-    ) -> Result<Self, serde_json::Error> {
-        Ok(
-            match kind {
-                "ApplicationMoveFailed" => {
-                    Event::ApplicationMoveFailed(serde_json::from_value(value)?)
-                }
-                "ApplicationRegistered" => {
-                    Event::ApplicationRegistered(serde_json::from_value(value)?)
-                }
-                "ApplicationReplaced" => {
-                    Event::ApplicationReplaced(serde_json::from_value(value)?)
-                }
-                "ApplicationUnregistered" => {
-                    Event::ApplicationUnregistered(serde_json::from_value(value)?)
-                }
-                "BridgeAttendedTransfer" => {
-                    Event::BridgeAttendedTransfer(serde_json::from_value(value)?)
-                }
-                "BridgeBlindTransfer" => {
-                    Event::BridgeBlindTransfer(serde_json::from_value(value)?)
-                }
-                "BridgeCreated" => Event::BridgeCreated(serde_json::from_value(value)?),
-                "BridgeDestroyed" => {
-                    Event::BridgeDestroyed(serde_json::from_value(value)?)
-                }
-                "BridgeMerged" => Event::BridgeMerged(serde_json::from_value(value)?),
-                "BridgeVideoSourceChanged" => {
-                    Event::BridgeVideoSourceChanged(serde_json::from_value(value)?)
-                }
-                "CallBroadcast" => Event::CallBroadcast(serde_json::from_value(value)?),
-                "CallClaimed" => Event::CallClaimed(serde_json::from_value(value)?),
-                "ChannelCallerId" => {
-                    Event::ChannelCallerId(serde_json::from_value(value)?)
-                }
-                "ChannelConnectedLine" => {
-                    Event::ChannelConnectedLine(serde_json::from_value(value)?)
-                }
-                "ChannelCreated" => Event::ChannelCreated(serde_json::from_value(value)?),
-                "ChannelDestroyed" => {
-                    Event::ChannelDestroyed(serde_json::from_value(value)?)
-                }
-                "ChannelDialplan" => {
-                    Event::ChannelDialplan(serde_json::from_value(value)?)
-                }
-                "ChannelDtmfReceived" => {
-                    Event::ChannelDtmfReceived(serde_json::from_value(value)?)
-                }
-                "ChannelEnteredBridge" => {
-                    Event::ChannelEnteredBridge(serde_json::from_value(value)?)
-                }
-                "ChannelHangupRequest" => {
-                    Event::ChannelHangupRequest(serde_json::from_value(value)?)
-                }
-                "ChannelHold" => Event::ChannelHold(serde_json::from_value(value)?),
-                "ChannelLeftBridge" => {
-                    Event::ChannelLeftBridge(serde_json::from_value(value)?)
-                }
-                "ChannelStateChange" => {
-                    Event::ChannelStateChange(serde_json::from_value(value)?)
-                }
-                "ChannelTalkingFinished" => {
-                    Event::ChannelTalkingFinished(serde_json::from_value(value)?)
-                }
-                "ChannelTalkingStarted" => {
-                    Event::ChannelTalkingStarted(serde_json::from_value(value)?)
-                }
-                "ChannelToneDetected" => {
-                    Event::ChannelToneDetected(serde_json::from_value(value)?)
-                }
-                "ChannelTransfer" => {
-                    Event::ChannelTransfer(serde_json::from_value(value)?)
-                }
-                "ChannelUnhold" => Event::ChannelUnhold(serde_json::from_value(value)?),
-                "ChannelUserevent" => {
-                    Event::ChannelUserevent(serde_json::from_value(value)?)
-                }
-                "ChannelVarset" => Event::ChannelVarset(serde_json::from_value(value)?),
-                "ContactStatusChange" => {
-                    Event::ContactStatusChange(serde_json::from_value(value)?)
-                }
-                "DeviceStateChanged" => {
-                    Event::DeviceStateChanged(serde_json::from_value(value)?)
-                }
-                "Dial" => Event::Dial(serde_json::from_value(value)?),
-                "EndpointStateChange" => {
-                    Event::EndpointStateChange(serde_json::from_value(value)?)
-                }
-                "MissingParams" => Event::MissingParams(serde_json::from_value(value)?),
-                "PeerStatusChange" => {
-                    Event::PeerStatusChange(serde_json::from_value(value)?)
-                }
-                "PlaybackContinuing" => {
-                    Event::PlaybackContinuing(serde_json::from_value(value)?)
-                }
-                "PlaybackFinished" => {
-                    Event::PlaybackFinished(serde_json::from_value(value)?)
-                }
-                "PlaybackStarted" => {
-                    Event::PlaybackStarted(serde_json::from_value(value)?)
-                }
-                "RESTResponse" => Event::RESTResponse(serde_json::from_value(value)?),
-                "RecordingFailed" => {
-                    Event::RecordingFailed(serde_json::from_value(value)?)
-                }
-                "RecordingFinished" => {
-                    Event::RecordingFinished(serde_json::from_value(value)?)
-                }
-                "RecordingStarted" => {
-                    Event::RecordingStarted(serde_json::from_value(value)?)
-                }
-                "StasisEnd" => Event::StasisEnd(serde_json::from_value(value)?),
-                "StasisStart" => Event::StasisStart(serde_json::from_value(value)?),
-                "TextMessageReceived" => {
-                    Event::TextMessageReceived(serde_json::from_value(value)?)
-                }
-                _ => {
-                    Event::Unknown {
-                        kind: kind.to_owned(),
-                        raw: value,
                     }
                 }
             },

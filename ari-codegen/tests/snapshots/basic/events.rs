@@ -80,15 +80,15 @@ pub enum Event {
     /// Missing parameters.
     ///
     /// Releases: 1.0.0+, 2.0.0+.
-    MissingParams(MissingParams),
+    MissingParams(Box<MissingParams>),
     /// A thing moved.
     ///
     /// Releases: 1.0.0+, 2.0.0+.
-    ThingMoved(ThingMoved),
+    ThingMoved(Box<ThingMoved>),
     /// A thing was renamed (new in 2.0.0).
     ///
     /// Releases: 2.0.0+.
-    ThingRenamed(ThingRenamed),
+    ThingRenamed(Box<ThingRenamed>),
     /// An event type that no known release sends, kept whole.
     Unknown {
         /// Its `type`.
@@ -218,9 +218,13 @@ impl crate::decode::Tagged for Event {
         let de = serde::de::value::MapAccessDeserializer::new(map);
         Ok(
             match kind {
-                "MissingParams" => Event::MissingParams(MissingParams::deserialize(de)?),
-                "ThingMoved" => Event::ThingMoved(ThingMoved::deserialize(de)?),
-                "ThingRenamed" => Event::ThingRenamed(ThingRenamed::deserialize(de)?),
+                "MissingParams" => {
+                    Event::MissingParams(Box::new(MissingParams::deserialize(de)?))
+                }
+                "ThingMoved" => Event::ThingMoved(Box::new(ThingMoved::deserialize(de)?)),
+                "ThingRenamed" => {
+                    Event::ThingRenamed(Box::new(ThingRenamed::deserialize(de)?))
+                }
                 _ => {
                     Event::Unknown {
                         kind: kind.to_owned(),
@@ -228,24 +232,6 @@ impl crate::decode::Tagged for Event {
                             kind,
                             serde_json::Map::deserialize(de)?,
                         ),
-                    }
-                }
-            },
-        )
-    }
-    fn from_value(
-        kind: &str,
-        value: serde_json::Value,
-    ) -> Result<Self, serde_json::Error> {
-        Ok(
-            match kind {
-                "MissingParams" => Event::MissingParams(serde_json::from_value(value)?),
-                "ThingMoved" => Event::ThingMoved(serde_json::from_value(value)?),
-                "ThingRenamed" => Event::ThingRenamed(serde_json::from_value(value)?),
-                _ => {
-                    Event::Unknown {
-                        kind: kind.to_owned(),
-                        raw: value,
                     }
                 }
             },
