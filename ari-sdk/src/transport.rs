@@ -1,8 +1,9 @@
 //! TLS setup shared by the REST client (reqwest) and the events WebSocket (tokio-tungstenite).
 //!
 //! One rustls configuration with the `ring` provider serves both, so https and wss trust the same
-//! roots. We pass the provider explicitly instead of installing a process-wide default, so an
-//! application that installs another provider is not affected.
+//! roots. The provider is passed explicitly; ring also becomes the process-wide default, but only
+//! when the application has installed none, so that other reqwest clients in the same program
+//! keep working (see [`tls_config`]).
 
 use crate::error::Result;
 
@@ -32,6 +33,14 @@ pub(crate) fn tls_config(https: bool, opts: &TlsOptions) -> Result<TlsConfig> {
 
     use crate::error::Error;
 
+    // reqwest is built with `rustls-no-provider` (its own `rustls` feature would pull aws-lc-rs),
+    // and cargo unifies that feature into every reqwest of the application: a plain
+    // `reqwest::Client::new()` elsewhere in the app would then panic for want of a process-wide
+    // provider. Install ring as that default, only when the application has not chosen one.
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race with another installer is fine: a default is then in place.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -99,5 +108,20 @@ mod tests {
     #[test]
     fn pem_without_certificate_is_rejected() {
         assert!(pem_to_der(b"not a pem").is_err());
+    }
+}
+
+#[cfg(all(test, feature = "rustls"))]
+mod provider_tests {
+    /// Building a client leaves the application free to use plain reqwest: reqwest's
+    /// `rustls-no-provider`, unified into every reqwest of the program, needs a default provider.
+    #[test]
+    fn plain_reqwest_works_next_to_the_sdk() {
+        let _client = crate::Client::builder()
+            .base_url("http://127.0.0.1:9/ari")
+            .build()
+            .unwrap();
+        assert!(rustls::crypto::CryptoProvider::get_default().is_some());
+        reqwest::Client::builder().build().unwrap();
     }
 }
