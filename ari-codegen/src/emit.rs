@@ -369,11 +369,10 @@ fn emit_defs(
     quote! { #(#e)* #(#u)* }
 }
 
-fn emit_models(api: &Api) -> TokenStream {
+/// The structs of `models`, followed by the enums and unions their fields use.
+fn emit_structs<'a>(api: &Api, models: impl Iterator<Item = &'a Model>) -> TokenStream {
     let (mut enums, mut unions) = (BTreeMap::new(), BTreeMap::new());
-    let structs: Vec<_> = api
-        .models
-        .values()
+    let structs: Vec<_> = models
         .map(|m| {
             let (t, e, u) = emit_struct(api, m);
             enums.extend(e);
@@ -383,6 +382,10 @@ fn emit_models(api: &Api) -> TokenStream {
         .collect();
     let defs = emit_defs(api, &enums, &unions);
     quote! { #(#structs)* #defs }
+}
+
+fn emit_models(api: &Api) -> TokenStream {
+    emit_structs(api, api.models.values())
 }
 
 /// How an event's field names a resource, for routing.
@@ -447,18 +450,7 @@ fn wrap_optional(optional: bool, name: &proc_macro2::Ident, body: TokenStream) -
 }
 
 fn emit_events(api: &Api) -> TokenStream {
-    let (mut enums, mut unions) = (BTreeMap::new(), BTreeMap::new());
-    let structs: Vec<_> = api
-        .events
-        .values()
-        .map(|m| {
-            let (t, e, u) = emit_struct(api, m);
-            enums.extend(e);
-            unions.extend(u);
-            t
-        })
-        .collect();
-    let defs = emit_defs(api, &enums, &unions);
+    let structs = emit_structs(api, api.events.values());
     let events: Vec<&Model> = api.events.values().collect();
     let vars: Vec<_> = events.iter().map(|m| ident(&m.rust)).collect();
     let wires: Vec<_> = events.iter().map(|m| m.wire.as_str()).collect();
@@ -515,8 +507,7 @@ fn emit_events(api: &Api) -> TokenStream {
         quote! { _f }
     };
     quote! {
-        #(#structs)*
-        #defs
+        #structs
 
         /// An event from the events WebSocket, decoded by its `type`.
         ///
