@@ -306,29 +306,13 @@ pub async fn run(
     caller_endpoint: &str,
     config: &Config,
 ) -> anyhow::Result<CallReport> {
-    let router = common::router(client, app).await?;
-    let caller = router.new_channel();
-    let caller_id = caller.handle.id().to_owned();
     // A safety net only: the handler's own limit comes first and cleans up after itself.
     let timeout =
         config.max_duration.unwrap_or(Duration::from_secs(3600)) + Duration::from_secs(30);
-    let outcome = tokio::time::timeout(timeout, async {
-        let call = common::originate_into_app(&router, caller, caller_endpoint, app).await?;
-        handle_call(call, config).await
+    common::place_call(client, app, caller_endpoint, timeout, |call| {
+        handle_call(call, config)
     })
-    .await;
-    let result = match outcome {
-        Ok(result) => result,
-        Err(_) => Err(anyhow::anyhow!(
-            "not done within {} s",
-            timeout.as_secs_f64()
-        )),
-    };
-    if result.is_err() {
-        common::hang_up_quietly(client, &caller_id).await;
-    }
-    router.close();
-    result
+    .await
 }
 
 async fn main_inner() -> anyhow::Result<()> {

@@ -174,26 +174,7 @@ pub async fn run(
     endpoint: &str,
     timeout: Duration,
 ) -> anyhow::Result<CallReport> {
-    let router = common::router(client, app).await?;
-    let caller = router.new_channel();
-    let caller_id = caller.handle.id().to_owned();
-    let outcome = tokio::time::timeout(timeout, async {
-        let call = common::originate_into_app(&router, caller, endpoint, app).await?;
-        handle_call(call).await
-    })
-    .await;
-    let result = match outcome {
-        Ok(result) => result,
-        Err(_) => Err(anyhow::anyhow!(
-            "the call did not end within {} s",
-            timeout.as_secs_f64()
-        )),
-    };
-    if result.is_err() {
-        common::hang_up_quietly(client, &caller_id).await;
-    }
-    router.close();
-    result
+    common::place_call(client, app, endpoint, timeout, handle_call).await
 }
 
 async fn main_inner() -> anyhow::Result<()> {

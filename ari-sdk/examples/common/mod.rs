@@ -208,6 +208,41 @@ pub async fn originate_into_app(
     bail!("the events connection closed before {endpoint} answered")
 }
 
+/// The one-call mode of the examples: originates `endpoint` into `app` (subscribed before the
+/// request), hands the call to `handle`, and returns its result. On failure, or when the call is
+/// not done within `timeout`, the caller is hung up; the router is closed either way.
+pub async fn place_call<R, F, Fut>(
+    client: &Client,
+    app: &str,
+    endpoint: &str,
+    timeout: Duration,
+    handle: F,
+) -> anyhow::Result<R>
+where
+    F: FnOnce(Call) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<R>>,
+{
+    let router = router(client, app).await?;
+    let caller = router.new_channel();
+    let caller_id = caller.handle.id().to_owned();
+    let outcome = tokio::time::timeout(timeout, async {
+        let call = originate_into_app(&router, caller, endpoint, app).await?;
+        handle(call).await
+    })
+    .await;
+    let result = outcome.unwrap_or_else(|_| {
+        Err(anyhow::anyhow!(
+            "the call did not end within {} s",
+            timeout.as_secs_f64()
+        ))
+    });
+    if result.is_err() {
+        hang_up_quietly(client, &caller_id).await;
+    }
+    router.close();
+    result
+}
+
 /// Hangs up a channel, accepting that it may be gone already. Used on cleanup paths.
 pub async fn hang_up_quietly(client: &Client, channel_id: &str) {
     match client.channels().hangup(channel_id).send().await {
