@@ -4,9 +4,10 @@
 //! Asterisk writes `type` as the first key of most events, so the fast path reads it, then hands
 //! the rest of the same JSON object straight to the event's struct: no intermediate
 //! `serde_json::Value`. When `type` is not first (Asterisk 22's `ChannelVarset` and
-//! `ChannelHangupRequest`, a third of real traffic; other producers), the slow path keeps each
-//! value's raw JSON text, finds `type`, and decodes the struct from the kept entries: each value is
-//! still parsed once, into its typed form. The result is the same either way.
+//! `ChannelHangupRequest`, a third of real traffic; other producers), the slow path buffers only
+//! the entries before `type` (in Asterisk's events, one or two scalars), then decodes the struct
+//! from those followed by the rest of the same object, still straight from the input. The result
+//! is the same either way.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -43,72 +44,76 @@ impl<'de, T: Tagged> Visitor<'de> for TaggedVisitor<T> {
             let kind: StrBuf<'de> = map.next_value()?;
             return T::from_map(kind.as_str(), map);
         }
-        // Slow path: keep each value's raw JSON text, find `type`, then decode the struct from
-        // the kept entries: every value is parsed once into its typed form, never into a
-        // `serde_json::Value` first.
-        let mut entries: Vec<(Key<'de>, Box<serde_json::value::RawValue>)> = Vec::with_capacity(16);
-        let first_value: Box<serde_json::value::RawValue> = map.next_value()?;
-        entries.push((first, first_value));
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            let value: Box<serde_json::value::RawValue> = map.next_value()?;
-            entries.push((key, value));
+        // Slow path: buffer the entries before `type` as values, then decode the struct from
+        // those followed by the rest of the same map. Asterisk puts `type` after one or two
+        // scalars (`variable`/`value`, `cause`/`soft`), so what is buffered is small and the
+        // bulk of the object (the channel) is still decoded straight from the input.
+        let mut before: Vec<(Key<'de>, serde_json::Value)> = Vec::with_capacity(4);
+        let mut key = first;
+        loop {
+            if key.is_type() {
+                let kind: StrBuf<'de> = map.next_value()?;
+                return T::from_map(
+                    kind.as_str(),
+                    Chained {
+                        before: before.into_iter(),
+                        value: None,
+                        rest: map,
+                    },
+                );
+            }
+            let value: serde_json::Value = map.next_value()?;
+            before.push((key, value));
+            key = match map.next_key_seed(KeySeed)? {
+                Some(key) => key,
+                None => return Err(de::Error::missing_field("type")),
+            };
         }
-        let Some(pos) = entries.iter().position(|(k, _)| k.is_type()) else {
-            return Err(de::Error::missing_field("type"));
-        };
-        let (_, raw_kind) = entries.remove(pos);
-        let kind: String = serde_json::from_str(raw_kind.get())
-            .map_err(|_| de::Error::custom("`type` is not a string"))?;
-        T::from_map(
-            &kind,
-            RawEntries {
-                entries: entries.iter(),
-                value: None,
-            },
-        )
-        .map_err(|e: serde_json::Error| de::Error::custom(e))
     }
 }
 
-/// Buffered `(key, raw JSON)` entries as a map, for the slow path.
-struct RawEntries<'x, 'de> {
-    entries: std::slice::Iter<'x, (Key<'de>, Box<serde_json::value::RawValue>)>,
-    value: Option<&'x serde_json::value::RawValue>,
+/// The entries read before `type`, then the rest of the live map: one map for the struct.
+struct Chained<'de, A> {
+    before: std::vec::IntoIter<(Key<'de>, serde_json::Value)>,
+    /// The buffered value whose key was just handed out, with that key for error messages.
+    value: Option<(Key<'de>, serde_json::Value)>,
+    rest: A,
 }
 
-impl<'x, 'de: 'x> MapAccess<'x> for RawEntries<'x, 'de> {
-    type Error = serde_json::Error;
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Chained<'de, A> {
+    type Error = A::Error;
 
-    fn next_key_seed<K: DeserializeSeed<'x>>(
+    fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Self::Error> {
-        let Some((key, value)) = self.entries.next() else {
-            return Ok(None);
+        let Some((key, value)) = self.before.next() else {
+            return self.rest.next_key_seed(seed);
         };
-        self.value = Some(value);
-        let key: &'x str = match key {
-            Key::Borrowed(s) => s,
-            Key::Owned(s) => s,
+        let name = match &key {
+            Key::Borrowed(s) => seed.deserialize(de::value::BorrowedStrDeserializer::new(*s)),
+            Key::Owned(s) => seed.deserialize(de::value::StrDeserializer::new(s)),
         };
-        seed.deserialize(de::value::BorrowedStrDeserializer::new(key))
-            .map(Some)
+        self.value = Some((key, value));
+        name.map(Some)
     }
 
-    fn next_value_seed<V: DeserializeSeed<'x>>(
+    fn next_value_seed<V: DeserializeSeed<'de>>(
         &mut self,
         seed: V,
     ) -> Result<V::Value, Self::Error> {
-        let raw = self
-            .value
-            .take()
-            .ok_or_else(|| <serde_json::Error as de::Error>::custom("value without a key"))?;
-        let mut de = serde_json::Deserializer::from_str(raw.get());
-        seed.deserialize(&mut de)
+        match self.value.take() {
+            // A buffered value is decoded outside the input's own tracking of where it is, so
+            // its errors name the key themselves.
+            Some((key, value)) => seed
+                .deserialize(value)
+                .map_err(|e| de::Error::custom(format_args!("`{}`: {e}", key.as_str()))),
+            None => self.rest.next_value_seed(seed),
+        }
     }
 
     fn size_hint(&self) -> Option<usize> {
-        Some(self.entries.len())
+        self.rest.size_hint().map(|n| n + self.before.len())
     }
 }
 
@@ -119,11 +124,15 @@ enum Key<'de> {
 }
 
 impl Key<'_> {
-    fn is_type(&self) -> bool {
+    fn as_str(&self) -> &str {
         match self {
-            Key::Borrowed(s) => *s == "type",
-            Key::Owned(s) => s == "type",
+            Key::Borrowed(s) => s,
+            Key::Owned(s) => s,
         }
+    }
+
+    fn is_type(&self) -> bool {
+        self.as_str() == "type"
     }
 }
 
@@ -159,10 +168,7 @@ struct StrBuf<'de>(Key<'de>);
 
 impl StrBuf<'_> {
     fn as_str(&self) -> &str {
-        match &self.0 {
-            Key::Borrowed(s) => s,
-            Key::Owned(s) => s,
-        }
+        self.0.as_str()
     }
 }
 
@@ -251,6 +257,39 @@ mod tests {
             }
         });
         assert_eq!(seen, ["c1"]);
+    }
+
+    #[test]
+    fn type_after_some_fields_decodes_alike_and_names_bad_fields() {
+        // Asterisk 22's order for ChannelHangupRequest: two scalars, then `type`.
+        let body = format!(
+            r#"{{"cause":32,"soft":true,"type":"ChannelHangupRequest",
+               "timestamp":"2026-11-22T06:00:00.000+0000","channel":{CHANNEL},
+               "asterisk_id":"52:54:00:00:00:01","application":"app"}}"#
+        );
+        let e: Event = serde_json::from_str(&body).unwrap();
+        let Event::ChannelHangupRequest(h) = &e else {
+            panic!("a ChannelHangupRequest, got {e:?}")
+        };
+        assert_eq!((h.cause, h.soft), (Some(32), Some(true)));
+        assert_eq!(h.channel.id, "c1");
+        let reordered = body.replace(r#""cause":32,"soft":true,"#, "").replace(
+            r#""application":"app""#,
+            r#""application":"app","soft":true,"cause":32"#,
+        );
+        assert_eq!(serde_json::from_str::<Event>(&reordered).unwrap(), e);
+        // A bad value before `type` is reported with its key.
+        let bad = body.replace(r#""cause":32"#, r#""cause":"busy""#);
+        let err = crate::client::decode_json::<Event>(bad.as_bytes()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("`cause`: invalid type: string \"busy\""),
+            "{text}"
+        );
+        // Without any `type` at all, the whole object is read and the error says so.
+        let none = body.replace(r#""type":"ChannelHangupRequest","#, "");
+        let err = serde_json::from_str::<Event>(&none).unwrap_err();
+        assert!(err.to_string().contains("missing field `type`"), "{err}");
     }
 
     #[test]
