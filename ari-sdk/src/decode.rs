@@ -91,7 +91,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Chained<'de, A> {
             return self.rest.next_key_seed(seed);
         };
         let name = match &key {
-            Key::Borrowed(s) => seed.deserialize(de::value::BorrowedStrDeserializer::new(*s)),
+            Key::Borrowed(s) => seed.deserialize(de::value::BorrowedStrDeserializer::new(s)),
             Key::Owned(s) => seed.deserialize(de::value::StrDeserializer::new(s)),
         };
         self.value = Some((key, value));
