@@ -587,7 +587,7 @@ fn emit_events(api: &Api) -> TokenStream {
             }
             /// Calls `f` with each channel, bridge, playback, live recording, endpoint and device
             /// state the event carries, so that it can be routed to whoever owns them.
-            pub fn visit_resources(&self, #visitor: impl FnMut(crate::meta::ResourceRef<'_>)) {
+            pub fn visit_resources<'a>(&'a self, #visitor: impl FnMut(crate::meta::ResourceRef<'a>)) {
                 match self {
                     #(#visits)*
                     Event::Unknown { .. } => {}

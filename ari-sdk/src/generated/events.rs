@@ -2485,7 +2485,10 @@ impl Event {
     }
     /// Calls `f` with each channel, bridge, playback, live recording, endpoint and device
     /// state the event carries, so that it can be routed to whoever owns them.
-    pub fn visit_resources(&self, mut f: impl FnMut(crate::meta::ResourceRef<'_>)) {
+    pub fn visit_resources<'a>(
+        &'a self,
+        mut f: impl FnMut(crate::meta::ResourceRef<'a>),
+    ) {
         match self {
             Event::ApplicationMoveFailed(e) => {
                 let v = &e.channel;

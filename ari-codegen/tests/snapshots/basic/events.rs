@@ -199,7 +199,7 @@ impl Event {
     }
     /// Calls `f` with each channel, bridge, playback, live recording, endpoint and device
     /// state the event carries, so that it can be routed to whoever owns them.
-    pub fn visit_resources(&self, _f: impl FnMut(crate::meta::ResourceRef<'_>)) {
+    pub fn visit_resources<'a>(&'a self, _f: impl FnMut(crate::meta::ResourceRef<'a>)) {
         match self {
             Event::MissingParams(_) => {}
             Event::ThingMoved(_) => {}
