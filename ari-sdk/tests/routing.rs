@@ -393,3 +393,94 @@ async fn stasis_app_fails_fast_when_it_cannot_connect() {
         ari_sdk::ErrorKind::Transport(ari_sdk::TransportKind::ConnectionRefused)
     );
 }
+
+#[tokio::test]
+async fn events_received_before_the_router_are_routed_first_and_in_order() {
+    let server = FakeAri::start(server_with(|_| None)).await;
+    let c = client(&server);
+    let mut stream = c.event_stream().app("test").connect().await.unwrap();
+    // Three events arrive while nobody routes yet; the first is read, two wait in the queue.
+    for n in 1..=3 {
+        server.send(support::channel_event(
+            "ChannelDtmfReceived",
+            &format!("q{n}"),
+        ));
+    }
+    assert_eq!(channel_of(next(&mut stream).await).as_deref(), Some("q1"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (router, mut main) = Router::new(&c, stream).unwrap();
+    let mut q3 = router.channel("q3");
+    server.send(support::channel_event("ChannelDtmfReceived", "q3"));
+    server.send(support::channel_event("StasisEnd", "q3"));
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        seen.push(channel_of(next(&mut main).await).unwrap());
+    }
+    assert_eq!(seen, ["q2", "q3", "q3", "q3"]);
+    // The subscription made after q3's queued event was routed sees only what came later.
+    assert_eq!(
+        next(&mut q3.events).await.kind(),
+        EventKind::ChannelDtmfReceived
+    );
+    assert_eq!(next(&mut q3.events).await.kind(), EventKind::StasisEnd);
+    assert!(ends(&mut q3.events).await);
+}
+
+#[tokio::test]
+async fn without_the_main_stream_every_subscriber_still_gets_each_event() {
+    let server = FakeAri::start(server_with(|_| None)).await;
+    let (_c, router, main) = router(&server).await;
+    drop(main);
+    let mut first = router.channel("c1");
+    let mut second = router.channel("c1");
+    let mut bridge = router.bridge("b1");
+    server.send(support::entered_bridge("c1", "b1"));
+    server.send(support::channel_event("ChannelDtmfReceived", "c1"));
+    server.send(support::channel_event("StasisEnd", "c1"));
+    for events in [&mut first.events, &mut second.events] {
+        let kinds: Vec<_> = events.by_ref().map(|e| e.kind()).collect().await;
+        assert_eq!(
+            kinds,
+            [
+                EventKind::ChannelEnteredBridge,
+                EventKind::ChannelDtmfReceived,
+                EventKind::StasisEnd
+            ]
+        );
+    }
+    assert_eq!(
+        next(&mut bridge.events).await.kind(),
+        EventKind::ChannelEnteredBridge
+    );
+    assert!(quiet(&mut bridge.events).await);
+    assert_eq!(router.subscribed_resources(), 1);
+}
+
+#[tokio::test]
+async fn closing_the_router_ends_every_stream() {
+    let server = FakeAri::start(server_with(|_| None)).await;
+    let (_c, router, mut main) = router(&server).await;
+    let mut channel = router.channel("c1");
+    let mut incoming = router.incoming();
+    router.close();
+    assert!(ends(&mut main).await, "main stream ends");
+    assert!(ends(&mut channel.events).await, "subscription ends");
+    assert!(ends(&mut incoming).await, "incoming calls end");
+    assert_eq!(router.subscribed_resources(), 0);
+}
+
+/// The channel id of an event item.
+fn channel_of(item: StreamItem) -> Option<String> {
+    match item {
+        StreamItem::Event(e) => {
+            let mut id = None;
+            e.visit_resources(|r| {
+                if let ari_sdk::meta::ResourceRef::Channel(c) = r {
+                    id.get_or_insert_with(|| c.to_owned());
+                }
+            });
+            id
+        }
+        _ => None,
+    }
+}

@@ -1,6 +1,7 @@
 //! The task that owns the events WebSocket: an explicit state machine with backoff, pings and
 //! dead-connection detection.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -12,7 +13,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::Instrument;
 use url::Url;
 
-use super::{Backoff, RawItem};
+use super::{Backoff, Outlet, RawItem, lock_outlet};
 use crate::client::Client;
 use crate::error::{self, Error, Result, TransportKind};
 use crate::meta::{Availability, OperationInfo};
@@ -160,9 +161,31 @@ fn is_terminal(e: &Error) -> bool {
     }
 }
 
+/// Where the task puts what it receives: the stream's queue, or a direct consumer once one has
+/// been installed in the outlet.
+pub(crate) struct Out {
+    pub(crate) queue: mpsc::Sender<RawItem>,
+    pub(crate) outlet: Arc<Mutex<Outlet>>,
+}
+
+impl Out {
+    /// Resolves when the stream has been dropped.
+    async fn closed(&self) {
+        self.queue.closed().await
+    }
+}
+
+impl Drop for Out {
+    /// Drops a direct consumer as the task ends, so that it sees the end.
+    fn drop(&mut self) {
+        let ended = std::mem::replace(&mut *lock_outlet(&self.outlet), Outlet::Finished);
+        drop(ended);
+    }
+}
+
 pub(crate) async fn run(
     config: Config,
-    items: mpsc::Sender<RawItem>,
+    items: Out,
     mut close: watch::Receiver<bool>,
     state_tx: watch::Sender<ConnectionState>,
     mut first: Option<oneshot::Sender<Result<()>>>,
@@ -294,17 +317,41 @@ async fn close_requested(close: &mut watch::Receiver<bool>) {
     }
 }
 
-/// Passes an item to the consumer, waiting for room; `false` when the task should stop.
-async fn deliver(
-    items: &mpsc::Sender<RawItem>,
-    close: &mut watch::Receiver<bool>,
-    item: RawItem,
-) -> bool {
-    tokio::select! {
+/// Passes an item to the consumer, waiting for room in the queue; `false` when the task should
+/// stop.
+async fn deliver(out: &Out, close: &mut watch::Receiver<bool>, item: RawItem) -> bool {
+    use mpsc::error::TrySendError;
+    // The common case, without a wait: a direct consumer, or room in the queue. The queue is
+    // only written under the outlet's lock, which is what lets `divert` switch without a gap.
+    let item = {
+        let mut outlet = lock_outlet(&out.outlet);
+        if let Outlet::Direct(consumer) = &mut *outlet {
+            consumer(item);
+            return true;
+        }
+        match out.queue.try_send(item) {
+            Ok(()) => return true,
+            Err(TrySendError::Closed(_)) => return false,
+            Err(TrySendError::Full(item)) => item,
+        }
+    };
+    let permit = tokio::select! {
         biased;
-        () = close_requested(close) => false,
-        r = items.send(item) => r.is_ok(),
+        () = close_requested(close) => return false,
+        permit = out.queue.reserve() => match permit {
+            Ok(permit) => permit,
+            Err(_) => return false,
+        },
+    };
+    let mut outlet = lock_outlet(&out.outlet);
+    if let Outlet::Direct(consumer) = &mut *outlet {
+        // Switched while waiting: the queue was drained into the consumer first.
+        drop(permit);
+        consumer(item);
+    } else {
+        permit.send(item);
     }
+    true
 }
 
 async fn connect(config: &Config) -> Result<Ws> {
@@ -332,7 +379,7 @@ async fn connect(config: &Config) -> Result<Ws> {
 async fn connected(
     config: &Config,
     ws: Ws,
-    items: &mpsc::Sender<RawItem>,
+    items: &Out,
     close: &mut watch::Receiver<bool>,
 ) -> Ended {
     let (mut sink, mut stream) = ws.split();
@@ -341,7 +388,10 @@ async fn connected(
         config.ping_interval,
     );
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let idle = tokio::time::sleep(config.idle_timeout);
+    // The idle timer is not re-armed per frame (a timer-wheel removal and insertion each): each
+    // frame only records its time, and when the timer fires early it is re-armed from there.
+    let mut last_frame = tokio::time::Instant::now();
+    let idle = tokio::time::sleep_until(last_frame + config.idle_timeout);
     tokio::pin!(idle);
     loop {
         tokio::select! {
@@ -355,7 +405,7 @@ async fn connected(
                 return Ended::Shutdown;
             }
             frame = stream.next() => {
-                idle.as_mut().reset(tokio::time::Instant::now() + config.idle_timeout);
+                last_frame = tokio::time::Instant::now();
                 let item = match frame {
                     Some(Ok(Message::Text(text))) => RawItem::Text(text),
                     Some(Ok(Message::Binary(b))) => RawItem::Error(
@@ -384,7 +434,7 @@ async fn connected(
                     return Ended::Shutdown;
                 }
                 // Waiting for the consumer is not the peer's silence.
-                idle.as_mut().reset(tokio::time::Instant::now() + config.idle_timeout);
+                last_frame = tokio::time::Instant::now();
             }
             _ = ping.tick() => {
                 if let Err(e) = sink.send(Message::Ping(Default::default())).await {
@@ -392,6 +442,11 @@ async fn connected(
                 }
             }
             () = &mut idle => {
+                let deadline = last_frame + config.idle_timeout;
+                if deadline > tokio::time::Instant::now() {
+                    idle.as_mut().reset(deadline);
+                    continue;
+                }
                 return Ended::Lost(
                     Error::timeout_because(
                         config.idle_timeout,

@@ -30,7 +30,7 @@ mod driver;
 use std::fmt;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -299,9 +299,15 @@ impl EventsBuilder {
             idle_timeout,
             handshake_timeout: self.client.inner.connect_timeout + Duration::from_secs(5),
         };
-        runtime.spawn(driver::run(config, items_tx, close_rx, state_tx, first));
+        let outlet = Arc::new(Mutex::new(Outlet::Queue));
+        let out = driver::Out {
+            queue: items_tx,
+            outlet: outlet.clone(),
+        };
+        runtime.spawn(driver::run(config, out, close_rx, state_tx, first));
         Ok(EventStream {
             items: items_rx,
+            outlet,
             close: CloseHandle {
                 tx: Arc::new(close_tx),
             },
@@ -319,11 +325,29 @@ pub(crate) enum RawItem {
     Error(Error),
 }
 
+/// Where the connection task hands received items.
+pub(crate) enum Outlet {
+    /// Into the stream's bounded queue (reading pauses while it is full).
+    Queue,
+    /// To a consumer called in the connection task itself: the router, which saves each event
+    /// a hand-off to another task.
+    Direct(Box<dyn FnMut(RawItem) + Send>),
+    /// The connection task has ended; a direct consumer has been dropped.
+    Finished,
+}
+
+/// Locks an outlet. Its state is a single value replaced whole, so a poisoned lock still holds a
+/// consistent one.
+pub(crate) fn lock_outlet(outlet: &Mutex<Outlet>) -> MutexGuard<'_, Outlet> {
+    outlet.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The events of one connection, as a [`Stream`] of [`StreamItem`]s.
 ///
 /// Dropping the stream stops the connection task.
 pub struct EventStream<E = DefaultEvent> {
     items: mpsc::Receiver<RawItem>,
+    outlet: Arc<Mutex<Outlet>>,
     close: CloseHandle,
     state: watch::Receiver<ConnectionState>,
     _event: PhantomData<fn() -> E>,
@@ -369,24 +393,43 @@ impl<E> EventStream<E> {
     }
 }
 
+impl EventStream {
+    /// Hands every item to `sink`, called in the connection task as each arrives, instead of
+    /// queueing it for this stream, which then stays empty. Items queued already go first, in
+    /// order. When the connection task ends, `sink` is dropped.
+    pub(crate) fn divert(&mut self, mut sink: impl FnMut(StreamItem) + Send + 'static) {
+        let mut direct: Box<dyn FnMut(RawItem) + Send> = Box::new(move |raw| sink(decode(raw)));
+        // The task only queues while holding this lock, so once it is held, the queue holds
+        // everything received before the switch.
+        let mut outlet = lock_outlet(&self.outlet);
+        while let Ok(raw) = self.items.try_recv() {
+            direct(raw);
+        }
+        if matches!(*outlet, Outlet::Queue) {
+            *outlet = Outlet::Direct(direct);
+        }
+        // Otherwise the task has ended: everything it received was drained above, and `direct`
+        // is dropped here, which ends the consumer too.
+    }
+}
+
+/// Decodes a frame into an item of the stream.
+fn decode<E: DeserializeOwned>(raw: RawItem) -> StreamItem<E> {
+    match raw {
+        RawItem::Text(text) => match crate::client::decode_json::<E>(text.as_bytes()) {
+            Ok(event) => StreamItem::Event(event),
+            Err(e) => StreamItem::Error(e.with_operation(&driver::EVENTS_OP)),
+        },
+        RawItem::Reconnected { attempt, downtime } => StreamItem::Reconnected { attempt, downtime },
+        RawItem::Error(e) => StreamItem::Error(e),
+    }
+}
+
 impl<E: DeserializeOwned> Stream for EventStream<E> {
     type Item = StreamItem<E>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match self.items.poll_recv(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Ready(Some(raw)) => Poll::Ready(Some(match raw {
-                RawItem::Text(text) => match crate::client::decode_json::<E>(text.as_bytes()) {
-                    Ok(event) => StreamItem::Event(event),
-                    Err(e) => StreamItem::Error(e.with_operation(&driver::EVENTS_OP)),
-                },
-                RawItem::Reconnected { attempt, downtime } => {
-                    StreamItem::Reconnected { attempt, downtime }
-                }
-                RawItem::Error(e) => StreamItem::Error(e),
-            })),
-        }
+        self.items.poll_recv(cx).map(|raw| raw.map(decode))
     }
 }
 

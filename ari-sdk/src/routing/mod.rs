@@ -23,14 +23,16 @@
 mod app;
 mod resync;
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use tokio::sync::mpsc;
 
 use crate::client::Client;
@@ -44,7 +46,7 @@ pub use app::{Call, HandlerOutcome, StasisApp};
 pub use resync::Snapshot;
 
 /// A resource that events can be routed by; the owned form of [`ResourceRef`].
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ResourceKey {
     /// A channel, by id.
@@ -65,6 +67,72 @@ pub enum ResourceKey {
     /// A device state, by device name.
     DeviceState(String),
 }
+
+impl ResourceKey {
+    /// The borrowed form.
+    pub fn as_ref(&self) -> ResourceRef<'_> {
+        match self {
+            ResourceKey::Channel(id) => ResourceRef::Channel(id),
+            ResourceKey::Bridge(id) => ResourceRef::Bridge(id),
+            ResourceKey::Playback(id) => ResourceRef::Playback(id),
+            ResourceKey::Recording(name) => ResourceRef::Recording(name),
+            ResourceKey::Endpoint {
+                technology,
+                resource,
+            } => ResourceRef::Endpoint {
+                technology,
+                resource,
+            },
+            ResourceKey::DeviceState(name) => ResourceRef::DeviceState(name),
+        }
+    }
+}
+
+// The routing table is keyed by `ResourceKey` and looked up with the `ResourceRef`s an event
+// carries, without making owned keys per event: both hash as their `ResourceRef`, and the table
+// borrows keys as `dyn AsResourceRef`.
+impl Hash for ResourceKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_ref().hash(state)
+    }
+}
+
+/// Either form of a key, seen as a [`ResourceRef`].
+trait AsResourceRef {
+    fn resource_ref(&self) -> ResourceRef<'_>;
+}
+
+impl AsResourceRef for ResourceKey {
+    fn resource_ref(&self) -> ResourceRef<'_> {
+        self.as_ref()
+    }
+}
+
+impl AsResourceRef for ResourceRef<'_> {
+    fn resource_ref(&self) -> ResourceRef<'_> {
+        *self
+    }
+}
+
+impl<'a> Borrow<dyn AsResourceRef + 'a> for ResourceKey {
+    fn borrow(&self) -> &(dyn AsResourceRef + 'a) {
+        self
+    }
+}
+
+impl Hash for dyn AsResourceRef + '_ {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.resource_ref().hash(state)
+    }
+}
+
+impl PartialEq for dyn AsResourceRef + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.resource_ref() == other.resource_ref()
+    }
+}
+
+impl Eq for dyn AsResourceRef + '_ {}
 
 impl From<ResourceRef<'_>> for ResourceKey {
     fn from(r: ResourceRef<'_>) -> Self {
@@ -102,14 +170,14 @@ impl fmt::Display for ResourceKey {
 }
 
 /// The resource whose life in the application this event ends, if any.
-fn ending_key(event: &Event) -> Option<ResourceKey> {
+fn ending_key(event: &Event) -> Option<ResourceRef<'_>> {
     match event {
-        Event::StasisEnd(e) => Some(ResourceKey::Channel(e.channel.id.clone())),
-        Event::ChannelDestroyed(e) => Some(ResourceKey::Channel(e.channel.id.clone())),
-        Event::BridgeDestroyed(e) => Some(ResourceKey::Bridge(e.bridge.id.clone())),
-        Event::PlaybackFinished(e) => Some(ResourceKey::Playback(e.playback.id.clone())),
-        Event::RecordingFinished(e) => Some(ResourceKey::Recording(e.recording.name.clone())),
-        Event::RecordingFailed(e) => Some(ResourceKey::Recording(e.recording.name.clone())),
+        Event::StasisEnd(e) => Some(ResourceRef::Channel(&e.channel.id)),
+        Event::ChannelDestroyed(e) => Some(ResourceRef::Channel(&e.channel.id)),
+        Event::BridgeDestroyed(e) => Some(ResourceRef::Bridge(&e.bridge.id)),
+        Event::PlaybackFinished(e) => Some(ResourceRef::Playback(&e.playback.id)),
+        Event::RecordingFinished(e) => Some(ResourceRef::Recording(&e.recording.name)),
+        Event::RecordingFailed(e) => Some(ResourceRef::Recording(&e.recording.name)),
         _ => None,
     }
 }
@@ -179,51 +247,68 @@ impl Shared {
 
     /// Sends an event to every subscription of every resource it carries, ending the
     /// subscriptions of a resource whose life it ends; a `StasisStart` for an unowned channel
-    /// becomes a [`Call`] when calls are being taken.
-    fn dispatch(self: &Arc<Self>, client: &Client, event: &Event) {
-        let mut keys: Vec<ResourceKey> = Vec::new();
+    /// becomes a [`Call`] when calls are being taken. The event is given back when `keep` is set
+    /// or when no subscription took it; otherwise the last subscription gets it without a copy.
+    fn dispatch(self: &Arc<Self>, client: &Client, event: Event, keep: bool) -> Option<Event> {
+        let mut keys: Vec<ResourceRef<'_>> = Vec::with_capacity(4);
         event.visit_resources(|r| {
-            let key = ResourceKey::from(r);
-            if !keys.contains(&key) {
-                keys.push(key);
+            if !keys.contains(&r) {
+                keys.push(r);
             }
         });
-        let ending = ending_key(event);
+        let ending = ending_key(&event);
 
         // A new call is subscribed before this event's dispatch, so it misses nothing after its
         // StasisStart. The Call is sent after the lock is released: a dropped receiver drops
         // the Call, whose subscription then takes the lock itself.
         let mut call = None;
-        if let Event::StasisStart(start) = event {
+        if let Event::StasisStart(start) = &event {
             let has_taker = self
                 .incoming
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .as_ref()
                 .is_some_and(|tx| !tx.is_closed());
-            let key = ResourceKey::Channel(start.channel.id.clone());
-            if has_taker && !self.routes().contains_key(&key) {
-                call = Some(self.make_call(client, start, key));
+            let key = ResourceRef::Channel(&start.channel.id);
+            if has_taker && !self.routes().contains_key(&key as &dyn AsResourceRef) {
+                call = Some(self.make_call(client, start));
             }
         }
+        // The call's own StasisStart travels in the Call, not on its stream.
+        let skip = call.as_ref().map(|c: &NewCall| c.events.guard.id);
 
-        {
+        let event = {
             let mut routes = self.routes();
+            // An ending resource's routes leave the table now and end (their senders dropped)
+            // once this event has been sent to them.
+            let ended = ending.and_then(|key| {
+                keys.contains(&key)
+                    .then(|| routes.remove(&key as &dyn AsResourceRef))
+                    .flatten()
+            });
+            let mut targets: Vec<&Route> = Vec::new();
             for key in &keys {
-                let Some(list) = routes.get_mut(key) else {
-                    continue;
-                };
-                // The call's own StasisStart travels in the Call, not on its stream.
-                let skip = call.as_ref().map(|c: &NewCall| c.events.guard.id);
-                list.retain(|r| Some(r.id) == skip || r.tx.send(event.clone()).is_ok());
-                if ending.as_ref() == Some(key) {
-                    list.clear();
-                }
-                if list.is_empty() {
-                    routes.remove(key);
+                if let Some(list) = routes.get(key as &dyn AsResourceRef) {
+                    targets.extend(list.iter().filter(|r| Some(r.id) != skip));
                 }
             }
-        }
+            targets.extend(ended.iter().flatten().filter(|r| Some(r.id) != skip));
+            // The keys borrowed from the event are done with: it can move now.
+            let mut event = Some(event);
+            let last = targets.len().checked_sub(usize::from(!keep));
+            for (i, route) in targets.iter().enumerate() {
+                let copy = if Some(i) == last {
+                    event.take()
+                } else {
+                    event.clone()
+                };
+                // A failed send is a subscription being dropped: its guard removes it.
+                if let Some(copy) = copy {
+                    let _ = route.tx.send(copy);
+                }
+            }
+            event
+        };
 
         if let Some(call) = call {
             let tx = self
@@ -236,16 +321,12 @@ impl Shared {
                 let _ = tx.send(call);
             }
         }
+        event
     }
 
-    fn make_call(
-        self: &Arc<Self>,
-        client: &Client,
-        start: &StasisStart,
-        key: ResourceKey,
-    ) -> NewCall {
+    fn make_call(self: &Arc<Self>, client: &Client, start: &StasisStart) -> NewCall {
         NewCall {
-            events: self.subscribe(key),
+            events: self.subscribe(ResourceKey::Channel(start.channel.id.clone())),
             channel: ChannelHandle::new(client.clone(), start.channel.id.clone()),
             start: Box::new(start.clone()),
         }
@@ -259,11 +340,16 @@ impl Shared {
 }
 
 /// Closes the events connection when the last [`Router`] and the [`RouterStream`] are dropped.
-struct KeepAlive(CloseHandle);
+struct KeepAlive {
+    close: CloseHandle,
+    /// Held so that the connection does not stop for want of a reader: its items go to the
+    /// router directly.
+    _events: EventStream,
+}
 
 impl Drop for KeepAlive {
     fn drop(&mut self) {
-        self.0.close();
+        self.close.close();
     }
 }
 
@@ -312,8 +398,9 @@ impl Router {
     /// After a [`StreamItem::Reconnected`], the router re-lists channels and bridges (and looks
     /// up subscribed playbacks and recordings) and ends the subscriptions of resources that
     /// are gone; the item is still passed on so the application can resync its own state.
-    pub fn new(client: &Client, events: EventStream) -> Result<(Router, RouterStream)> {
-        let runtime = tokio::runtime::Handle::try_current()
+    pub fn new(client: &Client, mut events: EventStream) -> Result<(Router, RouterStream)> {
+        // Resyncs are spawned from the connection's task; checked here for a clear error.
+        tokio::runtime::Handle::try_current()
             .map_err(|_| Error::config("the router needs a tokio runtime"))?;
         let shared = Arc::new(Shared {
             routes: Mutex::new(HashMap::new()),
@@ -322,9 +409,19 @@ impl Router {
             incoming: Mutex::new(None),
         });
         let close = events.close_handle();
-        let keep = Arc::new(KeepAlive(close.clone()));
         let (tx, rx) = mpsc::unbounded_channel();
-        runtime.spawn(pump(events, shared.clone(), tx, client.clone()));
+        let mut pump = Pump {
+            shared: shared.clone(),
+            tx,
+            client: client.clone(),
+        };
+        // Events are routed in the connection's own task: one hand-off between tasks fewer per
+        // event than reading the stream from a task of the router's.
+        events.divert(move |item| pump.item(item));
+        let keep = Arc::new(KeepAlive {
+            close: close.clone(),
+            _events: events,
+        });
         Ok((
             Router {
                 shared,
@@ -429,26 +526,42 @@ impl Router {
     }
 }
 
-/// Reads the events stream, routes each event, passes every item on.
-async fn pump(
-    mut events: EventStream,
+/// Routes each item in the events connection's task and passes it on to the [`RouterStream`].
+/// Dropped when that task ends, which ends every subscription.
+struct Pump {
     shared: Arc<Shared>,
     tx: mpsc::UnboundedSender<StreamItem>,
     client: Client,
-) {
-    while let Some(item) = events.next().await {
-        match &item {
-            StreamItem::Event(event) => shared.dispatch(&client, event),
-            StreamItem::Reconnected { .. } => {
-                let generation = shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
-                tokio::spawn(resync::prune(shared.clone(), client.clone(), generation));
+}
+
+impl Pump {
+    fn item(&mut self, item: StreamItem) {
+        // The application may have dropped the stream and kept only subscriptions; then the
+        // event is moved to its last subscriber instead of copied.
+        let keep = !self.tx.is_closed();
+        let item = match item {
+            StreamItem::Event(event) => match self.shared.dispatch(&self.client, event, keep) {
+                Some(event) => StreamItem::Event(event),
+                None => return,
+            },
+            StreamItem::Reconnected { attempt, downtime } => {
+                let generation = self.shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
+                let prune = resync::prune(self.shared.clone(), self.client.clone(), generation);
+                tokio::spawn(prune);
+                StreamItem::Reconnected { attempt, downtime }
             }
-            StreamItem::Error(_) => {}
+            error @ StreamItem::Error(_) => error,
+        };
+        if keep {
+            let _ = self.tx.send(item);
         }
-        // The application may have dropped the stream and kept only subscriptions.
-        let _ = tx.send(item);
     }
-    shared.close_all();
+}
+
+impl Drop for Pump {
+    fn drop(&mut self) {
+        self.shared.close_all();
+    }
 }
 
 /// A resource's handle and its event stream, subscribed before the resource exists.
