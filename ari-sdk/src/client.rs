@@ -563,7 +563,23 @@ pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
     if let Ok(value) = serde_json::from_slice(body) {
         return Ok(value);
     }
-    let mut de = serde_json::Deserializer::from_slice(body);
+    decode_tracked(serde_json::Deserializer::from_slice(body), body)
+}
+
+/// [`decode_json`] for text already known to be UTF-8 (WebSocket text frames): serde_json then
+/// skips validating every string again.
+pub(crate) fn decode_json_str<T: DeserializeOwned>(text: &str) -> Result<T> {
+    if let Ok(value) = serde_json::from_str(text) {
+        return Ok(value);
+    }
+    decode_tracked(serde_json::Deserializer::from_str(text), text.as_bytes())
+}
+
+/// The slow decode of a body that failed: tracks the path for the error.
+fn decode_tracked<'de, R: serde_json::de::Read<'de>, T: DeserializeOwned>(
+    mut de: serde_json::Deserializer<R>,
+    body: &[u8],
+) -> Result<T> {
     let value: T =
         serde_path_to_error::deserialize(&mut de).map_err(|e| error::decode_error(e, body))?;
     // Trailing garbage after the value is a malformed body too.
@@ -748,6 +764,12 @@ mod tests {
         assert_eq!(e.json_path(), Some("caller.name"));
         assert!(e.excerpt().unwrap().contains("\"name\":42"), "{e}");
         assert!(decode_json::<Chan>(b"{\"id\":\"1\",\"caller\":{\"name\":\"a\"}} x").is_err());
+        // The text form reports alike.
+        let s = std::str::from_utf8(body).unwrap();
+        let e = decode_json_str::<Chan>(s).unwrap_err();
+        assert_eq!(e.json_path(), Some("caller.name"));
+        assert!(e.excerpt().unwrap().contains("\"name\":42"), "{e}");
+        assert!(decode_json_str::<Chan>("{\"id\":\"1\",\"caller\":{\"name\":\"a\"}} x").is_err());
     }
 
     #[test]

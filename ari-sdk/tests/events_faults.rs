@@ -613,3 +613,49 @@ async fn unknown_event_types_are_values_not_errors() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn frames_larger_than_the_read_buffer_and_bursts_arrive_whole_and_in_order() {
+    // The reader takes 16 KiB per socket read: a 200 KB event spans many reads, and a burst of
+    // small events shares reads.
+    let big_value = "x".repeat(200_000);
+    let big = format!(
+        r#"{{"type":"ChannelVarset","variable":"BIG","value":"{big_value}","timestamp":"2026-11-22T06:00:00.000+0000","application":"test"}}"#
+    );
+    let (l, addr) = listener().await;
+    serve(
+        l,
+        Seen::default(),
+        None,
+        Arc::new(move |_, mut ws| {
+            let big = big.clone();
+            Box::pin(async move {
+                let _ = ws.send(Message::text(support::event("StasisStart", 1))).await;
+                let _ = ws.send(Message::text(big)).await;
+                for n in 2..=200 {
+                    let _ = ws.feed(Message::text(support::event("StasisStart", n))).await;
+                }
+                let _ = ws.flush().await;
+                hold().await;
+            })
+        }),
+    );
+    let mut s = client(addr)
+        .event_stream()
+        .app("test")
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(channel_id(&next(&mut s).await).as_deref(), Some("chan-1"));
+    match next(&mut s).await {
+        StreamItem::Event(ari_sdk::Event::ChannelVarset(v)) => {
+            assert_eq!(v.variable, "BIG");
+            assert_eq!(v.value.len(), 200_000);
+        }
+        other => panic!("expected the large ChannelVarset, got {other:?}"),
+    }
+    for n in 2..=200 {
+        let expected = format!("chan-{n}");
+        assert_eq!(channel_id(&next(&mut s).await).as_deref(), Some(&*expected));
+    }
+}

@@ -356,15 +356,20 @@ async fn deliver(out: &Out, close: &mut watch::Receiver<bool>, item: RawItem) ->
 
 async fn connect(config: &Config) -> Result<Ws> {
     let request = config.request.request()?;
+    // tungstenite zeroes up to `read_buffer_size` bytes of its buffer before every socket read
+    // (128 KiB by default, a tenth of the whole client's instructions under load, and the
+    // cache that goes with it). ARI events are ~0.6 KB, so 16 KiB still takes a burst of
+    // ~25 in one read; a larger frame still arrives whole, the buffer grows for it.
+    let ws_config = tungstenite::protocol::WebSocketConfig::default().read_buffer_size(16 * 1024);
     #[cfg(feature = "rustls")]
     let attempt = tokio_tungstenite::connect_async_tls_with_config(
         request,
-        None,
+        Some(ws_config),
         true,
         Some(config.request.connector()),
     );
     #[cfg(not(feature = "rustls"))]
-    let attempt = tokio_tungstenite::connect_async_with_config(request, None, true);
+    let attempt = tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true);
     match tokio::time::timeout(config.handshake_timeout, attempt).await {
         Err(_) => Err(Error::timeout_because(
             config.handshake_timeout,

@@ -416,7 +416,7 @@ impl EventStream {
 /// Decodes a frame into an item of the stream.
 fn decode<E: DeserializeOwned>(raw: RawItem) -> StreamItem<E> {
     match raw {
-        RawItem::Text(text) => match crate::client::decode_json::<E>(text.as_bytes()) {
+        RawItem::Text(text) => match crate::client::decode_json_str::<E>(text.as_str()) {
             Ok(event) => StreamItem::Event(event),
             Err(e) => StreamItem::Error(e.with_operation(&driver::EVENTS_OP)),
         },
