@@ -630,10 +630,14 @@ async fn frames_larger_than_the_read_buffer_and_bursts_arrive_whole_and_in_order
         Arc::new(move |_, mut ws| {
             let big = big.clone();
             Box::pin(async move {
-                let _ = ws.send(Message::text(support::event("StasisStart", 1))).await;
+                let _ = ws
+                    .send(Message::text(support::event("StasisStart", 1)))
+                    .await;
                 let _ = ws.send(Message::text(big)).await;
                 for n in 2..=200 {
-                    let _ = ws.feed(Message::text(support::event("StasisStart", n))).await;
+                    let _ = ws
+                        .feed(Message::text(support::event("StasisStart", n)))
+                        .await;
                 }
                 let _ = ws.flush().await;
                 hold().await;
