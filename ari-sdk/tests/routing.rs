@@ -484,3 +484,49 @@ fn channel_of(item: StreamItem) -> Option<String> {
         _ => None,
     }
 }
+
+#[tokio::test]
+async fn the_unrouted_stream_carries_only_what_nobody_took() {
+    let server = FakeAri::start(server_with(|_| None)).await;
+    let c = client(&server);
+    let stream = c
+        .event_stream()
+        .app("test")
+        .backoff(Backoff::default().initial(Duration::from_millis(50)))
+        .connect()
+        .await
+        .unwrap();
+    let (router, mut rest) = Router::with_unrouted_stream(&c, stream).unwrap();
+    let mut incoming = router.incoming();
+    let mut owned = router.channel("owned");
+
+    server.send(support::channel_event("StasisStart", "call"));
+    server.send(support::channel_event("ChannelDtmfReceived", "owned"));
+    server.send(support::channel_event("ChannelDtmfReceived", "call"));
+    server.send(support::channel_event("ChannelDtmfReceived", "nobody"));
+
+    let mut call = next(&mut incoming).await;
+    assert_eq!(call.channel.id(), "call");
+    assert_eq!(call.start.channel.id, "call");
+    assert_eq!(
+        next(&mut call.events).await.kind(),
+        EventKind::ChannelDtmfReceived
+    );
+    assert_eq!(
+        next(&mut owned.events).await.kind(),
+        EventKind::ChannelDtmfReceived
+    );
+    // Only the event of the channel nobody owns falls through.
+    assert_eq!(channel_of(next(&mut rest).await).as_deref(), Some("nobody"));
+    assert!(quiet(&mut rest).await);
+
+    // Connection items still come through.
+    server.push.send(Push::Drop).unwrap();
+    loop {
+        match next(&mut rest).await {
+            StreamItem::Reconnected { .. } => break,
+            StreamItem::Error(_) => {}
+            other => panic!("expected connection items, got {other:?}"),
+        }
+    }
+}

@@ -117,7 +117,8 @@ impl StasisApp {
         Fut::Output: HandlerOutcome,
     {
         let stream = self.events.connect().await?;
-        let (router, mut items) = Router::new(&self.client, stream)?;
+        // Events reach the calls' own streams; the main stream only carries the rest.
+        let (router, mut items) = Router::with_unrouted_stream(&self.client, stream)?;
         let mut incoming = router.incoming();
         let mut tasks = JoinSet::new();
         let mut last_error = None;
@@ -141,7 +142,9 @@ impl StasisApp {
                     Some(StreamItem::Reconnected { attempt, downtime }) => {
                         tracing::info!(attempt, ?downtime, "events reconnected");
                     }
-                    Some(StreamItem::Event(_)) => {}
+                    Some(StreamItem::Event(event)) => {
+                        tracing::trace!(kind = %event.kind(), "event of no call");
+                    }
                 },
                 Some(joined) = tasks.join_next() => {
                     if joined.is_err_and(|e| e.is_panic()) {

@@ -271,11 +271,13 @@ impl Shared {
                 .is_some_and(|tx| !tx.is_closed());
             let key = ResourceRef::Channel(&start.channel.id);
             if has_taker && !self.routes().contains_key(&key as &dyn AsResourceRef) {
-                call = Some(self.make_call(client, start));
+                let id = start.channel.id.clone();
+                let events = self.subscribe(ResourceKey::Channel(id.clone()));
+                call = Some((events, ChannelHandle::new(client.clone(), id)));
             }
         }
         // The call's own StasisStart travels in the Call, not on its stream.
-        let skip = call.as_ref().map(|c: &NewCall| c.events.guard.id);
+        let skip = call.as_ref().map(|(events, _)| events.guard.id);
 
         let event = {
             let mut routes = self.routes();
@@ -295,7 +297,9 @@ impl Shared {
             targets.extend(ended.iter().flatten().filter(|r| Some(r.id) != skip));
             // The keys borrowed from the event are done with: it can move now.
             let mut event = Some(event);
-            let last = targets.len().checked_sub(usize::from(!keep));
+            // A new Call is the last taker when there is one.
+            let hold = keep || call.is_some();
+            let last = targets.len().checked_sub(usize::from(!hold));
             for (i, route) in targets.iter().enumerate() {
                 let copy = if Some(i) == last {
                     event.take()
@@ -310,26 +314,37 @@ impl Shared {
             event
         };
 
-        if let Some(call) = call {
+        let mut event = event;
+        if let Some((events, channel)) = call {
+            let start = if keep {
+                match &event {
+                    Some(Event::StasisStart(start)) => Some(start.clone()),
+                    _ => None,
+                }
+            } else {
+                match event.take() {
+                    Some(Event::StasisStart(start)) => Some(start),
+                    other => {
+                        event = other;
+                        None
+                    }
+                }
+            };
             let tx = self
                 .incoming
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone();
-            if let Some(tx) = tx {
+            if let (Some(tx), Some(start)) = (tx, start) {
                 // On failure the Call (and its subscription) is dropped here, outside the lock.
-                let _ = tx.send(call);
+                let _ = tx.send(NewCall {
+                    start,
+                    channel,
+                    events,
+                });
             }
         }
         event
-    }
-
-    fn make_call(self: &Arc<Self>, client: &Client, start: &StasisStart) -> NewCall {
-        NewCall {
-            events: self.subscribe(ResourceKey::Channel(start.channel.id.clone())),
-            channel: ChannelHandle::new(client.clone(), start.channel.id.clone()),
-            start: Box::new(start.clone()),
-        }
     }
 
     /// Ends every subscription: the events connection is gone for good.
@@ -398,7 +413,26 @@ impl Router {
     /// After a [`StreamItem::Reconnected`], the router re-lists channels and bridges (and looks
     /// up subscribed playbacks and recordings) and ends the subscriptions of resources that
     /// are gone; the item is still passed on so the application can resync its own state.
-    pub fn new(client: &Client, mut events: EventStream) -> Result<(Router, RouterStream)> {
+    pub fn new(client: &Client, events: EventStream) -> Result<(Router, RouterStream)> {
+        Router::start(client, events, true)
+    }
+
+    /// Like [`new`](Self::new), but the [`RouterStream`] carries only the events that no
+    /// subscription and no new [`Call`] took, besides every `Reconnected` and `Error` item. No
+    /// event is then ever copied: use this when the per-resource streams are where events are
+    /// handled and the main stream is for what falls through. [`StasisApp`] works this way.
+    pub fn with_unrouted_stream(
+        client: &Client,
+        events: EventStream,
+    ) -> Result<(Router, RouterStream)> {
+        Router::start(client, events, false)
+    }
+
+    fn start(
+        client: &Client,
+        mut events: EventStream,
+        every_event: bool,
+    ) -> Result<(Router, RouterStream)> {
         // Resyncs are spawned from the connection's task; checked here for a clear error.
         tokio::runtime::Handle::try_current()
             .map_err(|_| Error::config("the router needs a tokio runtime"))?;
@@ -414,6 +448,7 @@ impl Router {
             shared: shared.clone(),
             tx,
             client: client.clone(),
+            every_event,
         };
         // Events are routed in the connection's own task: one hand-off between tasks fewer per
         // event than reading the stream from a task of the router's.
@@ -532,13 +567,15 @@ struct Pump {
     shared: Arc<Shared>,
     tx: mpsc::UnboundedSender<StreamItem>,
     client: Client,
+    /// Whether the stream carries every event, or only those nobody else took.
+    every_event: bool,
 }
 
 impl Pump {
     fn item(&mut self, item: StreamItem) {
-        // The application may have dropped the stream and kept only subscriptions; then the
-        // event is moved to its last subscriber instead of copied.
-        let keep = !self.tx.is_closed();
+        // Unless the stream wants every event and is still held, the event is moved to its
+        // last taker instead of copied, and comes back only if nobody took it.
+        let keep = self.every_event && !self.tx.is_closed();
         let item = match item {
             StreamItem::Event(event) => match self.shared.dispatch(&self.client, event, keep) {
                 Some(event) => StreamItem::Event(event),
@@ -552,9 +589,8 @@ impl Pump {
             }
             error @ StreamItem::Error(_) => error,
         };
-        if keep {
-            let _ = self.tx.send(item);
-        }
+        // The application may have dropped the stream and kept only subscriptions.
+        let _ = self.tx.send(item);
     }
 }
 
