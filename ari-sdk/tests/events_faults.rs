@@ -99,6 +99,16 @@ fn client(addr: SocketAddr) -> Client {
         .unwrap()
 }
 
+/// The events stream of app `test`, connected.
+async fn connected(addr: SocketAddr) -> EventStream {
+    client(addr)
+        .event_stream()
+        .app("test")
+        .connect()
+        .await
+        .unwrap()
+}
+
 fn fast() -> Backoff {
     Backoff::default()
         .initial(Duration::from_millis(50))
@@ -328,12 +338,7 @@ async fn malformed_frames_are_error_items_and_the_stream_goes_on() {
             })
         }),
     );
-    let mut s = client(addr)
-        .event_stream()
-        .app("test")
-        .connect()
-        .await
-        .unwrap();
+    let mut s = connected(addr).await;
     match next(&mut s).await {
         StreamItem::Error(e) => {
             assert_eq!(e.kind(), ErrorKind::Decode, "{e}");
@@ -428,12 +433,7 @@ async fn close_sends_a_close_frame_and_ends_the_stream() {
             })
         }),
     );
-    let mut s = client(addr)
-        .event_stream()
-        .app("test")
-        .connect()
-        .await
-        .unwrap();
+    let mut s = connected(addr).await;
     assert_eq!(channel_id(&next(&mut s).await).as_deref(), Some("chan-1"));
     s.close_handle().close();
     let end = tokio::time::timeout(Duration::from_secs(3), s.next()).await;
@@ -466,12 +466,7 @@ async fn dropping_the_stream_disconnects() {
             })
         }),
     );
-    let s = client(addr)
-        .event_stream()
-        .app("test")
-        .connect()
-        .await
-        .unwrap();
+    let s = connected(addr).await;
     drop(s);
     tokio::time::timeout(Duration::from_secs(3), ended_rx)
         .await
@@ -577,12 +572,7 @@ async fn unknown_event_types_are_values_not_errors() {
             })
         }),
     );
-    let mut s = client(addr)
-        .event_stream()
-        .app("test")
-        .connect()
-        .await
-        .unwrap();
+    let mut s = connected(addr).await;
     match next(&mut s).await {
         StreamItem::Event(ari_sdk::Event::Unknown { kind, raw }) => {
             assert_eq!(kind, "SomethingNew");
@@ -644,12 +634,7 @@ async fn frames_larger_than_the_read_buffer_and_bursts_arrive_whole_and_in_order
             })
         }),
     );
-    let mut s = client(addr)
-        .event_stream()
-        .app("test")
-        .connect()
-        .await
-        .unwrap();
+    let mut s = connected(addr).await;
     assert_eq!(channel_id(&next(&mut s).await).as_deref(), Some("chan-1"));
     match next(&mut s).await {
         StreamItem::Event(ari_sdk::Event::ChannelVarset(v)) => {
