@@ -3,7 +3,9 @@
 //!
 //! A [`Router`] takes over an [`EventStream`] and passes every item on through its
 //! [`RouterStream`]; in addition, each event goes to the [`ResourceEvents`] streams subscribed to
-//! a resource it carries (found with [`Event::visit_resources`]). A resource's stream ends by
+//! a resource it carries (found with [`Event::visit_resources`]). Routing runs in the events
+//! connection's own task. With [`Router::with_unrouted_stream`] the main stream carries only the
+//! events that no subscription took, and no event is ever copied. A resource's stream ends by
 //! itself after the event that ends the resource's life in the application:
 //!
 //! | resource  | last event                                   |
