@@ -176,7 +176,8 @@ impl Out {
 }
 
 impl Drop for Out {
-    /// Drops a direct consumer as the task ends, so that it sees the end.
+    /// Drops a direct consumer as the task ends, so that it sees the end; outside the lock,
+    /// since what it ends may take locks of its own.
     fn drop(&mut self) {
         let ended = std::mem::replace(&mut *lock_outlet(&self.outlet), Outlet::Finished);
         drop(ended);
@@ -410,7 +411,6 @@ async fn connected(
                 return Ended::Shutdown;
             }
             frame = stream.next() => {
-                last_frame = tokio::time::Instant::now();
                 let item = match frame {
                     Some(Ok(Message::Text(text))) => RawItem::Text(text),
                     Some(Ok(Message::Binary(b))) => RawItem::Error(
@@ -418,7 +418,10 @@ async fn connected(
                             .with_operation(&EVENTS_OP),
                     ),
                     // tungstenite answers pings itself; any frame proves the peer alive.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {
+                        last_frame = tokio::time::Instant::now();
+                        continue;
+                    }
                     Some(Ok(Message::Close(frame))) => {
                         let why = match frame {
                             Some(f) => format!("server closed the connection ({} {})", f.code, f.reason),
@@ -438,7 +441,7 @@ async fn connected(
                     shutdown(&mut sink, &mut stream).await;
                     return Ended::Shutdown;
                 }
-                // Waiting for the consumer is not the peer's silence.
+                // Taken after the hand-over: waiting for the consumer is not the peer's silence.
                 last_frame = tokio::time::Instant::now();
             }
             _ = ping.tick() => {

@@ -281,7 +281,7 @@ impl Shared {
         // The call's own StasisStart travels in the Call, not on its stream.
         let skip = call.as_ref().map(|(events, _)| events.guard.id);
 
-        let event = {
+        let mut event = {
             let mut routes = self.routes();
             // An ending resource's routes leave the table now and end (their senders dropped)
             // once this event has been sent to them.
@@ -316,7 +316,6 @@ impl Shared {
             event
         };
 
-        let mut event = event;
         if let Some((events, channel)) = call {
             let start = if keep {
                 match &event {
@@ -583,11 +582,11 @@ impl Pump {
                 Some(event) => StreamItem::Event(event),
                 None => return,
             },
-            StreamItem::Reconnected { attempt, downtime } => {
+            reconnected @ StreamItem::Reconnected { .. } => {
                 let generation = self.shared.generation.fetch_add(1, Ordering::AcqRel) + 1;
                 let prune = resync::prune(self.shared.clone(), self.client.clone(), generation);
                 tokio::spawn(prune);
-                StreamItem::Reconnected { attempt, downtime }
+                reconnected
             }
             error @ StreamItem::Error(_) => error,
         };
