@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use ari_spec::http::HttpSource;
-use ari_spec::{Corpus, DirSource, RawRevision, Release, ReleaseEntry, Revision, Source};
+use ari_spec::{Corpus, DirSource, RawRevision, Release, ReleaseEntry, Source};
 use serde_json::Value;
 
 /// Arguments of `cargo xtask import`.
