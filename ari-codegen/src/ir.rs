@@ -7,7 +7,10 @@
 //!   (and [`OMITTED_BY_SERVERS`] does not list it);
 //! - a parameter is a required argument only when every revision that has its operation has it
 //!   and requires it; otherwise it is a builder method;
-//! - LIST values are the union over revisions (newest revision's order first);
+//! - LIST values are the union over revisions (newest revision's order first); a string is an enum
+//!   only when every revision that has it lists its values: bridges.create's `type`, a LIST of two in
+//!   12.0–12.1 and free text (comma-separated attributes) since 12.2, stays a `String`, so that no
+//!   value a newer server accepts is refused before sending;
 //! - descriptions, summaries and error reasons come from the newest revision that has the item;
 //! - when revisions disagree on a type, the type becomes an untagged enum of every type seen,
 //!   newest first, and the disagreement is recorded in [`Api::conflicts`].
@@ -221,6 +224,8 @@ pub struct Param {
 struct Acc {
     types: Vec<(DataType, BTreeSet<Release>)>,
     values: Vec<String>,
+    /// Some revision gives no LIST (see the module doc's enum rule).
+    unlisted: bool,
     required_everywhere: bool,
     revisions: usize,
     description: Option<String>,
@@ -232,6 +237,7 @@ impl Acc {
         Acc {
             types: Vec::new(),
             values: Vec::new(),
+            unlisted: false,
             required_everywhere: true,
             revisions: 0,
             description: None,
@@ -252,6 +258,7 @@ impl Acc {
             None => self.types.push((ty, rels.clone())),
         }
         self.required_everywhere &= required;
+        self.unlisted |= av.as_ref().is_none_or(|av| av.value_type != "LIST");
         self.revisions += 1;
         if self.description.is_none() {
             self.description = desc.clone().filter(|d| !d.trim().is_empty());
@@ -545,7 +552,7 @@ fn resolve(
     types: &mut Namespace,
 ) -> Result<Type, GenError> {
     let enum_def = |types: &mut Namespace| -> Result<Option<EnumDef>, GenError> {
-        if acc.values.is_empty() {
+        if acc.values.is_empty() || acc.unlisted {
             return Ok(None);
         }
         types.claim(type_name, format!("the values of `{place}`"))?;

@@ -10,7 +10,7 @@ use std::fmt;
 /// An Asterisk release number, such as 22.10.1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Release {
-    /// Major line (16, 18, 20, 22, ...).
+    /// Major line (12 to 23 in the bindings: 12, 13, ..., 22, 23).
     pub major: u16,
     /// Minor release within the line.
     pub minor: u16,
@@ -224,5 +224,54 @@ mod tests {
         assert_eq!(a.support(Release::new(21, 0, 0), &known), Support::No);
         assert_eq!(a.support(Release::new(24, 0, 0), &known), Support::Unknown);
         assert_eq!(a.to_string(), "20.14.0\u{2013}20.20.1, 22.4.0+");
+    }
+
+    /// The generated tables against the corpus, for lines that overlap in time: 13 kept gaining
+    /// features after 14.0.0 shipped without them (ranges checked by hand against releases.tsv,
+    /// see ari-spec's `availability_of_the_overlapping_old_lines`).
+    #[test]
+    fn gating_across_the_old_lines() {
+        use crate::generated::ops::{asterisk, bridges, channels};
+        use crate::releases::{KNOWN_MAJORS, RELEASES};
+        let r = Release::new;
+        assert_eq!(
+            KNOWN_MAJORS,
+            [12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23]
+        );
+        assert_eq!(RELEASES.len(), 367);
+        assert_eq!(RELEASES[0], r(12, 0, 0));
+        assert_eq!(RELEASES[366], r(23, 4, 1));
+        let at = |info: &OperationInfo, rel: Release| info.availability.support(rel, KNOWN_MAJORS);
+        // channels.move: 13.26.0+ and 16.3.0+; never in 14 or 15.
+        assert_eq!(at(&channels::MOVE, r(13, 38, 3)), Support::Yes);
+        assert_eq!(at(&channels::MOVE, r(13, 25, 0)), Support::No);
+        assert_eq!(at(&channels::MOVE, r(14, 7, 8)), Support::No);
+        assert_eq!(at(&channels::MOVE, r(15, 7, 4)), Support::No);
+        assert_eq!(at(&channels::MOVE, r(16, 2, 0)), Support::No);
+        assert_eq!(at(&channels::MOVE, r(16, 3, 0)), Support::Yes);
+        // setVideoSource: 13.13.0+, 14.2.0+, 15.0.0+.
+        assert_eq!(at(&bridges::SET_VIDEO_SOURCE, r(13, 13, 0)), Support::Yes);
+        assert_eq!(at(&bridges::SET_VIDEO_SOURCE, r(13, 12, 2)), Support::No);
+        assert_eq!(at(&bridges::SET_VIDEO_SOURCE, r(14, 1, 2)), Support::No);
+        assert_eq!(at(&bridges::SET_VIDEO_SOURCE, r(14, 2, 0)), Support::Yes);
+        assert_eq!(at(&bridges::SET_VIDEO_SOURCE, r(15, 0, 0)), Support::Yes);
+        // channels.dial: 14.0.0+, never in 13.
+        assert_eq!(at(&channels::DIAL, r(13, 38, 3)), Support::No);
+        assert_eq!(at(&channels::DIAL, r(14, 0, 0)), Support::Yes);
+        // asterisk.ping: 13.25.0+, 16.2.0+.
+        assert_eq!(at(&asterisk::PING, r(13, 25, 0)), Support::Yes);
+        assert_eq!(at(&asterisk::PING, r(15, 7, 4)), Support::No);
+        // Every line from the first release with ARI; nothing known before it or after 23.
+        assert_eq!(at(&channels::LIST, r(12, 0, 0)), Support::Yes);
+        assert_eq!(at(&channels::LIST, r(11, 25, 3)), Support::Unknown);
+        assert_eq!(at(&channels::LIST, r(24, 0, 0)), Support::Unknown);
+        // A field of a model older than the field: Channel.language only from 13.2.0.
+        let (_, _, language) = crate::releases::FIELDS
+            .iter()
+            .find(|(m, f, _)| *m == "Channel" && *f == "language")
+            .unwrap();
+        assert_eq!(language.support(r(13, 1, 1), KNOWN_MAJORS), Support::No);
+        assert_eq!(language.support(r(13, 2, 0), KNOWN_MAJORS), Support::Yes);
+        assert_eq!(language.support(r(12, 8, 2), KNOWN_MAJORS), Support::No);
     }
 }

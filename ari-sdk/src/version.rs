@@ -1,11 +1,13 @@
 //! The connected server's Asterisk release, read from `system.version` of `GET /asterisk/info`.
 //!
 //! Asterisk reports its version in several shapes depending on how it was built: a plain release
-//! (`22.10.1`), a distribution package version (`22.10.1+dfsg+~cs6.17.60671434-1`,
-//! `16.28.0~dfsg-0+deb11u4`), a certified release (`certified/20.7-cert5`), a release candidate
-//! (`22.0.0-rc1`), or a source-control build (`GIT-master-cb214713c0M`, `SVN-branch-12-r414137M`)
-//! whose release cannot be known. [`ServerVersion::parse`] keeps the raw string and extracts a
-//! [`Release`] when there is one.
+//! (`22.10.1`, `13.38.3`), a distribution package version (`22.10.1+dfsg+~cs6.17.60671434-1`,
+//! `16.28.0~dfsg-0+deb11u4`, with or without the package's epoch: `1:13.14.1~dfsg-2+deb9u4`), a
+//! certified release (`certified/20.7-cert5`, `13.13-cert3`), a release candidate (`22.0.0-rc1`),
+//! or a source-control build (`GIT-master-cb214713c0M`, `SVN-branch-12-r414137M`) whose release
+//! cannot be known. [`ServerVersion::parse`] keeps the raw string and extracts a [`Release`] when
+//! there is one. Every ARI release has a three-part number, 12.0.0 (ARI 1.0.0) to 23.4.1 (ARI
+//! 11.0.0) at the time of writing.
 
 use std::fmt;
 
@@ -27,7 +29,7 @@ pub struct ServerVersion {
 impl ServerVersion {
     /// Parses a `system.version` string. Never fails: an unrecognised string gives `release: None`.
     pub fn parse(raw: &str) -> ServerVersion {
-        let trimmed = raw.trim();
+        let trimmed = strip_epoch(raw.trim());
         // Certified releases are tagged `certified/MAJOR.MINOR-certN`; older ones drop the prefix.
         let (certified_prefix, rest) = match trimmed.strip_prefix("certified/") {
             Some(rest) => (true, rest),
@@ -50,6 +52,17 @@ impl ServerVersion {
             certified,
             prerelease,
         }
+    }
+}
+
+/// Drops a Debian package epoch (`1:` of `1:16.28.0~dfsg-0+deb11u4`), which a build may carry
+/// over from its package version into the one Asterisk reports.
+fn strip_epoch(s: &str) -> &str {
+    match s.split_once(':') {
+        Some((epoch, rest)) if !epoch.is_empty() && epoch.bytes().all(|b| b.is_ascii_digit()) => {
+            rest
+        }
+        _ => s,
     }
 }
 
@@ -113,6 +126,46 @@ mod tests {
     }
 
     #[test]
+    fn the_old_lines() {
+        for (raw, want) in [
+            ("12.0.0", Release::new(12, 0, 0)),
+            ("12.8.2", Release::new(12, 8, 2)),
+            ("13.38.3", Release::new(13, 38, 3)),
+            ("14.7.8", Release::new(14, 7, 8)),
+            ("15.7.4", Release::new(15, 7, 4)),
+        ] {
+            let v = p(raw);
+            assert_eq!(v.release, Some(want), "{raw}");
+            assert!(!v.certified && !v.prerelease, "{raw}");
+            assert_eq!(v.to_string(), raw);
+        }
+        assert_eq!(p("13.38.0-rc1").release, Some(Release::new(13, 38, 0)));
+        assert!(p("13.38.0-rc1").prerelease);
+        assert_eq!(p("SVN-branch-13-r430000M").release, None);
+        assert_eq!(p("GIT-13-6f2ccde").release, None);
+    }
+
+    #[test]
+    fn package_epochs() {
+        let v = p("1:13.14.1~dfsg-2+deb9u4");
+        assert_eq!(v.release, Some(Release::new(13, 14, 1)));
+        assert!(!v.certified && !v.prerelease);
+        assert_eq!(v.to_string(), "13.14.1 (1:13.14.1~dfsg-2+deb9u4)");
+        assert_eq!(
+            p("1:16.28.0~dfsg-0+deb11u4").release,
+            Some(Release::new(16, 28, 0))
+        );
+        assert_eq!(
+            p("1:13.18.3~dfsg-1ubuntu4").release,
+            Some(Release::new(13, 18, 3))
+        );
+        // Only a numeric epoch before the release is dropped.
+        assert_eq!(p(":13.1.0").release, None);
+        assert_eq!(p("x:13.1.0").release, None);
+        assert!(p("1:certified/13.21-cert6").certified);
+    }
+
+    #[test]
     fn certified_releases() {
         let v = p("certified/20.7-cert5");
         assert_eq!(v.release, Some(Release::new(20, 7, 0)));
@@ -120,6 +173,9 @@ mod tests {
         let v = p("13.13-cert3");
         assert_eq!(v.release, Some(Release::new(13, 13, 0)));
         assert!(v.certified);
+        let v = p("certified/13.21-cert6");
+        assert_eq!(v.release, Some(Release::new(13, 21, 0)));
+        assert!(v.certified && !v.prerelease);
         let v = p("certified/18.9-cert11");
         assert_eq!(v.release, Some(Release::new(18, 9, 0)));
     }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::fixups::{self, FIXUPS};
-use crate::load::{Revision, SpecError};
+use crate::load::{DirSource, RawRevision, Revision, SpecError};
 
 /// An Asterisk release number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -288,14 +288,12 @@ impl Corpus {
                     problem: format!("revision folder `{name}` does not exist"),
                 });
             }
-            let mut rev = Revision::load_dir(dir.join(name)).map_err(|mut e| {
-                e.file = format!("{name}/{}", e.file);
-                e
-            })?;
-            let applied: Vec<_> = fixups::apply_all(&mut rev)
-                .into_iter()
-                .filter(|(_, n)| *n > 0)
-                .collect();
+            let (rev, applied) = RawRevision::fetch(&DirSource::new(dir.join(name)))
+                .and_then(|raw| fixups::parse_fixed(&raw))
+                .map_err(|mut e| {
+                    e.file = format!("{name}/{}", e.file);
+                    e
+                })?;
             fixups_applied.insert(name.to_owned(), applied);
             revisions.insert(name.to_owned(), rev);
         }

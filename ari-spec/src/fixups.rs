@@ -5,8 +5,8 @@
 //! so a fix-up that matches nothing anywhere in the corpus is caught as stale
 //! ([`crate::Corpus::load`] fails) instead of lingering silently.
 
-use crate::load::Revision;
-use crate::swagger::Parameter;
+use crate::load::{RawRevision, Revision, SpecError};
+use crate::swagger::{Parameter, Property};
 
 /// One correction.
 #[derive(Clone, Copy)]
@@ -71,7 +71,56 @@ pub const FIXUPS: &[Fixup] = &[
             n
         },
     },
+    Fixup {
+        name: "LiveRecording-repeated-properties",
+        corrects: "`LiveRecording` listing `format` and `state` twice (12.0.0–12.4.0): the second \
+                   entries win, as for a JSON reader that keeps the last value, without losing \
+                   what only the first says (a description, the LIST of states)",
+        apply: |rev| merge_repeated_properties(rev, "LiveRecording"),
+    },
 ];
+
+/// Merges each property that `model` lists more than once into its first entry: keys of a later
+/// entry win, keys only an earlier one has are kept. Returns how many entries were merged away.
+fn merge_repeated_properties(rev: &mut Revision, model: &str) -> usize {
+    let mut n = 0;
+    for (_, decl) in &mut rev.resources {
+        for (name, m) in &mut decl.models {
+            if name != model {
+                continue;
+            }
+            let mut merged: Vec<(String, Property)> = Vec::with_capacity(m.properties.len());
+            for (prop, later) in std::mem::take(&mut m.properties) {
+                let Some((_, first)) = merged.iter_mut().find(|(p, _)| *p == prop) else {
+                    merged.push((prop, later));
+                    continue;
+                };
+                first.data_type = later.data_type;
+                first.required = later.required;
+                if later.description.is_some() {
+                    first.description = later.description;
+                }
+                if later.allowable_values.is_some() {
+                    first.allowable_values = later.allowable_values;
+                }
+                first.extra.extend(later.extra);
+                n += 1;
+            }
+            m.properties = merged;
+        }
+    }
+    n
+}
+
+/// Parses and checks a revision with every fix-up applied between the two (a repeated property
+/// would fail the check), and says which fix-ups changed something, and how many places each.
+pub fn parse_fixed(raw: &RawRevision) -> Result<(Revision, Vec<(&'static str, usize)>), SpecError> {
+    let mut applied = Vec::new();
+    let rev = Revision::parse_with(raw, |rev| {
+        applied = apply_all(rev).into_iter().filter(|(_, n)| *n > 0).collect();
+    })?;
+    Ok((rev, applied))
+}
 
 /// Moves a misspelled parameter key out of `extra`, unless the correct key is also present (then
 /// the correct one wins and the typo is only dropped).
@@ -105,6 +154,10 @@ mod tests {
     use crate::load::RawRevision;
 
     fn revision(events_ops: &str, param_extra: &str) -> Revision {
+        Revision::parse(&raw_revision(events_ops, param_extra, "")).unwrap()
+    }
+
+    fn raw_revision(events_ops: &str, param_extra: &str, models: &str) -> RawRevision {
         let listing = r#"{"apiVersion":"1","swaggerVersion":"1.1","basePath":"x","apis":[
             {"path":"/api-docs/events.{format}"}]}"#;
         let events = format!(
@@ -112,13 +165,13 @@ mod tests {
             "apis":[{{"path":"/events/claim","operations":[{{"httpMethod":"POST",
             "nickname":"claimChannel","responseClass":"void",{events_ops}
             "parameters":[{{"name":"p","paramType":"query","dataType":"string"{param_extra}}}]}}]}}],
-            "models":{{}}}}"#
+            "models":{{{models}}}}}"#
         );
         let mut raw = RawRevision::default();
         raw.files.insert("resources.json".into(), listing.into());
         raw.files
             .insert("api-docs/events.json".into(), events.into_bytes());
-        Revision::parse(&raw).unwrap()
+        raw
     }
 
     fn param(rev: &Revision) -> &Parameter {
@@ -152,5 +205,43 @@ mod tests {
         assert_eq!(since, ["20.20.0", "22.10.0", "23.4.0"]);
         let mut fixed = revision(r#""since":["20.20.0"],"#, "");
         assert_eq!(FIXUPS[2].apply(&mut fixed), 0);
+    }
+
+    #[test]
+    fn repeated_live_recording_properties_are_merged() {
+        // The shape of 12.0.0's LiveRecording, abridged.
+        let models = r#""LiveRecording":{"id":"LiveRecording","properties":{
+            "name":{"required":true,"type":"string"},
+            "format":{"required":true,"type":"string","description":"Recording format"},
+            "state":{"required":false,"type":"string",
+                     "allowableValues":{"valueType":"LIST","values":["queued","done"]}},
+            "cause":{"type":"string"},
+            "state":{"required":true,"type":"string"},
+            "format":{"required":true,"type":"string"}}}"#;
+        let raw = raw_revision("", "", models);
+        let e = Revision::parse(&raw).unwrap_err();
+        assert_eq!(e.file, "api-docs/events.json");
+        assert_eq!(e.path, "models.LiveRecording.properties.state");
+        assert_eq!(e.problem, "property `state` is listed twice");
+
+        let (rev, applied) = parse_fixed(&raw).unwrap();
+        assert_eq!(applied, [("LiveRecording-repeated-properties", 2)]);
+        let props = &rev.resources[0].1.models[0].1.properties;
+        let names: Vec<_> = props.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["name", "format", "state", "cause"]);
+        let state = &props[2].1;
+        assert!(state.required, "the later entry's `required` wins");
+        let values = state.allowable_values.as_ref().unwrap().values.clone();
+        assert_eq!(
+            values.unwrap(),
+            ["queued", "done"],
+            "the first's LIST is kept"
+        );
+        assert_eq!(props[1].1.description.as_deref(), Some("Recording format"));
+
+        // Another model listing a property twice is no known mistake: still refused.
+        let other = models.replace("LiveRecording", "Other");
+        let e = parse_fixed(&raw_revision("", "", &other)).unwrap_err();
+        assert_eq!(e.path, "models.Other.properties.state");
     }
 }

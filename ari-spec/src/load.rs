@@ -146,6 +146,16 @@ impl Revision {
 
     /// Parses and checks the raw files.
     pub fn parse(raw: &RawRevision) -> Result<Revision, SpecError> {
+        Revision::parse_with(raw, |_| {})
+    }
+
+    /// Parses the raw files, lets `fix` correct known upstream mistakes (the named fix-ups, see
+    /// [`crate::fixups::parse_fixed`]), then checks: some mistakes (a property listed twice) would
+    /// fail the check.
+    pub fn parse_with(
+        raw: &RawRevision,
+        fix: impl FnOnce(&mut Revision),
+    ) -> Result<Revision, SpecError> {
         let listing_bytes = raw
             .files
             .get("resources.json")
@@ -164,7 +174,8 @@ impl Revision {
             let decl: ApiDeclaration = parse_json(&file, bytes)?;
             resources.push((name.to_owned(), decl));
         }
-        let rev = Revision { listing, resources };
+        let mut rev = Revision { listing, resources };
+        fix(&mut rev);
         rev.check()?;
         Ok(rev)
     }
@@ -231,6 +242,10 @@ impl Revision {
             }
         }
         let known = |t: &DataType| t.model_name().is_none_or(|m| model_files.contains_key(m));
+        let listed_subtypes: BTreeSet<(&str, &str)> = self
+            .models()
+            .flat_map(|(_, n, m)| m.sub_types.iter().map(move |s| (n, s.as_str())))
+            .collect();
         for (res, decl) in &self.resources {
             let file = format!("api-docs/{res}.json");
             let mut nicknames = BTreeSet::new();
@@ -300,7 +315,16 @@ impl Revision {
                 }
             }
             for (name, model) in &decl.models {
+                check_extends(&file, name, model, &listed_subtypes)?;
+                let mut props = BTreeSet::new();
                 for (prop, p) in &model.properties {
+                    if !props.insert(prop.as_str()) {
+                        return Err(SpecError::new(
+                            file,
+                            format!("models.{name}.properties.{prop}"),
+                            format!("property `{prop}` is listed twice"),
+                        ));
+                    }
                     let pat = format!("models.{name}.properties.{prop}.type");
                     let t = DataType::parse(&p.data_type)
                         .map_err(|e| SpecError::new(&file, &pat, e))?;
@@ -324,6 +348,33 @@ impl Revision {
             }
         }
         Ok(())
+    }
+}
+
+/// The rule for `extends`, which 12.0.0–12.6.0 put on three recording events besides listing them
+/// in `Event`'s `subTypes`: the hierarchy is read from `subTypes` alone, and `extends` must agree
+/// with it (name a model that lists this one as a subtype), so that ignoring it loses nothing.
+fn check_extends(
+    file: &str,
+    name: &str,
+    model: &crate::swagger::Model,
+    listed_subtypes: &BTreeSet<(&str, &str)>,
+) -> Result<(), SpecError> {
+    let Some(parent) = model.extra.get("extends") else {
+        return Ok(());
+    };
+    let at = format!("models.{name}.extends");
+    let Some(parent) = parent.as_str() else {
+        return Err(SpecError::new(file, at, "`extends` is not a model name"));
+    };
+    if listed_subtypes.contains(&(parent, name)) {
+        Ok(())
+    } else {
+        Err(SpecError::new(
+            file,
+            at,
+            format!("extends `{parent}`, whose `subTypes` do not list `{name}`"),
+        ))
     }
 }
 

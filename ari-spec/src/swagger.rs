@@ -216,8 +216,9 @@ pub struct Model {
     /// Human description.
     #[serde(default)]
     pub description: Option<String>,
-    /// Properties, in file order.
-    #[serde(default, deserialize_with = "ordered_map")]
+    /// Properties, in file order. A name listed twice is kept twice here (12.0.0–12.4.0 list two
+    /// properties of `LiveRecording` twice); the check refuses it unless a fix-up merged it.
+    #[serde(default, deserialize_with = "ordered_pairs")]
     pub properties: Vec<(String, Property)>,
     /// Name of the property that tells subtypes apart (`type` on `Message`).
     #[serde(default)]
@@ -273,6 +274,30 @@ where
                 }
                 let value = map.next_value()?;
                 out.push((key, value));
+            }
+            Ok(out)
+        }
+    }
+    de.deserialize_map(V(std::marker::PhantomData))
+}
+
+/// Like [`ordered_map`], but a repeated key is kept as a second pair, for the check and the
+/// fix-ups to see (a JSON reader that keeps the last value would silently lose the first).
+fn ordered_pairs<'de, D, T>(de: D) -> Result<Vec<(String, T)>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct V<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        type Value = Vec<(String, T)>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(key) = map.next_key::<String>()? {
+                out.push((key, map.next_value()?));
             }
             Ok(out)
         }
@@ -410,11 +435,22 @@ mod tests {
         .unwrap();
         let names: Vec<_> = m.properties.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(names, ["z", "a"]);
-        let err = serde_json::from_str::<Model>(
-            r#"{"id":"M","properties":{"a":{"type":"string"},"a":{"type":"int"}}}"#,
+        let err = serde_json::from_str::<ApiDeclaration>(
+            r#"{"apiVersion":"1","swaggerVersion":"1.1","basePath":"x","resourcePath":"r",
+            "apis":[],"models":{"M":{"id":"M"},"M":{"id":"M"}}}"#,
         )
         .unwrap_err();
-        assert!(err.to_string().contains("duplicate key `a`"), "{err}");
+        assert!(err.to_string().contains("duplicate key `M`"), "{err}");
+    }
+
+    #[test]
+    fn repeated_properties_are_kept_for_the_check() {
+        let m: Model = serde_json::from_str(
+            r#"{"id":"M","properties":{"a":{"type":"string"},"b":{"type":"int"},"a":{"type":"int"}}}"#,
+        )
+        .unwrap();
+        let names: Vec<_> = m.properties.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["a", "b", "a"]);
     }
 
     #[test]

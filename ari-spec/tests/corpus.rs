@@ -18,11 +18,26 @@ fn r(s: &str) -> Release {
 #[test]
 fn corpus_is_complete() {
     let c = corpus();
-    assert_eq!(c.releases.len(), 225);
-    assert_eq!(c.revisions.len(), 57);
-    assert_eq!(c.releases.first().unwrap().release, r("16.0.0"));
+    assert_eq!(c.releases.len(), 367);
+    assert_eq!(c.revisions.len(), 81);
+    assert_eq!(c.releases.first().unwrap().release, r("12.0.0"));
     assert_eq!(c.releases.last().unwrap().release, r("23.4.1"));
-    assert_eq!(c.majors(), [16, 17, 18, 19, 20, 21, 22, 23]);
+    assert_eq!(c.majors(), [12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23]);
+    let before_16 = c.releases.iter().filter(|e| e.release.major < 16).count();
+    assert_eq!(before_16, 142);
+    // ARI's own version, from 1.0.0 in 12.0.0 to 11.0.0 in 23.
+    let api = |rel: &str| c.revision_of(r(rel)).unwrap().listing.api_version.clone();
+    assert_eq!(api("12.0.0"), "1.0.0");
+    assert_eq!(api("23.4.1"), "11.0.0");
+    // 13.0.0 ships the files of 12.7.0: a revision can span two lines.
+    assert_eq!(
+        c.releases
+            .iter()
+            .find(|e| e.release == r("13.0.0"))
+            .unwrap()
+            .revision,
+        "12.7.0"
+    );
 }
 
 #[test]
@@ -48,10 +63,13 @@ fn counts_match_independent_count() {
         );
         checked += 1;
     }
-    assert_eq!(checked, 225);
+    assert_eq!(checked, 367);
     // The figures the issue names, as a guard on the independent script itself.
     assert!(text.contains("\n22.10.0\t109\t85\t45\n"));
     assert!(text.contains("\n16.27.0\t98\t70\t38\n"));
+    // The oldest and the long-term release, counted by hand in the files.
+    assert!(text.starts_with("release\toperations\tmodels\tevents\n12.0.0\t62\t48\t25\n"));
+    assert!(text.contains("\n13.38.3\t94\t69\t37\n"));
 }
 
 #[test]
@@ -84,20 +102,123 @@ fn availability_checked_by_hand() {
         "transport_data",
     ));
     assert_eq!(format_ranges(&td), "20.18.0+, 22.8.0+, 23.2.0+");
-    // channels.move: from 16.3.0 in every line (checked with a script over releases.tsv).
+    // channels.move: from 13.26.0 in 13 (not in 14 or 15), from 16.3.0 in every later line
+    // (checked with a script over releases.tsv).
     let mv = idx.ranges_of(&Item::operation("channels", "move"));
     assert_eq!(
         format_ranges(&mv),
-        "16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+"
+        "13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+"
     );
     // Operations every release ships read as one open range per line.
     let list = idx.ranges_of(&Item::operation("channels", "list"));
-    assert_eq!(list.len(), 8);
+    assert_eq!(list.len(), 12);
     assert!(list.iter().all(|r| r.last.is_none()));
     // Something no release ships.
     assert!(
         idx.ranges_of(&Item::operation("channels", "nope"))
             .is_empty()
+    );
+}
+
+/// The old lines overlap in time: 13 was the long-term line while 14 and 15 came and went, and
+/// features were backported to 13 after 14.0.0 shipped without them. Each range checked by hand:
+/// `grep -l` over `ari-spec/corpus/1[2-5]*/api-docs/`, then the revision's rows in releases.tsv.
+#[test]
+fn availability_of_the_overlapping_old_lines() {
+    let idx = corpus().availability();
+    let ranges = |item: Item| format_ranges(&idx.ranges_of(&item));
+    let since_16 = "16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+";
+    // Video source switching: in 13.13.0 (folder 13.13.0, first of 13.13.0..13.24.1) but not in
+    // 14.0.0..14.1.2 (folder 14.0.0); 14 gained it with 14.2.0.
+    assert_eq!(
+        ranges(Item::operation("bridges", "setVideoSource")),
+        format!("13.13.0+, 14.2.0+, 15.0.0+, {since_16}")
+    );
+    assert_eq!(
+        ranges(Item::field("Message", "asterisk_id")),
+        format!("13.13.0+, 14.2.0+, 15.0.0+, {since_16}")
+    );
+    assert_eq!(
+        ranges(Item::Event("BridgeVideoSourceChanged".into())),
+        format!("13.13.0+, 14.2.0+, 15.0.0+, {since_16}")
+    );
+    // In 13.38 but in no 14.x or 15.x: channels.move from 13.26.0 (and 16.3.0), asterisk.ping
+    // from 13.25.0 (and 16.2.0), rtpstatistics from 13.27.0 (and 16.4.0).
+    assert_eq!(
+        ranges(Item::operation("channels", "move")),
+        "13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+"
+    );
+    assert_eq!(
+        ranges(Item::operation("asterisk", "ping")),
+        "13.25.0+, 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+"
+    );
+    assert_eq!(
+        ranges(Item::Event("ApplicationMoveFailed".into())),
+        "13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+"
+    );
+    assert_eq!(
+        ranges(Item::operation("channels", "rtpstatistics")),
+        "13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+"
+    );
+    // In 14.0.0 but never in 13: channels.create and dial, PlaybackContinuing.
+    assert_eq!(
+        ranges(Item::operation("channels", "dial")),
+        format!("14.0.0+, 15.0.0+, {since_16}")
+    );
+    assert_eq!(
+        ranges(Item::Event("PlaybackContinuing".into())),
+        format!("14.0.0+, 15.0.0+, {since_16}")
+    );
+    // Removed from 13 with 13.32.0 (the last release of folder 13.27.0 is 13.31.0), kept by 14
+    // and 15 to their end, removed from 16 with 16.9.0 and from 17 with 17.3.0.
+    assert_eq!(
+        ranges(Item::Model("TextMessageVariable".into())),
+        "12.5.0+, 13.0.0\u{2013}13.31.0, 14.0.0+, 15.0.0+, 16.0.0\u{2013}16.8.0, 17.0.0\u{2013}17.2.0"
+    );
+    // From the first release in every line.
+    assert_eq!(
+        ranges(Item::operation("channels", "snoopChannel")),
+        format!("12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, {since_16}")
+    );
+    // The recording events that 12.0.0-12.6.0 declare with `extends` as well.
+    assert_eq!(
+        ranges(Item::Event("RecordingStarted".into())),
+        format!("12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, {since_16}")
+    );
+    // LiveRecording.target_uri: from 12.2.0.
+    assert_eq!(
+        ranges(Item::field("LiveRecording", "target_uri")),
+        format!("12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, {since_16}")
+    );
+}
+
+/// 12.0.0-12.4.0 list `format` and `state` of LiveRecording twice; the fix-up keeps one of each,
+/// with the second entry's `required` and the first's description and LIST of states.
+#[test]
+fn repeated_live_recording_properties_merged() {
+    let c = corpus();
+    for rev in ["12.0.0", "12.1.0", "12.2.0", "12.3.0", "12.4.0"] {
+        assert!(
+            c.fixups_applied[rev].contains(&("LiveRecording-repeated-properties", 2)),
+            "{rev}: {:?}",
+            c.fixups_applied[rev]
+        );
+        let (_, _, m) = c.revisions[rev]
+            .models()
+            .find(|(_, n, _)| *n == "LiveRecording")
+            .unwrap();
+        let names: Vec<&str> = m.properties.iter().map(|(n, _)| n.as_str()).collect();
+        let once: BTreeSet<&str> = names.iter().copied().collect();
+        assert_eq!(names.len(), once.len(), "{rev}: {names:?}");
+        let state = &m.properties.iter().find(|(n, _)| n == "state").unwrap().1;
+        assert!(state.required, "{rev}");
+        let values = state.allowable_values.as_ref().unwrap().values.as_ref();
+        assert_eq!(values.unwrap().len(), 6, "{rev}");
+    }
+    assert!(
+        c.fixups_applied["12.5.0"]
+            .iter()
+            .all(|(n, _)| *n != "LiveRecording-repeated-properties")
     );
 }
 
@@ -186,6 +307,19 @@ fn broken_specs_name_file_path_and_problem() {
     assert_eq!(
         e.path,
         "apis[0].operations[0].parameters[0].allowableValues.valueType"
+    );
+
+    // `extends` must agree with the parent's `subTypes` (the hierarchy is read from those).
+    let models = r#""Thing":{"id":"Thing","subTypes":["Big"]},
+        "Big":{"id":"Big","extends":"Thing"},"Small":{"id":"Small","extends":"Thing"}"#;
+    let e = error_of(
+        r#"{"httpMethod":"GET","nickname":"get","responseClass":"Thing"}"#,
+        models,
+    );
+    assert_eq!(e.path, "models.Small.extends");
+    assert_eq!(
+        e.problem,
+        "extends `Thing`, whose `subTypes` do not list `Small`"
     );
 
     let e = Revision::parse(&raw(LISTING, "other", "{}")).unwrap_err();

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail};
 use ari_spec::swagger::{AllowableValues, Model, Operation, Parameter, Property};
-use ari_spec::{Corpus, Release, ReleaseEntry, Revision, fixups};
+use ari_spec::{Corpus, DirSource, RawRevision, Release, ReleaseEntry, Revision, fixups};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -388,15 +388,17 @@ fn find_release<'a>(
 
 /// Loads the revision a release ships, with the fix-ups applied.
 fn load_revision(corpus_dir: &Path, entry: &ReleaseEntry) -> anyhow::Result<Revision> {
-    let mut rev = Revision::load_dir(corpus_dir.join(&entry.revision)).map_err(|e| {
-        anyhow!(
-            "loading revision {} of release {}: {}/{e}",
-            entry.revision,
-            entry.release,
-            entry.revision
-        )
-    })?;
-    fixups::apply_all(&mut rev);
+    let dir = corpus_dir.join(&entry.revision);
+    let (rev, _) = RawRevision::fetch(&DirSource::new(dir))
+        .and_then(|raw| fixups::parse_fixed(&raw))
+        .map_err(|e| {
+            anyhow!(
+                "loading revision {} of release {}: {}/{e}",
+                entry.revision,
+                entry.release,
+                entry.revision
+            )
+        })?;
     Ok(rev)
 }
 

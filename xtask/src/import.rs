@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use ari_spec::http::HttpSource;
-use ari_spec::{Corpus, DirSource, RawRevision, Release, ReleaseEntry, Revision, Source};
+use ari_spec::{Corpus, DirSource, RawRevision, Release, ReleaseEntry, Source};
 use serde_json::Value;
 
 /// Arguments of `cargo xtask import`.
@@ -393,7 +393,7 @@ pub fn import(
     origin: &str,
     force: bool,
 ) -> anyhow::Result<Outcome> {
-    Revision::parse(raw)
+    ari_spec::fixups::parse_fixed(raw)
         .map_err(|e| anyhow!("the spec from {origin} is broken, nothing was written: {e}"))?;
     let mut releases = Corpus::read_release_map(corpus_dir)?;
     let fetched = without_base_path(raw)?;

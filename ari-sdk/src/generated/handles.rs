@@ -36,7 +36,7 @@ impl ChannelHandle {
     /// Errors the spec documents:
     /// - 404: Channel not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get(&self) -> crate::generated::ops::channels::Get {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .get(self.channel_id.clone())
@@ -51,7 +51,7 @@ impl ChannelHandle {
     /// - 400: Invalid parameters for originating a channel.
     /// - 409: Channel with given unique ID already exists.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn originate_with_id(
         &self,
         endpoint: impl Into<String>,
@@ -67,7 +67,7 @@ impl ChannelHandle {
     /// - 400: Invalid reason for hangup provided
     /// - 404: Channel not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn hangup(&self) -> crate::generated::ops::channels::Hangup {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .hangup(self.channel_id.clone())
@@ -81,7 +81,7 @@ impl ChannelHandle {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn continue_in_dialplan(
         &self,
     ) -> crate::generated::ops::channels::ContinueInDialplan {
@@ -96,7 +96,7 @@ impl ChannelHandle {
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     ///
-    /// Releases: 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn r#move(
         &self,
         app: impl Into<String>,
@@ -115,7 +115,7 @@ impl ChannelHandle {
     /// - 412: Channel in invalid state
     /// - 422: Endpoint is not the same type as the channel
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.3.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn redirect(
         &self,
         endpoint: impl Into<String>,
@@ -132,7 +132,7 @@ impl ChannelHandle {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn answer(&self) -> crate::generated::ops::channels::Answer {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .answer(self.channel_id.clone())
@@ -146,7 +146,7 @@ impl ChannelHandle {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn ring(&self) -> crate::generated::ops::channels::Ring {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .ring(self.channel_id.clone())
@@ -160,7 +160,7 @@ impl ChannelHandle {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn ring_stop(&self) -> crate::generated::ops::channels::RingStop {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .ring_stop(self.channel_id.clone())
@@ -189,7 +189,7 @@ impl ChannelHandle {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn send_dtmf(&self) -> crate::generated::ops::channels::SendDtmf {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .send_dtmf(self.channel_id.clone())
@@ -203,7 +203,7 @@ impl ChannelHandle {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn mute(&self) -> crate::generated::ops::channels::Mute {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .mute(self.channel_id.clone())
@@ -217,7 +217,7 @@ impl ChannelHandle {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn unmute(&self) -> crate::generated::ops::channels::Unmute {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .unmute(self.channel_id.clone())
@@ -231,7 +231,7 @@ impl ChannelHandle {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn hold(&self) -> crate::generated::ops::channels::Hold {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .hold(self.channel_id.clone())
@@ -245,7 +245,7 @@ impl ChannelHandle {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn unhold(&self) -> crate::generated::ops::channels::Unhold {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .unhold(self.channel_id.clone())
@@ -261,7 +261,7 @@ impl ChannelHandle {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn start_moh(&self) -> crate::generated::ops::channels::StartMoh {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .start_moh(self.channel_id.clone())
@@ -275,7 +275,7 @@ impl ChannelHandle {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn stop_moh(&self) -> crate::generated::ops::channels::StopMoh {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .stop_moh(self.channel_id.clone())
@@ -291,7 +291,7 @@ impl ChannelHandle {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn start_silence(&self) -> crate::generated::ops::channels::StartSilence {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .start_silence(self.channel_id.clone())
@@ -305,7 +305,7 @@ impl ChannelHandle {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn stop_silence(&self) -> crate::generated::ops::channels::StopSilence {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .stop_silence(self.channel_id.clone())
@@ -321,7 +321,7 @@ impl ChannelHandle {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn play(
         &self,
         media: impl IntoIterator<Item = impl Into<String>>,
@@ -340,7 +340,7 @@ impl ChannelHandle {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn play_with_id(
         &self,
         playback_id: impl Into<String>,
@@ -361,7 +361,7 @@ impl ChannelHandle {
     /// - 409: Channel is not in a Stasis application; the channel is currently bridged with other channels; A recording with the same name already exists on the system and can not be overwritten because it is in progress or ifExists=fail
     /// - 422: The format specified is unknown on this system
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn record(
         &self,
         name: impl Into<String>,
@@ -379,7 +379,7 @@ impl ChannelHandle {
     /// - 404: Channel or variable not found
     /// - 409: Channel not in a Stasis application
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get_channel_var(
         &self,
         variable: impl Into<String>,
@@ -396,7 +396,7 @@ impl ChannelHandle {
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn set_channel_var(
         &self,
         variable: impl Into<String>,
@@ -448,7 +448,7 @@ impl ChannelHandle {
     /// - 400: Invalid parameters
     /// - 404: Channel not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn snoop_channel(
         &self,
         app: impl Into<String>,
@@ -466,7 +466,7 @@ impl ChannelHandle {
     /// - 400: Invalid parameters
     /// - 404: Channel not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn snoop_channel_with_id(
         &self,
         snoop_id: impl Into<String>,
@@ -483,7 +483,7 @@ impl ChannelHandle {
     /// - 404: Channel cannot be found.
     /// - 409: Channel cannot be dialed.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn dial(&self) -> crate::generated::ops::channels::Dial {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .dial(self.channel_id.clone())
@@ -495,7 +495,7 @@ impl ChannelHandle {
     /// Errors the spec documents:
     /// - 404: Channel cannot be found.
     ///
-    /// Releases: 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn rtpstatistics(&self) -> crate::generated::ops::channels::Rtpstatistics {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .rtpstatistics(self.channel_id.clone())
@@ -555,7 +555,7 @@ impl BridgeHandle {
     /// Errors the spec documents:
     /// - 409: Bridge with the same bridgeId already exists
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn create_with_id(&self) -> crate::generated::ops::bridges::CreateWithId {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .create_with_id(self.bridge_id.clone())
@@ -567,7 +567,7 @@ impl BridgeHandle {
     /// Errors the spec documents:
     /// - 404: Bridge not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get(&self) -> crate::generated::ops::bridges::Get {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .get(self.bridge_id.clone())
@@ -581,7 +581,7 @@ impl BridgeHandle {
     /// Errors the spec documents:
     /// - 404: Bridge not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn destroy(&self) -> crate::generated::ops::bridges::Destroy {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .destroy(self.bridge_id.clone())
@@ -664,7 +664,7 @@ impl BridgeHandle {
     /// - 409: Bridge not in Stasis application; Channel currently recording
     /// - 422: Channel not in Stasis application
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn add_channel(
         &self,
         channel: impl IntoIterator<Item = impl Into<String>>,
@@ -682,7 +682,7 @@ impl BridgeHandle {
     /// - 409: Bridge not in Stasis application
     /// - 422: Channel not in this bridge
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn remove_channel(
         &self,
         channel: impl IntoIterator<Item = impl Into<String>>,
@@ -699,7 +699,7 @@ impl BridgeHandle {
     /// - 409: Channel not in Stasis application
     /// - 422: Channel not in this Bridge
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn set_video_source(
         &self,
         channel_id: impl Into<String>,
@@ -714,7 +714,7 @@ impl BridgeHandle {
     /// Errors the spec documents:
     /// - 404: Bridge not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn clear_video_source(
         &self,
     ) -> crate::generated::ops::bridges::ClearVideoSource {
@@ -729,7 +729,7 @@ impl BridgeHandle {
     /// - 404: Bridge not found
     /// - 409: Bridge not in Stasis application
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn start_moh(&self) -> crate::generated::ops::bridges::StartMoh {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .start_moh(self.bridge_id.clone())
@@ -744,7 +744,7 @@ impl BridgeHandle {
     /// - 404: Bridge not found
     /// - 409: Bridge not in Stasis application
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn stop_moh(&self) -> crate::generated::ops::bridges::StopMoh {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .stop_moh(self.bridge_id.clone())
@@ -760,7 +760,7 @@ impl BridgeHandle {
     /// - 409: Bridge not in a Stasis application
     /// - 422: The format specified is unknown on this system
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn play(
         &self,
         media: impl IntoIterator<Item = impl Into<String>>,
@@ -779,7 +779,7 @@ impl BridgeHandle {
     /// - 409: Bridge not in a Stasis application
     /// - 422: The format specified is unknown on this system
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn play_with_id(
         &self,
         playback_id: impl Into<String>,
@@ -800,7 +800,7 @@ impl BridgeHandle {
     /// - 409: Bridge is not in a Stasis application; A recording with the same name already exists on the system and can not be overwritten because it is in progress or ifExists=fail
     /// - 422: The format specified is unknown on this system
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn record(
         &self,
         name: impl Into<String>,
@@ -808,6 +808,19 @@ impl BridgeHandle {
     ) -> crate::generated::ops::bridges::Record {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .record(self.bridge_id.clone(), name, format)
+    }
+    /// Create a new bridge or updates an existing one.
+    ///
+    /// `POST /bridges/{bridgeId}`
+    ///
+    /// This bridge persists until it has been shut down, or Asterisk has been shut down.
+    ///
+    /// Releases: 12.2.0+, 13.0.0–13.1.1.
+    pub fn create_or_update_with_id(
+        &self,
+    ) -> crate::generated::ops::bridges::CreateOrUpdateWithId {
+        crate::generated::ops::bridges::Bridges::new(self.client.clone())
+            .create_or_update_with_id(self.bridge_id.clone())
     }
 }
 /// A handle on a playback: its id and a client, with every `playbacks` operation on it as a method.
@@ -844,7 +857,7 @@ impl PlaybackHandle {
     /// Errors the spec documents:
     /// - 404: The playback cannot be found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get(&self) -> crate::generated::ops::playbacks::Get {
         crate::generated::ops::playbacks::Playbacks::new(self.client.clone())
             .get(self.playback_id.clone())
@@ -856,7 +869,7 @@ impl PlaybackHandle {
     /// Errors the spec documents:
     /// - 404: The playback cannot be found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn stop(&self) -> crate::generated::ops::playbacks::Stop {
         crate::generated::ops::playbacks::Playbacks::new(self.client.clone())
             .stop(self.playback_id.clone())
@@ -870,7 +883,7 @@ impl PlaybackHandle {
     /// - 404: The playback cannot be found
     /// - 409: The operation cannot be performed in the playback's current state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn control(
         &self,
         operation: impl Into<crate::generated::ops::playbacks::ControlOperation>,
@@ -913,7 +926,7 @@ impl LiveRecordingHandle {
     /// Errors the spec documents:
     /// - 404: Recording not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get_live(&self) -> crate::generated::ops::recordings::GetLive {
         crate::generated::ops::recordings::Recordings::new(self.client.clone())
             .get_live(self.recording_name.clone())
@@ -925,7 +938,7 @@ impl LiveRecordingHandle {
     /// Errors the spec documents:
     /// - 404: Recording not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn cancel(&self) -> crate::generated::ops::recordings::Cancel {
         crate::generated::ops::recordings::Recordings::new(self.client.clone())
             .cancel(self.recording_name.clone())
@@ -937,7 +950,7 @@ impl LiveRecordingHandle {
     /// Errors the spec documents:
     /// - 404: Recording not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn stop(&self) -> crate::generated::ops::recordings::Stop {
         crate::generated::ops::recordings::Recordings::new(self.client.clone())
             .stop(self.recording_name.clone())
@@ -952,7 +965,7 @@ impl LiveRecordingHandle {
     /// - 404: Recording not found
     /// - 409: Recording not in session
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn pause(&self) -> crate::generated::ops::recordings::Pause {
         crate::generated::ops::recordings::Recordings::new(self.client.clone())
             .pause(self.recording_name.clone())
@@ -965,7 +978,7 @@ impl LiveRecordingHandle {
     /// - 404: Recording not found
     /// - 409: Recording not in session
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn unpause(&self) -> crate::generated::ops::recordings::Unpause {
         crate::generated::ops::recordings::Recordings::new(self.client.clone())
             .unpause(self.recording_name.clone())
@@ -980,7 +993,7 @@ impl LiveRecordingHandle {
     /// - 404: Recording not found
     /// - 409: Recording not in session
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn mute(&self) -> crate::generated::ops::recordings::Mute {
         crate::generated::ops::recordings::Recordings::new(self.client.clone())
             .mute(self.recording_name.clone())
@@ -993,7 +1006,7 @@ impl LiveRecordingHandle {
     /// - 404: Recording not found
     /// - 409: Recording not in session
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn unmute(&self) -> crate::generated::ops::recordings::Unmute {
         crate::generated::ops::recordings::Recordings::new(self.client.clone())
             .unmute(self.recording_name.clone())
@@ -1033,7 +1046,7 @@ impl StoredRecordingHandle {
     /// Errors the spec documents:
     /// - 404: Recording not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get_stored(&self) -> crate::generated::ops::recordings::GetStored {
         crate::generated::ops::recordings::Recordings::new(self.client.clone())
             .get_stored(self.recording_name.clone())
@@ -1045,7 +1058,7 @@ impl StoredRecordingHandle {
     /// Errors the spec documents:
     /// - 404: Recording not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn delete_stored(&self) -> crate::generated::ops::recordings::DeleteStored {
         crate::generated::ops::recordings::Recordings::new(self.client.clone())
             .delete_stored(self.recording_name.clone())
@@ -1058,7 +1071,7 @@ impl StoredRecordingHandle {
     /// - 403: The recording file could not be opened
     /// - 404: Recording not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get_stored_file(&self) -> crate::generated::ops::recordings::GetStoredFile {
         crate::generated::ops::recordings::Recordings::new(self.client.clone())
             .get_stored_file(self.recording_name.clone())
@@ -1071,7 +1084,7 @@ impl StoredRecordingHandle {
     /// - 404: Recording not found
     /// - 409: A recording with the same name already exists on the system
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn copy_stored(
         &self,
         destination_recording_name: impl Into<String>,
@@ -1122,7 +1135,7 @@ impl EndpointHandle {
     /// - 400: Invalid parameters for sending a message.
     /// - 404: Endpoints not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get(&self) -> crate::generated::ops::endpoints::Get {
         crate::generated::ops::endpoints::Endpoints::new(self.client.clone())
             .get(self.tech.clone(), self.resource.clone())
@@ -1135,7 +1148,7 @@ impl EndpointHandle {
     /// - 400: Invalid parameters for sending a message.
     /// - 404: Endpoint not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn send_message_to_endpoint(
         &self,
         from: impl Into<String>,
@@ -1192,7 +1205,7 @@ impl DeviceStateHandle {
     ///
     /// `GET /deviceStates/{deviceName}`
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get(&self) -> crate::generated::ops::device_states::Get {
         crate::generated::ops::device_states::DeviceStates::new(self.client.clone())
             .get(self.device_name.clone())
@@ -1205,7 +1218,7 @@ impl DeviceStateHandle {
     /// - 404: Device name is missing
     /// - 409: Uncontrolled device specified
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn update(
         &self,
         device_state: impl Into<crate::generated::ops::device_states::UpdateDeviceState>,
@@ -1221,7 +1234,7 @@ impl DeviceStateHandle {
     /// - 404: Device name is missing
     /// - 409: Uncontrolled device specified
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn delete(&self) -> crate::generated::ops::device_states::Delete {
         crate::generated::ops::device_states::DeviceStates::new(self.client.clone())
             .delete(self.device_name.clone())
@@ -1261,7 +1274,7 @@ impl MailboxHandle {
     /// Errors the spec documents:
     /// - 404: Mailbox not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get(&self) -> crate::generated::ops::mailboxes::Get {
         crate::generated::ops::mailboxes::Mailboxes::new(self.client.clone())
             .get(self.mailbox_name.clone())
@@ -1273,7 +1286,7 @@ impl MailboxHandle {
     /// Errors the spec documents:
     /// - 404: Mailbox not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn update(
         &self,
         old_messages: i64,
@@ -1289,7 +1302,7 @@ impl MailboxHandle {
     /// Errors the spec documents:
     /// - 404: Mailbox not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn delete(&self) -> crate::generated::ops::mailboxes::Delete {
         crate::generated::ops::mailboxes::Mailboxes::new(self.client.clone())
             .delete(self.mailbox_name.clone())
@@ -1329,7 +1342,7 @@ impl ApplicationHandle {
     /// Errors the spec documents:
     /// - 404: Application does not exist.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get(&self) -> crate::generated::ops::applications::Get {
         crate::generated::ops::applications::Applications::new(self.client.clone())
             .get(self.application_name.clone())
@@ -1345,7 +1358,7 @@ impl ApplicationHandle {
     /// - 404: Application does not exist.
     /// - 422: Event source does not exist.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn subscribe(
         &self,
         event_source: impl IntoIterator<Item = impl Into<String>>,
@@ -1365,7 +1378,7 @@ impl ApplicationHandle {
     /// - 409: Application not subscribed to event source.
     /// - 422: Event source does not exist.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn unsubscribe(
         &self,
         event_source: impl IntoIterator<Item = impl Into<String>>,
@@ -1383,7 +1396,7 @@ impl ApplicationHandle {
     /// - 400: Bad request.
     /// - 404: Application does not exist.
     ///
-    /// Releases: 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn filter(&self) -> crate::generated::ops::applications::Filter {
         crate::generated::ops::applications::Applications::new(self.client.clone())
             .filter(self.application_name.clone())
@@ -1420,7 +1433,7 @@ impl SoundHandle {
     ///
     /// `GET /sounds/{soundId}`
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get(&self) -> crate::generated::ops::sounds::Get {
         crate::generated::ops::sounds::Sounds::new(self.client.clone())
             .get(self.sound_id.clone())

@@ -3,8 +3,1026 @@
 //! The releases the bindings know, and which of them ship each model, field and event.
 
 use crate::meta::{Availability, Release};
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub const AVAILABILITY_0: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(12, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(13, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(14, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(15, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(18, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(19, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(20, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(21, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(22, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(23, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+pub const AVAILABILITY_1: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(12, 1, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(13, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(14, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(15, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(18, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(19, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(20, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(21, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(22, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(23, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+pub const AVAILABILITY_2: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(12, 2, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(13, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(14, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(15, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(18, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(19, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(20, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(21, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(22, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(23, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 12.2.0+, 13.0.0–13.1.1.
+pub const AVAILABILITY_3: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(12, 2, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(13, 0, 0),
+            last: Some(crate::meta::Release::new(13, 1, 1)),
+        },
+    ],
+};
+/// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+pub const AVAILABILITY_4: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(12, 3, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(13, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(14, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(15, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(18, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(19, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(20, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(21, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(22, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(23, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 12.4.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+pub const AVAILABILITY_5: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(12, 4, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(13, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(14, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(15, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(18, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(19, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(20, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(21, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(22, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(23, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+pub const AVAILABILITY_6: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(12, 5, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(13, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(14, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(15, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(18, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(19, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(20, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(21, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(22, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(23, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 12.5.0+, 13.0.0–13.31.0, 14.0.0+, 15.0.0+, 16.0.0–16.8.0, 17.0.0–17.2.0.
+pub const AVAILABILITY_7: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(12, 5, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(13, 0, 0),
+            last: Some(crate::meta::Release::new(13, 31, 0)),
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(14, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(15, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 0, 0),
+            last: Some(crate::meta::Release::new(16, 8, 0)),
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: Some(crate::meta::Release::new(17, 2, 0)),
+        },
+    ],
+};
+/// Releases: 12.6.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+pub const AVAILABILITY_8: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(12, 6, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(13, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(14, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(15, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(18, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(19, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(20, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(21, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(22, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(23, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 13.1.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+pub const AVAILABILITY_9: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(13, 1, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(14, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(15, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(18, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(19, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(20, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(21, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(22, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(23, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 13.10.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+pub const AVAILABILITY_10: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(13, 10, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(14, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(15, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(18, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(19, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(20, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(21, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(22, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(23, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+pub const AVAILABILITY_11: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(13, 13, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(14, 2, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(15, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(18, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(19, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(20, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(21, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(22, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(23, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+pub const AVAILABILITY_12: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(13, 2, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(14, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(15, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(18, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(19, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(20, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(21, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(22, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(23, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 13.25.0+, 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+pub const AVAILABILITY_13: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(13, 25, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 2, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(18, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(19, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(20, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(21, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(22, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(23, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+pub const AVAILABILITY_14: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(13, 26, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 3, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(18, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(19, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(20, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(21, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(22, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(23, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+pub const AVAILABILITY_15: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(13, 27, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 4, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(18, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(19, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(20, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(21, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(22, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(23, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 13.3.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+pub const AVAILABILITY_16: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(13, 3, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(14, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(15, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(18, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(19, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(20, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(21, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(22, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(23, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 13.4.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+pub const AVAILABILITY_17: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(13, 4, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(14, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(15, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(18, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(19, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(20, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(21, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(22, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(23, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+pub const AVAILABILITY_18: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(13, 5, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(14, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(15, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(18, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(19, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(20, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(21, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(22, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(23, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+pub const AVAILABILITY_19: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(13, 6, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(14, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(15, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(18, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(19, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(20, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(21, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(22, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(23, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+pub const AVAILABILITY_20: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(14, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(15, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(18, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(19, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(20, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(21, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(22, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(23, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+pub const AVAILABILITY_21: Availability = crate::meta::Availability {
+    ranges: &[
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(14, 2, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(15, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(16, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(17, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(18, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(19, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(20, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(21, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(22, 0, 0),
+            last: None,
+        },
+        crate::meta::ReleaseRange {
+            first: crate::meta::Release::new(23, 0, 0),
+            last: None,
+        },
+    ],
+};
+/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+pub const AVAILABILITY_22: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
             first: crate::meta::Release::new(16, 0, 0),
@@ -40,21 +1058,8 @@ pub const AVAILABILITY_0: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 16.0.0–16.8.0, 17.0.0–17.2.0.
-pub const AVAILABILITY_1: Availability = crate::meta::Availability {
-    ranges: &[
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(16, 0, 0),
-            last: Some(crate::meta::Release::new(16, 8, 0)),
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(17, 0, 0),
-            last: Some(crate::meta::Release::new(17, 2, 0)),
-        },
-    ],
-};
 /// Releases: 16.11.0+, 17.5.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-pub const AVAILABILITY_2: Availability = crate::meta::Availability {
+pub const AVAILABILITY_23: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
             first: crate::meta::Release::new(16, 11, 0),
@@ -90,45 +1095,8 @@ pub const AVAILABILITY_2: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-pub const AVAILABILITY_3: Availability = crate::meta::Availability {
-    ranges: &[
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(16, 2, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(17, 0, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(18, 0, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(19, 0, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(20, 0, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(21, 0, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(22, 0, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(23, 0, 0),
-            last: None,
-        },
-    ],
-};
 /// Releases: 16.27.0+, 18.13.0+, 19.5.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-pub const AVAILABILITY_4: Availability = crate::meta::Availability {
+pub const AVAILABILITY_24: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
             first: crate::meta::Release::new(16, 27, 0),
@@ -160,82 +1128,8 @@ pub const AVAILABILITY_4: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-pub const AVAILABILITY_5: Availability = crate::meta::Availability {
-    ranges: &[
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(16, 3, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(17, 0, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(18, 0, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(19, 0, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(20, 0, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(21, 0, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(22, 0, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(23, 0, 0),
-            last: None,
-        },
-    ],
-};
-/// Releases: 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-pub const AVAILABILITY_6: Availability = crate::meta::Availability {
-    ranges: &[
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(16, 4, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(17, 0, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(18, 0, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(19, 0, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(20, 0, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(21, 0, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(22, 0, 0),
-            last: None,
-        },
-        crate::meta::ReleaseRange {
-            first: crate::meta::Release::new(23, 0, 0),
-            last: None,
-        },
-    ],
-};
 /// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-pub const AVAILABILITY_7: Availability = crate::meta::Availability {
+pub const AVAILABILITY_25: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
             first: crate::meta::Release::new(16, 6, 0),
@@ -272,7 +1166,7 @@ pub const AVAILABILITY_7: Availability = crate::meta::Availability {
     ],
 };
 /// Releases: 16.6.0–16.6.2.
-pub const AVAILABILITY_8: Availability = crate::meta::Availability {
+pub const AVAILABILITY_26: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
             first: crate::meta::Release::new(16, 6, 0),
@@ -281,7 +1175,7 @@ pub const AVAILABILITY_8: Availability = crate::meta::Availability {
     ],
 };
 /// Releases: 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-pub const AVAILABILITY_9: Availability = crate::meta::Availability {
+pub const AVAILABILITY_27: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
             first: crate::meta::Release::new(17, 0, 0),
@@ -314,7 +1208,7 @@ pub const AVAILABILITY_9: Availability = crate::meta::Availability {
     ],
 };
 /// Releases: 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-pub const AVAILABILITY_10: Availability = crate::meta::Availability {
+pub const AVAILABILITY_28: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
             first: crate::meta::Release::new(18, 0, 0),
@@ -343,7 +1237,7 @@ pub const AVAILABILITY_10: Availability = crate::meta::Availability {
     ],
 };
 /// Releases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.
-pub const AVAILABILITY_11: Availability = crate::meta::Availability {
+pub const AVAILABILITY_29: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
             first: crate::meta::Release::new(18, 20, 0),
@@ -368,7 +1262,7 @@ pub const AVAILABILITY_11: Availability = crate::meta::Availability {
     ],
 };
 /// Releases: 18.21.0+, 20.6.0+, 21.1.0+, 22.0.0+, 23.0.0+.
-pub const AVAILABILITY_12: Availability = crate::meta::Availability {
+pub const AVAILABILITY_30: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
             first: crate::meta::Release::new(18, 21, 0),
@@ -393,7 +1287,7 @@ pub const AVAILABILITY_12: Availability = crate::meta::Availability {
     ],
 };
 /// Releases: 18.25.0+, 20.10.0+, 21.5.0+, 22.0.0+, 23.0.0+.
-pub const AVAILABILITY_13: Availability = crate::meta::Availability {
+pub const AVAILABILITY_31: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
             first: crate::meta::Release::new(18, 25, 0),
@@ -418,7 +1312,7 @@ pub const AVAILABILITY_13: Availability = crate::meta::Availability {
     ],
 };
 /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
-pub const AVAILABILITY_14: Availability = crate::meta::Availability {
+pub const AVAILABILITY_32: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
             first: crate::meta::Release::new(20, 13, 0),
@@ -439,7 +1333,7 @@ pub const AVAILABILITY_14: Availability = crate::meta::Availability {
     ],
 };
 /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
-pub const AVAILABILITY_15: Availability = crate::meta::Availability {
+pub const AVAILABILITY_33: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
             first: crate::meta::Release::new(20, 14, 0),
@@ -460,7 +1354,7 @@ pub const AVAILABILITY_15: Availability = crate::meta::Availability {
     ],
 };
 /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
-pub const AVAILABILITY_16: Availability = crate::meta::Availability {
+pub const AVAILABILITY_34: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
             first: crate::meta::Release::new(20, 15, 0),
@@ -481,7 +1375,7 @@ pub const AVAILABILITY_16: Availability = crate::meta::Availability {
     ],
 };
 /// Releases: 20.16.0+, 21.11.0+, 22.6.0+, 23.0.0+.
-pub const AVAILABILITY_17: Availability = crate::meta::Availability {
+pub const AVAILABILITY_35: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
             first: crate::meta::Release::new(20, 16, 0),
@@ -502,7 +1396,7 @@ pub const AVAILABILITY_17: Availability = crate::meta::Availability {
     ],
 };
 /// Releases: 20.17.0+, 22.7.0+, 23.1.0+.
-pub const AVAILABILITY_18: Availability = crate::meta::Availability {
+pub const AVAILABILITY_36: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
             first: crate::meta::Release::new(20, 17, 0),
@@ -519,7 +1413,7 @@ pub const AVAILABILITY_18: Availability = crate::meta::Availability {
     ],
 };
 /// Releases: 20.18.0+, 22.8.0+, 23.2.0+.
-pub const AVAILABILITY_19: Availability = crate::meta::Availability {
+pub const AVAILABILITY_37: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
             first: crate::meta::Release::new(20, 18, 0),
@@ -536,7 +1430,7 @@ pub const AVAILABILITY_19: Availability = crate::meta::Availability {
     ],
 };
 /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
-pub const AVAILABILITY_20: Availability = crate::meta::Availability {
+pub const AVAILABILITY_38: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
             first: crate::meta::Release::new(20, 20, 0),
@@ -553,7 +1447,7 @@ pub const AVAILABILITY_20: Availability = crate::meta::Availability {
     ],
 };
 /// Releases: 22.0.0+, 23.0.0+.
-pub const AVAILABILITY_21: Availability = crate::meta::Availability {
+pub const AVAILABILITY_39: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
             first: crate::meta::Release::new(22, 0, 0),
@@ -566,7 +1460,149 @@ pub const AVAILABILITY_21: Availability = crate::meta::Availability {
     ],
 };
 /// Every release the bindings were generated from, ascending.
-pub static RELEASES: [Release; 225usize] = [
+pub static RELEASES: [Release; 367usize] = [
+    crate::meta::Release::new(12, 0, 0),
+    crate::meta::Release::new(12, 1, 0),
+    crate::meta::Release::new(12, 1, 1),
+    crate::meta::Release::new(12, 2, 0),
+    crate::meta::Release::new(12, 3, 0),
+    crate::meta::Release::new(12, 3, 1),
+    crate::meta::Release::new(12, 3, 2),
+    crate::meta::Release::new(12, 4, 0),
+    crate::meta::Release::new(12, 5, 0),
+    crate::meta::Release::new(12, 5, 1),
+    crate::meta::Release::new(12, 6, 0),
+    crate::meta::Release::new(12, 6, 1),
+    crate::meta::Release::new(12, 7, 0),
+    crate::meta::Release::new(12, 7, 1),
+    crate::meta::Release::new(12, 7, 2),
+    crate::meta::Release::new(12, 8, 0),
+    crate::meta::Release::new(12, 8, 1),
+    crate::meta::Release::new(12, 8, 2),
+    crate::meta::Release::new(13, 0, 0),
+    crate::meta::Release::new(13, 0, 1),
+    crate::meta::Release::new(13, 0, 2),
+    crate::meta::Release::new(13, 1, 0),
+    crate::meta::Release::new(13, 1, 1),
+    crate::meta::Release::new(13, 2, 0),
+    crate::meta::Release::new(13, 2, 1),
+    crate::meta::Release::new(13, 3, 0),
+    crate::meta::Release::new(13, 3, 1),
+    crate::meta::Release::new(13, 3, 2),
+    crate::meta::Release::new(13, 4, 0),
+    crate::meta::Release::new(13, 5, 0),
+    crate::meta::Release::new(13, 6, 0),
+    crate::meta::Release::new(13, 7, 0),
+    crate::meta::Release::new(13, 7, 1),
+    crate::meta::Release::new(13, 7, 2),
+    crate::meta::Release::new(13, 8, 0),
+    crate::meta::Release::new(13, 8, 1),
+    crate::meta::Release::new(13, 8, 2),
+    crate::meta::Release::new(13, 9, 0),
+    crate::meta::Release::new(13, 9, 1),
+    crate::meta::Release::new(13, 10, 0),
+    crate::meta::Release::new(13, 11, 0),
+    crate::meta::Release::new(13, 11, 1),
+    crate::meta::Release::new(13, 11, 2),
+    crate::meta::Release::new(13, 12, 0),
+    crate::meta::Release::new(13, 12, 1),
+    crate::meta::Release::new(13, 12, 2),
+    crate::meta::Release::new(13, 13, 0),
+    crate::meta::Release::new(13, 13, 1),
+    crate::meta::Release::new(13, 14, 0),
+    crate::meta::Release::new(13, 14, 1),
+    crate::meta::Release::new(13, 15, 0),
+    crate::meta::Release::new(13, 15, 1),
+    crate::meta::Release::new(13, 16, 0),
+    crate::meta::Release::new(13, 17, 0),
+    crate::meta::Release::new(13, 17, 1),
+    crate::meta::Release::new(13, 17, 2),
+    crate::meta::Release::new(13, 18, 0),
+    crate::meta::Release::new(13, 18, 1),
+    crate::meta::Release::new(13, 18, 2),
+    crate::meta::Release::new(13, 18, 3),
+    crate::meta::Release::new(13, 18, 4),
+    crate::meta::Release::new(13, 18, 5),
+    crate::meta::Release::new(13, 19, 0),
+    crate::meta::Release::new(13, 19, 1),
+    crate::meta::Release::new(13, 19, 2),
+    crate::meta::Release::new(13, 20, 0),
+    crate::meta::Release::new(13, 21, 0),
+    crate::meta::Release::new(13, 21, 1),
+    crate::meta::Release::new(13, 22, 0),
+    crate::meta::Release::new(13, 23, 0),
+    crate::meta::Release::new(13, 23, 1),
+    crate::meta::Release::new(13, 24, 0),
+    crate::meta::Release::new(13, 24, 1),
+    crate::meta::Release::new(13, 25, 0),
+    crate::meta::Release::new(13, 26, 0),
+    crate::meta::Release::new(13, 27, 0),
+    crate::meta::Release::new(13, 27, 1),
+    crate::meta::Release::new(13, 28, 0),
+    crate::meta::Release::new(13, 28, 1),
+    crate::meta::Release::new(13, 29, 0),
+    crate::meta::Release::new(13, 29, 1),
+    crate::meta::Release::new(13, 29, 2),
+    crate::meta::Release::new(13, 30, 0),
+    crate::meta::Release::new(13, 31, 0),
+    crate::meta::Release::new(13, 32, 0),
+    crate::meta::Release::new(13, 33, 0),
+    crate::meta::Release::new(13, 34, 0),
+    crate::meta::Release::new(13, 35, 0),
+    crate::meta::Release::new(13, 36, 0),
+    crate::meta::Release::new(13, 37, 0),
+    crate::meta::Release::new(13, 37, 1),
+    crate::meta::Release::new(13, 38, 0),
+    crate::meta::Release::new(13, 38, 1),
+    crate::meta::Release::new(13, 38, 2),
+    crate::meta::Release::new(13, 38, 3),
+    crate::meta::Release::new(14, 0, 0),
+    crate::meta::Release::new(14, 0, 1),
+    crate::meta::Release::new(14, 0, 2),
+    crate::meta::Release::new(14, 1, 0),
+    crate::meta::Release::new(14, 1, 1),
+    crate::meta::Release::new(14, 1, 2),
+    crate::meta::Release::new(14, 2, 0),
+    crate::meta::Release::new(14, 2, 1),
+    crate::meta::Release::new(14, 3, 0),
+    crate::meta::Release::new(14, 3, 1),
+    crate::meta::Release::new(14, 4, 0),
+    crate::meta::Release::new(14, 4, 1),
+    crate::meta::Release::new(14, 5, 0),
+    crate::meta::Release::new(14, 6, 0),
+    crate::meta::Release::new(14, 6, 1),
+    crate::meta::Release::new(14, 6, 2),
+    crate::meta::Release::new(14, 7, 0),
+    crate::meta::Release::new(14, 7, 1),
+    crate::meta::Release::new(14, 7, 2),
+    crate::meta::Release::new(14, 7, 3),
+    crate::meta::Release::new(14, 7, 4),
+    crate::meta::Release::new(14, 7, 5),
+    crate::meta::Release::new(14, 7, 6),
+    crate::meta::Release::new(14, 7, 7),
+    crate::meta::Release::new(14, 7, 8),
+    crate::meta::Release::new(15, 0, 0),
+    crate::meta::Release::new(15, 1, 0),
+    crate::meta::Release::new(15, 1, 1),
+    crate::meta::Release::new(15, 1, 2),
+    crate::meta::Release::new(15, 1, 3),
+    crate::meta::Release::new(15, 1, 4),
+    crate::meta::Release::new(15, 1, 5),
+    crate::meta::Release::new(15, 2, 0),
+    crate::meta::Release::new(15, 2, 1),
+    crate::meta::Release::new(15, 2, 2),
+    crate::meta::Release::new(15, 3, 0),
+    crate::meta::Release::new(15, 4, 0),
+    crate::meta::Release::new(15, 4, 1),
+    crate::meta::Release::new(15, 5, 0),
+    crate::meta::Release::new(15, 6, 0),
+    crate::meta::Release::new(15, 6, 1),
+    crate::meta::Release::new(15, 6, 2),
+    crate::meta::Release::new(15, 7, 0),
+    crate::meta::Release::new(15, 7, 1),
+    crate::meta::Release::new(15, 7, 2),
+    crate::meta::Release::new(15, 7, 3),
+    crate::meta::Release::new(15, 7, 4),
     crate::meta::Release::new(16, 0, 0),
     crate::meta::Release::new(16, 0, 1),
     crate::meta::Release::new(16, 1, 0),
@@ -794,51 +1830,51 @@ pub static RELEASES: [Release; 225usize] = [
     crate::meta::Release::new(23, 4, 1),
 ];
 /// The major lines the bindings know; a server of another line is gated by nothing.
-pub static KNOWN_MAJORS: &[u16] = &[16, 17, 18, 19, 20, 21, 22, 23];
+pub static KNOWN_MAJORS: &[u16] = &[12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
 /// Every model and event by wire name, with the releases that ship it; sorted by name.
 pub static MODELS: &[(&str, Availability)] = &[
-    ("AdditionalParam", crate::generated::releases::AVAILABILITY_14),
+    ("AdditionalParam", crate::generated::releases::AVAILABILITY_32),
     ("Application", crate::generated::releases::AVAILABILITY_0),
-    ("ApplicationMoveFailed", crate::generated::releases::AVAILABILITY_5),
-    ("ApplicationRegistered", crate::generated::releases::AVAILABILITY_16),
+    ("ApplicationMoveFailed", crate::generated::releases::AVAILABILITY_14),
+    ("ApplicationRegistered", crate::generated::releases::AVAILABILITY_34),
     ("ApplicationReplaced", crate::generated::releases::AVAILABILITY_0),
-    ("ApplicationUnregistered", crate::generated::releases::AVAILABILITY_16),
+    ("ApplicationUnregistered", crate::generated::releases::AVAILABILITY_34),
     ("AsteriskInfo", crate::generated::releases::AVAILABILITY_0),
-    ("AsteriskPing", crate::generated::releases::AVAILABILITY_3),
+    ("AsteriskPing", crate::generated::releases::AVAILABILITY_13),
     ("Bridge", crate::generated::releases::AVAILABILITY_0),
-    ("BridgeAttendedTransfer", crate::generated::releases::AVAILABILITY_0),
-    ("BridgeBlindTransfer", crate::generated::releases::AVAILABILITY_0),
+    ("BridgeAttendedTransfer", crate::generated::releases::AVAILABILITY_1),
+    ("BridgeBlindTransfer", crate::generated::releases::AVAILABILITY_1),
     ("BridgeCreated", crate::generated::releases::AVAILABILITY_0),
     ("BridgeDestroyed", crate::generated::releases::AVAILABILITY_0),
     ("BridgeMerged", crate::generated::releases::AVAILABILITY_0),
-    ("BridgeVideoSourceChanged", crate::generated::releases::AVAILABILITY_0),
+    ("BridgeVideoSourceChanged", crate::generated::releases::AVAILABILITY_11),
     ("BuildInfo", crate::generated::releases::AVAILABILITY_0),
-    ("CallBroadcast", crate::generated::releases::AVAILABILITY_20),
-    ("CallClaimed", crate::generated::releases::AVAILABILITY_20),
+    ("CallBroadcast", crate::generated::releases::AVAILABILITY_38),
+    ("CallClaimed", crate::generated::releases::AVAILABILITY_38),
     ("CallerID", crate::generated::releases::AVAILABILITY_0),
     ("Channel", crate::generated::releases::AVAILABILITY_0),
     ("ChannelCallerId", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelConnectedLine", crate::generated::releases::AVAILABILITY_0),
+    ("ChannelConnectedLine", crate::generated::releases::AVAILABILITY_9),
     ("ChannelCreated", crate::generated::releases::AVAILABILITY_0),
     ("ChannelDestroyed", crate::generated::releases::AVAILABILITY_0),
     ("ChannelDialplan", crate::generated::releases::AVAILABILITY_0),
     ("ChannelDtmfReceived", crate::generated::releases::AVAILABILITY_0),
     ("ChannelEnteredBridge", crate::generated::releases::AVAILABILITY_0),
     ("ChannelHangupRequest", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelHold", crate::generated::releases::AVAILABILITY_0),
+    ("ChannelHold", crate::generated::releases::AVAILABILITY_17),
     ("ChannelLeftBridge", crate::generated::releases::AVAILABILITY_0),
     ("ChannelStateChange", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelTalkingFinished", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelTalkingStarted", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelToneDetected", crate::generated::releases::AVAILABILITY_21),
-    ("ChannelTransfer", crate::generated::releases::AVAILABILITY_14),
-    ("ChannelUnhold", crate::generated::releases::AVAILABILITY_0),
+    ("ChannelTalkingFinished", crate::generated::releases::AVAILABILITY_5),
+    ("ChannelTalkingStarted", crate::generated::releases::AVAILABILITY_5),
+    ("ChannelToneDetected", crate::generated::releases::AVAILABILITY_39),
+    ("ChannelTransfer", crate::generated::releases::AVAILABILITY_32),
+    ("ChannelUnhold", crate::generated::releases::AVAILABILITY_17),
     ("ChannelUserevent", crate::generated::releases::AVAILABILITY_0),
     ("ChannelVarset", crate::generated::releases::AVAILABILITY_0),
     ("ConfigInfo", crate::generated::releases::AVAILABILITY_0),
-    ("ConfigTuple", crate::generated::releases::AVAILABILITY_0),
-    ("ContactInfo", crate::generated::releases::AVAILABILITY_0),
-    ("ContactStatusChange", crate::generated::releases::AVAILABILITY_0),
+    ("ConfigTuple", crate::generated::releases::AVAILABILITY_18),
+    ("ContactInfo", crate::generated::releases::AVAILABILITY_19),
+    ("ContactStatusChange", crate::generated::releases::AVAILABILITY_19),
     ("DeviceState", crate::generated::releases::AVAILABILITY_0),
     ("DeviceStateChanged", crate::generated::releases::AVAILABILITY_0),
     ("Dial", crate::generated::releases::AVAILABILITY_0),
@@ -846,30 +1882,30 @@ pub static MODELS: &[(&str, Availability)] = &[
     ("DialplanCEP", crate::generated::releases::AVAILABILITY_0),
     ("Endpoint", crate::generated::releases::AVAILABILITY_0),
     ("EndpointStateChange", crate::generated::releases::AVAILABILITY_0),
-    ("ExternalMedia", crate::generated::releases::AVAILABILITY_8),
+    ("ExternalMedia", crate::generated::releases::AVAILABILITY_26),
     ("FormatLangPair", crate::generated::releases::AVAILABILITY_0),
     ("LiveRecording", crate::generated::releases::AVAILABILITY_0),
-    ("LogChannel", crate::generated::releases::AVAILABILITY_0),
-    ("Mailbox", crate::generated::releases::AVAILABILITY_0),
+    ("LogChannel", crate::generated::releases::AVAILABILITY_19),
+    ("Mailbox", crate::generated::releases::AVAILABILITY_1),
     ("MissingParams", crate::generated::releases::AVAILABILITY_0),
-    ("Module", crate::generated::releases::AVAILABILITY_0),
-    ("Peer", crate::generated::releases::AVAILABILITY_0),
-    ("PeerStatusChange", crate::generated::releases::AVAILABILITY_0),
+    ("Module", crate::generated::releases::AVAILABILITY_18),
+    ("Peer", crate::generated::releases::AVAILABILITY_19),
+    ("PeerStatusChange", crate::generated::releases::AVAILABILITY_19),
     ("Playback", crate::generated::releases::AVAILABILITY_0),
-    ("PlaybackContinuing", crate::generated::releases::AVAILABILITY_0),
+    ("PlaybackContinuing", crate::generated::releases::AVAILABILITY_20),
     ("PlaybackFinished", crate::generated::releases::AVAILABILITY_0),
     ("PlaybackStarted", crate::generated::releases::AVAILABILITY_0),
-    ("RESTHeader", crate::generated::releases::AVAILABILITY_15),
-    ("RESTQueryStringParameter", crate::generated::releases::AVAILABILITY_15),
-    ("RESTRequest", crate::generated::releases::AVAILABILITY_15),
-    ("RESTResponse", crate::generated::releases::AVAILABILITY_15),
-    ("RTPstat", crate::generated::releases::AVAILABILITY_6),
+    ("RESTHeader", crate::generated::releases::AVAILABILITY_33),
+    ("RESTQueryStringParameter", crate::generated::releases::AVAILABILITY_33),
+    ("RESTRequest", crate::generated::releases::AVAILABILITY_33),
+    ("RESTResponse", crate::generated::releases::AVAILABILITY_33),
+    ("RTPstat", crate::generated::releases::AVAILABILITY_15),
     ("RecordingFailed", crate::generated::releases::AVAILABILITY_0),
     ("RecordingFinished", crate::generated::releases::AVAILABILITY_0),
     ("RecordingStarted", crate::generated::releases::AVAILABILITY_0),
-    ("ReferTo", crate::generated::releases::AVAILABILITY_14),
-    ("ReferredBy", crate::generated::releases::AVAILABILITY_14),
-    ("RequiredDestination", crate::generated::releases::AVAILABILITY_14),
+    ("ReferTo", crate::generated::releases::AVAILABILITY_32),
+    ("ReferredBy", crate::generated::releases::AVAILABILITY_32),
+    ("RequiredDestination", crate::generated::releases::AVAILABILITY_32),
     ("SetId", crate::generated::releases::AVAILABILITY_0),
     ("Sound", crate::generated::releases::AVAILABILITY_0),
     ("StasisEnd", crate::generated::releases::AVAILABILITY_0),
@@ -877,207 +1913,219 @@ pub static MODELS: &[(&str, Availability)] = &[
     ("StatusInfo", crate::generated::releases::AVAILABILITY_0),
     ("StoredRecording", crate::generated::releases::AVAILABILITY_0),
     ("SystemInfo", crate::generated::releases::AVAILABILITY_0),
-    ("TextMessage", crate::generated::releases::AVAILABILITY_0),
-    ("TextMessageReceived", crate::generated::releases::AVAILABILITY_0),
-    ("TextMessageVariable", crate::generated::releases::AVAILABILITY_1),
+    ("TextMessage", crate::generated::releases::AVAILABILITY_6),
+    ("TextMessageReceived", crate::generated::releases::AVAILABILITY_6),
+    ("TextMessageVariable", crate::generated::releases::AVAILABILITY_7),
     ("Variable", crate::generated::releases::AVAILABILITY_0),
-    ("Variables", crate::generated::releases::AVAILABILITY_20),
+    ("Variables", crate::generated::releases::AVAILABILITY_38),
 ];
 /// Every model field by (model, field) wire names, with the releases that ship it; sorted.
 pub static FIELDS: &[(&str, &str, Availability)] = &[
-    ("AdditionalParam", "parameter_name", crate::generated::releases::AVAILABILITY_14),
-    ("AdditionalParam", "parameter_value", crate::generated::releases::AVAILABILITY_14),
+    ("AdditionalParam", "parameter_name", crate::generated::releases::AVAILABILITY_32),
+    ("AdditionalParam", "parameter_value", crate::generated::releases::AVAILABILITY_32),
     ("Application", "bridge_ids", crate::generated::releases::AVAILABILITY_0),
     ("Application", "channel_ids", crate::generated::releases::AVAILABILITY_0),
     ("Application", "device_names", crate::generated::releases::AVAILABILITY_0),
     ("Application", "endpoint_ids", crate::generated::releases::AVAILABILITY_0),
-    ("Application", "events_allowed", crate::generated::releases::AVAILABILITY_5),
-    ("Application", "events_disallowed", crate::generated::releases::AVAILABILITY_5),
+    ("Application", "events_allowed", crate::generated::releases::AVAILABILITY_14),
+    ("Application", "events_disallowed", crate::generated::releases::AVAILABILITY_14),
     ("Application", "name", crate::generated::releases::AVAILABILITY_0),
-    ("ApplicationMoveFailed", "application", crate::generated::releases::AVAILABILITY_5),
-    ("ApplicationMoveFailed", "args", crate::generated::releases::AVAILABILITY_5),
-    ("ApplicationMoveFailed", "asterisk_id", crate::generated::releases::AVAILABILITY_5),
-    ("ApplicationMoveFailed", "channel", crate::generated::releases::AVAILABILITY_5),
-    ("ApplicationMoveFailed", "destination", crate::generated::releases::AVAILABILITY_5),
-    ("ApplicationMoveFailed", "timestamp", crate::generated::releases::AVAILABILITY_5),
+    (
+        "ApplicationMoveFailed",
+        "application",
+        crate::generated::releases::AVAILABILITY_14,
+    ),
+    ("ApplicationMoveFailed", "args", crate::generated::releases::AVAILABILITY_14),
+    (
+        "ApplicationMoveFailed",
+        "asterisk_id",
+        crate::generated::releases::AVAILABILITY_14,
+    ),
+    ("ApplicationMoveFailed", "channel", crate::generated::releases::AVAILABILITY_14),
+    (
+        "ApplicationMoveFailed",
+        "destination",
+        crate::generated::releases::AVAILABILITY_14,
+    ),
+    ("ApplicationMoveFailed", "timestamp", crate::generated::releases::AVAILABILITY_14),
     (
         "ApplicationRegistered",
         "application",
-        crate::generated::releases::AVAILABILITY_16,
+        crate::generated::releases::AVAILABILITY_34,
     ),
     (
         "ApplicationRegistered",
         "asterisk_id",
-        crate::generated::releases::AVAILABILITY_16,
+        crate::generated::releases::AVAILABILITY_34,
     ),
-    ("ApplicationRegistered", "timestamp", crate::generated::releases::AVAILABILITY_16),
+    ("ApplicationRegistered", "timestamp", crate::generated::releases::AVAILABILITY_34),
     ("ApplicationReplaced", "application", crate::generated::releases::AVAILABILITY_0),
-    ("ApplicationReplaced", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("ApplicationReplaced", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("ApplicationReplaced", "timestamp", crate::generated::releases::AVAILABILITY_0),
     (
         "ApplicationUnregistered",
         "application",
-        crate::generated::releases::AVAILABILITY_16,
+        crate::generated::releases::AVAILABILITY_34,
     ),
     (
         "ApplicationUnregistered",
         "asterisk_id",
-        crate::generated::releases::AVAILABILITY_16,
+        crate::generated::releases::AVAILABILITY_34,
     ),
     (
         "ApplicationUnregistered",
         "timestamp",
-        crate::generated::releases::AVAILABILITY_16,
+        crate::generated::releases::AVAILABILITY_34,
     ),
     ("AsteriskInfo", "build", crate::generated::releases::AVAILABILITY_0),
     ("AsteriskInfo", "config", crate::generated::releases::AVAILABILITY_0),
     ("AsteriskInfo", "status", crate::generated::releases::AVAILABILITY_0),
     ("AsteriskInfo", "system", crate::generated::releases::AVAILABILITY_0),
-    ("AsteriskPing", "asterisk_id", crate::generated::releases::AVAILABILITY_3),
-    ("AsteriskPing", "ping", crate::generated::releases::AVAILABILITY_3),
-    ("AsteriskPing", "timestamp", crate::generated::releases::AVAILABILITY_3),
+    ("AsteriskPing", "asterisk_id", crate::generated::releases::AVAILABILITY_13),
+    ("AsteriskPing", "ping", crate::generated::releases::AVAILABILITY_13),
+    ("AsteriskPing", "timestamp", crate::generated::releases::AVAILABILITY_13),
     ("Bridge", "bridge_class", crate::generated::releases::AVAILABILITY_0),
     ("Bridge", "bridge_type", crate::generated::releases::AVAILABILITY_0),
-    ("Bridge", "bridgevars", crate::generated::releases::AVAILABILITY_20),
+    ("Bridge", "bridgevars", crate::generated::releases::AVAILABILITY_38),
     ("Bridge", "channels", crate::generated::releases::AVAILABILITY_0),
-    ("Bridge", "creationtime", crate::generated::releases::AVAILABILITY_5),
+    ("Bridge", "creationtime", crate::generated::releases::AVAILABILITY_14),
     ("Bridge", "creator", crate::generated::releases::AVAILABILITY_0),
     ("Bridge", "id", crate::generated::releases::AVAILABILITY_0),
     ("Bridge", "name", crate::generated::releases::AVAILABILITY_0),
     ("Bridge", "technology", crate::generated::releases::AVAILABILITY_0),
-    ("Bridge", "video_mode", crate::generated::releases::AVAILABILITY_0),
-    ("Bridge", "video_source_id", crate::generated::releases::AVAILABILITY_0),
+    ("Bridge", "video_mode", crate::generated::releases::AVAILABILITY_11),
+    ("Bridge", "video_source_id", crate::generated::releases::AVAILABILITY_11),
     (
         "BridgeAttendedTransfer",
         "application",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_1,
     ),
     (
         "BridgeAttendedTransfer",
         "asterisk_id",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_11,
     ),
     (
         "BridgeAttendedTransfer",
         "destination_application",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_1,
     ),
     (
         "BridgeAttendedTransfer",
         "destination_bridge",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_1,
     ),
     (
         "BridgeAttendedTransfer",
         "destination_link_first_leg",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_1,
     ),
     (
         "BridgeAttendedTransfer",
         "destination_link_second_leg",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_1,
     ),
     (
         "BridgeAttendedTransfer",
         "destination_threeway_bridge",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_1,
     ),
     (
         "BridgeAttendedTransfer",
         "destination_threeway_channel",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_1,
     ),
     (
         "BridgeAttendedTransfer",
         "destination_type",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_1,
     ),
     (
         "BridgeAttendedTransfer",
         "is_external",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_1,
     ),
     (
         "BridgeAttendedTransfer",
         "replace_channel",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_6,
     ),
-    ("BridgeAttendedTransfer", "result", crate::generated::releases::AVAILABILITY_0),
-    ("BridgeAttendedTransfer", "timestamp", crate::generated::releases::AVAILABILITY_0),
+    ("BridgeAttendedTransfer", "result", crate::generated::releases::AVAILABILITY_1),
+    ("BridgeAttendedTransfer", "timestamp", crate::generated::releases::AVAILABILITY_1),
     (
         "BridgeAttendedTransfer",
         "transfer_target",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_6,
     ),
-    ("BridgeAttendedTransfer", "transferee", crate::generated::releases::AVAILABILITY_0),
+    ("BridgeAttendedTransfer", "transferee", crate::generated::releases::AVAILABILITY_6),
     (
         "BridgeAttendedTransfer",
         "transferer_first_leg",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_1,
     ),
     (
         "BridgeAttendedTransfer",
         "transferer_first_leg_bridge",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_1,
     ),
     (
         "BridgeAttendedTransfer",
         "transferer_second_leg",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_1,
     ),
     (
         "BridgeAttendedTransfer",
         "transferer_second_leg_bridge",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_1,
     ),
-    ("BridgeBlindTransfer", "application", crate::generated::releases::AVAILABILITY_0),
-    ("BridgeBlindTransfer", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
-    ("BridgeBlindTransfer", "bridge", crate::generated::releases::AVAILABILITY_0),
-    ("BridgeBlindTransfer", "channel", crate::generated::releases::AVAILABILITY_0),
-    ("BridgeBlindTransfer", "context", crate::generated::releases::AVAILABILITY_0),
-    ("BridgeBlindTransfer", "exten", crate::generated::releases::AVAILABILITY_0),
-    ("BridgeBlindTransfer", "is_external", crate::generated::releases::AVAILABILITY_0),
+    ("BridgeBlindTransfer", "application", crate::generated::releases::AVAILABILITY_1),
+    ("BridgeBlindTransfer", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
+    ("BridgeBlindTransfer", "bridge", crate::generated::releases::AVAILABILITY_1),
+    ("BridgeBlindTransfer", "channel", crate::generated::releases::AVAILABILITY_1),
+    ("BridgeBlindTransfer", "context", crate::generated::releases::AVAILABILITY_1),
+    ("BridgeBlindTransfer", "exten", crate::generated::releases::AVAILABILITY_1),
+    ("BridgeBlindTransfer", "is_external", crate::generated::releases::AVAILABILITY_1),
     (
         "BridgeBlindTransfer",
         "replace_channel",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_8,
     ),
-    ("BridgeBlindTransfer", "result", crate::generated::releases::AVAILABILITY_0),
-    ("BridgeBlindTransfer", "timestamp", crate::generated::releases::AVAILABILITY_0),
-    ("BridgeBlindTransfer", "transferee", crate::generated::releases::AVAILABILITY_0),
+    ("BridgeBlindTransfer", "result", crate::generated::releases::AVAILABILITY_1),
+    ("BridgeBlindTransfer", "timestamp", crate::generated::releases::AVAILABILITY_1),
+    ("BridgeBlindTransfer", "transferee", crate::generated::releases::AVAILABILITY_6),
     ("BridgeCreated", "application", crate::generated::releases::AVAILABILITY_0),
-    ("BridgeCreated", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("BridgeCreated", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("BridgeCreated", "bridge", crate::generated::releases::AVAILABILITY_0),
     ("BridgeCreated", "timestamp", crate::generated::releases::AVAILABILITY_0),
     ("BridgeDestroyed", "application", crate::generated::releases::AVAILABILITY_0),
-    ("BridgeDestroyed", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("BridgeDestroyed", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("BridgeDestroyed", "bridge", crate::generated::releases::AVAILABILITY_0),
     ("BridgeDestroyed", "timestamp", crate::generated::releases::AVAILABILITY_0),
     ("BridgeMerged", "application", crate::generated::releases::AVAILABILITY_0),
-    ("BridgeMerged", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("BridgeMerged", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("BridgeMerged", "bridge", crate::generated::releases::AVAILABILITY_0),
     ("BridgeMerged", "bridge_from", crate::generated::releases::AVAILABILITY_0),
     ("BridgeMerged", "timestamp", crate::generated::releases::AVAILABILITY_0),
     (
         "BridgeVideoSourceChanged",
         "application",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_11,
     ),
     (
         "BridgeVideoSourceChanged",
         "asterisk_id",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_11,
     ),
-    ("BridgeVideoSourceChanged", "bridge", crate::generated::releases::AVAILABILITY_0),
+    ("BridgeVideoSourceChanged", "bridge", crate::generated::releases::AVAILABILITY_11),
     (
         "BridgeVideoSourceChanged",
         "old_video_source_id",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_11,
     ),
     (
         "BridgeVideoSourceChanged",
         "timestamp",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_11,
     ),
     ("BuildInfo", "date", crate::generated::releases::AVAILABILITY_0),
     ("BuildInfo", "kernel", crate::generated::releases::AVAILABILITY_0),
@@ -1085,34 +2133,34 @@ pub static FIELDS: &[(&str, &str, Availability)] = &[
     ("BuildInfo", "options", crate::generated::releases::AVAILABILITY_0),
     ("BuildInfo", "os", crate::generated::releases::AVAILABILITY_0),
     ("BuildInfo", "user", crate::generated::releases::AVAILABILITY_0),
-    ("CallBroadcast", "application", crate::generated::releases::AVAILABILITY_20),
-    ("CallBroadcast", "asterisk_id", crate::generated::releases::AVAILABILITY_20),
-    ("CallBroadcast", "called", crate::generated::releases::AVAILABILITY_20),
-    ("CallBroadcast", "caller", crate::generated::releases::AVAILABILITY_20),
-    ("CallBroadcast", "channel", crate::generated::releases::AVAILABILITY_20),
-    ("CallBroadcast", "timestamp", crate::generated::releases::AVAILABILITY_20),
-    ("CallClaimed", "application", crate::generated::releases::AVAILABILITY_20),
-    ("CallClaimed", "asterisk_id", crate::generated::releases::AVAILABILITY_20),
-    ("CallClaimed", "channel", crate::generated::releases::AVAILABILITY_20),
-    ("CallClaimed", "timestamp", crate::generated::releases::AVAILABILITY_20),
-    ("CallClaimed", "winner_app", crate::generated::releases::AVAILABILITY_20),
+    ("CallBroadcast", "application", crate::generated::releases::AVAILABILITY_38),
+    ("CallBroadcast", "asterisk_id", crate::generated::releases::AVAILABILITY_38),
+    ("CallBroadcast", "called", crate::generated::releases::AVAILABILITY_38),
+    ("CallBroadcast", "caller", crate::generated::releases::AVAILABILITY_38),
+    ("CallBroadcast", "channel", crate::generated::releases::AVAILABILITY_38),
+    ("CallBroadcast", "timestamp", crate::generated::releases::AVAILABILITY_38),
+    ("CallClaimed", "application", crate::generated::releases::AVAILABILITY_38),
+    ("CallClaimed", "asterisk_id", crate::generated::releases::AVAILABILITY_38),
+    ("CallClaimed", "channel", crate::generated::releases::AVAILABILITY_38),
+    ("CallClaimed", "timestamp", crate::generated::releases::AVAILABILITY_38),
+    ("CallClaimed", "winner_app", crate::generated::releases::AVAILABILITY_38),
     ("CallerID", "name", crate::generated::releases::AVAILABILITY_0),
     ("CallerID", "number", crate::generated::releases::AVAILABILITY_0),
     ("Channel", "accountcode", crate::generated::releases::AVAILABILITY_0),
     ("Channel", "caller", crate::generated::releases::AVAILABILITY_0),
-    ("Channel", "caller_rdnis", crate::generated::releases::AVAILABILITY_12),
-    ("Channel", "channelvars", crate::generated::releases::AVAILABILITY_0),
+    ("Channel", "caller_rdnis", crate::generated::releases::AVAILABILITY_30),
+    ("Channel", "channelvars", crate::generated::releases::AVAILABILITY_21),
     ("Channel", "connected", crate::generated::releases::AVAILABILITY_0),
     ("Channel", "creationtime", crate::generated::releases::AVAILABILITY_0),
     ("Channel", "dialplan", crate::generated::releases::AVAILABILITY_0),
     ("Channel", "id", crate::generated::releases::AVAILABILITY_0),
-    ("Channel", "language", crate::generated::releases::AVAILABILITY_0),
+    ("Channel", "language", crate::generated::releases::AVAILABILITY_12),
     ("Channel", "name", crate::generated::releases::AVAILABILITY_0),
-    ("Channel", "protocol_id", crate::generated::releases::AVAILABILITY_4),
+    ("Channel", "protocol_id", crate::generated::releases::AVAILABILITY_24),
     ("Channel", "state", crate::generated::releases::AVAILABILITY_0),
-    ("Channel", "tenantid", crate::generated::releases::AVAILABILITY_13),
+    ("Channel", "tenantid", crate::generated::releases::AVAILABILITY_31),
     ("ChannelCallerId", "application", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelCallerId", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("ChannelCallerId", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     (
         "ChannelCallerId",
         "caller_presentation",
@@ -1125,100 +2173,104 @@ pub static FIELDS: &[(&str, &str, Availability)] = &[
     ),
     ("ChannelCallerId", "channel", crate::generated::releases::AVAILABILITY_0),
     ("ChannelCallerId", "timestamp", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelConnectedLine", "application", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelConnectedLine", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelConnectedLine", "channel", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelConnectedLine", "timestamp", crate::generated::releases::AVAILABILITY_0),
+    ("ChannelConnectedLine", "application", crate::generated::releases::AVAILABILITY_9),
+    ("ChannelConnectedLine", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
+    ("ChannelConnectedLine", "channel", crate::generated::releases::AVAILABILITY_9),
+    ("ChannelConnectedLine", "timestamp", crate::generated::releases::AVAILABILITY_9),
     ("ChannelCreated", "application", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelCreated", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("ChannelCreated", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("ChannelCreated", "channel", crate::generated::releases::AVAILABILITY_0),
     ("ChannelCreated", "timestamp", crate::generated::releases::AVAILABILITY_0),
     ("ChannelDestroyed", "application", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelDestroyed", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("ChannelDestroyed", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("ChannelDestroyed", "cause", crate::generated::releases::AVAILABILITY_0),
     ("ChannelDestroyed", "cause_txt", crate::generated::releases::AVAILABILITY_0),
     ("ChannelDestroyed", "channel", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelDestroyed", "tech_cause", crate::generated::releases::AVAILABILITY_18),
+    ("ChannelDestroyed", "tech_cause", crate::generated::releases::AVAILABILITY_36),
     ("ChannelDestroyed", "timestamp", crate::generated::releases::AVAILABILITY_0),
     ("ChannelDialplan", "application", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelDialplan", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("ChannelDialplan", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("ChannelDialplan", "channel", crate::generated::releases::AVAILABILITY_0),
     ("ChannelDialplan", "dialplan_app", crate::generated::releases::AVAILABILITY_0),
     ("ChannelDialplan", "dialplan_app_data", crate::generated::releases::AVAILABILITY_0),
     ("ChannelDialplan", "timestamp", crate::generated::releases::AVAILABILITY_0),
     ("ChannelDtmfReceived", "application", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelDtmfReceived", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("ChannelDtmfReceived", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("ChannelDtmfReceived", "channel", crate::generated::releases::AVAILABILITY_0),
     ("ChannelDtmfReceived", "digit", crate::generated::releases::AVAILABILITY_0),
     ("ChannelDtmfReceived", "duration_ms", crate::generated::releases::AVAILABILITY_0),
     ("ChannelDtmfReceived", "timestamp", crate::generated::releases::AVAILABILITY_0),
     ("ChannelEnteredBridge", "application", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelEnteredBridge", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("ChannelEnteredBridge", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("ChannelEnteredBridge", "bridge", crate::generated::releases::AVAILABILITY_0),
     ("ChannelEnteredBridge", "channel", crate::generated::releases::AVAILABILITY_0),
     ("ChannelEnteredBridge", "timestamp", crate::generated::releases::AVAILABILITY_0),
     ("ChannelHangupRequest", "application", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelHangupRequest", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("ChannelHangupRequest", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("ChannelHangupRequest", "cause", crate::generated::releases::AVAILABILITY_0),
     ("ChannelHangupRequest", "channel", crate::generated::releases::AVAILABILITY_0),
     ("ChannelHangupRequest", "soft", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelHangupRequest", "tech_cause", crate::generated::releases::AVAILABILITY_18),
+    ("ChannelHangupRequest", "tech_cause", crate::generated::releases::AVAILABILITY_36),
     ("ChannelHangupRequest", "timestamp", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelHold", "application", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelHold", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelHold", "channel", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelHold", "musicclass", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelHold", "timestamp", crate::generated::releases::AVAILABILITY_0),
+    ("ChannelHold", "application", crate::generated::releases::AVAILABILITY_17),
+    ("ChannelHold", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
+    ("ChannelHold", "channel", crate::generated::releases::AVAILABILITY_17),
+    ("ChannelHold", "musicclass", crate::generated::releases::AVAILABILITY_17),
+    ("ChannelHold", "timestamp", crate::generated::releases::AVAILABILITY_17),
     ("ChannelLeftBridge", "application", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelLeftBridge", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("ChannelLeftBridge", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("ChannelLeftBridge", "bridge", crate::generated::releases::AVAILABILITY_0),
     ("ChannelLeftBridge", "channel", crate::generated::releases::AVAILABILITY_0),
     ("ChannelLeftBridge", "timestamp", crate::generated::releases::AVAILABILITY_0),
     ("ChannelStateChange", "application", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelStateChange", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("ChannelStateChange", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("ChannelStateChange", "channel", crate::generated::releases::AVAILABILITY_0),
     ("ChannelStateChange", "timestamp", crate::generated::releases::AVAILABILITY_0),
     (
         "ChannelTalkingFinished",
         "application",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_5,
     ),
     (
         "ChannelTalkingFinished",
         "asterisk_id",
-        crate::generated::releases::AVAILABILITY_0,
+        crate::generated::releases::AVAILABILITY_11,
     ),
-    ("ChannelTalkingFinished", "channel", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelTalkingFinished", "duration", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelTalkingFinished", "timestamp", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelTalkingStarted", "application", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelTalkingStarted", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelTalkingStarted", "channel", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelTalkingStarted", "timestamp", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelToneDetected", "application", crate::generated::releases::AVAILABILITY_21),
-    ("ChannelToneDetected", "asterisk_id", crate::generated::releases::AVAILABILITY_21),
-    ("ChannelToneDetected", "channel", crate::generated::releases::AVAILABILITY_21),
-    ("ChannelToneDetected", "timestamp", crate::generated::releases::AVAILABILITY_21),
-    ("ChannelTransfer", "application", crate::generated::releases::AVAILABILITY_14),
-    ("ChannelTransfer", "asterisk_id", crate::generated::releases::AVAILABILITY_14),
-    ("ChannelTransfer", "refer_to", crate::generated::releases::AVAILABILITY_14),
-    ("ChannelTransfer", "referred_by", crate::generated::releases::AVAILABILITY_14),
-    ("ChannelTransfer", "state", crate::generated::releases::AVAILABILITY_14),
-    ("ChannelTransfer", "timestamp", crate::generated::releases::AVAILABILITY_14),
-    ("ChannelUnhold", "application", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelUnhold", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelUnhold", "channel", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelUnhold", "timestamp", crate::generated::releases::AVAILABILITY_0),
+    ("ChannelTalkingFinished", "channel", crate::generated::releases::AVAILABILITY_5),
+    ("ChannelTalkingFinished", "duration", crate::generated::releases::AVAILABILITY_5),
+    ("ChannelTalkingFinished", "timestamp", crate::generated::releases::AVAILABILITY_5),
+    ("ChannelTalkingStarted", "application", crate::generated::releases::AVAILABILITY_5),
+    (
+        "ChannelTalkingStarted",
+        "asterisk_id",
+        crate::generated::releases::AVAILABILITY_11,
+    ),
+    ("ChannelTalkingStarted", "channel", crate::generated::releases::AVAILABILITY_5),
+    ("ChannelTalkingStarted", "timestamp", crate::generated::releases::AVAILABILITY_5),
+    ("ChannelToneDetected", "application", crate::generated::releases::AVAILABILITY_39),
+    ("ChannelToneDetected", "asterisk_id", crate::generated::releases::AVAILABILITY_39),
+    ("ChannelToneDetected", "channel", crate::generated::releases::AVAILABILITY_39),
+    ("ChannelToneDetected", "timestamp", crate::generated::releases::AVAILABILITY_39),
+    ("ChannelTransfer", "application", crate::generated::releases::AVAILABILITY_32),
+    ("ChannelTransfer", "asterisk_id", crate::generated::releases::AVAILABILITY_32),
+    ("ChannelTransfer", "refer_to", crate::generated::releases::AVAILABILITY_32),
+    ("ChannelTransfer", "referred_by", crate::generated::releases::AVAILABILITY_32),
+    ("ChannelTransfer", "state", crate::generated::releases::AVAILABILITY_32),
+    ("ChannelTransfer", "timestamp", crate::generated::releases::AVAILABILITY_32),
+    ("ChannelUnhold", "application", crate::generated::releases::AVAILABILITY_17),
+    ("ChannelUnhold", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
+    ("ChannelUnhold", "channel", crate::generated::releases::AVAILABILITY_17),
+    ("ChannelUnhold", "timestamp", crate::generated::releases::AVAILABILITY_17),
     ("ChannelUserevent", "application", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelUserevent", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelUserevent", "bridge", crate::generated::releases::AVAILABILITY_0),
+    ("ChannelUserevent", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
+    ("ChannelUserevent", "bridge", crate::generated::releases::AVAILABILITY_4),
     ("ChannelUserevent", "channel", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelUserevent", "endpoint", crate::generated::releases::AVAILABILITY_0),
+    ("ChannelUserevent", "endpoint", crate::generated::releases::AVAILABILITY_4),
     ("ChannelUserevent", "eventname", crate::generated::releases::AVAILABILITY_0),
     ("ChannelUserevent", "timestamp", crate::generated::releases::AVAILABILITY_0),
     ("ChannelUserevent", "userevent", crate::generated::releases::AVAILABILITY_0),
     ("ChannelVarset", "application", crate::generated::releases::AVAILABILITY_0),
-    ("ChannelVarset", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("ChannelVarset", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("ChannelVarset", "channel", crate::generated::releases::AVAILABILITY_0),
     ("ChannelVarset", "timestamp", crate::generated::releases::AVAILABILITY_0),
     ("ChannelVarset", "value", crate::generated::releases::AVAILABILITY_0),
@@ -1229,25 +2281,25 @@ pub static FIELDS: &[(&str, &str, Availability)] = &[
     ("ConfigInfo", "max_open_files", crate::generated::releases::AVAILABILITY_0),
     ("ConfigInfo", "name", crate::generated::releases::AVAILABILITY_0),
     ("ConfigInfo", "setid", crate::generated::releases::AVAILABILITY_0),
-    ("ConfigTuple", "attribute", crate::generated::releases::AVAILABILITY_0),
-    ("ConfigTuple", "value", crate::generated::releases::AVAILABILITY_0),
-    ("ContactInfo", "aor", crate::generated::releases::AVAILABILITY_0),
-    ("ContactInfo", "contact_status", crate::generated::releases::AVAILABILITY_0),
-    ("ContactInfo", "roundtrip_usec", crate::generated::releases::AVAILABILITY_0),
-    ("ContactInfo", "uri", crate::generated::releases::AVAILABILITY_0),
-    ("ContactStatusChange", "application", crate::generated::releases::AVAILABILITY_0),
-    ("ContactStatusChange", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
-    ("ContactStatusChange", "contact_info", crate::generated::releases::AVAILABILITY_0),
-    ("ContactStatusChange", "endpoint", crate::generated::releases::AVAILABILITY_0),
-    ("ContactStatusChange", "timestamp", crate::generated::releases::AVAILABILITY_0),
+    ("ConfigTuple", "attribute", crate::generated::releases::AVAILABILITY_18),
+    ("ConfigTuple", "value", crate::generated::releases::AVAILABILITY_18),
+    ("ContactInfo", "aor", crate::generated::releases::AVAILABILITY_19),
+    ("ContactInfo", "contact_status", crate::generated::releases::AVAILABILITY_19),
+    ("ContactInfo", "roundtrip_usec", crate::generated::releases::AVAILABILITY_19),
+    ("ContactInfo", "uri", crate::generated::releases::AVAILABILITY_19),
+    ("ContactStatusChange", "application", crate::generated::releases::AVAILABILITY_19),
+    ("ContactStatusChange", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
+    ("ContactStatusChange", "contact_info", crate::generated::releases::AVAILABILITY_19),
+    ("ContactStatusChange", "endpoint", crate::generated::releases::AVAILABILITY_19),
+    ("ContactStatusChange", "timestamp", crate::generated::releases::AVAILABILITY_19),
     ("DeviceState", "name", crate::generated::releases::AVAILABILITY_0),
     ("DeviceState", "state", crate::generated::releases::AVAILABILITY_0),
     ("DeviceStateChanged", "application", crate::generated::releases::AVAILABILITY_0),
-    ("DeviceStateChanged", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("DeviceStateChanged", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("DeviceStateChanged", "device_state", crate::generated::releases::AVAILABILITY_0),
     ("DeviceStateChanged", "timestamp", crate::generated::releases::AVAILABILITY_0),
     ("Dial", "application", crate::generated::releases::AVAILABILITY_0),
-    ("Dial", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("Dial", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("Dial", "caller", crate::generated::releases::AVAILABILITY_0),
     ("Dial", "dialstatus", crate::generated::releases::AVAILABILITY_0),
     ("Dial", "dialstring", crate::generated::releases::AVAILABILITY_0),
@@ -1255,8 +2307,8 @@ pub static FIELDS: &[(&str, &str, Availability)] = &[
     ("Dial", "forwarded", crate::generated::releases::AVAILABILITY_0),
     ("Dial", "peer", crate::generated::releases::AVAILABILITY_0),
     ("Dial", "timestamp", crate::generated::releases::AVAILABILITY_0),
-    ("DialplanCEP", "app_data", crate::generated::releases::AVAILABILITY_6),
-    ("DialplanCEP", "app_name", crate::generated::releases::AVAILABILITY_6),
+    ("DialplanCEP", "app_data", crate::generated::releases::AVAILABILITY_15),
+    ("DialplanCEP", "app_name", crate::generated::releases::AVAILABILITY_15),
     ("DialplanCEP", "context", crate::generated::releases::AVAILABILITY_0),
     ("DialplanCEP", "exten", crate::generated::releases::AVAILABILITY_0),
     ("DialplanCEP", "priority", crate::generated::releases::AVAILABILITY_0),
@@ -1265,158 +2317,158 @@ pub static FIELDS: &[(&str, &str, Availability)] = &[
     ("Endpoint", "state", crate::generated::releases::AVAILABILITY_0),
     ("Endpoint", "technology", crate::generated::releases::AVAILABILITY_0),
     ("EndpointStateChange", "application", crate::generated::releases::AVAILABILITY_0),
-    ("EndpointStateChange", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("EndpointStateChange", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("EndpointStateChange", "endpoint", crate::generated::releases::AVAILABILITY_0),
     ("EndpointStateChange", "timestamp", crate::generated::releases::AVAILABILITY_0),
-    ("ExternalMedia", "channel", crate::generated::releases::AVAILABILITY_8),
-    ("ExternalMedia", "local_address", crate::generated::releases::AVAILABILITY_8),
-    ("ExternalMedia", "local_port", crate::generated::releases::AVAILABILITY_8),
+    ("ExternalMedia", "channel", crate::generated::releases::AVAILABILITY_26),
+    ("ExternalMedia", "local_address", crate::generated::releases::AVAILABILITY_26),
+    ("ExternalMedia", "local_port", crate::generated::releases::AVAILABILITY_26),
     ("FormatLangPair", "format", crate::generated::releases::AVAILABILITY_0),
     ("FormatLangPair", "language", crate::generated::releases::AVAILABILITY_0),
     ("LiveRecording", "cause", crate::generated::releases::AVAILABILITY_0),
-    ("LiveRecording", "duration", crate::generated::releases::AVAILABILITY_0),
+    ("LiveRecording", "duration", crate::generated::releases::AVAILABILITY_6),
     ("LiveRecording", "format", crate::generated::releases::AVAILABILITY_0),
     ("LiveRecording", "name", crate::generated::releases::AVAILABILITY_0),
-    ("LiveRecording", "silence_duration", crate::generated::releases::AVAILABILITY_0),
+    ("LiveRecording", "silence_duration", crate::generated::releases::AVAILABILITY_6),
     ("LiveRecording", "state", crate::generated::releases::AVAILABILITY_0),
-    ("LiveRecording", "talking_duration", crate::generated::releases::AVAILABILITY_0),
-    ("LiveRecording", "target_uri", crate::generated::releases::AVAILABILITY_0),
-    ("LogChannel", "channel", crate::generated::releases::AVAILABILITY_0),
-    ("LogChannel", "configuration", crate::generated::releases::AVAILABILITY_0),
-    ("LogChannel", "status", crate::generated::releases::AVAILABILITY_0),
-    ("LogChannel", "type", crate::generated::releases::AVAILABILITY_0),
-    ("Mailbox", "name", crate::generated::releases::AVAILABILITY_0),
-    ("Mailbox", "new_messages", crate::generated::releases::AVAILABILITY_0),
-    ("Mailbox", "old_messages", crate::generated::releases::AVAILABILITY_0),
-    ("MissingParams", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("LiveRecording", "talking_duration", crate::generated::releases::AVAILABILITY_6),
+    ("LiveRecording", "target_uri", crate::generated::releases::AVAILABILITY_2),
+    ("LogChannel", "channel", crate::generated::releases::AVAILABILITY_19),
+    ("LogChannel", "configuration", crate::generated::releases::AVAILABILITY_19),
+    ("LogChannel", "status", crate::generated::releases::AVAILABILITY_19),
+    ("LogChannel", "type", crate::generated::releases::AVAILABILITY_19),
+    ("Mailbox", "name", crate::generated::releases::AVAILABILITY_1),
+    ("Mailbox", "new_messages", crate::generated::releases::AVAILABILITY_1),
+    ("Mailbox", "old_messages", crate::generated::releases::AVAILABILITY_1),
+    ("MissingParams", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("MissingParams", "params", crate::generated::releases::AVAILABILITY_0),
-    ("Module", "description", crate::generated::releases::AVAILABILITY_0),
-    ("Module", "name", crate::generated::releases::AVAILABILITY_0),
-    ("Module", "status", crate::generated::releases::AVAILABILITY_0),
-    ("Module", "support_level", crate::generated::releases::AVAILABILITY_0),
-    ("Module", "use_count", crate::generated::releases::AVAILABILITY_0),
-    ("Peer", "address", crate::generated::releases::AVAILABILITY_0),
-    ("Peer", "cause", crate::generated::releases::AVAILABILITY_0),
-    ("Peer", "peer_status", crate::generated::releases::AVAILABILITY_0),
-    ("Peer", "port", crate::generated::releases::AVAILABILITY_0),
-    ("Peer", "time", crate::generated::releases::AVAILABILITY_0),
-    ("PeerStatusChange", "application", crate::generated::releases::AVAILABILITY_0),
-    ("PeerStatusChange", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
-    ("PeerStatusChange", "endpoint", crate::generated::releases::AVAILABILITY_0),
-    ("PeerStatusChange", "peer", crate::generated::releases::AVAILABILITY_0),
-    ("PeerStatusChange", "timestamp", crate::generated::releases::AVAILABILITY_0),
+    ("Module", "description", crate::generated::releases::AVAILABILITY_18),
+    ("Module", "name", crate::generated::releases::AVAILABILITY_18),
+    ("Module", "status", crate::generated::releases::AVAILABILITY_18),
+    ("Module", "support_level", crate::generated::releases::AVAILABILITY_18),
+    ("Module", "use_count", crate::generated::releases::AVAILABILITY_18),
+    ("Peer", "address", crate::generated::releases::AVAILABILITY_19),
+    ("Peer", "cause", crate::generated::releases::AVAILABILITY_19),
+    ("Peer", "peer_status", crate::generated::releases::AVAILABILITY_19),
+    ("Peer", "port", crate::generated::releases::AVAILABILITY_19),
+    ("Peer", "time", crate::generated::releases::AVAILABILITY_19),
+    ("PeerStatusChange", "application", crate::generated::releases::AVAILABILITY_19),
+    ("PeerStatusChange", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
+    ("PeerStatusChange", "endpoint", crate::generated::releases::AVAILABILITY_19),
+    ("PeerStatusChange", "peer", crate::generated::releases::AVAILABILITY_19),
+    ("PeerStatusChange", "timestamp", crate::generated::releases::AVAILABILITY_19),
     ("Playback", "id", crate::generated::releases::AVAILABILITY_0),
     ("Playback", "language", crate::generated::releases::AVAILABILITY_0),
     ("Playback", "media_uri", crate::generated::releases::AVAILABILITY_0),
-    ("Playback", "next_media_uri", crate::generated::releases::AVAILABILITY_0),
+    ("Playback", "next_media_uri", crate::generated::releases::AVAILABILITY_20),
     ("Playback", "state", crate::generated::releases::AVAILABILITY_0),
     ("Playback", "target_uri", crate::generated::releases::AVAILABILITY_0),
-    ("PlaybackContinuing", "application", crate::generated::releases::AVAILABILITY_0),
-    ("PlaybackContinuing", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
-    ("PlaybackContinuing", "playback", crate::generated::releases::AVAILABILITY_0),
-    ("PlaybackContinuing", "timestamp", crate::generated::releases::AVAILABILITY_0),
+    ("PlaybackContinuing", "application", crate::generated::releases::AVAILABILITY_20),
+    ("PlaybackContinuing", "asterisk_id", crate::generated::releases::AVAILABILITY_21),
+    ("PlaybackContinuing", "playback", crate::generated::releases::AVAILABILITY_20),
+    ("PlaybackContinuing", "timestamp", crate::generated::releases::AVAILABILITY_20),
     ("PlaybackFinished", "application", crate::generated::releases::AVAILABILITY_0),
-    ("PlaybackFinished", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("PlaybackFinished", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("PlaybackFinished", "playback", crate::generated::releases::AVAILABILITY_0),
     ("PlaybackFinished", "timestamp", crate::generated::releases::AVAILABILITY_0),
     ("PlaybackStarted", "application", crate::generated::releases::AVAILABILITY_0),
-    ("PlaybackStarted", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("PlaybackStarted", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("PlaybackStarted", "playback", crate::generated::releases::AVAILABILITY_0),
     ("PlaybackStarted", "timestamp", crate::generated::releases::AVAILABILITY_0),
-    ("RESTHeader", "name", crate::generated::releases::AVAILABILITY_15),
-    ("RESTHeader", "value", crate::generated::releases::AVAILABILITY_15),
-    ("RESTQueryStringParameter", "name", crate::generated::releases::AVAILABILITY_15),
-    ("RESTQueryStringParameter", "value", crate::generated::releases::AVAILABILITY_15),
-    ("RESTRequest", "content_type", crate::generated::releases::AVAILABILITY_15),
-    ("RESTRequest", "message_body", crate::generated::releases::AVAILABILITY_15),
-    ("RESTRequest", "method", crate::generated::releases::AVAILABILITY_15),
-    ("RESTRequest", "query_strings", crate::generated::releases::AVAILABILITY_15),
-    ("RESTRequest", "request_id", crate::generated::releases::AVAILABILITY_15),
-    ("RESTRequest", "transaction_id", crate::generated::releases::AVAILABILITY_15),
-    ("RESTRequest", "type", crate::generated::releases::AVAILABILITY_15),
-    ("RESTRequest", "uri", crate::generated::releases::AVAILABILITY_15),
-    ("RESTResponse", "application", crate::generated::releases::AVAILABILITY_15),
-    ("RESTResponse", "asterisk_id", crate::generated::releases::AVAILABILITY_15),
-    ("RESTResponse", "content_type", crate::generated::releases::AVAILABILITY_15),
-    ("RESTResponse", "message_body", crate::generated::releases::AVAILABILITY_15),
-    ("RESTResponse", "reason_phrase", crate::generated::releases::AVAILABILITY_15),
-    ("RESTResponse", "request_id", crate::generated::releases::AVAILABILITY_15),
-    ("RESTResponse", "status_code", crate::generated::releases::AVAILABILITY_15),
-    ("RESTResponse", "timestamp", crate::generated::releases::AVAILABILITY_15),
-    ("RESTResponse", "transaction_id", crate::generated::releases::AVAILABILITY_15),
-    ("RESTResponse", "uri", crate::generated::releases::AVAILABILITY_15),
-    ("RTPstat", "channel_uniqueid", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "local_maxjitter", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "local_maxrxploss", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "local_minjitter", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "local_minrxploss", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "local_normdevjitter", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "local_normdevrxploss", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "local_ssrc", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "local_stdevjitter", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "local_stdevrxploss", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "maxrtt", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "minrtt", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "normdevrtt", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "remote_maxjitter", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "remote_maxrxploss", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "remote_minjitter", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "remote_minrxploss", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "remote_normdevjitter", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "remote_normdevrxploss", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "remote_ssrc", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "remote_stdevjitter", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "remote_stdevrxploss", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "rtt", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "rxcount", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "rxjitter", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "rxoctetcount", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "rxploss", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "stdevrtt", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "txcount", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "txjitter", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "txoctetcount", crate::generated::releases::AVAILABILITY_6),
-    ("RTPstat", "txploss", crate::generated::releases::AVAILABILITY_6),
+    ("RESTHeader", "name", crate::generated::releases::AVAILABILITY_33),
+    ("RESTHeader", "value", crate::generated::releases::AVAILABILITY_33),
+    ("RESTQueryStringParameter", "name", crate::generated::releases::AVAILABILITY_33),
+    ("RESTQueryStringParameter", "value", crate::generated::releases::AVAILABILITY_33),
+    ("RESTRequest", "content_type", crate::generated::releases::AVAILABILITY_33),
+    ("RESTRequest", "message_body", crate::generated::releases::AVAILABILITY_33),
+    ("RESTRequest", "method", crate::generated::releases::AVAILABILITY_33),
+    ("RESTRequest", "query_strings", crate::generated::releases::AVAILABILITY_33),
+    ("RESTRequest", "request_id", crate::generated::releases::AVAILABILITY_33),
+    ("RESTRequest", "transaction_id", crate::generated::releases::AVAILABILITY_33),
+    ("RESTRequest", "type", crate::generated::releases::AVAILABILITY_33),
+    ("RESTRequest", "uri", crate::generated::releases::AVAILABILITY_33),
+    ("RESTResponse", "application", crate::generated::releases::AVAILABILITY_33),
+    ("RESTResponse", "asterisk_id", crate::generated::releases::AVAILABILITY_33),
+    ("RESTResponse", "content_type", crate::generated::releases::AVAILABILITY_33),
+    ("RESTResponse", "message_body", crate::generated::releases::AVAILABILITY_33),
+    ("RESTResponse", "reason_phrase", crate::generated::releases::AVAILABILITY_33),
+    ("RESTResponse", "request_id", crate::generated::releases::AVAILABILITY_33),
+    ("RESTResponse", "status_code", crate::generated::releases::AVAILABILITY_33),
+    ("RESTResponse", "timestamp", crate::generated::releases::AVAILABILITY_33),
+    ("RESTResponse", "transaction_id", crate::generated::releases::AVAILABILITY_33),
+    ("RESTResponse", "uri", crate::generated::releases::AVAILABILITY_33),
+    ("RTPstat", "channel_uniqueid", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "local_maxjitter", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "local_maxrxploss", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "local_minjitter", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "local_minrxploss", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "local_normdevjitter", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "local_normdevrxploss", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "local_ssrc", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "local_stdevjitter", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "local_stdevrxploss", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "maxrtt", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "minrtt", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "normdevrtt", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "remote_maxjitter", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "remote_maxrxploss", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "remote_minjitter", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "remote_minrxploss", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "remote_normdevjitter", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "remote_normdevrxploss", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "remote_ssrc", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "remote_stdevjitter", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "remote_stdevrxploss", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "rtt", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "rxcount", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "rxjitter", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "rxoctetcount", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "rxploss", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "stdevrtt", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "txcount", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "txjitter", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "txoctetcount", crate::generated::releases::AVAILABILITY_15),
+    ("RTPstat", "txploss", crate::generated::releases::AVAILABILITY_15),
     ("RecordingFailed", "application", crate::generated::releases::AVAILABILITY_0),
-    ("RecordingFailed", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("RecordingFailed", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("RecordingFailed", "recording", crate::generated::releases::AVAILABILITY_0),
     ("RecordingFailed", "timestamp", crate::generated::releases::AVAILABILITY_0),
     ("RecordingFinished", "application", crate::generated::releases::AVAILABILITY_0),
-    ("RecordingFinished", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("RecordingFinished", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("RecordingFinished", "recording", crate::generated::releases::AVAILABILITY_0),
     ("RecordingFinished", "timestamp", crate::generated::releases::AVAILABILITY_0),
     ("RecordingStarted", "application", crate::generated::releases::AVAILABILITY_0),
-    ("RecordingStarted", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("RecordingStarted", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("RecordingStarted", "recording", crate::generated::releases::AVAILABILITY_0),
     ("RecordingStarted", "timestamp", crate::generated::releases::AVAILABILITY_0),
-    ("ReferTo", "bridge", crate::generated::releases::AVAILABILITY_14),
-    ("ReferTo", "connected_channel", crate::generated::releases::AVAILABILITY_14),
-    ("ReferTo", "destination_channel", crate::generated::releases::AVAILABILITY_14),
-    ("ReferTo", "requested_destination", crate::generated::releases::AVAILABILITY_14),
-    ("ReferredBy", "bridge", crate::generated::releases::AVAILABILITY_14),
-    ("ReferredBy", "connected_channel", crate::generated::releases::AVAILABILITY_14),
-    ("ReferredBy", "source_channel", crate::generated::releases::AVAILABILITY_14),
+    ("ReferTo", "bridge", crate::generated::releases::AVAILABILITY_32),
+    ("ReferTo", "connected_channel", crate::generated::releases::AVAILABILITY_32),
+    ("ReferTo", "destination_channel", crate::generated::releases::AVAILABILITY_32),
+    ("ReferTo", "requested_destination", crate::generated::releases::AVAILABILITY_32),
+    ("ReferredBy", "bridge", crate::generated::releases::AVAILABILITY_32),
+    ("ReferredBy", "connected_channel", crate::generated::releases::AVAILABILITY_32),
+    ("ReferredBy", "source_channel", crate::generated::releases::AVAILABILITY_32),
     (
         "RequiredDestination",
         "additional_protocol_params",
-        crate::generated::releases::AVAILABILITY_14,
+        crate::generated::releases::AVAILABILITY_32,
     ),
-    ("RequiredDestination", "destination", crate::generated::releases::AVAILABILITY_14),
-    ("RequiredDestination", "protocol_id", crate::generated::releases::AVAILABILITY_14),
+    ("RequiredDestination", "destination", crate::generated::releases::AVAILABILITY_32),
+    ("RequiredDestination", "protocol_id", crate::generated::releases::AVAILABILITY_32),
     ("SetId", "group", crate::generated::releases::AVAILABILITY_0),
     ("SetId", "user", crate::generated::releases::AVAILABILITY_0),
     ("Sound", "formats", crate::generated::releases::AVAILABILITY_0),
     ("Sound", "id", crate::generated::releases::AVAILABILITY_0),
     ("Sound", "text", crate::generated::releases::AVAILABILITY_0),
     ("StasisEnd", "application", crate::generated::releases::AVAILABILITY_0),
-    ("StasisEnd", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("StasisEnd", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("StasisEnd", "channel", crate::generated::releases::AVAILABILITY_0),
     ("StasisEnd", "timestamp", crate::generated::releases::AVAILABILITY_0),
     ("StasisStart", "application", crate::generated::releases::AVAILABILITY_0),
     ("StasisStart", "args", crate::generated::releases::AVAILABILITY_0),
-    ("StasisStart", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
+    ("StasisStart", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
     ("StasisStart", "channel", crate::generated::releases::AVAILABILITY_0),
-    ("StasisStart", "replace_channel", crate::generated::releases::AVAILABILITY_0),
+    ("StasisStart", "replace_channel", crate::generated::releases::AVAILABILITY_6),
     ("StasisStart", "timestamp", crate::generated::releases::AVAILABILITY_0),
     ("StatusInfo", "last_reload_time", crate::generated::releases::AVAILABILITY_0),
     ("StatusInfo", "startup_time", crate::generated::releases::AVAILABILITY_0),
@@ -1424,19 +2476,19 @@ pub static FIELDS: &[(&str, &str, Availability)] = &[
     ("StoredRecording", "name", crate::generated::releases::AVAILABILITY_0),
     ("SystemInfo", "entity_id", crate::generated::releases::AVAILABILITY_0),
     ("SystemInfo", "version", crate::generated::releases::AVAILABILITY_0),
-    ("TextMessage", "body", crate::generated::releases::AVAILABILITY_0),
-    ("TextMessage", "from", crate::generated::releases::AVAILABILITY_0),
-    ("TextMessage", "to", crate::generated::releases::AVAILABILITY_0),
-    ("TextMessage", "variables", crate::generated::releases::AVAILABILITY_0),
-    ("TextMessageReceived", "application", crate::generated::releases::AVAILABILITY_0),
-    ("TextMessageReceived", "asterisk_id", crate::generated::releases::AVAILABILITY_0),
-    ("TextMessageReceived", "endpoint", crate::generated::releases::AVAILABILITY_0),
-    ("TextMessageReceived", "message", crate::generated::releases::AVAILABILITY_0),
-    ("TextMessageReceived", "timestamp", crate::generated::releases::AVAILABILITY_0),
-    ("TextMessageVariable", "key", crate::generated::releases::AVAILABILITY_1),
-    ("TextMessageVariable", "value", crate::generated::releases::AVAILABILITY_1),
+    ("TextMessage", "body", crate::generated::releases::AVAILABILITY_6),
+    ("TextMessage", "from", crate::generated::releases::AVAILABILITY_6),
+    ("TextMessage", "to", crate::generated::releases::AVAILABILITY_6),
+    ("TextMessage", "variables", crate::generated::releases::AVAILABILITY_6),
+    ("TextMessageReceived", "application", crate::generated::releases::AVAILABILITY_6),
+    ("TextMessageReceived", "asterisk_id", crate::generated::releases::AVAILABILITY_11),
+    ("TextMessageReceived", "endpoint", crate::generated::releases::AVAILABILITY_6),
+    ("TextMessageReceived", "message", crate::generated::releases::AVAILABILITY_6),
+    ("TextMessageReceived", "timestamp", crate::generated::releases::AVAILABILITY_6),
+    ("TextMessageVariable", "key", crate::generated::releases::AVAILABILITY_7),
+    ("TextMessageVariable", "value", crate::generated::releases::AVAILABILITY_7),
     ("Variable", "value", crate::generated::releases::AVAILABILITY_0),
-    ("Variables", "variables", crate::generated::releases::AVAILABILITY_20),
+    ("Variables", "variables", crate::generated::releases::AVAILABILITY_38),
 ];
 /// The releases that ship a model or event, by its wire name.
 pub fn model(name: &str) -> Option<Availability> {

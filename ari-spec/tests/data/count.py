@@ -18,10 +18,18 @@ for release, rev in rows:
         decl = json.load(open(os.path.join(d, "api-docs", name + ".json")))
         ops += sum(len(a["operations"]) for a in decl["apis"])
         models.update(decl.get("models", {}))
+    # Events: the subtypes of Event, transitively, whether a parent lists them in `subTypes` or
+    # they name their parent with `extends` (12.0.0-12.6.0 do both for three recording events).
+    children = {}
+    for name, m in models.items():
+        for s in m.get("subTypes", []):
+            children.setdefault(name, set()).add(s)
+        if "extends" in m:
+            children.setdefault(m["extends"], set()).add(name)
     events = set()
     todo = ["Event"]
     while todo:
-        for s in models.get(todo.pop(), {}).get("subTypes", []):
+        for s in children.get(todo.pop(), ()):
             if s not in events:
                 events.add(s)
                 todo.append(s)

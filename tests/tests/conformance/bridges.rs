@@ -112,7 +112,10 @@ pub async fn bridge_lifecycle(mut h: Harness) {
         .send()
         .await
         .expect("record bridge");
-    assert_eq!(rec.target_uri, format!("bridge:{mixing}"));
+    assert_eq!(
+        rec.target_uri.as_deref(),
+        Some(format!("bridge:{mixing}").as_str())
+    );
     wait_event!(h, RecordingStarted(r) if r.recording.name == name);
     h.client
         .recordings()

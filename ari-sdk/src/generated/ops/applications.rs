@@ -15,7 +15,7 @@ impl Applications {
     ///
     /// `GET /applications`
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn list(&self) -> List {
         List {
             client: self.client.clone(),
@@ -28,7 +28,7 @@ impl Applications {
     /// Errors the spec documents:
     /// - 404: Application does not exist.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get(&self, application_name: impl Into<String>) -> Get {
         Get {
             client: self.client.clone(),
@@ -46,7 +46,7 @@ impl Applications {
     /// - 404: Application does not exist.
     /// - 422: Event source does not exist.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn subscribe(
         &self,
         application_name: impl Into<String>,
@@ -70,7 +70,7 @@ impl Applications {
     /// - 409: Application not subscribed to event source.
     /// - 422: Event source does not exist.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn unsubscribe(
         &self,
         application_name: impl Into<String>,
@@ -92,7 +92,7 @@ impl Applications {
     /// - 400: Bad request.
     /// - 404: Application does not exist.
     ///
-    /// Releases: 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn filter(&self, application_name: impl Into<String>) -> Filter {
         Filter {
             client: self.client.clone(),
@@ -103,7 +103,7 @@ impl Applications {
 }
 /// `GET /applications`: List all applications.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "applications",
     nickname: "list",
@@ -120,7 +120,7 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
 ///
 /// `GET /applications`
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct List {
@@ -139,7 +139,7 @@ impl List {
 }
 /// `GET /applications/{applicationName}`: Get details of an application.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "applications",
     nickname: "get",
@@ -171,7 +171,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// Errors the spec documents:
 /// - 404: Application does not exist.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Get {
@@ -194,7 +194,7 @@ impl Get {
 }
 /// `POST /applications/{applicationName}/subscription`: Subscribe an application to a event source.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static SUBSCRIBE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "applications",
     nickname: "subscribe",
@@ -244,7 +244,7 @@ pub static SUBSCRIBE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 404: Application does not exist.
 /// - 422: Event source does not exist.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Subscribe {
@@ -277,7 +277,7 @@ impl Subscribe {
 }
 /// `DELETE /applications/{applicationName}/subscription`: Unsubscribe an application from an event source.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static UNSUBSCRIBE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "applications",
     nickname: "unsubscribe",
@@ -332,7 +332,7 @@ pub static UNSUBSCRIBE: crate::meta::OperationInfo = crate::meta::OperationInfo 
 /// - 409: Application not subscribed to event source.
 /// - 422: Event source does not exist.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Unsubscribe {
@@ -365,7 +365,7 @@ impl Unsubscribe {
 }
 /// `PUT /applications/{applicationName}/eventFilter`: Filter application events types.
 ///
-/// Releases: 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static FILTER: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "applications",
     nickname: "filter",
@@ -377,13 +377,13 @@ pub static FILTER: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "applicationName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_5,
+            availability: crate::generated::releases::AVAILABILITY_14,
         },
         crate::meta::ParamInfo {
             name: "filter",
             location: crate::meta::ParamLocation::Body,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_5,
+            availability: crate::generated::releases::AVAILABILITY_14,
         },
     ],
     errors: &[
@@ -396,7 +396,7 @@ pub static FILTER: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Application does not exist.",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_5,
+    availability: crate::generated::releases::AVAILABILITY_14,
 };
 /// A `applications.filter` request: set optional parameters, then `.send().await`.
 ///
@@ -410,7 +410,7 @@ pub static FILTER: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 400: Bad request.
 /// - 404: Application does not exist.
 ///
-/// Releases: 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Filter {
@@ -423,7 +423,7 @@ impl Filter {
     pub const INFO: &'static crate::meta::OperationInfo = &FILTER;
     /// Specify which event types to allow/disallow
     ///
-    /// Releases: 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn filter(mut self, filter: impl Into<serde_json::Value>) -> Self {
         self.filter = Some(filter.into());
         self

@@ -18,7 +18,7 @@ impl Asterisk {
     /// Errors the spec documents:
     /// - 404: {configClass|objectType|id} not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get_object(
         &self,
         config_class: impl Into<String>,
@@ -41,7 +41,7 @@ impl Asterisk {
     /// - 403: Could not create or update object
     /// - 404: {configClass|objectType} not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn update_object(
         &self,
         config_class: impl Into<String>,
@@ -64,7 +64,7 @@ impl Asterisk {
     /// - 403: Could not delete object
     /// - 404: {configClass|objectType|id} not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn delete_object(
         &self,
         config_class: impl Into<String>,
@@ -82,7 +82,7 @@ impl Asterisk {
     ///
     /// `GET /asterisk/info`
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get_info(&self) -> GetInfo {
         GetInfo {
             client: self.client.clone(),
@@ -93,7 +93,7 @@ impl Asterisk {
     ///
     /// `GET /asterisk/ping`
     ///
-    /// Releases: 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.25.0+, 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn ping(&self) -> Ping {
         Ping {
             client: self.client.clone(),
@@ -103,7 +103,7 @@ impl Asterisk {
     ///
     /// `GET /asterisk/modules`
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn list_modules(&self) -> ListModules {
         ListModules {
             client: self.client.clone(),
@@ -117,7 +117,7 @@ impl Asterisk {
     /// - 404: Module could not be found in running modules.
     /// - 409: Module information could not be retrieved.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get_module(&self, module_name: impl Into<String>) -> GetModule {
         GetModule {
             client: self.client.clone(),
@@ -131,7 +131,7 @@ impl Asterisk {
     /// Errors the spec documents:
     /// - 409: Module could not be loaded.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn load_module(&self, module_name: impl Into<String>) -> LoadModule {
         LoadModule {
             client: self.client.clone(),
@@ -146,7 +146,7 @@ impl Asterisk {
     /// - 404: Module not found in running modules.
     /// - 409: Module could not be unloaded.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn unload_module(&self, module_name: impl Into<String>) -> UnloadModule {
         UnloadModule {
             client: self.client.clone(),
@@ -161,7 +161,7 @@ impl Asterisk {
     /// - 404: Module not found in running modules.
     /// - 409: Module could not be reloaded.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn reload_module(&self, module_name: impl Into<String>) -> ReloadModule {
         ReloadModule {
             client: self.client.clone(),
@@ -172,7 +172,7 @@ impl Asterisk {
     ///
     /// `GET /asterisk/logging`
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn list_log_channels(&self) -> ListLogChannels {
         ListLogChannels {
             client: self.client.clone(),
@@ -186,7 +186,7 @@ impl Asterisk {
     /// - 400: Bad request body
     /// - 409: Log channel could not be created.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn add_log(
         &self,
         log_channel_name: impl Into<String>,
@@ -205,7 +205,7 @@ impl Asterisk {
     /// Errors the spec documents:
     /// - 404: Log channel does not exist.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn delete_log(&self, log_channel_name: impl Into<String>) -> DeleteLog {
         DeleteLog {
             client: self.client.clone(),
@@ -219,7 +219,7 @@ impl Asterisk {
     /// Errors the spec documents:
     /// - 404: Log channel does not exist.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn rotate_log(&self, log_channel_name: impl Into<String>) -> RotateLog {
         RotateLog {
             client: self.client.clone(),
@@ -233,7 +233,7 @@ impl Asterisk {
     /// Errors the spec documents:
     /// - 400: Missing variable parameter.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get_global_var(&self, variable: impl Into<String>) -> GetGlobalVar {
         GetGlobalVar {
             client: self.client.clone(),
@@ -247,7 +247,7 @@ impl Asterisk {
     /// Errors the spec documents:
     /// - 400: Missing variable parameter.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn set_global_var(&self, variable: impl Into<String>) -> SetGlobalVar {
         SetGlobalVar {
             client: self.client.clone(),
@@ -258,7 +258,7 @@ impl Asterisk {
 }
 /// `GET /asterisk/config/dynamic/{configClass}/{objectType}/{id}`: Retrieve a dynamic configuration object.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static GET_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "getObject",
@@ -270,19 +270,19 @@ pub static GET_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "configClass",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_18,
         },
         crate::meta::ParamInfo {
             name: "objectType",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_18,
         },
         crate::meta::ParamInfo {
             name: "id",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_18,
         },
     ],
     errors: &[
@@ -291,7 +291,7 @@ pub static GET_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "{configClass|objectType|id} not found",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_18,
 };
 /// A `asterisk.getObject` request: set optional parameters, then `.send().await`.
 ///
@@ -302,7 +302,7 @@ pub static GET_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// Errors the spec documents:
 /// - 404: {configClass|objectType|id} not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetObject {
@@ -339,7 +339,7 @@ impl GetObject {
 }
 /// `PUT /asterisk/config/dynamic/{configClass}/{objectType}/{id}`: Create or update a dynamic configuration object.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static UPDATE_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "updateObject",
@@ -351,25 +351,25 @@ pub static UPDATE_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInf
             name: "configClass",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_18,
         },
         crate::meta::ParamInfo {
             name: "objectType",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_18,
         },
         crate::meta::ParamInfo {
             name: "id",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_18,
         },
         crate::meta::ParamInfo {
             name: "fields",
             location: crate::meta::ParamLocation::Body,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_18,
         },
     ],
     errors: &[
@@ -386,7 +386,7 @@ pub static UPDATE_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInf
             reason: "{configClass|objectType} not found",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_18,
 };
 /// A `asterisk.updateObject` request: set optional parameters, then `.send().await`.
 ///
@@ -399,7 +399,7 @@ pub static UPDATE_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInf
 /// - 403: Could not create or update object
 /// - 404: {configClass|objectType} not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct UpdateObject {
@@ -414,7 +414,7 @@ impl UpdateObject {
     pub const INFO: &'static crate::meta::OperationInfo = &UPDATE_OBJECT;
     /// The body object should have a value that is a list of ConfigTuples, which provide the fields to update. Ex. \[ { "attribute": "directmedia", "value": "false" } \]
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn fields(
         mut self,
         fields: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -458,7 +458,7 @@ impl UpdateObject {
 }
 /// `DELETE /asterisk/config/dynamic/{configClass}/{objectType}/{id}`: Delete a dynamic configuration object.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static DELETE_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "deleteObject",
@@ -470,19 +470,19 @@ pub static DELETE_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInf
             name: "configClass",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_18,
         },
         crate::meta::ParamInfo {
             name: "objectType",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_18,
         },
         crate::meta::ParamInfo {
             name: "id",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_18,
         },
     ],
     errors: &[
@@ -495,7 +495,7 @@ pub static DELETE_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInf
             reason: "{configClass|objectType|id} not found",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_18,
 };
 /// A `asterisk.deleteObject` request: set optional parameters, then `.send().await`.
 ///
@@ -507,7 +507,7 @@ pub static DELETE_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInf
 /// - 403: Could not delete object
 /// - 404: {configClass|objectType|id} not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct DeleteObject {
@@ -542,7 +542,7 @@ impl DeleteObject {
 }
 /// `GET /asterisk/info`: Gets Asterisk system information.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static GET_INFO: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "getInfo",
@@ -566,7 +566,7 @@ pub static GET_INFO: crate::meta::OperationInfo = crate::meta::OperationInfo {
 ///
 /// `GET /asterisk/info`
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetInfo {
@@ -578,7 +578,7 @@ impl GetInfo {
     pub const INFO: &'static crate::meta::OperationInfo = &GET_INFO;
     /// Filter information returned
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn only(
         mut self,
         only: impl IntoIterator<Item = impl Into<GetInfoOnly>>,
@@ -611,7 +611,7 @@ impl GetInfo {
 }
 /// `GET /asterisk/ping`: Response pong message.
 ///
-/// Releases: 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.25.0+, 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static PING: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "ping",
@@ -620,7 +620,7 @@ pub static PING: crate::meta::OperationInfo = crate::meta::OperationInfo {
     summary: "Response pong message.",
     params: &[],
     errors: &[],
-    availability: crate::generated::releases::AVAILABILITY_3,
+    availability: crate::generated::releases::AVAILABILITY_13,
 };
 /// A `asterisk.ping` request: set optional parameters, then `.send().await`.
 ///
@@ -628,7 +628,7 @@ pub static PING: crate::meta::OperationInfo = crate::meta::OperationInfo {
 ///
 /// `GET /asterisk/ping`
 ///
-/// Releases: 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.25.0+, 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Ping {
@@ -645,7 +645,7 @@ impl Ping {
 }
 /// `GET /asterisk/modules`: List Asterisk modules.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static LIST_MODULES: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "listModules",
@@ -654,7 +654,7 @@ pub static LIST_MODULES: crate::meta::OperationInfo = crate::meta::OperationInfo
     summary: "List Asterisk modules.",
     params: &[],
     errors: &[],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_18,
 };
 /// A `asterisk.listModules` request: set optional parameters, then `.send().await`.
 ///
@@ -662,7 +662,7 @@ pub static LIST_MODULES: crate::meta::OperationInfo = crate::meta::OperationInfo
 ///
 /// `GET /asterisk/modules`
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct ListModules {
@@ -679,7 +679,7 @@ impl ListModules {
 }
 /// `GET /asterisk/modules/{moduleName}`: Get Asterisk module information.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static GET_MODULE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "getModule",
@@ -691,7 +691,7 @@ pub static GET_MODULE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "moduleName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_18,
         },
     ],
     errors: &[
@@ -704,7 +704,7 @@ pub static GET_MODULE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Module information could not be retrieved.",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_18,
 };
 /// A `asterisk.getModule` request: set optional parameters, then `.send().await`.
 ///
@@ -716,7 +716,7 @@ pub static GET_MODULE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 404: Module could not be found in running modules.
 /// - 409: Module information could not be retrieved.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetModule {
@@ -739,7 +739,7 @@ impl GetModule {
 }
 /// `POST /asterisk/modules/{moduleName}`: Load an Asterisk module.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static LOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "loadModule",
@@ -751,7 +751,7 @@ pub static LOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInfo 
             name: "moduleName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_18,
         },
     ],
     errors: &[
@@ -760,7 +760,7 @@ pub static LOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInfo 
             reason: "Module could not be loaded.",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_18,
 };
 /// A `asterisk.loadModule` request: set optional parameters, then `.send().await`.
 ///
@@ -771,7 +771,7 @@ pub static LOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInfo 
 /// Errors the spec documents:
 /// - 409: Module could not be loaded.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct LoadModule {
@@ -794,7 +794,7 @@ impl LoadModule {
 }
 /// `DELETE /asterisk/modules/{moduleName}`: Unload an Asterisk module.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static UNLOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "unloadModule",
@@ -806,7 +806,7 @@ pub static UNLOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInf
             name: "moduleName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_18,
         },
     ],
     errors: &[
@@ -819,7 +819,7 @@ pub static UNLOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInf
             reason: "Module could not be unloaded.",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_18,
 };
 /// A `asterisk.unloadModule` request: set optional parameters, then `.send().await`.
 ///
@@ -831,7 +831,7 @@ pub static UNLOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInf
 /// - 404: Module not found in running modules.
 /// - 409: Module could not be unloaded.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct UnloadModule {
@@ -854,7 +854,7 @@ impl UnloadModule {
 }
 /// `PUT /asterisk/modules/{moduleName}`: Reload an Asterisk module.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static RELOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "reloadModule",
@@ -866,7 +866,7 @@ pub static RELOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInf
             name: "moduleName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_18,
         },
     ],
     errors: &[
@@ -879,7 +879,7 @@ pub static RELOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInf
             reason: "Module could not be reloaded.",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_18,
 };
 /// A `asterisk.reloadModule` request: set optional parameters, then `.send().await`.
 ///
@@ -891,7 +891,7 @@ pub static RELOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInf
 /// - 404: Module not found in running modules.
 /// - 409: Module could not be reloaded.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct ReloadModule {
@@ -914,7 +914,7 @@ impl ReloadModule {
 }
 /// `GET /asterisk/logging`: Gets Asterisk log channel information.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static LIST_LOG_CHANNELS: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "listLogChannels",
@@ -923,7 +923,7 @@ pub static LIST_LOG_CHANNELS: crate::meta::OperationInfo = crate::meta::Operatio
     summary: "Gets Asterisk log channel information.",
     params: &[],
     errors: &[],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_19,
 };
 /// A `asterisk.listLogChannels` request: set optional parameters, then `.send().await`.
 ///
@@ -931,7 +931,7 @@ pub static LIST_LOG_CHANNELS: crate::meta::OperationInfo = crate::meta::Operatio
 ///
 /// `GET /asterisk/logging`
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct ListLogChannels {
@@ -948,7 +948,7 @@ impl ListLogChannels {
 }
 /// `POST /asterisk/logging/{logChannelName}`: Adds a log channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static ADD_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "addLog",
@@ -960,13 +960,13 @@ pub static ADD_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "logChannelName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_19,
         },
         crate::meta::ParamInfo {
             name: "configuration",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_19,
         },
     ],
     errors: &[
@@ -979,7 +979,7 @@ pub static ADD_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Log channel could not be created.",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_19,
 };
 /// A `asterisk.addLog` request: set optional parameters, then `.send().await`.
 ///
@@ -991,7 +991,7 @@ pub static ADD_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 400: Bad request body
 /// - 409: Log channel could not be created.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct AddLog {
@@ -1019,7 +1019,7 @@ impl AddLog {
 }
 /// `DELETE /asterisk/logging/{logChannelName}`: Deletes a log channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static DELETE_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "deleteLog",
@@ -1031,7 +1031,7 @@ pub static DELETE_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "logChannelName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_19,
         },
     ],
     errors: &[
@@ -1040,7 +1040,7 @@ pub static DELETE_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Log channel does not exist.",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_19,
 };
 /// A `asterisk.deleteLog` request: set optional parameters, then `.send().await`.
 ///
@@ -1051,7 +1051,7 @@ pub static DELETE_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// Errors the spec documents:
 /// - 404: Log channel does not exist.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct DeleteLog {
@@ -1074,7 +1074,7 @@ impl DeleteLog {
 }
 /// `PUT /asterisk/logging/{logChannelName}/rotate`: Rotates a log channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static ROTATE_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "rotateLog",
@@ -1086,7 +1086,7 @@ pub static ROTATE_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "logChannelName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_19,
         },
     ],
     errors: &[
@@ -1095,7 +1095,7 @@ pub static ROTATE_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Log channel does not exist.",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_19,
 };
 /// A `asterisk.rotateLog` request: set optional parameters, then `.send().await`.
 ///
@@ -1106,7 +1106,7 @@ pub static ROTATE_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// Errors the spec documents:
 /// - 404: Log channel does not exist.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct RotateLog {
@@ -1129,7 +1129,7 @@ impl RotateLog {
 }
 /// `GET /asterisk/variable`: Get the value of a global variable.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static GET_GLOBAL_VAR: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "getGlobalVar",
@@ -1161,7 +1161,7 @@ pub static GET_GLOBAL_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
 /// Errors the spec documents:
 /// - 400: Missing variable parameter.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetGlobalVar {
@@ -1183,7 +1183,7 @@ impl GetGlobalVar {
 }
 /// `POST /asterisk/variable`: Set the value of a global variable.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static SET_GLOBAL_VAR: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "setGlobalVar",
@@ -1221,7 +1221,7 @@ pub static SET_GLOBAL_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
 /// Errors the spec documents:
 /// - 400: Missing variable parameter.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SetGlobalVar {
@@ -1234,7 +1234,7 @@ impl SetGlobalVar {
     pub const INFO: &'static crate::meta::OperationInfo = &SET_GLOBAL_VAR;
     /// The value to set the variable to
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn value(mut self, value: impl Into<String>) -> Self {
         self.value = Some(value.into());
         self

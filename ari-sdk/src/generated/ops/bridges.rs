@@ -15,7 +15,7 @@ impl Bridges {
     ///
     /// `GET /bridges`
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn list(&self) -> List {
         List {
             client: self.client.clone(),
@@ -30,7 +30,7 @@ impl Bridges {
     /// Errors the spec documents:
     /// - 409: Bridge with the same bridgeId already exists
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn create(&self) -> Create {
         Create {
             client: self.client.clone(),
@@ -49,7 +49,7 @@ impl Bridges {
     /// Errors the spec documents:
     /// - 409: Bridge with the same bridgeId already exists
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn create_with_id(&self, bridge_id: impl Into<String>) -> CreateWithId {
         CreateWithId {
             client: self.client.clone(),
@@ -66,7 +66,7 @@ impl Bridges {
     /// Errors the spec documents:
     /// - 404: Bridge not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get(&self, bridge_id: impl Into<String>) -> Get {
         Get {
             client: self.client.clone(),
@@ -82,7 +82,7 @@ impl Bridges {
     /// Errors the spec documents:
     /// - 404: Bridge not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn destroy(&self, bridge_id: impl Into<String>) -> Destroy {
         Destroy {
             client: self.client.clone(),
@@ -185,7 +185,7 @@ impl Bridges {
     /// - 409: Bridge not in Stasis application; Channel currently recording
     /// - 422: Channel not in Stasis application
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn add_channel(
         &self,
         bridge_id: impl Into<String>,
@@ -211,7 +211,7 @@ impl Bridges {
     /// - 409: Bridge not in Stasis application
     /// - 422: Channel not in this bridge
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn remove_channel(
         &self,
         bridge_id: impl Into<String>,
@@ -232,7 +232,7 @@ impl Bridges {
     /// - 409: Channel not in Stasis application
     /// - 422: Channel not in this Bridge
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn set_video_source(
         &self,
         bridge_id: impl Into<String>,
@@ -251,7 +251,7 @@ impl Bridges {
     /// Errors the spec documents:
     /// - 404: Bridge not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn clear_video_source(&self, bridge_id: impl Into<String>) -> ClearVideoSource {
         ClearVideoSource {
             client: self.client.clone(),
@@ -266,7 +266,7 @@ impl Bridges {
     /// - 404: Bridge not found
     /// - 409: Bridge not in Stasis application
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn start_moh(&self, bridge_id: impl Into<String>) -> StartMoh {
         StartMoh {
             client: self.client.clone(),
@@ -284,7 +284,7 @@ impl Bridges {
     /// - 404: Bridge not found
     /// - 409: Bridge not in Stasis application
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn stop_moh(&self, bridge_id: impl Into<String>) -> StopMoh {
         StopMoh {
             client: self.client.clone(),
@@ -302,7 +302,7 @@ impl Bridges {
     /// - 409: Bridge not in a Stasis application
     /// - 422: The format specified is unknown on this system
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn play(
         &self,
         bridge_id: impl Into<String>,
@@ -330,7 +330,7 @@ impl Bridges {
     /// - 409: Bridge not in a Stasis application
     /// - 422: The format specified is unknown on this system
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn play_with_id(
         &self,
         bridge_id: impl Into<String>,
@@ -360,7 +360,7 @@ impl Bridges {
     /// - 409: Bridge is not in a Stasis application; A recording with the same name already exists on the system and can not be overwritten because it is in progress or ifExists=fail
     /// - 422: The format specified is unknown on this system
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn record(
         &self,
         bridge_id: impl Into<String>,
@@ -380,10 +380,28 @@ impl Bridges {
             terminate_on: None,
         }
     }
+    /// Create a new bridge or updates an existing one.
+    ///
+    /// `POST /bridges/{bridgeId}`
+    ///
+    /// This bridge persists until it has been shut down, or Asterisk has been shut down.
+    ///
+    /// Releases: 12.2.0+, 13.0.0–13.1.1.
+    pub fn create_or_update_with_id(
+        &self,
+        bridge_id: impl Into<String>,
+    ) -> CreateOrUpdateWithId {
+        CreateOrUpdateWithId {
+            client: self.client.clone(),
+            bridge_id: bridge_id.into(),
+            r#type: None,
+            name: None,
+        }
+    }
 }
 /// `GET /bridges`: List all active bridges in Asterisk.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "list",
@@ -400,7 +418,7 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
 ///
 /// `GET /bridges`
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct List {
@@ -417,7 +435,7 @@ impl List {
 }
 /// `POST /bridges`: Create a new bridge.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "create",
@@ -435,7 +453,7 @@ pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "bridgeId",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "name",
@@ -447,7 +465,7 @@ pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "variables",
             location: crate::meta::ParamLocation::Body,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_20,
+            availability: crate::generated::releases::AVAILABILITY_38,
         },
     ],
     errors: &[
@@ -469,7 +487,7 @@ pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// Errors the spec documents:
 /// - 409: Bridge with the same bridgeId already exists
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Create {
@@ -484,21 +502,21 @@ impl Create {
     pub const INFO: &'static crate::meta::OperationInfo = &CREATE;
     /// Comma separated list of bridge type attributes (mixing, holding, dtmf_events, proxy_media, video_sfu, video_single, sdp_label).
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn r#type(mut self, r#type: impl Into<String>) -> Self {
         self.r#type = Some(r#type.into());
         self
     }
     /// Unique ID to give to the bridge being created.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn bridge_id(mut self, bridge_id: impl Into<String>) -> Self {
         self.bridge_id = Some(bridge_id.into());
         self
     }
     /// Name to give to the bridge being created.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -541,7 +559,7 @@ impl Create {
 }
 /// `POST /bridges/{bridgeId}`: Create a new bridge.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static CREATE_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "createWithId",
@@ -553,25 +571,25 @@ pub static CREATE_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationIn
             name: "type",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_12,
         },
         crate::meta::ParamInfo {
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_12,
         },
         crate::meta::ParamInfo {
             name: "name",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_12,
         },
         crate::meta::ParamInfo {
             name: "variables",
             location: crate::meta::ParamLocation::Body,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_20,
+            availability: crate::generated::releases::AVAILABILITY_38,
         },
     ],
     errors: &[
@@ -580,7 +598,7 @@ pub static CREATE_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationIn
             reason: "Bridge with the same bridgeId already exists",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_12,
 };
 /// A `bridges.createWithId` request: set optional parameters, then `.send().await`.
 ///
@@ -593,7 +611,7 @@ pub static CREATE_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationIn
 /// Errors the spec documents:
 /// - 409: Bridge with the same bridgeId already exists
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct CreateWithId {
@@ -608,14 +626,14 @@ impl CreateWithId {
     pub const INFO: &'static crate::meta::OperationInfo = &CREATE_WITH_ID;
     /// Comma separated list of bridge type attributes (mixing, holding, dtmf_events, proxy_media, video_sfu, video_single, sdp_label) to set.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn r#type(mut self, r#type: impl Into<String>) -> Self {
         self.r#type = Some(r#type.into());
         self
     }
     /// Set the name of the bridge.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -660,7 +678,7 @@ impl CreateWithId {
 }
 /// `GET /bridges/{bridgeId}`: Get bridge details.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "get",
@@ -692,7 +710,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// Errors the spec documents:
 /// - 404: Bridge not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Get {
@@ -715,7 +733,7 @@ impl Get {
 }
 /// `DELETE /bridges/{bridgeId}`: Shut down a bridge.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static DESTROY: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "destroy",
@@ -749,7 +767,7 @@ pub static DESTROY: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// Errors the spec documents:
 /// - 404: Bridge not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Destroy {
@@ -784,13 +802,13 @@ pub static GET_BRIDGE_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_20,
+            availability: crate::generated::releases::AVAILABILITY_38,
         },
         crate::meta::ParamInfo {
             name: "variable",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_20,
+            availability: crate::generated::releases::AVAILABILITY_38,
         },
     ],
     errors: &[
@@ -807,7 +825,7 @@ pub static GET_BRIDGE_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
             reason: "Bridge not in a Stasis application",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_20,
+    availability: crate::generated::releases::AVAILABILITY_38,
 };
 /// A `bridges.getBridgeVar` request: set optional parameters, then `.send().await`.
 ///
@@ -860,25 +878,25 @@ pub static SET_BRIDGE_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_20,
+            availability: crate::generated::releases::AVAILABILITY_38,
         },
         crate::meta::ParamInfo {
             name: "variable",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_20,
+            availability: crate::generated::releases::AVAILABILITY_38,
         },
         crate::meta::ParamInfo {
             name: "value",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_20,
+            availability: crate::generated::releases::AVAILABILITY_38,
         },
         crate::meta::ParamInfo {
             name: "report_events",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_20,
+            availability: crate::generated::releases::AVAILABILITY_38,
         },
     ],
     errors: &[
@@ -895,7 +913,7 @@ pub static SET_BRIDGE_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
             reason: "Bridge not in a Stasis application",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_20,
+    availability: crate::generated::releases::AVAILABILITY_38,
 };
 /// A `bridges.setBridgeVar` request: set optional parameters, then `.send().await`.
 ///
@@ -975,13 +993,13 @@ pub static GET_BRIDGE_VARS: crate::meta::OperationInfo = crate::meta::OperationI
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_20,
+            availability: crate::generated::releases::AVAILABILITY_38,
         },
         crate::meta::ParamInfo {
             name: "variables",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_20,
+            availability: crate::generated::releases::AVAILABILITY_38,
         },
     ],
     errors: &[
@@ -998,7 +1016,7 @@ pub static GET_BRIDGE_VARS: crate::meta::OperationInfo = crate::meta::OperationI
             reason: "Bridge not in a Stasis application",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_20,
+    availability: crate::generated::releases::AVAILABILITY_38,
 };
 /// A `bridges.getBridgeVars` request: set optional parameters, then `.send().await`.
 ///
@@ -1056,13 +1074,13 @@ pub static SET_BRIDGE_VARS: crate::meta::OperationInfo = crate::meta::OperationI
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_20,
+            availability: crate::generated::releases::AVAILABILITY_38,
         },
         crate::meta::ParamInfo {
             name: "variables",
             location: crate::meta::ParamLocation::Body,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_20,
+            availability: crate::generated::releases::AVAILABILITY_38,
         },
     ],
     errors: &[
@@ -1079,7 +1097,7 @@ pub static SET_BRIDGE_VARS: crate::meta::OperationInfo = crate::meta::OperationI
             reason: "Bridge not in a Stasis application",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_20,
+    availability: crate::generated::releases::AVAILABILITY_38,
 };
 /// A `bridges.setBridgeVars` request: set optional parameters, then `.send().await`.
 ///
@@ -1126,7 +1144,7 @@ impl SetBridgeVars {
 }
 /// `POST /bridges/{bridgeId}/addChannel`: Add a channel to a bridge.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static ADD_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "addChannel",
@@ -1156,19 +1174,19 @@ pub static ADD_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInfo 
             name: "absorbDTMF",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_22,
         },
         crate::meta::ParamInfo {
             name: "mute",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_22,
         },
         crate::meta::ParamInfo {
             name: "inhibitConnectedLineUpdates",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_10,
+            availability: crate::generated::releases::AVAILABILITY_28,
         },
     ],
     errors: &[
@@ -1203,7 +1221,7 @@ pub static ADD_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInfo 
 /// - 409: Bridge not in Stasis application; Channel currently recording
 /// - 422: Channel not in Stasis application
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct AddChannel {
@@ -1220,7 +1238,7 @@ impl AddChannel {
     pub const INFO: &'static crate::meta::OperationInfo = &ADD_CHANNEL;
     /// Channel's role in the bridge
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn role(mut self, role: impl Into<String>) -> Self {
         self.role = Some(role.into());
         self
@@ -1295,7 +1313,7 @@ impl AddChannel {
 }
 /// `POST /bridges/{bridgeId}/removeChannel`: Remove a channel from a bridge.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static REMOVE_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "removeChannel",
@@ -1348,7 +1366,7 @@ pub static REMOVE_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationIn
 /// - 409: Bridge not in Stasis application
 /// - 422: Channel not in this bridge
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct RemoveChannel {
@@ -1381,7 +1399,7 @@ impl RemoveChannel {
 }
 /// `POST /bridges/{bridgeId}/videoSource/{channelId}`: Set a channel as the video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static SET_VIDEO_SOURCE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "setVideoSource",
@@ -1393,13 +1411,13 @@ pub static SET_VIDEO_SOURCE: crate::meta::OperationInfo = crate::meta::Operation
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_11,
         },
         crate::meta::ParamInfo {
             name: "channelId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_11,
         },
     ],
     errors: &[
@@ -1416,7 +1434,7 @@ pub static SET_VIDEO_SOURCE: crate::meta::OperationInfo = crate::meta::Operation
             reason: "Channel not in this Bridge",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_11,
 };
 /// A `bridges.setVideoSource` request: set optional parameters, then `.send().await`.
 ///
@@ -1429,7 +1447,7 @@ pub static SET_VIDEO_SOURCE: crate::meta::OperationInfo = crate::meta::Operation
 /// - 409: Channel not in Stasis application
 /// - 422: Channel not in this Bridge
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SetVideoSource {
@@ -1458,7 +1476,7 @@ impl SetVideoSource {
 }
 /// `DELETE /bridges/{bridgeId}/videoSource`: Removes any explicit video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants. When no explicit video source is set, talk detection will be used to determine the active video stream.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static CLEAR_VIDEO_SOURCE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "clearVideoSource",
@@ -1470,7 +1488,7 @@ pub static CLEAR_VIDEO_SOURCE: crate::meta::OperationInfo = crate::meta::Operati
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_11,
         },
     ],
     errors: &[
@@ -1479,7 +1497,7 @@ pub static CLEAR_VIDEO_SOURCE: crate::meta::OperationInfo = crate::meta::Operati
             reason: "Bridge not found",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_11,
 };
 /// A `bridges.clearVideoSource` request: set optional parameters, then `.send().await`.
 ///
@@ -1490,7 +1508,7 @@ pub static CLEAR_VIDEO_SOURCE: crate::meta::OperationInfo = crate::meta::Operati
 /// Errors the spec documents:
 /// - 404: Bridge not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct ClearVideoSource {
@@ -1513,7 +1531,7 @@ impl ClearVideoSource {
 }
 /// `POST /bridges/{bridgeId}/moh`: Play music on hold to a bridge or change the MOH class that is playing.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static START_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "startMoh",
@@ -1556,7 +1574,7 @@ pub static START_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 404: Bridge not found
 /// - 409: Bridge not in Stasis application
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct StartMoh {
@@ -1569,7 +1587,7 @@ impl StartMoh {
     pub const INFO: &'static crate::meta::OperationInfo = &START_MOH;
     /// Channel's id
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn moh_class(mut self, moh_class: impl Into<String>) -> Self {
         self.moh_class = Some(moh_class.into());
         self
@@ -1590,7 +1608,7 @@ impl StartMoh {
 }
 /// `DELETE /bridges/{bridgeId}/moh`: Stop playing music on hold to a bridge.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static STOP_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "stopMoh",
@@ -1629,7 +1647,7 @@ pub static STOP_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 404: Bridge not found
 /// - 409: Bridge not in Stasis application
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct StopMoh {
@@ -1652,7 +1670,7 @@ impl StopMoh {
 }
 /// `POST /bridges/{bridgeId}/play`: Start playback of media on a bridge.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static PLAY: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "play",
@@ -1676,7 +1694,7 @@ pub static PLAY: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "announcer_format",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_18,
+            availability: crate::generated::releases::AVAILABILITY_36,
         },
         crate::meta::ParamInfo {
             name: "lang",
@@ -1700,7 +1718,7 @@ pub static PLAY: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "playbackId",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_4,
         },
     ],
     errors: &[
@@ -1732,7 +1750,7 @@ pub static PLAY: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 409: Bridge not in a Stasis application
 /// - 422: The format specified is unknown on this system
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Play {
@@ -1757,7 +1775,7 @@ impl Play {
     }
     /// For sounds, selects language for sound.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn lang(mut self, lang: impl Into<String>) -> Self {
         self.lang = Some(lang.into());
         self
@@ -1768,7 +1786,7 @@ impl Play {
     ///
     /// Range: 0 to unbounded, checked before sending.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn offsetms(mut self, offsetms: i64) -> Self {
         self.offsetms = Some(offsetms);
         self
@@ -1779,14 +1797,14 @@ impl Play {
     ///
     /// Range: 0 to unbounded, checked before sending.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn skipms(mut self, skipms: i64) -> Self {
         self.skipms = Some(skipms);
         self
     }
     /// Playback Id.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn playback_id(mut self, playback_id: impl Into<String>) -> Self {
         self.playback_id = Some(playback_id.into());
         self
@@ -1846,7 +1864,7 @@ impl Play {
 }
 /// `POST /bridges/{bridgeId}/play/{playbackId}`: Start playback of media on a bridge.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static PLAY_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "playWithId",
@@ -1858,43 +1876,43 @@ pub static PLAY_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo
             name: "bridgeId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_4,
         },
         crate::meta::ParamInfo {
             name: "playbackId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_4,
         },
         crate::meta::ParamInfo {
             name: "media",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_4,
         },
         crate::meta::ParamInfo {
             name: "announcer_format",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_18,
+            availability: crate::generated::releases::AVAILABILITY_36,
         },
         crate::meta::ParamInfo {
             name: "lang",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_4,
         },
         crate::meta::ParamInfo {
             name: "offsetms",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_4,
         },
         crate::meta::ParamInfo {
             name: "skipms",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_4,
         },
     ],
     errors: &[
@@ -1911,7 +1929,7 @@ pub static PLAY_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo
             reason: "The format specified is unknown on this system",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_4,
 };
 /// A `bridges.playWithId` request: set optional parameters, then `.send().await`.
 ///
@@ -1926,7 +1944,7 @@ pub static PLAY_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo
 /// - 409: Bridge not in a Stasis application
 /// - 422: The format specified is unknown on this system
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct PlayWithId {
@@ -1951,7 +1969,7 @@ impl PlayWithId {
     }
     /// For sounds, selects language for sound.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn lang(mut self, lang: impl Into<String>) -> Self {
         self.lang = Some(lang.into());
         self
@@ -1962,7 +1980,7 @@ impl PlayWithId {
     ///
     /// Range: 0 to unbounded, checked before sending.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn offsetms(mut self, offsetms: i64) -> Self {
         self.offsetms = Some(offsetms);
         self
@@ -1973,7 +1991,7 @@ impl PlayWithId {
     ///
     /// Range: 0 to unbounded, checked before sending.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn skipms(mut self, skipms: i64) -> Self {
         self.skipms = Some(skipms);
         self
@@ -2035,7 +2053,7 @@ impl PlayWithId {
 }
 /// `POST /bridges/{bridgeId}/record`: Start a recording.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static RECORD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "record",
@@ -2065,7 +2083,7 @@ pub static RECORD: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "recorder_format",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_18,
+            availability: crate::generated::releases::AVAILABILITY_36,
         },
         crate::meta::ParamInfo {
             name: "maxDurationSeconds",
@@ -2132,7 +2150,7 @@ pub static RECORD: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 409: Bridge is not in a Stasis application; A recording with the same name already exists on the system and can not be overwritten because it is in progress or ifExists=fail
 /// - 422: The format specified is unknown on this system
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Record {
@@ -2163,7 +2181,7 @@ impl Record {
     ///
     /// Range: 0 to unbounded, checked before sending.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn max_duration_seconds(mut self, max_duration_seconds: i64) -> Self {
         self.max_duration_seconds = Some(max_duration_seconds);
         self
@@ -2174,7 +2192,7 @@ impl Record {
     ///
     /// Range: 0 to unbounded, checked before sending.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn max_silence_seconds(mut self, max_silence_seconds: i64) -> Self {
         self.max_silence_seconds = Some(max_silence_seconds);
         self
@@ -2183,7 +2201,7 @@ impl Record {
     ///
     /// Server default: `fail`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn if_exists(mut self, if_exists: impl Into<RecordIfExists>) -> Self {
         self.if_exists = Some(if_exists.into());
         self
@@ -2192,7 +2210,7 @@ impl Record {
     ///
     /// Server default: `false`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn beep(mut self, beep: bool) -> Self {
         self.beep = Some(beep);
         self
@@ -2201,7 +2219,7 @@ impl Record {
     ///
     /// Server default: `none`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn terminate_on(mut self, terminate_on: impl Into<RecordTerminateOn>) -> Self {
         self.terminate_on = Some(terminate_on.into());
         self
@@ -2275,6 +2293,89 @@ impl Record {
                 );
             }
             req.query("terminateOn", v.as_str().to_owned());
+        }
+        self.client.send_json(req).await
+    }
+}
+/// `POST /bridges/{bridgeId}`: Create a new bridge or updates an existing one.
+///
+/// Releases: 12.2.0+, 13.0.0–13.1.1.
+pub static CREATE_OR_UPDATE_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo {
+    resource: "bridges",
+    nickname: "create_or_update_with_id",
+    method: "POST",
+    path: "/bridges/{bridgeId}",
+    summary: "Create a new bridge or updates an existing one.",
+    params: &[
+        crate::meta::ParamInfo {
+            name: "type",
+            location: crate::meta::ParamLocation::Query,
+            required: false,
+            availability: crate::generated::releases::AVAILABILITY_3,
+        },
+        crate::meta::ParamInfo {
+            name: "bridgeId",
+            location: crate::meta::ParamLocation::Path,
+            required: true,
+            availability: crate::generated::releases::AVAILABILITY_3,
+        },
+        crate::meta::ParamInfo {
+            name: "name",
+            location: crate::meta::ParamLocation::Query,
+            required: false,
+            availability: crate::generated::releases::AVAILABILITY_3,
+        },
+    ],
+    errors: &[],
+    availability: crate::generated::releases::AVAILABILITY_3,
+};
+/// A `bridges.create_or_update_with_id` request: set optional parameters, then `.send().await`.
+///
+/// Create a new bridge or updates an existing one.
+///
+/// `POST /bridges/{bridgeId}`
+///
+/// This bridge persists until it has been shut down, or Asterisk has been shut down.
+///
+/// Releases: 12.2.0+, 13.0.0–13.1.1.
+#[derive(Clone, Debug)]
+#[must_use = "a request does nothing until `.send().await`"]
+pub struct CreateOrUpdateWithId {
+    client: crate::Client,
+    r#type: Option<String>,
+    bridge_id: String,
+    name: Option<String>,
+}
+impl CreateOrUpdateWithId {
+    /// What the spec says about this operation.
+    pub const INFO: &'static crate::meta::OperationInfo = &CREATE_OR_UPDATE_WITH_ID;
+    /// Comma separated list of bridge type attributes (mixing, holding, dtmf_events, proxy_media) to set.
+    ///
+    /// Releases: 12.2.0+, 13.0.0–13.1.1.
+    pub fn r#type(mut self, r#type: impl Into<String>) -> Self {
+        self.r#type = Some(r#type.into());
+        self
+    }
+    /// Set the name of the bridge.
+    ///
+    /// Releases: 12.2.0+, 13.0.0–13.1.1.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+    /// Sends the request.
+    pub async fn send(self) -> crate::Result<crate::generated::models::Bridge> {
+        let mut req = crate::Request::new(&CREATE_OR_UPDATE_WITH_ID);
+        if let Some(v) = self.r#type {
+            req.query("type", v);
+        }
+        {
+            let v = self.bridge_id;
+            let s = v;
+            req.path_param("bridgeId", &s);
+        }
+        if let Some(v) = self.name {
+            req.query("name", v);
         }
         self.client.send_json(req).await
     }

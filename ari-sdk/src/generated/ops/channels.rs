@@ -15,7 +15,7 @@ impl Channels {
     ///
     /// `GET /channels`
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn list(&self) -> List {
         List {
             client: self.client.clone(),
@@ -31,7 +31,7 @@ impl Channels {
     /// - 400: Invalid parameters for originating a channel.
     /// - 409: Channel with given unique ID already exists.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn originate(&self, endpoint: impl Into<String>) -> Originate {
         Originate {
             client: self.client.clone(),
@@ -58,7 +58,7 @@ impl Channels {
     /// Errors the spec documents:
     /// - 409: Channel with given unique ID already exists.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn create(&self, endpoint: impl Into<String>, app: impl Into<String>) -> Create {
         Create {
             client: self.client.clone(),
@@ -79,7 +79,7 @@ impl Channels {
     /// Errors the spec documents:
     /// - 404: Channel not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get(&self, channel_id: impl Into<String>) -> Get {
         Get {
             client: self.client.clone(),
@@ -96,7 +96,7 @@ impl Channels {
     /// - 400: Invalid parameters for originating a channel.
     /// - 409: Channel with given unique ID already exists.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn originate_with_id(
         &self,
         channel_id: impl Into<String>,
@@ -128,7 +128,7 @@ impl Channels {
     /// - 400: Invalid reason for hangup provided
     /// - 404: Channel not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn hangup(&self, channel_id: impl Into<String>) -> Hangup {
         Hangup {
             client: self.client.clone(),
@@ -146,7 +146,7 @@ impl Channels {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn continue_in_dialplan(
         &self,
         channel_id: impl Into<String>,
@@ -168,7 +168,7 @@ impl Channels {
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     ///
-    /// Releases: 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn r#move(&self, channel_id: impl Into<String>, app: impl Into<String>) -> Move {
         Move {
             client: self.client.clone(),
@@ -188,7 +188,7 @@ impl Channels {
     /// - 412: Channel in invalid state
     /// - 422: Endpoint is not the same type as the channel
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.3.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn redirect(
         &self,
         channel_id: impl Into<String>,
@@ -209,7 +209,7 @@ impl Channels {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn answer(&self, channel_id: impl Into<String>) -> Answer {
         Answer {
             client: self.client.clone(),
@@ -225,7 +225,7 @@ impl Channels {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn ring(&self, channel_id: impl Into<String>) -> Ring {
         Ring {
             client: self.client.clone(),
@@ -241,7 +241,7 @@ impl Channels {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn ring_stop(&self, channel_id: impl Into<String>) -> RingStop {
         RingStop {
             client: self.client.clone(),
@@ -274,7 +274,7 @@ impl Channels {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn send_dtmf(&self, channel_id: impl Into<String>) -> SendDtmf {
         SendDtmf {
             client: self.client.clone(),
@@ -295,7 +295,7 @@ impl Channels {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn mute(&self, channel_id: impl Into<String>) -> Mute {
         Mute {
             client: self.client.clone(),
@@ -312,7 +312,7 @@ impl Channels {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn unmute(&self, channel_id: impl Into<String>) -> Unmute {
         Unmute {
             client: self.client.clone(),
@@ -329,7 +329,7 @@ impl Channels {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn hold(&self, channel_id: impl Into<String>) -> Hold {
         Hold {
             client: self.client.clone(),
@@ -345,7 +345,7 @@ impl Channels {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn unhold(&self, channel_id: impl Into<String>) -> Unhold {
         Unhold {
             client: self.client.clone(),
@@ -363,7 +363,7 @@ impl Channels {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn start_moh(&self, channel_id: impl Into<String>) -> StartMoh {
         StartMoh {
             client: self.client.clone(),
@@ -380,7 +380,7 @@ impl Channels {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn stop_moh(&self, channel_id: impl Into<String>) -> StopMoh {
         StopMoh {
             client: self.client.clone(),
@@ -398,7 +398,7 @@ impl Channels {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn start_silence(&self, channel_id: impl Into<String>) -> StartSilence {
         StartSilence {
             client: self.client.clone(),
@@ -414,7 +414,7 @@ impl Channels {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn stop_silence(&self, channel_id: impl Into<String>) -> StopSilence {
         StopSilence {
             client: self.client.clone(),
@@ -432,7 +432,7 @@ impl Channels {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn play(
         &self,
         channel_id: impl Into<String>,
@@ -459,7 +459,7 @@ impl Channels {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn play_with_id(
         &self,
         channel_id: impl Into<String>,
@@ -488,7 +488,7 @@ impl Channels {
     /// - 409: Channel is not in a Stasis application; the channel is currently bridged with other channels; A recording with the same name already exists on the system and can not be overwritten because it is in progress or ifExists=fail
     /// - 422: The format specified is unknown on this system
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn record(
         &self,
         channel_id: impl Into<String>,
@@ -516,7 +516,7 @@ impl Channels {
     /// - 404: Channel or variable not found
     /// - 409: Channel not in a Stasis application
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get_channel_var(
         &self,
         channel_id: impl Into<String>,
@@ -537,7 +537,7 @@ impl Channels {
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn set_channel_var(
         &self,
         channel_id: impl Into<String>,
@@ -603,7 +603,7 @@ impl Channels {
     /// - 400: Invalid parameters
     /// - 404: Channel not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn snoop_channel(
         &self,
         channel_id: impl Into<String>,
@@ -629,7 +629,7 @@ impl Channels {
     /// - 400: Invalid parameters
     /// - 404: Channel not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn snoop_channel_with_id(
         &self,
         channel_id: impl Into<String>,
@@ -654,7 +654,7 @@ impl Channels {
     /// - 404: Channel cannot be found.
     /// - 409: Channel cannot be dialed.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn dial(&self, channel_id: impl Into<String>) -> Dial {
         Dial {
             client: self.client.clone(),
@@ -670,7 +670,7 @@ impl Channels {
     /// Errors the spec documents:
     /// - 404: Channel cannot be found.
     ///
-    /// Releases: 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn rtpstatistics(&self, channel_id: impl Into<String>) -> Rtpstatistics {
         Rtpstatistics {
             client: self.client.clone(),
@@ -733,7 +733,7 @@ impl Channels {
 }
 /// `GET /channels`: List all active channels in Asterisk.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "list",
@@ -750,7 +750,7 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
 ///
 /// `GET /channels`
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct List {
@@ -767,7 +767,7 @@ impl List {
 }
 /// `POST /channels`: Create a new channel (originate).
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static ORIGINATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "originate",
@@ -803,7 +803,7 @@ pub static ORIGINATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "label",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_12,
         },
         crate::meta::ParamInfo {
             name: "app",
@@ -833,31 +833,31 @@ pub static ORIGINATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "variables",
             location: crate::meta::ParamLocation::Body,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_1,
         },
         crate::meta::ParamInfo {
             name: "channelId",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "otherChannelId",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "originator",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_12,
         },
         crate::meta::ParamInfo {
             name: "formats",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_10,
         },
     ],
     errors: &[
@@ -884,7 +884,7 @@ pub static ORIGINATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 400: Invalid parameters for originating a channel.
 /// - 409: Channel with given unique ID already exists.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Originate {
@@ -909,49 +909,49 @@ impl Originate {
     pub const INFO: &'static crate::meta::OperationInfo = &ORIGINATE;
     /// The extension to dial after the endpoint answers. Mutually exclusive with 'app'.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn extension(mut self, extension: impl Into<String>) -> Self {
         self.extension = Some(extension.into());
         self
     }
     /// The context to dial after the endpoint answers. If omitted, uses 'default'. Mutually exclusive with 'app'.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn context(mut self, context: impl Into<String>) -> Self {
         self.context = Some(context.into());
         self
     }
     /// The priority to dial after the endpoint answers. If omitted, uses 1. Mutually exclusive with 'app'.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn priority(mut self, priority: i64) -> Self {
         self.priority = Some(priority);
         self
     }
     /// The label to dial after the endpoint answers. Will supersede 'priority' if provided. Mutually exclusive with 'app'.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
         self
     }
     /// The application that is subscribed to the originated channel. When the channel is answered, it will be passed to this Stasis application. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app(mut self, app: impl Into<String>) -> Self {
         self.app = Some(app.into());
         self
     }
     /// The application arguments to pass to the Stasis application provided by 'app'. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app_args(mut self, app_args: impl Into<String>) -> Self {
         self.app_args = Some(app_args.into());
         self
     }
     /// CallerID to use when dialing the endpoint or extension.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn caller_id(mut self, caller_id: impl Into<String>) -> Self {
         self.caller_id = Some(caller_id.into());
         self
@@ -960,14 +960,14 @@ impl Originate {
     ///
     /// Server default: `30`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn timeout(mut self, timeout: i64) -> Self {
         self.timeout = Some(timeout);
         self
     }
     /// The "variables" key in the body object holds variable key/value pairs to set on the channel on creation. Each variable value may be either a string or an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in channel events (defaults to false). Other keys in the body object are interpreted as query parameters. Ex. { "endpoint": "SIP/Alice", "variables": { "CALLERID(name)": "Alice", "Call_State": { "value": "WaitingForAgent", "report_events": true } } }
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn variables(
         mut self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -979,28 +979,28 @@ impl Originate {
     }
     /// The unique id to assign the channel on creation.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn channel_id(mut self, channel_id: impl Into<String>) -> Self {
         self.channel_id = Some(channel_id.into());
         self
     }
     /// The unique id to assign the second channel when using local channels.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn other_channel_id(mut self, other_channel_id: impl Into<String>) -> Self {
         self.other_channel_id = Some(other_channel_id.into());
         self
     }
     /// The unique id of the channel which is originating this one.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn originator(mut self, originator: impl Into<String>) -> Self {
         self.originator = Some(originator.into());
         self
     }
     /// The format name capability list to use if originator is not specified. Ex. "ulaw,slin16".  Format names can be found with "core show codecs".
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.10.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn formats(mut self, formats: impl Into<String>) -> Self {
         self.formats = Some(formats.into());
         self
@@ -1062,7 +1062,7 @@ impl Originate {
 }
 /// `POST /channels/create`: Create channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "create",
@@ -1074,49 +1074,49 @@ pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "endpoint",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
         crate::meta::ParamInfo {
             name: "app",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
         crate::meta::ParamInfo {
             name: "appArgs",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
         crate::meta::ParamInfo {
             name: "channelId",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
         crate::meta::ParamInfo {
             name: "otherChannelId",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
         crate::meta::ParamInfo {
             name: "originator",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
         crate::meta::ParamInfo {
             name: "formats",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
         crate::meta::ParamInfo {
             name: "variables",
             location: crate::meta::ParamLocation::Body,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_2,
+            availability: crate::generated::releases::AVAILABILITY_23,
         },
     ],
     errors: &[
@@ -1125,7 +1125,7 @@ pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Channel with given unique ID already exists.",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_20,
 };
 /// A `channels.create` request: set optional parameters, then `.send().await`.
 ///
@@ -1136,7 +1136,7 @@ pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// Errors the spec documents:
 /// - 409: Channel with given unique ID already exists.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Create {
@@ -1155,35 +1155,35 @@ impl Create {
     pub const INFO: &'static crate::meta::OperationInfo = &CREATE;
     /// The application arguments to pass to the Stasis application provided by 'app'. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app_args(mut self, app_args: impl Into<String>) -> Self {
         self.app_args = Some(app_args.into());
         self
     }
     /// The unique id to assign the channel on creation.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn channel_id(mut self, channel_id: impl Into<String>) -> Self {
         self.channel_id = Some(channel_id.into());
         self
     }
     /// The unique id to assign the second channel when using local channels.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn other_channel_id(mut self, other_channel_id: impl Into<String>) -> Self {
         self.other_channel_id = Some(other_channel_id.into());
         self
     }
     /// Unique ID of the calling channel
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn originator(mut self, originator: impl Into<String>) -> Self {
         self.originator = Some(originator.into());
         self
     }
     /// The format name capability list to use if originator is not specified. Ex. "ulaw,slin16".  Format names can be found with "core show codecs".
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn formats(mut self, formats: impl Into<String>) -> Self {
         self.formats = Some(formats.into());
         self
@@ -1240,7 +1240,7 @@ impl Create {
 }
 /// `GET /channels/{channelId}`: Channel details.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "get",
@@ -1272,7 +1272,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// Errors the spec documents:
 /// - 404: Channel not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Get {
@@ -1295,7 +1295,7 @@ impl Get {
 }
 /// `POST /channels/{channelId}`: Create a new channel (originate with id).
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static ORIGINATE_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "originateWithId",
@@ -1307,85 +1307,85 @@ pub static ORIGINATE_WITH_ID: crate::meta::OperationInfo = crate::meta::Operatio
             name: "channelId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "endpoint",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "extension",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "context",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "priority",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "label",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_12,
         },
         crate::meta::ParamInfo {
             name: "app",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "appArgs",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "callerId",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "timeout",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "variables",
             location: crate::meta::ParamLocation::Body,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "otherChannelId",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "originator",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_12,
         },
         crate::meta::ParamInfo {
             name: "formats",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_10,
         },
     ],
     errors: &[
@@ -1398,7 +1398,7 @@ pub static ORIGINATE_WITH_ID: crate::meta::OperationInfo = crate::meta::Operatio
             reason: "Channel with given unique ID already exists.",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_2,
 };
 /// A `channels.originateWithId` request: set optional parameters, then `.send().await`.
 ///
@@ -1412,7 +1412,7 @@ pub static ORIGINATE_WITH_ID: crate::meta::OperationInfo = crate::meta::Operatio
 /// - 400: Invalid parameters for originating a channel.
 /// - 409: Channel with given unique ID already exists.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct OriginateWithId {
@@ -1437,49 +1437,49 @@ impl OriginateWithId {
     pub const INFO: &'static crate::meta::OperationInfo = &ORIGINATE_WITH_ID;
     /// The extension to dial after the endpoint answers. Mutually exclusive with 'app'.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn extension(mut self, extension: impl Into<String>) -> Self {
         self.extension = Some(extension.into());
         self
     }
     /// The context to dial after the endpoint answers. If omitted, uses 'default'. Mutually exclusive with 'app'.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn context(mut self, context: impl Into<String>) -> Self {
         self.context = Some(context.into());
         self
     }
     /// The priority to dial after the endpoint answers. If omitted, uses 1. Mutually exclusive with 'app'.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn priority(mut self, priority: i64) -> Self {
         self.priority = Some(priority);
         self
     }
     /// The label to dial after the endpoint answers. Will supersede 'priority' if provided. Mutually exclusive with 'app'.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
         self
     }
     /// The application that is subscribed to the originated channel. When the channel is answered, it will be passed to this Stasis application. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app(mut self, app: impl Into<String>) -> Self {
         self.app = Some(app.into());
         self
     }
     /// The application arguments to pass to the Stasis application provided by 'app'. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app_args(mut self, app_args: impl Into<String>) -> Self {
         self.app_args = Some(app_args.into());
         self
     }
     /// CallerID to use when dialing the endpoint or extension.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn caller_id(mut self, caller_id: impl Into<String>) -> Self {
         self.caller_id = Some(caller_id.into());
         self
@@ -1488,14 +1488,14 @@ impl OriginateWithId {
     ///
     /// Server default: `30`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn timeout(mut self, timeout: i64) -> Self {
         self.timeout = Some(timeout);
         self
     }
     /// The "variables" key in the body object holds variable key/value pairs to set on the channel on creation. Each variable value may be either a string or an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in channel events (defaults to false). Other keys in the body object are interpreted as query parameters. Ex. { "endpoint": "SIP/Alice", "variables": { "CALLERID(name)": "Alice", "Call_State": { "value": "WaitingForAgent", "report_events": true } } }
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn variables(
         mut self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -1507,21 +1507,21 @@ impl OriginateWithId {
     }
     /// The unique id to assign the second channel when using local channels.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn other_channel_id(mut self, other_channel_id: impl Into<String>) -> Self {
         self.other_channel_id = Some(other_channel_id.into());
         self
     }
     /// The unique id of the channel which is originating this one.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn originator(mut self, originator: impl Into<String>) -> Self {
         self.originator = Some(originator.into());
         self
     }
     /// The format name capability list to use if originator is not specified. Ex. "ulaw,slin16".  Format names can be found with "core show codecs".
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.10.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn formats(mut self, formats: impl Into<String>) -> Self {
         self.formats = Some(formats.into());
         self
@@ -1585,7 +1585,7 @@ impl OriginateWithId {
 }
 /// `DELETE /channels/{channelId}`: Delete (i.e. hangup) a channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static HANGUP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "hangup",
@@ -1603,7 +1603,7 @@ pub static HANGUP: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "reason_code",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_9,
+            availability: crate::generated::releases::AVAILABILITY_27,
         },
         crate::meta::ParamInfo {
             name: "reason",
@@ -1634,7 +1634,7 @@ pub static HANGUP: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 400: Invalid reason for hangup provided
 /// - 404: Channel not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Hangup {
@@ -1655,7 +1655,7 @@ impl Hangup {
     }
     /// Reason for hanging up the channel for simple use. Mutually exclusive with 'reason_code'.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn reason(mut self, reason: impl Into<HangupReason>) -> Self {
         self.reason = Some(reason.into());
         self
@@ -1688,7 +1688,7 @@ impl Hangup {
 }
 /// `POST /channels/{channelId}/continue`: Exit application; continue execution in the dialplan.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static CONTINUE_IN_DIALPLAN: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "continueInDialplan",
@@ -1724,7 +1724,7 @@ pub static CONTINUE_IN_DIALPLAN: crate::meta::OperationInfo = crate::meta::Opera
             name: "label",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_12,
         },
     ],
     errors: &[
@@ -1754,7 +1754,7 @@ pub static CONTINUE_IN_DIALPLAN: crate::meta::OperationInfo = crate::meta::Opera
 /// - 409: Channel not in a Stasis application
 /// - 412: Channel in invalid state
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct ContinueInDialplan {
@@ -1770,28 +1770,28 @@ impl ContinueInDialplan {
     pub const INFO: &'static crate::meta::OperationInfo = &CONTINUE_IN_DIALPLAN;
     /// The context to continue to.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn context(mut self, context: impl Into<String>) -> Self {
         self.context = Some(context.into());
         self
     }
     /// The extension to continue to.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn extension(mut self, extension: impl Into<String>) -> Self {
         self.extension = Some(extension.into());
         self
     }
     /// The priority to continue to.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn priority(mut self, priority: i64) -> Self {
         self.priority = Some(priority);
         self
     }
     /// The label to continue to - will supersede 'priority' if both are provided.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
         self
@@ -1821,7 +1821,7 @@ impl ContinueInDialplan {
 }
 /// `POST /channels/{channelId}/move`: Move the channel from one Stasis application to another.
 ///
-/// Releases: 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static MOVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "move",
@@ -1833,19 +1833,19 @@ pub static MOVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "channelId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_5,
+            availability: crate::generated::releases::AVAILABILITY_14,
         },
         crate::meta::ParamInfo {
             name: "app",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_5,
+            availability: crate::generated::releases::AVAILABILITY_14,
         },
         crate::meta::ParamInfo {
             name: "appArgs",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_5,
+            availability: crate::generated::releases::AVAILABILITY_14,
         },
     ],
     errors: &[
@@ -1858,7 +1858,7 @@ pub static MOVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Channel not in a Stasis application",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_5,
+    availability: crate::generated::releases::AVAILABILITY_14,
 };
 /// A `channels.move` request: set optional parameters, then `.send().await`.
 ///
@@ -1870,7 +1870,7 @@ pub static MOVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 404: Channel not found
 /// - 409: Channel not in a Stasis application
 ///
-/// Releases: 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Move {
@@ -1884,7 +1884,7 @@ impl Move {
     pub const INFO: &'static crate::meta::OperationInfo = &MOVE;
     /// The application arguments to pass to the Stasis application provided by 'app'.
     ///
-    /// Releases: 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app_args(mut self, app_args: impl Into<String>) -> Self {
         self.app_args = Some(app_args.into());
         self
@@ -1909,7 +1909,7 @@ impl Move {
 }
 /// `POST /channels/{channelId}/redirect`: Redirect the channel to a different location.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.3.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static REDIRECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "redirect",
@@ -1921,13 +1921,13 @@ pub static REDIRECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "channelId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_16,
         },
         crate::meta::ParamInfo {
             name: "endpoint",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_16,
         },
     ],
     errors: &[
@@ -1952,7 +1952,7 @@ pub static REDIRECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Endpoint is not the same type as the channel",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_16,
 };
 /// A `channels.redirect` request: set optional parameters, then `.send().await`.
 ///
@@ -1967,7 +1967,7 @@ pub static REDIRECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 412: Channel in invalid state
 /// - 422: Endpoint is not the same type as the channel
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.3.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Redirect {
@@ -1995,7 +1995,7 @@ impl Redirect {
 }
 /// `POST /channels/{channelId}/answer`: Answer a channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static ANSWER: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "answer",
@@ -2037,7 +2037,7 @@ pub static ANSWER: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 409: Channel not in a Stasis application
 /// - 412: Channel in invalid state
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Answer {
@@ -2060,7 +2060,7 @@ impl Answer {
 }
 /// `POST /channels/{channelId}/ring`: Indicate ringing to a channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static RING: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "ring",
@@ -2102,7 +2102,7 @@ pub static RING: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 409: Channel not in a Stasis application
 /// - 412: Channel in invalid state
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Ring {
@@ -2125,7 +2125,7 @@ impl Ring {
 }
 /// `DELETE /channels/{channelId}/ring`: Stop ringing indication on a channel if locally generated.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static RING_STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "ringStop",
@@ -2167,7 +2167,7 @@ pub static RING_STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 409: Channel not in a Stasis application
 /// - 412: Channel in invalid state
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct RingStop {
@@ -2202,7 +2202,7 @@ pub static PROGRESS: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "channelId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_17,
+            availability: crate::generated::releases::AVAILABILITY_35,
         },
     ],
     errors: &[
@@ -2219,7 +2219,7 @@ pub static PROGRESS: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Channel in invalid state",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_17,
+    availability: crate::generated::releases::AVAILABILITY_35,
 };
 /// A `channels.progress` request: set optional parameters, then `.send().await`.
 ///
@@ -2255,7 +2255,7 @@ impl Progress {
 }
 /// `POST /channels/{channelId}/dtmf`: Send provided DTMF to a given channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static SEND_DTMF: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "sendDTMF",
@@ -2332,7 +2332,7 @@ pub static SEND_DTMF: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 409: Channel not in a Stasis application
 /// - 412: Channel in invalid state
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SendDtmf {
@@ -2349,7 +2349,7 @@ impl SendDtmf {
     pub const INFO: &'static crate::meta::OperationInfo = &SEND_DTMF;
     /// DTMF To send.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn dtmf(mut self, dtmf: impl Into<String>) -> Self {
         self.dtmf = Some(dtmf.into());
         self
@@ -2358,7 +2358,7 @@ impl SendDtmf {
     ///
     /// Server default: `0`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn before(mut self, before: i64) -> Self {
         self.before = Some(before);
         self
@@ -2367,7 +2367,7 @@ impl SendDtmf {
     ///
     /// Server default: `100`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn between(mut self, between: i64) -> Self {
         self.between = Some(between);
         self
@@ -2376,7 +2376,7 @@ impl SendDtmf {
     ///
     /// Server default: `100`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn duration(mut self, duration: i64) -> Self {
         self.duration = Some(duration);
         self
@@ -2385,7 +2385,7 @@ impl SendDtmf {
     ///
     /// Server default: `0`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn after(mut self, after: i64) -> Self {
         self.after = Some(after);
         self
@@ -2418,7 +2418,7 @@ impl SendDtmf {
 }
 /// `POST /channels/{channelId}/mute`: Mute a channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static MUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "mute",
@@ -2466,7 +2466,7 @@ pub static MUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 409: Channel not in a Stasis application
 /// - 412: Channel in invalid state
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Mute {
@@ -2481,7 +2481,7 @@ impl Mute {
     ///
     /// Server default: `both`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn direction(mut self, direction: impl Into<MuteDirection>) -> Self {
         self.direction = Some(direction.into());
         self
@@ -2511,7 +2511,7 @@ impl Mute {
 }
 /// `DELETE /channels/{channelId}/mute`: Unmute a channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static UNMUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "unmute",
@@ -2559,7 +2559,7 @@ pub static UNMUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 409: Channel not in a Stasis application
 /// - 412: Channel in invalid state
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Unmute {
@@ -2574,7 +2574,7 @@ impl Unmute {
     ///
     /// Server default: `both`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn direction(mut self, direction: impl Into<UnmuteDirection>) -> Self {
         self.direction = Some(direction.into());
         self
@@ -2604,7 +2604,7 @@ impl Unmute {
 }
 /// `POST /channels/{channelId}/hold`: Hold a channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static HOLD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "hold",
@@ -2646,7 +2646,7 @@ pub static HOLD: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 409: Channel not in a Stasis application
 /// - 412: Channel in invalid state
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Hold {
@@ -2669,7 +2669,7 @@ impl Hold {
 }
 /// `DELETE /channels/{channelId}/hold`: Remove a channel from hold.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static UNHOLD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "unhold",
@@ -2711,7 +2711,7 @@ pub static UNHOLD: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 409: Channel not in a Stasis application
 /// - 412: Channel in invalid state
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Unhold {
@@ -2734,7 +2734,7 @@ impl Unhold {
 }
 /// `POST /channels/{channelId}/moh`: Play music on hold to a channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static START_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "startMoh",
@@ -2784,7 +2784,7 @@ pub static START_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 409: Channel not in a Stasis application
 /// - 412: Channel in invalid state
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct StartMoh {
@@ -2797,7 +2797,7 @@ impl StartMoh {
     pub const INFO: &'static crate::meta::OperationInfo = &START_MOH;
     /// Music on hold class to use
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn moh_class(mut self, moh_class: impl Into<String>) -> Self {
         self.moh_class = Some(moh_class.into());
         self
@@ -2818,7 +2818,7 @@ impl StartMoh {
 }
 /// `DELETE /channels/{channelId}/moh`: Stop playing music on hold to a channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static STOP_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "stopMoh",
@@ -2860,7 +2860,7 @@ pub static STOP_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 409: Channel not in a Stasis application
 /// - 412: Channel in invalid state
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct StopMoh {
@@ -2883,7 +2883,7 @@ impl StopMoh {
 }
 /// `POST /channels/{channelId}/silence`: Play silence to a channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static START_SILENCE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "startSilence",
@@ -2927,7 +2927,7 @@ pub static START_SILENCE: crate::meta::OperationInfo = crate::meta::OperationInf
 /// - 409: Channel not in a Stasis application
 /// - 412: Channel in invalid state
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct StartSilence {
@@ -2950,7 +2950,7 @@ impl StartSilence {
 }
 /// `DELETE /channels/{channelId}/silence`: Stop playing silence to a channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static STOP_SILENCE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "stopSilence",
@@ -2992,7 +2992,7 @@ pub static STOP_SILENCE: crate::meta::OperationInfo = crate::meta::OperationInfo
 /// - 409: Channel not in a Stasis application
 /// - 412: Channel in invalid state
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct StopSilence {
@@ -3015,7 +3015,7 @@ impl StopSilence {
 }
 /// `POST /channels/{channelId}/play`: Start playback of media.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static PLAY: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "play",
@@ -3057,7 +3057,7 @@ pub static PLAY: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "playbackId",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
     ],
     errors: &[
@@ -3089,7 +3089,7 @@ pub static PLAY: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 409: Channel not in a Stasis application
 /// - 412: Channel in invalid state
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Play {
@@ -3106,14 +3106,14 @@ impl Play {
     pub const INFO: &'static crate::meta::OperationInfo = &PLAY;
     /// For sounds, selects language for sound.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn lang(mut self, lang: impl Into<String>) -> Self {
         self.lang = Some(lang.into());
         self
     }
     /// Number of milliseconds to skip before playing. Only applies to the first URI if multiple media URIs are specified.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn offsetms(mut self, offsetms: i64) -> Self {
         self.offsetms = Some(offsetms);
         self
@@ -3122,14 +3122,14 @@ impl Play {
     ///
     /// Server default: `3000`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn skipms(mut self, skipms: i64) -> Self {
         self.skipms = Some(skipms);
         self
     }
     /// Playback ID.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn playback_id(mut self, playback_id: impl Into<String>) -> Self {
         self.playback_id = Some(playback_id.into());
         self
@@ -3168,7 +3168,7 @@ impl Play {
 }
 /// `POST /channels/{channelId}/play/{playbackId}`: Start playback of media and specify the playbackId.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static PLAY_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "playWithId",
@@ -3180,37 +3180,37 @@ pub static PLAY_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo
             name: "channelId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "playbackId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "media",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "lang",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "offsetms",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "skipms",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
     ],
     errors: &[
@@ -3227,7 +3227,7 @@ pub static PLAY_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo
             reason: "Channel in invalid state",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_2,
 };
 /// A `channels.playWithId` request: set optional parameters, then `.send().await`.
 ///
@@ -3242,7 +3242,7 @@ pub static PLAY_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo
 /// - 409: Channel not in a Stasis application
 /// - 412: Channel in invalid state
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct PlayWithId {
@@ -3259,14 +3259,14 @@ impl PlayWithId {
     pub const INFO: &'static crate::meta::OperationInfo = &PLAY_WITH_ID;
     /// For sounds, selects language for sound.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn lang(mut self, lang: impl Into<String>) -> Self {
         self.lang = Some(lang.into());
         self
     }
     /// Number of milliseconds to skip before playing. Only applies to the first URI if multiple media URIs are specified.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn offsetms(mut self, offsetms: i64) -> Self {
         self.offsetms = Some(offsetms);
         self
@@ -3275,7 +3275,7 @@ impl PlayWithId {
     ///
     /// Server default: `3000`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn skipms(mut self, skipms: i64) -> Self {
         self.skipms = Some(skipms);
         self
@@ -3316,7 +3316,7 @@ impl PlayWithId {
 }
 /// `POST /channels/{channelId}/record`: Start a recording.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static RECORD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "record",
@@ -3407,7 +3407,7 @@ pub static RECORD: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 409: Channel is not in a Stasis application; the channel is currently bridged with other channels; A recording with the same name already exists on the system and can not be overwritten because it is in progress or ifExists=fail
 /// - 422: The format specified is unknown on this system
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Record {
@@ -3430,7 +3430,7 @@ impl Record {
     ///
     /// Range: 0 to unbounded, checked before sending.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn max_duration_seconds(mut self, max_duration_seconds: i64) -> Self {
         self.max_duration_seconds = Some(max_duration_seconds);
         self
@@ -3441,7 +3441,7 @@ impl Record {
     ///
     /// Range: 0 to unbounded, checked before sending.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn max_silence_seconds(mut self, max_silence_seconds: i64) -> Self {
         self.max_silence_seconds = Some(max_silence_seconds);
         self
@@ -3450,7 +3450,7 @@ impl Record {
     ///
     /// Server default: `fail`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn if_exists(mut self, if_exists: impl Into<RecordIfExists>) -> Self {
         self.if_exists = Some(if_exists.into());
         self
@@ -3459,7 +3459,7 @@ impl Record {
     ///
     /// Server default: `false`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn beep(mut self, beep: bool) -> Self {
         self.beep = Some(beep);
         self
@@ -3468,7 +3468,7 @@ impl Record {
     ///
     /// Server default: `none`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn terminate_on(mut self, terminate_on: impl Into<RecordTerminateOn>) -> Self {
         self.terminate_on = Some(terminate_on.into());
         self
@@ -3545,7 +3545,7 @@ impl Record {
 }
 /// `GET /channels/{channelId}/variable`: Get the value of a channel variable or function.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static GET_CHANNEL_VAR: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "getChannelVar",
@@ -3593,7 +3593,7 @@ pub static GET_CHANNEL_VAR: crate::meta::OperationInfo = crate::meta::OperationI
 /// - 404: Channel or variable not found
 /// - 409: Channel not in a Stasis application
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetChannelVar {
@@ -3621,7 +3621,7 @@ impl GetChannelVar {
 }
 /// `POST /channels/{channelId}/variable`: Set the value of a channel variable or function.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static SET_CHANNEL_VAR: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "setChannelVar",
@@ -3651,7 +3651,7 @@ pub static SET_CHANNEL_VAR: crate::meta::OperationInfo = crate::meta::OperationI
             name: "report_events",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_20,
+            availability: crate::generated::releases::AVAILABILITY_38,
         },
     ],
     errors: &[
@@ -3681,7 +3681,7 @@ pub static SET_CHANNEL_VAR: crate::meta::OperationInfo = crate::meta::OperationI
 /// - 404: Channel not found
 /// - 409: Channel not in a Stasis application
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SetChannelVar {
@@ -3696,7 +3696,7 @@ impl SetChannelVar {
     pub const INFO: &'static crate::meta::OperationInfo = &SET_CHANNEL_VAR;
     /// The value to set the variable to
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn value(mut self, value: impl Into<String>) -> Self {
         self.value = Some(value.into());
         self
@@ -3748,13 +3748,13 @@ pub static GET_CHANNEL_VARS: crate::meta::OperationInfo = crate::meta::Operation
             name: "channelId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_20,
+            availability: crate::generated::releases::AVAILABILITY_38,
         },
         crate::meta::ParamInfo {
             name: "variables",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_20,
+            availability: crate::generated::releases::AVAILABILITY_38,
         },
     ],
     errors: &[
@@ -3771,7 +3771,7 @@ pub static GET_CHANNEL_VARS: crate::meta::OperationInfo = crate::meta::Operation
             reason: "Channel not in a Stasis application",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_20,
+    availability: crate::generated::releases::AVAILABILITY_38,
 };
 /// A `channels.getChannelVars` request: set optional parameters, then `.send().await`.
 ///
@@ -3829,13 +3829,13 @@ pub static SET_CHANNEL_VARS: crate::meta::OperationInfo = crate::meta::Operation
             name: "channelId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_20,
+            availability: crate::generated::releases::AVAILABILITY_38,
         },
         crate::meta::ParamInfo {
             name: "variables",
             location: crate::meta::ParamLocation::Body,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_20,
+            availability: crate::generated::releases::AVAILABILITY_38,
         },
     ],
     errors: &[
@@ -3852,7 +3852,7 @@ pub static SET_CHANNEL_VARS: crate::meta::OperationInfo = crate::meta::Operation
             reason: "Channel not in a Stasis application",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_20,
+    availability: crate::generated::releases::AVAILABILITY_38,
 };
 /// A `channels.setChannelVars` request: set optional parameters, then `.send().await`.
 ///
@@ -3899,7 +3899,7 @@ impl SetChannelVars {
 }
 /// `POST /channels/{channelId}/snoop`: Start snooping.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static SNOOP_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "snoopChannel",
@@ -3941,7 +3941,7 @@ pub static SNOOP_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInf
             name: "snoopId",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
     ],
     errors: &[
@@ -3968,7 +3968,7 @@ pub static SNOOP_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInf
 /// - 400: Invalid parameters
 /// - 404: Channel not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SnoopChannel {
@@ -3987,7 +3987,7 @@ impl SnoopChannel {
     ///
     /// Server default: `none`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn spy(mut self, spy: impl Into<SnoopChannelSpy>) -> Self {
         self.spy = Some(spy.into());
         self
@@ -3996,21 +3996,21 @@ impl SnoopChannel {
     ///
     /// Server default: `none`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn whisper(mut self, whisper: impl Into<SnoopChannelWhisper>) -> Self {
         self.whisper = Some(whisper.into());
         self
     }
     /// The application arguments to pass to the Stasis application
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app_args(mut self, app_args: impl Into<String>) -> Self {
         self.app_args = Some(app_args.into());
         self
     }
     /// Unique ID to assign to snooping channel
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn snoop_id(mut self, snoop_id: impl Into<String>) -> Self {
         self.snoop_id = Some(snoop_id.into());
         self
@@ -4064,7 +4064,7 @@ impl SnoopChannel {
 }
 /// `POST /channels/{channelId}/snoop/{snoopId}`: Start snooping.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static SNOOP_CHANNEL_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "snoopChannelWithId",
@@ -4076,37 +4076,37 @@ pub static SNOOP_CHANNEL_WITH_ID: crate::meta::OperationInfo = crate::meta::Oper
             name: "channelId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "snoopId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "spy",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "whisper",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "app",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
         crate::meta::ParamInfo {
             name: "appArgs",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_2,
         },
     ],
     errors: &[
@@ -4119,7 +4119,7 @@ pub static SNOOP_CHANNEL_WITH_ID: crate::meta::OperationInfo = crate::meta::Oper
             reason: "Channel not found",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_2,
 };
 /// A `channels.snoopChannelWithId` request: set optional parameters, then `.send().await`.
 ///
@@ -4133,7 +4133,7 @@ pub static SNOOP_CHANNEL_WITH_ID: crate::meta::OperationInfo = crate::meta::Oper
 /// - 400: Invalid parameters
 /// - 404: Channel not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SnoopChannelWithId {
@@ -4152,7 +4152,7 @@ impl SnoopChannelWithId {
     ///
     /// Server default: `none`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn spy(mut self, spy: impl Into<SnoopChannelWithIdSpy>) -> Self {
         self.spy = Some(spy.into());
         self
@@ -4161,14 +4161,14 @@ impl SnoopChannelWithId {
     ///
     /// Server default: `none`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn whisper(mut self, whisper: impl Into<SnoopChannelWithIdWhisper>) -> Self {
         self.whisper = Some(whisper.into());
         self
     }
     /// The application arguments to pass to the Stasis application
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app_args(mut self, app_args: impl Into<String>) -> Self {
         self.app_args = Some(app_args.into());
         self
@@ -4227,7 +4227,7 @@ impl SnoopChannelWithId {
 }
 /// `POST /channels/{channelId}/dial`: Dial a created channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static DIAL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "dial",
@@ -4239,19 +4239,19 @@ pub static DIAL: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "channelId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
         crate::meta::ParamInfo {
             name: "caller",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
         crate::meta::ParamInfo {
             name: "timeout",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
     ],
     errors: &[
@@ -4264,7 +4264,7 @@ pub static DIAL: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Channel cannot be dialed.",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_20,
 };
 /// A `channels.dial` request: set optional parameters, then `.send().await`.
 ///
@@ -4276,7 +4276,7 @@ pub static DIAL: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 404: Channel cannot be found.
 /// - 409: Channel cannot be dialed.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Dial {
@@ -4290,7 +4290,7 @@ impl Dial {
     pub const INFO: &'static crate::meta::OperationInfo = &DIAL;
     /// Channel ID of caller
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn caller(mut self, caller: impl Into<String>) -> Self {
         self.caller = Some(caller.into());
         self
@@ -4301,7 +4301,7 @@ impl Dial {
     ///
     /// Range: 0 to unbounded, checked before sending.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn timeout(mut self, timeout: i64) -> Self {
         self.timeout = Some(timeout);
         self
@@ -4334,7 +4334,7 @@ impl Dial {
 }
 /// `GET /channels/{channelId}/rtp_statistics`: RTP stats on a channel.
 ///
-/// Releases: 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static RTPSTATISTICS: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "rtpstatistics",
@@ -4346,7 +4346,7 @@ pub static RTPSTATISTICS: crate::meta::OperationInfo = crate::meta::OperationInf
             name: "channelId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_6,
+            availability: crate::generated::releases::AVAILABILITY_15,
         },
     ],
     errors: &[
@@ -4355,7 +4355,7 @@ pub static RTPSTATISTICS: crate::meta::OperationInfo = crate::meta::OperationInf
             reason: "Channel cannot be found.",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_6,
+    availability: crate::generated::releases::AVAILABILITY_15,
 };
 /// A `channels.rtpstatistics` request: set optional parameters, then `.send().await`.
 ///
@@ -4366,7 +4366,7 @@ pub static RTPSTATISTICS: crate::meta::OperationInfo = crate::meta::OperationInf
 /// Errors the spec documents:
 /// - 404: Channel cannot be found.
 ///
-/// Releases: 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Rtpstatistics {
@@ -4401,67 +4401,67 @@ pub static EXTERNAL_MEDIA: crate::meta::OperationInfo = crate::meta::OperationIn
             name: "channelId",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_7,
+            availability: crate::generated::releases::AVAILABILITY_25,
         },
         crate::meta::ParamInfo {
             name: "app",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_7,
+            availability: crate::generated::releases::AVAILABILITY_25,
         },
         crate::meta::ParamInfo {
             name: "variables",
             location: crate::meta::ParamLocation::Body,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_7,
+            availability: crate::generated::releases::AVAILABILITY_25,
         },
         crate::meta::ParamInfo {
             name: "external_host",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_7,
+            availability: crate::generated::releases::AVAILABILITY_25,
         },
         crate::meta::ParamInfo {
             name: "encapsulation",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_7,
+            availability: crate::generated::releases::AVAILABILITY_25,
         },
         crate::meta::ParamInfo {
             name: "transport",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_7,
+            availability: crate::generated::releases::AVAILABILITY_25,
         },
         crate::meta::ParamInfo {
             name: "connection_type",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_7,
+            availability: crate::generated::releases::AVAILABILITY_25,
         },
         crate::meta::ParamInfo {
             name: "format",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_7,
+            availability: crate::generated::releases::AVAILABILITY_25,
         },
         crate::meta::ParamInfo {
             name: "direction",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_7,
+            availability: crate::generated::releases::AVAILABILITY_25,
         },
         crate::meta::ParamInfo {
             name: "data",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_10,
+            availability: crate::generated::releases::AVAILABILITY_28,
         },
         crate::meta::ParamInfo {
             name: "transport_data",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_19,
+            availability: crate::generated::releases::AVAILABILITY_37,
         },
     ],
     errors: &[
@@ -4474,7 +4474,7 @@ pub static EXTERNAL_MEDIA: crate::meta::OperationInfo = crate::meta::OperationIn
             reason: "Channel is not in a Stasis application; Channel is already bridged",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_7,
+    availability: crate::generated::releases::AVAILABILITY_25,
 };
 /// A `channels.externalMedia` request: set optional parameters, then `.send().await`.
 ///
@@ -4697,13 +4697,13 @@ pub static TRANSFER_PROGRESS: crate::meta::OperationInfo = crate::meta::Operatio
             name: "channelId",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_14,
+            availability: crate::generated::releases::AVAILABILITY_32,
         },
         crate::meta::ParamInfo {
             name: "states",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_14,
+            availability: crate::generated::releases::AVAILABILITY_32,
         },
     ],
     errors: &[
@@ -4724,7 +4724,7 @@ pub static TRANSFER_PROGRESS: crate::meta::OperationInfo = crate::meta::Operatio
             reason: "Channel in invalid state",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_14,
+    availability: crate::generated::releases::AVAILABILITY_32,
 };
 /// A `channels.transfer_progress` request: set optional parameters, then `.send().await`.
 ///

@@ -15,7 +15,7 @@ impl DeviceStates {
     ///
     /// `GET /deviceStates`
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn list(&self) -> List {
         List {
             client: self.client.clone(),
@@ -25,7 +25,7 @@ impl DeviceStates {
     ///
     /// `GET /deviceStates/{deviceName}`
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get(&self, device_name: impl Into<String>) -> Get {
         Get {
             client: self.client.clone(),
@@ -40,7 +40,7 @@ impl DeviceStates {
     /// - 404: Device name is missing
     /// - 409: Uncontrolled device specified
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn update(
         &self,
         device_name: impl Into<String>,
@@ -60,7 +60,7 @@ impl DeviceStates {
     /// - 404: Device name is missing
     /// - 409: Uncontrolled device specified
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn delete(&self, device_name: impl Into<String>) -> Delete {
         Delete {
             client: self.client.clone(),
@@ -70,7 +70,7 @@ impl DeviceStates {
 }
 /// `GET /deviceStates`: List all ARI controlled device states.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "deviceStates",
     nickname: "list",
@@ -87,7 +87,7 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
 ///
 /// `GET /deviceStates`
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct List {
@@ -106,7 +106,7 @@ impl List {
 }
 /// `GET /deviceStates/{deviceName}`: Retrieve the current state of a device.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "deviceStates",
     nickname: "get",
@@ -130,7 +130,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
 ///
 /// `GET /deviceStates/{deviceName}`
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Get {
@@ -153,7 +153,7 @@ impl Get {
 }
 /// `PUT /deviceStates/{deviceName}`: Change the state of a device controlled by ARI. (Note - implicitly creates the device state).
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static UPDATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "deviceStates",
     nickname: "update",
@@ -196,7 +196,7 @@ pub static UPDATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 404: Device name is missing
 /// - 409: Uncontrolled device specified
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Update {
@@ -233,7 +233,7 @@ impl Update {
 }
 /// `DELETE /deviceStates/{deviceName}`: Destroy a device-state controlled by ARI.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "deviceStates",
     nickname: "delete",
@@ -270,7 +270,7 @@ pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 404: Device name is missing
 /// - 409: Uncontrolled device specified
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Delete {

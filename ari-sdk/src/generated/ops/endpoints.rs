@@ -15,7 +15,7 @@ impl Endpoints {
     ///
     /// `GET /endpoints`
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn list(&self) -> List {
         List {
             client: self.client.clone(),
@@ -29,7 +29,7 @@ impl Endpoints {
     /// - 400: Invalid parameters for sending a message.
     /// - 404: Endpoint not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn send_message(
         &self,
         to: impl Into<String>,
@@ -74,7 +74,7 @@ impl Endpoints {
     /// Errors the spec documents:
     /// - 404: Endpoints not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn list_by_tech(&self, tech: impl Into<String>) -> ListByTech {
         ListByTech {
             client: self.client.clone(),
@@ -89,7 +89,7 @@ impl Endpoints {
     /// - 400: Invalid parameters for sending a message.
     /// - 404: Endpoints not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get(&self, tech: impl Into<String>, resource: impl Into<String>) -> Get {
         Get {
             client: self.client.clone(),
@@ -105,7 +105,7 @@ impl Endpoints {
     /// - 400: Invalid parameters for sending a message.
     /// - 404: Endpoint not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn send_message_to_endpoint(
         &self,
         tech: impl Into<String>,
@@ -150,7 +150,7 @@ impl Endpoints {
 }
 /// `GET /endpoints`: List all endpoints.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "endpoints",
     nickname: "list",
@@ -167,7 +167,7 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
 ///
 /// `GET /endpoints`
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct List {
@@ -184,7 +184,7 @@ impl List {
 }
 /// `PUT /endpoints/sendMessage`: Send a message to some technology URI or endpoint.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static SEND_MESSAGE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "endpoints",
     nickname: "sendMessage",
@@ -196,25 +196,25 @@ pub static SEND_MESSAGE: crate::meta::OperationInfo = crate::meta::OperationInfo
             name: "to",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_6,
         },
         crate::meta::ParamInfo {
             name: "from",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_6,
         },
         crate::meta::ParamInfo {
             name: "body",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_6,
         },
         crate::meta::ParamInfo {
             name: "variables",
             location: crate::meta::ParamLocation::Body,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_6,
         },
     ],
     errors: &[
@@ -227,7 +227,7 @@ pub static SEND_MESSAGE: crate::meta::OperationInfo = crate::meta::OperationInfo
             reason: "Endpoint not found",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_6,
 };
 /// A `endpoints.sendMessage` request: set optional parameters, then `.send().await`.
 ///
@@ -239,7 +239,7 @@ pub static SEND_MESSAGE: crate::meta::OperationInfo = crate::meta::OperationInfo
 /// - 400: Invalid parameters for sending a message.
 /// - 404: Endpoint not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SendMessage {
@@ -254,14 +254,14 @@ impl SendMessage {
     pub const INFO: &'static crate::meta::OperationInfo = &SEND_MESSAGE;
     /// The body of the message
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn body(mut self, body: impl Into<String>) -> Self {
         self.body = Some(body.into());
         self
     }
     /// The "variables" key in the body object holds technology specific key/value pairs to append to the message. These can be interpreted and used by the various resource types; for example, pjsip and sip resource types will add the key/value pairs as SIP headers,
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn variables(
         mut self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -311,31 +311,31 @@ pub static REFER: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "to",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_11,
+            availability: crate::generated::releases::AVAILABILITY_29,
         },
         crate::meta::ParamInfo {
             name: "from",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_11,
+            availability: crate::generated::releases::AVAILABILITY_29,
         },
         crate::meta::ParamInfo {
             name: "refer_to",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_11,
+            availability: crate::generated::releases::AVAILABILITY_29,
         },
         crate::meta::ParamInfo {
             name: "to_self",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_11,
+            availability: crate::generated::releases::AVAILABILITY_29,
         },
         crate::meta::ParamInfo {
             name: "variables",
             location: crate::meta::ParamLocation::Body,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_11,
+            availability: crate::generated::releases::AVAILABILITY_29,
         },
     ],
     errors: &[
@@ -348,7 +348,7 @@ pub static REFER: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Endpoint not found",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_11,
+    availability: crate::generated::releases::AVAILABILITY_29,
 };
 /// A `endpoints.refer` request: set optional parameters, then `.send().await`.
 ///
@@ -427,7 +427,7 @@ impl Refer {
 }
 /// `GET /endpoints/{tech}`: List available endoints for a given endpoint technology.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static LIST_BY_TECH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "endpoints",
     nickname: "listByTech",
@@ -459,7 +459,7 @@ pub static LIST_BY_TECH: crate::meta::OperationInfo = crate::meta::OperationInfo
 /// Errors the spec documents:
 /// - 404: Endpoints not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct ListByTech {
@@ -482,7 +482,7 @@ impl ListByTech {
 }
 /// `GET /endpoints/{tech}/{resource}`: Details for an endpoint.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "endpoints",
     nickname: "get",
@@ -525,7 +525,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 400: Invalid parameters for sending a message.
 /// - 404: Endpoints not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Get {
@@ -554,7 +554,7 @@ impl Get {
 }
 /// `PUT /endpoints/{tech}/{resource}/sendMessage`: Send a message to some endpoint in a technology.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static SEND_MESSAGE_TO_ENDPOINT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "endpoints",
     nickname: "sendMessageToEndpoint",
@@ -566,31 +566,31 @@ pub static SEND_MESSAGE_TO_ENDPOINT: crate::meta::OperationInfo = crate::meta::O
             name: "tech",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_6,
         },
         crate::meta::ParamInfo {
             name: "resource",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_6,
         },
         crate::meta::ParamInfo {
             name: "from",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_6,
         },
         crate::meta::ParamInfo {
             name: "body",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_6,
         },
         crate::meta::ParamInfo {
             name: "variables",
             location: crate::meta::ParamLocation::Body,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_6,
         },
     ],
     errors: &[
@@ -603,7 +603,7 @@ pub static SEND_MESSAGE_TO_ENDPOINT: crate::meta::OperationInfo = crate::meta::O
             reason: "Endpoint not found",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_6,
 };
 /// A `endpoints.sendMessageToEndpoint` request: set optional parameters, then `.send().await`.
 ///
@@ -615,7 +615,7 @@ pub static SEND_MESSAGE_TO_ENDPOINT: crate::meta::OperationInfo = crate::meta::O
 /// - 400: Invalid parameters for sending a message.
 /// - 404: Endpoint not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SendMessageToEndpoint {
@@ -631,14 +631,14 @@ impl SendMessageToEndpoint {
     pub const INFO: &'static crate::meta::OperationInfo = &SEND_MESSAGE_TO_ENDPOINT;
     /// The body of the message
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn body(mut self, body: impl Into<String>) -> Self {
         self.body = Some(body.into());
         self
     }
     /// The "variables" key in the body object holds technology specific key/value pairs to append to the message. These can be interpreted and used by the various resource types; for example, pjsip and sip resource types will add the key/value pairs as SIP headers,
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn variables(
         mut self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -694,37 +694,37 @@ pub static REFER_TO_ENDPOINT: crate::meta::OperationInfo = crate::meta::Operatio
             name: "tech",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_11,
+            availability: crate::generated::releases::AVAILABILITY_29,
         },
         crate::meta::ParamInfo {
             name: "resource",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_11,
+            availability: crate::generated::releases::AVAILABILITY_29,
         },
         crate::meta::ParamInfo {
             name: "from",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_11,
+            availability: crate::generated::releases::AVAILABILITY_29,
         },
         crate::meta::ParamInfo {
             name: "refer_to",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_11,
+            availability: crate::generated::releases::AVAILABILITY_29,
         },
         crate::meta::ParamInfo {
             name: "to_self",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_11,
+            availability: crate::generated::releases::AVAILABILITY_29,
         },
         crate::meta::ParamInfo {
             name: "variables",
             location: crate::meta::ParamLocation::Body,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_11,
+            availability: crate::generated::releases::AVAILABILITY_29,
         },
     ],
     errors: &[
@@ -737,7 +737,7 @@ pub static REFER_TO_ENDPOINT: crate::meta::OperationInfo = crate::meta::Operatio
             reason: "Endpoint not found",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_11,
+    availability: crate::generated::releases::AVAILABILITY_29,
 };
 /// A `endpoints.referToEndpoint` request: set optional parameters, then `.send().await`.
 ///

@@ -20,7 +20,7 @@ impl Events {
     /// - 404: Application does not exist.
     /// - 422: Event source not found.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn user_event(
         &self,
         event_name: impl Into<String>,
@@ -59,7 +59,7 @@ impl Events {
 }
 /// `GET /events`: WebSocket connection for events.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static EVENT_WEBSOCKET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "events",
     nickname: "eventWebsocket",
@@ -77,7 +77,7 @@ pub static EVENT_WEBSOCKET: crate::meta::OperationInfo = crate::meta::OperationI
             name: "subscribeAll",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_19,
         },
     ],
     errors: &[],
@@ -87,7 +87,7 @@ pub static EVENT_WEBSOCKET: crate::meta::OperationInfo = crate::meta::OperationI
 pub const EVENT_WEBSOCKET_PROTOCOL: &str = "ari";
 /// `POST /events/user/{eventName}`: Generate a user event.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static USER_EVENT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "events",
     nickname: "userEvent",
@@ -99,25 +99,25 @@ pub static USER_EVENT: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "eventName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_4,
         },
         crate::meta::ParamInfo {
             name: "application",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_4,
         },
         crate::meta::ParamInfo {
             name: "source",
             location: crate::meta::ParamLocation::Query,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_4,
         },
         crate::meta::ParamInfo {
             name: "variables",
             location: crate::meta::ParamLocation::Body,
             required: false,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_4,
         },
     ],
     errors: &[
@@ -134,7 +134,7 @@ pub static USER_EVENT: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Event source not found.",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_4,
 };
 /// A `events.userEvent` request: set optional parameters, then `.send().await`.
 ///
@@ -147,7 +147,7 @@ pub static USER_EVENT: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 404: Application does not exist.
 /// - 422: Event source not found.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct UserEvent {
@@ -162,7 +162,7 @@ impl UserEvent {
     pub const INFO: &'static crate::meta::OperationInfo = &USER_EVENT;
     /// URI for event source (channel:{channelId}, bridge:{bridgeId}, endpoint:{tech}/{resource}, deviceState:{deviceName}
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn source(
         mut self,
         source: impl IntoIterator<Item = impl Into<String>>,
@@ -172,7 +172,7 @@ impl UserEvent {
     }
     /// The "variables" key in the body object holds custom key/value pairs to add to the user event. Ex. { "variables": { "key": "value" } }
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn variables(
         mut self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -228,13 +228,13 @@ pub static CLAIM_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInf
             name: "channelId",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_20,
+            availability: crate::generated::releases::AVAILABILITY_38,
         },
         crate::meta::ParamInfo {
             name: "application",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_20,
+            availability: crate::generated::releases::AVAILABILITY_38,
         },
     ],
     errors: &[
@@ -247,7 +247,7 @@ pub static CLAIM_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInf
             reason: "Channel has already been claimed by another application.",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_20,
+    availability: crate::generated::releases::AVAILABILITY_38,
 };
 /// A `events.claimChannel` request: set optional parameters, then `.send().await`.
 ///

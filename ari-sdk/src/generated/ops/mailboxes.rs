@@ -15,7 +15,7 @@ impl Mailboxes {
     ///
     /// `GET /mailboxes`
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn list(&self) -> List {
         List {
             client: self.client.clone(),
@@ -28,7 +28,7 @@ impl Mailboxes {
     /// Errors the spec documents:
     /// - 404: Mailbox not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get(&self, mailbox_name: impl Into<String>) -> Get {
         Get {
             client: self.client.clone(),
@@ -42,7 +42,7 @@ impl Mailboxes {
     /// Errors the spec documents:
     /// - 404: Mailbox not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn update(
         &self,
         mailbox_name: impl Into<String>,
@@ -63,7 +63,7 @@ impl Mailboxes {
     /// Errors the spec documents:
     /// - 404: Mailbox not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn delete(&self, mailbox_name: impl Into<String>) -> Delete {
         Delete {
             client: self.client.clone(),
@@ -73,7 +73,7 @@ impl Mailboxes {
 }
 /// `GET /mailboxes`: List all mailboxes.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "mailboxes",
     nickname: "list",
@@ -82,7 +82,7 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     summary: "List all mailboxes.",
     params: &[],
     errors: &[],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_1,
 };
 /// A `mailboxes.list` request: set optional parameters, then `.send().await`.
 ///
@@ -90,7 +90,7 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
 ///
 /// `GET /mailboxes`
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct List {
@@ -107,7 +107,7 @@ impl List {
 }
 /// `GET /mailboxes/{mailboxName}`: Retrieve the current state of a mailbox.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "mailboxes",
     nickname: "get",
@@ -119,7 +119,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "mailboxName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_1,
         },
     ],
     errors: &[
@@ -128,7 +128,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Mailbox not found",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_1,
 };
 /// A `mailboxes.get` request: set optional parameters, then `.send().await`.
 ///
@@ -139,7 +139,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// Errors the spec documents:
 /// - 404: Mailbox not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Get {
@@ -162,7 +162,7 @@ impl Get {
 }
 /// `PUT /mailboxes/{mailboxName}`: Change the state of a mailbox. (Note - implicitly creates the mailbox).
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static UPDATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "mailboxes",
     nickname: "update",
@@ -174,19 +174,19 @@ pub static UPDATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "mailboxName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_1,
         },
         crate::meta::ParamInfo {
             name: "oldMessages",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_1,
         },
         crate::meta::ParamInfo {
             name: "newMessages",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_1,
         },
     ],
     errors: &[
@@ -195,7 +195,7 @@ pub static UPDATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Mailbox not found",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_1,
 };
 /// A `mailboxes.update` request: set optional parameters, then `.send().await`.
 ///
@@ -206,7 +206,7 @@ pub static UPDATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// Errors the spec documents:
 /// - 404: Mailbox not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Update {
@@ -239,7 +239,7 @@ impl Update {
 }
 /// `DELETE /mailboxes/{mailboxName}`: Destroy a mailbox.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "mailboxes",
     nickname: "delete",
@@ -251,7 +251,7 @@ pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             name: "mailboxName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_1,
         },
     ],
     errors: &[
@@ -260,7 +260,7 @@ pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
             reason: "Mailbox not found",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_1,
 };
 /// A `mailboxes.delete` request: set optional parameters, then `.send().await`.
 ///
@@ -271,7 +271,7 @@ pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// Errors the spec documents:
 /// - 404: Mailbox not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Delete {

@@ -111,6 +111,7 @@ pub static OPERATIONS: &[&crate::meta::OperationInfo] = &[
     &bridges::PLAY,
     &bridges::PLAY_WITH_ID,
     &bridges::RECORD,
+    &bridges::CREATE_OR_UPDATE_WITH_ID,
     &channels::LIST,
     &channels::ORIGINATE,
     &channels::CREATE,

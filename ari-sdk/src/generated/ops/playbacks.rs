@@ -18,7 +18,7 @@ impl Playbacks {
     /// Errors the spec documents:
     /// - 404: The playback cannot be found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get(&self, playback_id: impl Into<String>) -> Get {
         Get {
             client: self.client.clone(),
@@ -32,7 +32,7 @@ impl Playbacks {
     /// Errors the spec documents:
     /// - 404: The playback cannot be found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn stop(&self, playback_id: impl Into<String>) -> Stop {
         Stop {
             client: self.client.clone(),
@@ -48,7 +48,7 @@ impl Playbacks {
     /// - 404: The playback cannot be found
     /// - 409: The operation cannot be performed in the playback's current state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn control(
         &self,
         playback_id: impl Into<String>,
@@ -63,7 +63,7 @@ impl Playbacks {
 }
 /// `GET /playbacks/{playbackId}`: Get a playback's details.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "playbacks",
     nickname: "get",
@@ -95,7 +95,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// Errors the spec documents:
 /// - 404: The playback cannot be found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Get {
@@ -118,7 +118,7 @@ impl Get {
 }
 /// `DELETE /playbacks/{playbackId}`: Stop a playback.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "playbacks",
     nickname: "stop",
@@ -150,7 +150,7 @@ pub static STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// Errors the spec documents:
 /// - 404: The playback cannot be found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Stop {
@@ -173,7 +173,7 @@ impl Stop {
 }
 /// `POST /playbacks/{playbackId}/control`: Control a playback.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static CONTROL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "playbacks",
     nickname: "control",
@@ -221,7 +221,7 @@ pub static CONTROL: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 404: The playback cannot be found
 /// - 409: The operation cannot be performed in the playback's current state
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Control {

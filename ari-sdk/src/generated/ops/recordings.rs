@@ -15,7 +15,7 @@ impl Recordings {
     ///
     /// `GET /recordings/stored`
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn list_stored(&self) -> ListStored {
         ListStored {
             client: self.client.clone(),
@@ -28,7 +28,7 @@ impl Recordings {
     /// Errors the spec documents:
     /// - 404: Recording not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get_stored(&self, recording_name: impl Into<String>) -> GetStored {
         GetStored {
             client: self.client.clone(),
@@ -42,7 +42,7 @@ impl Recordings {
     /// Errors the spec documents:
     /// - 404: Recording not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn delete_stored(&self, recording_name: impl Into<String>) -> DeleteStored {
         DeleteStored {
             client: self.client.clone(),
@@ -57,7 +57,7 @@ impl Recordings {
     /// - 403: The recording file could not be opened
     /// - 404: Recording not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get_stored_file(&self, recording_name: impl Into<String>) -> GetStoredFile {
         GetStoredFile {
             client: self.client.clone(),
@@ -72,7 +72,7 @@ impl Recordings {
     /// - 404: Recording not found
     /// - 409: A recording with the same name already exists on the system
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn copy_stored(
         &self,
         recording_name: impl Into<String>,
@@ -91,7 +91,7 @@ impl Recordings {
     /// Errors the spec documents:
     /// - 404: Recording not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn get_live(&self, recording_name: impl Into<String>) -> GetLive {
         GetLive {
             client: self.client.clone(),
@@ -105,7 +105,7 @@ impl Recordings {
     /// Errors the spec documents:
     /// - 404: Recording not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn cancel(&self, recording_name: impl Into<String>) -> Cancel {
         Cancel {
             client: self.client.clone(),
@@ -119,7 +119,7 @@ impl Recordings {
     /// Errors the spec documents:
     /// - 404: Recording not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn stop(&self, recording_name: impl Into<String>) -> Stop {
         Stop {
             client: self.client.clone(),
@@ -136,7 +136,7 @@ impl Recordings {
     /// - 404: Recording not found
     /// - 409: Recording not in session
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn pause(&self, recording_name: impl Into<String>) -> Pause {
         Pause {
             client: self.client.clone(),
@@ -151,7 +151,7 @@ impl Recordings {
     /// - 404: Recording not found
     /// - 409: Recording not in session
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn unpause(&self, recording_name: impl Into<String>) -> Unpause {
         Unpause {
             client: self.client.clone(),
@@ -168,7 +168,7 @@ impl Recordings {
     /// - 404: Recording not found
     /// - 409: Recording not in session
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn mute(&self, recording_name: impl Into<String>) -> Mute {
         Mute {
             client: self.client.clone(),
@@ -183,7 +183,7 @@ impl Recordings {
     /// - 404: Recording not found
     /// - 409: Recording not in session
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn unmute(&self, recording_name: impl Into<String>) -> Unmute {
         Unmute {
             client: self.client.clone(),
@@ -193,7 +193,7 @@ impl Recordings {
 }
 /// `GET /recordings/stored`: List recordings that are complete.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static LIST_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "listStored",
@@ -210,7 +210,7 @@ pub static LIST_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo 
 ///
 /// `GET /recordings/stored`
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct ListStored {
@@ -229,7 +229,7 @@ impl ListStored {
 }
 /// `GET /recordings/stored/{recordingName}`: Get a stored recording's details.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static GET_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "getStored",
@@ -261,7 +261,7 @@ pub static GET_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// Errors the spec documents:
 /// - 404: Recording not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetStored {
@@ -284,7 +284,7 @@ impl GetStored {
 }
 /// `DELETE /recordings/stored/{recordingName}`: Delete a stored recording.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static DELETE_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "deleteStored",
@@ -316,7 +316,7 @@ pub static DELETE_STORED: crate::meta::OperationInfo = crate::meta::OperationInf
 /// Errors the spec documents:
 /// - 404: Recording not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct DeleteStored {
@@ -339,7 +339,7 @@ impl DeleteStored {
 }
 /// `GET /recordings/stored/{recordingName}/file`: Get the file associated with the stored recording.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static GET_STORED_FILE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "getStoredFile",
@@ -351,7 +351,7 @@ pub static GET_STORED_FILE: crate::meta::OperationInfo = crate::meta::OperationI
             name: "recordingName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_20,
         },
     ],
     errors: &[
@@ -364,7 +364,7 @@ pub static GET_STORED_FILE: crate::meta::OperationInfo = crate::meta::OperationI
             reason: "Recording not found",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_20,
 };
 /// A `recordings.getStoredFile` request: set optional parameters, then `.send().await`.
 ///
@@ -376,7 +376,7 @@ pub static GET_STORED_FILE: crate::meta::OperationInfo = crate::meta::OperationI
 /// - 403: The recording file could not be opened
 /// - 404: Recording not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetStoredFile {
@@ -399,7 +399,7 @@ impl GetStoredFile {
 }
 /// `POST /recordings/stored/{recordingName}/copy`: Copy a stored recording.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static COPY_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "copyStored",
@@ -411,13 +411,13 @@ pub static COPY_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo 
             name: "recordingName",
             location: crate::meta::ParamLocation::Path,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_6,
         },
         crate::meta::ParamInfo {
             name: "destinationRecordingName",
             location: crate::meta::ParamLocation::Query,
             required: true,
-            availability: crate::generated::releases::AVAILABILITY_0,
+            availability: crate::generated::releases::AVAILABILITY_6,
         },
     ],
     errors: &[
@@ -430,7 +430,7 @@ pub static COPY_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo 
             reason: "A recording with the same name already exists on the system",
         },
     ],
-    availability: crate::generated::releases::AVAILABILITY_0,
+    availability: crate::generated::releases::AVAILABILITY_6,
 };
 /// A `recordings.copyStored` request: set optional parameters, then `.send().await`.
 ///
@@ -442,7 +442,7 @@ pub static COPY_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo 
 /// - 404: Recording not found
 /// - 409: A recording with the same name already exists on the system
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct CopyStored {
@@ -470,7 +470,7 @@ impl CopyStored {
 }
 /// `GET /recordings/live/{recordingName}`: List live recordings.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static GET_LIVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "getLive",
@@ -502,7 +502,7 @@ pub static GET_LIVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// Errors the spec documents:
 /// - 404: Recording not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetLive {
@@ -525,7 +525,7 @@ impl GetLive {
 }
 /// `DELETE /recordings/live/{recordingName}`: Stop a live recording and discard it.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static CANCEL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "cancel",
@@ -557,7 +557,7 @@ pub static CANCEL: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// Errors the spec documents:
 /// - 404: Recording not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Cancel {
@@ -580,7 +580,7 @@ impl Cancel {
 }
 /// `POST /recordings/live/{recordingName}/stop`: Stop a live recording and store it.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "stop",
@@ -612,7 +612,7 @@ pub static STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// Errors the spec documents:
 /// - 404: Recording not found
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Stop {
@@ -635,7 +635,7 @@ impl Stop {
 }
 /// `POST /recordings/live/{recordingName}/pause`: Pause a live recording.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static PAUSE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "pause",
@@ -674,7 +674,7 @@ pub static PAUSE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 404: Recording not found
 /// - 409: Recording not in session
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Pause {
@@ -697,7 +697,7 @@ impl Pause {
 }
 /// `DELETE /recordings/live/{recordingName}/pause`: Unpause a live recording.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static UNPAUSE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "unpause",
@@ -734,7 +734,7 @@ pub static UNPAUSE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 404: Recording not found
 /// - 409: Recording not in session
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Unpause {
@@ -757,7 +757,7 @@ impl Unpause {
 }
 /// `POST /recordings/live/{recordingName}/mute`: Mute a live recording.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static MUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "mute",
@@ -796,7 +796,7 @@ pub static MUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 404: Recording not found
 /// - 409: Recording not in session
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Mute {
@@ -819,7 +819,7 @@ impl Mute {
 }
 /// `DELETE /recordings/live/{recordingName}/mute`: Unmute a live recording.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub static UNMUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "unmute",
@@ -856,7 +856,7 @@ pub static UNMUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 /// - 404: Recording not found
 /// - 409: Recording not in session
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Unmute {
