@@ -412,7 +412,6 @@ impl Revision {
                 }
             }
         }
-        self.check_inheritance(&model_files)?;
         let known = |t: &DataType| t.model_name().is_none_or(|m| model_files.contains_key(m));
         for (res, decl) in &self.resources {
             let file = format!("api-docs/{res}.json");
@@ -506,7 +505,7 @@ impl Revision {
                 }
             }
         }
-        Ok(())
+        self.check_inheritance(&model_files)
     }
 }
 
