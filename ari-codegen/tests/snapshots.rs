@@ -181,7 +181,7 @@ fn a_name_collision_is_a_hard_error() {
     assert!(matches!(err, GenError::Collision { .. }), "{err}");
     assert_eq!(
         err.to_string(),
-        "name collision in parameters of `things.get`: parameter `thing_id` and parameter `thingId` would both be `thing_id`"
+        "name collision in parameters of `things.get`: parameter `thing_id` (2.0.0/api-docs/things.json: apis[1].operations[0].parameters[1].name) and parameter `thingId` (2.0.0/api-docs/things.json: apis[1].operations[0].parameters[0].name) would both be `thing_id`"
     );
 }
 
