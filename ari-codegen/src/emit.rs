@@ -104,7 +104,7 @@ fn releases_doc(ranges: &[ari_spec::ReleaseRange]) -> String {
 /// A reference to the shared constant that holds `ranges` (defined once in `releases.rs`).
 fn availability(api: &Api, ranges: &[ari_spec::ReleaseRange]) -> TokenStream {
     let root = root(api);
-    match api.availabilities.iter().position(|a| a == ranges) {
+    match api.lookup.availability.get(&ranges_text(ranges)).copied() {
         Some(i) => {
             let name = format_ident!("AVAILABILITY_{}", i);
             quote! { #root::releases::#name }
@@ -142,7 +142,7 @@ fn release(r: ari_spec::Release) -> TokenStream {
 fn model_path(api: &Api, rust: &str) -> TokenStream {
     let id = ident(rust);
     let root = root(api);
-    if api.events.values().any(|m| m.rust == rust) {
+    if api.lookup.event_types.contains(rust) {
         quote! { #root::events::#id }
     } else {
         quote! { #root::models::#id }
@@ -298,6 +298,11 @@ fn emit_union(api: &Api, u: &UnionDef, place: &str) -> TokenStream {
 fn field_tokens(api: &Api, f: &Field) -> TokenStream {
     let name = ident(&f.rust);
     let base = ty(api, &f.ty);
+    let base = if f.boxed {
+        quote! { Box<#base> }
+    } else {
+        base
+    };
     let mut text = f.description.clone().unwrap_or_default();
     if let Some((min, max)) = f.range {
         text.push_str(&format!("\n\nRange: {} to {}.", bound(min), bound(max)));
@@ -391,7 +396,7 @@ fn emit_models(api: &Api) -> TokenStream {
 /// How an event's field names a resource, for routing.
 fn resource_ref(api: &Api, f: &Field) -> Option<TokenStream> {
     let Type::Model(m) = &f.ty else { return None };
-    let model = api.models.values().find(|x| &x.rust == m)?;
+    let model = api.models.get(api.lookup.model_by_rust.get(m)?)?;
     let get = |name: &str| model.fields.iter().find(|x| x.wire == name);
     let name = ident(&f.rust);
     let access = |field: &Field| -> (TokenStream, bool) {
@@ -1017,7 +1022,7 @@ fn emit_resource(api: &Api, res: &Resource) -> TokenStream {
 
 /// Client methods the hand-written runtime defines; a resource whose module has one of these
 /// names gets `<name>_resource()` as its entry point instead, so the two never collide.
-const RUNTIME_CLIENT_METHODS: &[&str] = &[
+pub const RUNTIME_CLIENT_METHODS: &[&str] = &[
     "base_url",
     "builder",
     "connect",
@@ -1034,11 +1039,25 @@ const RUNTIME_CLIENT_METHODS: &[&str] = &[
 
 /// The `Client` method that returns a resource's entry type.
 pub fn accessor(res: &Resource) -> String {
-    if RUNTIME_CLIENT_METHODS.contains(&res.module.as_str()) {
-        format!("{}_resource", res.module)
+    accessor_of(&res.module)
+}
+
+/// [`accessor`] by module name.
+pub fn accessor_of(module: &str) -> String {
+    if RUNTIME_CLIENT_METHODS.contains(&module) {
+        format!("{module}_resource")
     } else {
-        res.module.clone()
+        module.to_owned()
     }
+}
+
+/// The id fields (wire names) of the handles on a resource: their accessors share the handle's
+/// namespace with the resource's operations.
+pub fn handle_ids(resource: &str) -> impl Iterator<Item = &'static str> + '_ {
+    HANDLES
+        .iter()
+        .filter(move |h| h.resource == resource)
+        .flat_map(|h| h.ids.iter().copied())
 }
 
 fn emit_ops_mod(resources: &[&Resource]) -> TokenStream {

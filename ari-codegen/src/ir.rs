@@ -50,6 +50,38 @@ pub struct Api {
     /// Every distinct availability that some item has, ordered by its text; the generated code
     /// defines each once and refers to it by index.
     pub availabilities: Vec<Vec<ReleaseRange>>,
+    /// Lookups for the emitter, so that emitting stays linear in the number of items.
+    pub(crate) lookup: Lookup,
+}
+
+/// Indexes over [`Api`] that the emitter asks per field and per item.
+#[derive(Debug, Default)]
+pub(crate) struct Lookup {
+    /// Rust names of the event structs (they live in `events`, the others in `models`).
+    pub(crate) event_types: BTreeSet<String>,
+    /// Wire name of each model (not event) by its Rust name.
+    pub(crate) model_by_rust: BTreeMap<String, String>,
+    /// Index into [`Api::availabilities`] by the ranges' text.
+    pub(crate) availability: BTreeMap<String, usize>,
+}
+
+impl Lookup {
+    fn of(api: &Api) -> Lookup {
+        Lookup {
+            event_types: api.events.values().map(|m| m.rust.clone()).collect(),
+            model_by_rust: api
+                .models
+                .values()
+                .map(|m| (m.rust.clone(), m.wire.clone()))
+                .collect(),
+            availability: api
+                .availabilities
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (crate::ranges_text(a), i))
+                .collect(),
+        }
+    }
 }
 
 /// A type disagreement between revisions.
@@ -95,6 +127,9 @@ pub struct Field {
     pub range: Option<(Option<f64>, Option<f64>)>,
     /// Releases that ship it.
     pub availability: Vec<ReleaseRange>,
+    /// Held in a `Box`: the field's type contains, by value, the model the field is in (directly
+    /// or through other models), which without the box would be a type of infinite size.
+    pub boxed: bool,
 }
 
 /// A Rust-side type.
@@ -226,6 +261,8 @@ struct Acc {
     values: Vec<String>,
     /// Some revision gives no LIST (see the module doc's enum rule).
     unlisted: bool,
+    /// The same values as a set, for a linear union.
+    value_set: BTreeSet<String>,
     required_everywhere: bool,
     revisions: usize,
     description: Option<String>,
@@ -238,6 +275,7 @@ impl Acc {
             types: Vec::new(),
             values: Vec::new(),
             unlisted: false,
+            value_set: BTreeSet::new(),
             required_everywhere: true,
             revisions: 0,
             description: None,
@@ -267,7 +305,7 @@ impl Acc {
             match av.value_type.as_str() {
                 "LIST" => {
                     for v in av.values.iter().flatten() {
-                        if !self.values.contains(v) {
+                        if self.value_set.insert(v.clone()) {
                             self.values.push(v.clone());
                         }
                     }
@@ -324,6 +362,7 @@ pub fn build(corpus: &Corpus) -> Result<Api, GenError> {
     let mut majors: Vec<u16> = corpus.releases.iter().map(|e| e.release.major).collect();
     majors.dedup();
     let mut api = Api {
+        lookup: Lookup::default(),
         availabilities: Vec::new(),
         root: "crate::generated".to_owned(),
         releases: corpus.releases.iter().map(|e| e.release).collect(),
@@ -336,7 +375,120 @@ pub fn build(corpus: &Corpus) -> Result<Api, GenError> {
     };
     api.check_counts(&index)?;
     api.availabilities = distinct_availabilities(&api);
+    box_recursive_fields(&mut api);
+    api.lookup = Lookup::of(&api);
     Ok(api)
+}
+
+/// The models a type holds by value: through unions, not through `Vec` (which is a pointer).
+fn by_value_models<'a>(t: &'a Type, out: &mut Vec<&'a str>) {
+    // An explicit stack: types nest only as deep as the spec's `List[` (bounded), but no walk of
+    // ours recurses on input.
+    let mut stack = vec![t];
+    while let Some(t) = stack.pop() {
+        match t {
+            Type::Model(m) => out.push(m),
+            Type::Union(u) => stack.extend(u.variants.iter().map(|(_, v)| v)),
+            _ => {}
+        }
+    }
+}
+
+/// Marks as boxed every field whose type holds, by value, a model of the same strongly connected
+/// component of the "contains by value" graph as its own model: that breaks every cycle (each
+/// cycle lies inside one component) and boxes nothing else. Tarjan's algorithm, iterative: linear
+/// in models plus fields.
+fn box_recursive_fields(api: &mut Api) {
+    let all: Vec<&Model> = api.models.values().chain(api.events.values()).collect();
+    let index_of: BTreeMap<&str, usize> = all
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.rust.as_str(), i))
+        .collect();
+    let edges: Vec<Vec<usize>> = all
+        .iter()
+        .map(|m| {
+            let mut targets = Vec::new();
+            for f in &m.fields {
+                by_value_models(&f.ty, &mut targets);
+            }
+            targets
+                .iter()
+                .filter_map(|t| index_of.get(t).copied())
+                .collect()
+        })
+        .collect();
+    let comp = components(&edges);
+    let mut boxed: BTreeSet<(String, String)> = BTreeSet::new();
+    for (i, m) in all.iter().enumerate() {
+        for f in &m.fields {
+            let mut targets = Vec::new();
+            by_value_models(&f.ty, &mut targets);
+            if targets
+                .iter()
+                .filter_map(|t| index_of.get(t))
+                .any(|&j| comp[j] == comp[i])
+            {
+                boxed.insert((m.wire.clone(), f.wire.clone()));
+            }
+        }
+    }
+    for m in api.models.values_mut().chain(api.events.values_mut()) {
+        for f in &mut m.fields {
+            f.boxed = boxed.contains(&(m.wire.clone(), f.wire.clone()));
+        }
+    }
+}
+
+/// Strongly connected components (Tarjan, with an explicit stack): the component id of each node.
+fn components(edges: &[Vec<usize>]) -> Vec<usize> {
+    const NONE: usize = usize::MAX;
+    let n = edges.len();
+    let (mut index, mut low, mut comp) = (vec![NONE; n], vec![0; n], vec![NONE; n]);
+    let mut on_stack = vec![false; n];
+    let (mut stack, mut next_index, mut next_comp) = (Vec::new(), 0, 0);
+    for root in 0..n {
+        if index[root] != NONE {
+            continue;
+        }
+        let mut work: Vec<(usize, usize)> = vec![(root, 0)];
+        index[root] = next_index;
+        low[root] = next_index;
+        next_index += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (v, ref mut e)) = work.last_mut() {
+            if let Some(&w) = edges[v].get(*e) {
+                *e += 1;
+                if index[w] == NONE {
+                    index[w] = next_index;
+                    low[w] = next_index;
+                    next_index += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    work.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            work.pop();
+            if let Some(&(parent, _)) = work.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    comp[w] = next_comp;
+                    if w == v {
+                        break;
+                    }
+                }
+                next_comp += 1;
+            }
+        }
+    }
+    comp
 }
 
 fn distinct_availabilities(api: &Api) -> Vec<Vec<ReleaseRange>> {
@@ -384,32 +536,49 @@ fn messages(rev: &Revision) -> BTreeSet<String> {
     out
 }
 
+/// Per revision: each model's parent (the first model, by name, whose `subTypes` list it) and
+/// the models by name. Built once per revision, so flattening every model stays linear.
+struct Hierarchy<'a> {
+    models: BTreeMap<&'a str, &'a swagger::Model>,
+    parent: BTreeMap<&'a str, &'a str>,
+}
+
+impl<'a> Hierarchy<'a> {
+    fn of(rev: &'a Revision) -> Self {
+        let models: BTreeMap<&str, &swagger::Model> =
+            rev.models().map(|(_, n, m)| (n, m)).collect();
+        let mut parent = BTreeMap::new();
+        for (n, m) in &models {
+            for s in &m.sub_types {
+                parent.entry(s.as_str()).or_insert(*n);
+            }
+        }
+        Hierarchy { models, parent }
+    }
+}
+
 /// A model's fields with those of its ancestors first (minus the discriminator), as one revision
 /// defines them.
-fn flattened<'a>(rev: &'a Revision, name: &str) -> Vec<(&'a str, &'a swagger::Property)> {
-    let models: BTreeMap<&str, &swagger::Model> = rev.models().map(|(_, n, m)| (n, m)).collect();
-    let mut chain = vec![name.to_owned()];
+fn flattened<'a>(h: &Hierarchy<'a>, name: &'a str) -> Vec<(&'a str, &'a swagger::Property)> {
+    let mut chain = vec![name];
     let mut discriminators = BTreeSet::new();
-    while let Some(parent) = models
-        .iter()
-        .find(|(_, m)| m.sub_types.iter().any(|s| *s == chain[chain.len() - 1]))
-        .map(|(n, m)| {
-            if let Some(d) = &m.discriminator {
-                discriminators.insert(d.clone());
-            }
-            n.to_string()
-        })
-    {
-        if chain.contains(&parent) {
-            break; // a cycle in subTypes; the model's own fields still come out
+    // The loader refuses cycles and chains deeper than a small bound; the guard keeps this
+    // finite for a `Revision` built by other means.
+    while let Some(&parent) = h.parent.get(chain[chain.len() - 1]) {
+        if chain.contains(&parent) || chain.len() > ari_spec::load::MAX_INHERITANCE_DEPTH {
+            break;
+        }
+        if let Some(d) = h.models.get(parent).and_then(|m| m.discriminator.as_ref()) {
+            discriminators.insert(d.as_str());
         }
         chain.push(parent);
     }
     let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
     for m in chain.iter().rev() {
-        if let Some(model) = models.get(m.as_str()) {
+        if let Some(model) = h.models.get(m) {
             for (f, p) in &model.properties {
-                if !discriminators.contains(f) && !out.iter().any(|(n, _)| n == f) {
+                if !discriminators.contains(f.as_str()) && seen.insert(f.as_str()) {
                     out.push((f.as_str(), p));
                 }
             }
@@ -430,13 +599,16 @@ fn build_models(
         description: Option<String>,
         order: Vec<String>,
         fields: BTreeMap<String, Acc>,
+        /// Where the model was first seen, for errors: `<revision>/api-docs/<file>.json`.
+        file: String,
         revisions: usize,
         event: bool,
     }
     let mut accs: BTreeMap<String, MAcc> = BTreeMap::new();
-    for (_, rev, rels) in revs {
+    for (rev_name, rev, rels) in revs {
         let events = messages(rev);
-        for (_, name, model) in rev.models() {
+        let hierarchy = Hierarchy::of(rev);
+        for (res, name, model) in rev.models() {
             if BASES.contains(&name) {
                 continue;
             }
@@ -444,6 +616,7 @@ fn build_models(
                 description: None,
                 order: Vec::new(),
                 fields: BTreeMap::new(),
+                file: format!("{rev_name}/api-docs/{res}.json"),
                 revisions: 0,
                 event: false,
             });
@@ -452,10 +625,14 @@ fn build_models(
             if acc.description.is_none() {
                 acc.description = model.description.clone();
             }
-            for (fname, prop) in flattened(rev, name) {
-                let ty =
-                    DataType::parse(&prop.data_type).map_err(|e| GenError::Spec(e.to_string()))?;
-                if !acc.order.iter().any(|o| o == fname) {
+            for (fname, prop) in flattened(&hierarchy, name) {
+                let ty = DataType::parse(&prop.data_type).map_err(|e| {
+                    GenError::Spec(format!(
+                        "{rev_name}/api-docs/{res}.json: at models.{name}.properties.{fname}.type: {e}"
+                    ))
+                })?;
+                // `fields` holds every name `order` does: a linear membership test.
+                if !acc.fields.contains_key(fname) {
                     acc.order.push(fname.to_owned());
                 }
                 acc.fields
@@ -473,16 +650,28 @@ fn build_models(
     }
     let mut models = BTreeMap::new();
     let mut events = BTreeMap::new();
-    let mut types = Namespace::new("module `models`/`events` (types)");
+    let mut types =
+        Namespace::with_reserved("module `models`/`events` (types)", names::RESERVED_TYPES);
     for (name, acc) in &accs {
         let rust = names::model_type(name);
-        types.claim(&rust, format!("model `{name}`"))?;
+        types.claim(
+            &rust,
+            format!("model `{name}` ({}: models.{name})", acc.file),
+        )?;
         let mut ns = Namespace::new(format!("struct `{rust}`"));
         let mut fields = Vec::new();
         for fname in &acc.order {
             let f = &acc.fields[fname];
             let frust = names::snake(fname);
-            ns.claim(&frust, format!("field `{fname}`"))?;
+            ns.claim(
+                &frust,
+                format!(
+                    "field `{}` ({}: models.{name}.properties.{})",
+                    fname.escape_debug(),
+                    acc.file,
+                    fname.escape_debug()
+                ),
+            )?;
             let place = format!("{name}.{fname}");
             let ty = resolve(
                 &place,
@@ -504,6 +693,7 @@ fn build_models(
                 description: f.description.clone(),
                 range: f.range,
                 availability: avail,
+                boxed: false,
             });
         }
         let model = Model {
@@ -556,7 +746,8 @@ fn resolve(
             return Ok(None);
         }
         types.claim(type_name, format!("the values of `{place}`"))?;
-        let mut ns = Namespace::new(format!("enum `{type_name}`"));
+        // `Err` would make the `FromStr` impl's `Self::Err` ambiguous.
+        let mut ns = Namespace::with_reserved(format!("enum `{type_name}`"), &["Err"]);
         ns.claim(
             "Unknown",
             "the catch-all for values this release does not know",
@@ -564,13 +755,16 @@ fn resolve(
         let mut values = Vec::new();
         for v in &acc.values {
             let mut variant = names::camel(v);
-            if variant == "Unknown" {
-                variant = "UnknownValue".to_owned();
+            if variant == "Unknown" || variant == "Err" {
+                variant.push_str("Value");
             }
             if variant.is_empty() {
                 variant = "Empty".to_owned();
             }
-            ns.claim(&variant, format!("value `{v}`"))?;
+            ns.claim(
+                &variant,
+                format!("value `{}` of `{place}`", v.escape_debug()),
+            )?;
             values.push((v.clone(), variant));
         }
         Ok(Some(EnumDef {
@@ -645,14 +839,26 @@ fn build_resources(
         errors: BTreeMap<u16, String>,
     }
     let mut res_ops: BTreeMap<String, Vec<(String, OpAcc)>> = BTreeMap::new();
+    // Position of each operation in `res_ops` and of each parameter in its `params`, so that
+    // merging stays linear in the number of operations and parameters.
+    let mut op_pos: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut param_pos: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+    // Where each operation and parameter was first seen, for errors.
+    let mut origin: BTreeMap<(String, String, String), String> = BTreeMap::new();
     for (rev_name, rev, rels) in revs {
         for (res, decl) in &rev.resources {
             let ops = res_ops.entry(res.clone()).or_default();
-            for api in &decl.apis {
-                for op in &api.operations {
-                    let pos = match ops.iter().position(|(n, _)| *n == op.nickname) {
-                        Some(p) => p,
+            for (ai, api) in decl.apis.iter().enumerate() {
+                for (oi, op) in api.operations.iter().enumerate() {
+                    let at = format!("{rev_name}/api-docs/{res}.json: apis[{ai}].operations[{oi}]");
+                    let pos = match op_pos.get(&(res.clone(), op.nickname.clone())) {
+                        Some(&p) => p,
                         None => {
+                            op_pos.insert((res.clone(), op.nickname.clone()), ops.len());
+                            origin.insert(
+                                (res.clone(), op.nickname.clone(), String::new()),
+                                format!("{at}.nickname"),
+                            );
                             ops.push((
                                 op.nickname.clone(),
                                 OpAcc {
@@ -675,7 +881,8 @@ fn build_resources(
                         )));
                     }
                     acc.revisions += 1;
-                    let rt = DataType::parse(&op.response_class).map_err(GenError::Spec)?;
+                    let rt = DataType::parse(&op.response_class)
+                        .map_err(|e| GenError::Spec(format!("{at}.responseClass: {e}")))?;
                     match acc.responses.iter_mut().find(|(t, _)| *t == rt) {
                         Some((_, r)) => r.extend(rels.iter().copied()),
                         None => acc.responses.push((rt, rels.clone())),
@@ -683,11 +890,16 @@ fn build_resources(
                     for e in &op.error_responses {
                         acc.errors.entry(e.code).or_insert_with(|| e.reason.clone());
                     }
-                    for p in &op.parameters {
-                        let ty = DataType::parse(&p.data_type).map_err(GenError::Spec)?;
-                        let i = match acc.params.iter().position(|(n, _, _)| *n == p.name) {
-                            Some(i) => i,
+                    for (pi, p) in op.parameters.iter().enumerate() {
+                        let pat = format!("{at}.parameters[{pi}]");
+                        let ty = DataType::parse(&p.data_type)
+                            .map_err(|e| GenError::Spec(format!("{pat}.dataType: {e}")))?;
+                        let key = (res.clone(), op.nickname.clone(), p.name.clone());
+                        let i = match param_pos.get(&key) {
+                            Some(&i) => i,
                             None => {
+                                param_pos.insert(key.clone(), acc.params.len());
+                                origin.insert(key, format!("{pat}.name"));
                                 acc.params.push((p.name.clone(), p.clone(), Acc::new()));
                                 acc.params.len() - 1
                             }
@@ -706,24 +918,66 @@ fn build_resources(
         }
     }
     let mut out = BTreeMap::new();
-    let mut modules = Namespace::new("module `api`");
+    let mut modules = Namespace::new("module `ops`");
+    // The `Client` methods: the runtime's own, and one entry point per resource.
+    let mut client_methods = Namespace::with_reserved(
+        "the methods of `Client`",
+        crate::emit::RUNTIME_CLIENT_METHODS,
+    );
     for (res, ops) in res_ops {
         let module = names::snake(&res);
-        modules.claim(&module, format!("resource `{res}`"))?;
-        let mut fns = Namespace::new(format!("resource `{res}` (methods)"));
-        let mut types = Namespace::new(format!("module `{module}` (types)"));
+        let res_origin = format!("resource `{res}`");
+        modules.claim(&module, &res_origin)?;
+        client_methods.claim(&crate::emit::accessor_of(&module), &res_origin)?;
+        // The entry type has `new`; a handle has `new`, `id`, `client` and its id accessors.
+        let mut reserved_fns = vec!["new".to_owned(), "id".to_owned(), "client".to_owned()];
+        reserved_fns.extend(crate::emit::handle_ids(&res).map(names::snake));
+        let reserved_fns: Vec<&str> = reserved_fns.iter().map(String::as_str).collect();
+        let mut fns =
+            Namespace::with_reserved(format!("resource `{res}` (methods)"), &reserved_fns);
+        let mut consts = Namespace::new(format!("module `{module}` (constants)"));
+        let mut types =
+            Namespace::with_reserved(format!("module `{module}` (types)"), names::RESERVED_TYPES);
         types.claim(&names::camel(&res), "the resource's entry type")?;
         let mut operations = Vec::new();
         for (nick, acc) in ops {
+            let nick_origin = format!(
+                "operation `{}` ({})",
+                nick.escape_debug(),
+                origin[&(res.clone(), nick.clone(), String::new())]
+            );
             let rust = names::snake(&nick);
-            fns.claim(&rust, format!("operation `{nick}`"))?;
+            fns.claim(&rust, &nick_origin)?;
+            consts.claim(&rust.to_uppercase(), &nick_origin)?;
+            if acc
+                .op
+                .upgrade
+                .as_deref()
+                .is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
+            {
+                consts.claim(
+                    &format!("{}_PROTOCOL", rust.to_uppercase()),
+                    format!("the WebSocket protocol of {nick_origin}"),
+                )?;
+            }
             let builder = names::camel(&nick);
-            types.claim(&builder, format!("the builder of `{nick}`"))?;
-            let mut pns = Namespace::new(format!("parameters of `{res}.{nick}`"));
+            types.claim(&builder, format!("the builder of {nick_origin}"))?;
+            // A builder has the field `client` and the method `send` besides one per parameter.
+            let mut pns = Namespace::with_reserved(
+                format!("parameters of `{res}.{nick}`"),
+                &["client", "send"],
+            );
             let mut params = Vec::new();
             for (wire, first, pacc) in &acc.params {
                 let prust = names::snake(wire);
-                pns.claim(&prust, format!("parameter `{wire}`"))?;
+                pns.claim(
+                    &prust,
+                    format!(
+                        "parameter `{}` ({})",
+                        wire.escape_debug(),
+                        origin[&(res.clone(), nick.clone(), wire.clone())]
+                    ),
+                )?;
                 let place = format!("{res}.{nick}({wire})");
                 let ty = resolve(
                     &place,

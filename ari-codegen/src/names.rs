@@ -21,14 +21,65 @@ const KEYWORDS: &[&str] = &[
 /// Words that cannot be raw identifiers.
 const NOT_RAW: &[&str] = &["crate", "self", "super", "Self"];
 
-/// A snake_case name for fields, functions and modules: `channelId` -> `channel_id`.
+/// Names the generated code itself uses in the type namespace of a module (prelude types and
+/// variants, and the fixed items of `events.rs`): a spec item that would take one is refused, as
+/// it would shadow what the generated code means.
+pub const RESERVED_TYPES: &[&str] = &[
+    "Box",
+    "Err",
+    "Event",
+    "EventKind",
+    "None",
+    "Ok",
+    "Option",
+    "Result",
+    "Self",
+    "Some",
+    "String",
+    "Unknown",
+    "Vec",
+];
+
+/// Every character that cannot be part of an identifier becomes a word break, so the casing below
+/// sees ASCII words only (`a.b` -> `a b`, `größe` -> `gr e`).
+fn ascii_words(wire: &str) -> String {
+    wire.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' })
+        .collect()
+}
+
+/// A snake_case name for fields, functions and modules: `channelId` -> `channel_id`. Characters
+/// that cannot be in an identifier separate words; a leading digit gets an `n`; `self` and the
+/// like get a trailing `_`. The result is empty when the name has no ASCII letter or digit,
+/// which [`Namespace::claim`] refuses.
 pub fn snake(wire: &str) -> String {
-    let s = wire.to_snake_case();
-    if s.starts_with(|c: char| c.is_ascii_digit()) {
+    let s = ascii_words(wire).to_snake_case();
+    let s = if s.starts_with(|c: char| c.is_ascii_digit()) {
         format!("n{s}")
     } else {
         s
+    };
+    unraw(s)
+}
+
+/// `crate`, `self`, `super` and `Self` cannot be raw identifiers: they get a trailing `_`, here,
+/// so that namespaces see the final spelling.
+fn unraw(s: String) -> String {
+    if NOT_RAW.contains(&s.as_str()) {
+        format!("{s}_")
+    } else {
+        s
     }
+}
+
+/// Whether `name` can be emitted by [`ident`]: ASCII, not empty, not starting with a digit, not
+/// `_` alone, and not a word that cannot be raw.
+pub fn is_ident(name: &str) -> bool {
+    !name.is_empty()
+        && name != "_"
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !NOT_RAW.contains(&name)
 }
 
 /// An UpperCamelCase name for types and variants: `dialing offhook` -> `DialingOffhook`.
@@ -38,12 +89,13 @@ pub fn camel(wire: &str) -> String {
         .replace('#', " hash ")
         .replace('*', " star ")
         .replace('+', " plus ");
-    let s = spelled.to_upper_camel_case();
-    if s.starts_with(|c: char| c.is_ascii_digit()) {
+    let s = ascii_words(&spelled).to_upper_camel_case();
+    let s = if s.starts_with(|c: char| c.is_ascii_digit()) {
         format!("V{s}")
     } else {
         s
-    }
+    };
+    unraw(s)
 }
 
 /// A type name for a model: kept as Asterisk spells it (`RTPstat`, `CallerID`) when it is already
@@ -59,12 +111,15 @@ pub fn model_type(wire: &str) -> String {
     }
 }
 
-/// An identifier token, raw when the name is a keyword.
+/// An identifier token, raw when the name is a keyword. Never panics: every name the generator
+/// emits was claimed in a [`Namespace`] first, which refuses what [`is_ident`] refuses; should
+/// one slip through, it comes out as `invalid_name_<length>` instead of aborting.
 pub fn ident(name: &str) -> Ident {
-    if KEYWORDS.contains(&name) && !NOT_RAW.contains(&name) {
+    if !is_ident(name) {
+        return Ident::new(&format!("invalid_name_{}", name.len()), Span::call_site());
+    }
+    if KEYWORDS.contains(&name) {
         Ident::new_raw(name, Span::call_site())
-    } else if NOT_RAW.contains(&name) {
-        Ident::new(&format!("{name}_"), Span::call_site())
     } else {
         Ident::new(name, Span::call_site())
     }
@@ -87,9 +142,26 @@ impl Namespace {
         }
     }
 
-    /// Claims `rust` for the item described by `origin`.
+    /// A namespace with `reserved` already taken by the generated code itself.
+    pub fn with_reserved(what: impl Into<String>, reserved: &[&str]) -> Self {
+        let mut ns = Namespace::new(what);
+        for r in reserved {
+            ns.names
+                .insert((*r).to_owned(), "a name the generated code uses".to_owned());
+        }
+        ns
+    }
+
+    /// Claims `rust` for the item described by `origin`; refuses a name that is no identifier
+    /// (the spec name had no ASCII letter or digit).
     pub fn claim(&mut self, rust: &str, origin: impl Into<String>) -> Result<(), GenError> {
         let origin = origin.into();
+        if !is_ident(rust) {
+            return Err(GenError::Spec(format!(
+                "{origin} in {}: the name has no ASCII letter or digit, so it cannot become a Rust name",
+                self.what
+            )));
+        }
         if let Some(prev) = self.names.get(rust) {
             return Err(GenError::Collision {
                 namespace: self.what.clone(),
@@ -121,7 +193,16 @@ mod tests {
         assert_eq!(model_type("RTPstat"), "RTPstat");
         assert_eq!(ident("type").to_string(), "r#type");
         assert_eq!(ident("move").to_string(), "r#move");
-        assert_eq!(ident("self").to_string(), "self_");
+        assert_eq!(snake("self"), "self_");
+        assert_eq!(camel("self"), "Self_");
+        assert_eq!(snake("größe"), "gr_e");
+        assert_eq!(snake("a.b-c d"), "a_b_c_d");
+        assert_eq!(snake("-"), "");
+        assert_eq!(snake("9lives"), "n9lives");
+        assert!(!is_ident(""));
+        assert!(!is_ident("_"));
+        assert!(!is_ident("self"));
+        assert_eq!(ident("").to_string(), "invalid_name_0");
     }
 
     #[test]

@@ -22,6 +22,13 @@ pub use generated::{models, ops, releases};
 #[rustfmt::skip]
 #[path = "../../ari-codegen/tests/snapshots/basic/mod.rs"]
 mod fixture_snapshot;
+/// The snapshot of the generator's adversarial fixture (self-containing models, keyword, digit-first
+/// and non-identifier names), compiled here to prove that such specs give code that builds.
+#[cfg(test)]
+#[allow(dead_code)]
+#[rustfmt::skip]
+#[path = "../../ari-codegen/tests/snapshots/adversarial/mod.rs"]
+mod adversarial_snapshot;
 
 mod client;
 mod error;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::load::{Source, SpecError};
+use crate::load::{MAX_FILE_BYTES, Source, SpecError, check_relative};
 
 /// A live server: `GET {base}/api-docs/resources.json`, then each listed file.
 pub struct HttpSource {
@@ -27,6 +27,8 @@ impl HttpSource {
         let config = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_secs(30)))
             .http_status_as_error(false)
+            // A redirect could carry the credentials to another host: refuse them.
+            .max_redirects(0)
             .build();
         HttpSource {
             base: base.trim_end_matches('/').to_owned(),
@@ -48,6 +50,23 @@ impl Source for HttpSource {
     }
 
     fn fetch(&self, file: &str) -> Result<Vec<u8>, SpecError> {
+        // Only `resources.json` and checked resource names reach here; checked again because
+        // `Source` is public: no `..`, `?`, `#`, `%` or anything else that could change the URL.
+        let name = file.strip_prefix("api-docs/").unwrap_or(file);
+        check_relative(name).map_err(|p| SpecError::new(file, "", p))?;
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            return Err(SpecError::new(
+                file,
+                "",
+                format!(
+                    "`{}` holds characters that do not belong in a spec file name",
+                    name.escape_debug()
+                ),
+            ));
+        }
         let url = format!(
             "{}/api-docs/{}",
             self.base,
@@ -69,7 +88,7 @@ impl Source for HttpSource {
         }
         resp.body_mut()
             .with_config()
-            .limit(64 * 1024 * 1024)
+            .limit(MAX_FILE_BYTES)
             .read_to_vec()
             .map_err(|e| fail(format!("reading the body failed: {e}")))
     }

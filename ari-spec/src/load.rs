@@ -34,6 +34,21 @@ impl SpecError {
     }
 }
 
+/// The most bytes one spec file may have. Asterisk's largest file (`channels.json`) is about
+/// 150 KB; the cap only keeps a hostile source from filling memory.
+pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The most declaration files `resources.json` may list (Asterisk lists about 20).
+pub const MAX_RESOURCES: usize = 1024;
+
+/// The most bytes all files of one revision may have together.
+pub const MAX_REVISION_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The deepest inheritance chain (`subTypes`/`extends`) a model may sit in. Asterisk's deepest is
+/// `Message` -> `Event` -> each event; every level copies its fields into the levels below, so a
+/// bound keeps the generated code linear in the spec's size.
+pub const MAX_INHERITANCE_DEPTH: usize = 16;
+
 /// Where the files of a revision come from.
 pub trait Source {
     /// A name for messages: the folder or the URL.
@@ -76,10 +91,128 @@ impl Source for DirSource {
     }
 
     fn fetch(&self, file: &str) -> Result<Vec<u8>, SpecError> {
+        // Callers pass `resources.json` or a name `checked_resource_name` accepted; checked again
+        // here because `Source` is public.
+        if let Err(problem) = check_relative(file) {
+            return Err(SpecError::new(file, "", problem));
+        }
         let path = self.root.join(file);
-        std::fs::read(&path)
-            .map_err(|e| SpecError::new(path.display().to_string(), "", e.to_string()))
+        let shown = path.display().to_string();
+        let fail = |problem: String| SpecError::new(&shown, "", problem);
+        // A symlink inside the folder may point anywhere: resolve both and compare.
+        let root = std::fs::canonicalize(&self.root)
+            .map_err(|e| fail(format!("the spec folder cannot be resolved: {e}")))?;
+        let real = std::fs::canonicalize(&path).map_err(|e| fail(e.to_string()))?;
+        if !real.starts_with(&root) {
+            return Err(fail(format!(
+                "resolves to {}, outside the spec folder {}",
+                real.display(),
+                root.display()
+            )));
+        }
+        if !real.is_file() {
+            return Err(fail("is not a regular file".to_owned()));
+        }
+        read_bounded(&real).map_err(fail)
     }
+}
+
+/// Reads at most [`MAX_FILE_BYTES`]; a longer file is an error, not a truncation.
+fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!("is larger than {MAX_FILE_BYTES} bytes"));
+    }
+    Ok(bytes)
+}
+
+/// Checks a path that must stay inside the spec folder on every OS: relative, no `..` or `.`
+/// segment, no backslash (a separator on Windows), no drive letter, no NUL.
+pub(crate) fn check_relative(file: &str) -> Result<(), String> {
+    if file.is_empty() {
+        return Err("the path is empty".to_owned());
+    }
+    if file.contains('\0') {
+        return Err(format!("`{}` contains a NUL byte", file.escape_debug()));
+    }
+    if file.contains('\\') {
+        return Err(format!(
+            "`{file}` contains a backslash, a path separator on Windows"
+        ));
+    }
+    if file.starts_with('/') {
+        return Err(format!("`{file}` is an absolute path"));
+    }
+    for seg in file.split('/') {
+        if seg == ".." || seg == "." || seg.is_empty() {
+            return Err(format!(
+                "`{file}` has a `{seg}` segment; paths must stay inside the spec folder"
+            ));
+        }
+        if seg.len() >= 2 && seg.as_bytes()[1] == b':' && seg.as_bytes()[0].is_ascii_alphabetic() {
+            return Err(format!("`{file}` names a Windows drive"));
+        }
+        if seg.contains(':') {
+            return Err(format!(
+                "`{file}` contains `:` (a drive or stream separator on Windows)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The resource name an entry of `resources.json` points at, checked so that the file it names
+/// (`api-docs/<name>.json`) can only be inside the spec folder, on any OS.
+///
+/// Asterisk writes `/api-docs/<name>.{format}`; `<name>.json` and `api-docs/<name>.json` are
+/// accepted too. The name is letters, digits, `_` and `-`.
+pub fn checked_resource_name(path: &str) -> Result<&str, String> {
+    if path.contains('\0') {
+        return Err(format!("`{}` contains a NUL byte", path.escape_debug()));
+    }
+    if path.contains('\\') {
+        return Err(format!(
+            "`{path}` contains a backslash, a path separator on Windows"
+        ));
+    }
+    if path.split('/').any(|s| s == "..") {
+        return Err(format!(
+            "`{path}` has a `..` segment; declaration files must be inside the spec folder"
+        ));
+    }
+    let (dir, file) = path.rsplit_once('/').unwrap_or(("", path));
+    if !matches!(dir, "" | "/api-docs" | "api-docs") {
+        return Err(if dir.starts_with('/') {
+            format!("`{path}` is an absolute path outside /api-docs/")
+        } else {
+            format!("`{path}` is outside api-docs/")
+        });
+    }
+    if file.len() >= 2 && file.as_bytes()[1] == b':' && file.as_bytes()[0].is_ascii_alphabetic() {
+        return Err(format!("`{path}` names a Windows drive"));
+    }
+    let name = file
+        .strip_suffix(".{format}")
+        .or_else(|| file.strip_suffix(".json"))
+        .ok_or_else(|| format!("`{path}` ends in neither `.{{format}}` nor `.json`"))?;
+    if name.is_empty() {
+        return Err(format!("`{path}` names no declaration file"));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(format!(
+            "resource name `{}` may hold only ASCII letters, digits, `_` and `-`",
+            name.escape_debug()
+        ));
+    }
+    Ok(name)
 }
 
 /// The raw bytes of every file of one revision, keyed by path relative to the root.
@@ -95,16 +228,26 @@ impl RawRevision {
         let mut files = BTreeMap::new();
         let listing_bytes = source.fetch("resources.json")?;
         let listing: ResourceListing = parse_json("resources.json", &listing_bytes)?;
-        for (i, entry) in listing.apis.iter().enumerate() {
-            let name = entry.resource_name().ok_or_else(|| {
-                SpecError::new(
-                    "resources.json",
-                    format!("apis[{i}].path"),
-                    format!("`{}` names no declaration file", entry.path),
-                )
-            })?;
+        let names = listed_names(&listing)?;
+        let mut total = listing_bytes.len() as u64;
+        for name in names {
             let file = format!("api-docs/{name}.json");
             let bytes = source.fetch(&file)?;
+            if bytes.len() as u64 > MAX_FILE_BYTES {
+                return Err(SpecError::new(
+                    file,
+                    "",
+                    format!("is larger than {MAX_FILE_BYTES} bytes"),
+                ));
+            }
+            total += bytes.len() as u64;
+            if total > MAX_REVISION_BYTES {
+                return Err(SpecError::new(
+                    file,
+                    "",
+                    format!("the revision's files together exceed {MAX_REVISION_BYTES} bytes"),
+                ));
+            }
             files.insert(file, bytes);
         }
         files.insert("resources.json".to_owned(), listing_bytes);
@@ -122,6 +265,37 @@ impl RawRevision {
         }
         Ok(())
     }
+}
+
+/// The resource names `resources.json` lists, each checked ([`checked_resource_name`]), at most
+/// [`MAX_RESOURCES`] of them, none twice.
+fn listed_names(listing: &ResourceListing) -> Result<Vec<&str>, SpecError> {
+    if listing.apis.len() > MAX_RESOURCES {
+        return Err(SpecError::new(
+            "resources.json",
+            "apis",
+            format!(
+                "lists {} declaration files; at most {MAX_RESOURCES} are accepted",
+                listing.apis.len()
+            ),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, entry) in listing.apis.iter().enumerate() {
+        let at = format!("apis[{i}].path");
+        let name = checked_resource_name(&entry.path)
+            .map_err(|p| SpecError::new("resources.json", &at, p))?;
+        if !seen.insert(name) {
+            return Err(SpecError::new(
+                "resources.json",
+                at,
+                format!("resource `{name}` is listed twice"),
+            ));
+        }
+        out.push(name);
+    }
+    Ok(out)
 }
 
 /// One revision of the spec, parsed and checked.
@@ -162,10 +336,7 @@ impl Revision {
             .ok_or_else(|| SpecError::new("resources.json", "", "file is missing"))?;
         let listing: ResourceListing = parse_json("resources.json", listing_bytes)?;
         let mut resources = Vec::new();
-        for entry in &listing.apis {
-            let Some(name) = entry.resource_name() else {
-                continue; // RawRevision::fetch reported it already when it came from a source
-            };
+        for name in listed_names(&listing)? {
             let file = format!("api-docs/{name}.json");
             let bytes = raw
                 .files
@@ -203,19 +374,20 @@ impl Revision {
             .models()
             .map(|(_, name, m)| (name, &m.sub_types))
             .collect();
-        let mut out = Vec::new();
-        let mut stack = vec!["Event".to_owned()];
+        // A visited set: a cycle (refused by `check`, but `Revision`'s fields are public) or a
+        // model reached twice is walked once.
+        let mut out = BTreeSet::new();
+        let mut stack = vec!["Event"];
         while let Some(m) = stack.pop() {
-            if let Some(subs) = subtypes.get(m.as_str()) {
-                for s in subs.iter().rev() {
-                    out.push(s.clone());
-                    stack.push(s.clone());
+            if let Some(subs) = subtypes.get(m) {
+                for s in subs.iter() {
+                    if out.insert(s.clone()) {
+                        stack.push(s);
+                    }
                 }
             }
         }
-        out.sort();
-        out.dedup();
-        out
+        out.into_iter().collect()
     }
 
     /// Checks what serde cannot: data types, model references, unique nicknames and model names,
@@ -230,6 +402,16 @@ impl Revision {
                         file,
                         format!("models.{name}"),
                         format!("model `{name}` is also defined in api-docs/{other}.json"),
+                    ));
+                }
+                if !crate::swagger::is_model_name(name) {
+                    return Err(SpecError::new(
+                        file,
+                        format!("models.{}", name.escape_debug()),
+                        format!(
+                            "model name `{}` is not an ASCII capital letter followed by ASCII letters, digits and `_`",
+                            name.escape_debug()
+                        ),
                     ));
                 }
                 if model.id != *name {
@@ -345,6 +527,101 @@ impl Revision {
                         ));
                     }
                 }
+            }
+        }
+        self.check_inheritance(&model_files)
+    }
+}
+
+impl Revision {
+    /// The parents of every model: the models whose `subTypes` list it, and the one its
+    /// `extends` names (the 12.x-15.x files).
+    /// Each entry is (parent, JSON path of the reference, file that holds the reference).
+    fn parents(&self) -> BTreeMap<&str, Vec<(&str, String, String)>> {
+        let mut parents: BTreeMap<&str, Vec<(&str, String, String)>> = BTreeMap::new();
+        for (res, decl) in &self.resources {
+            let file = format!("api-docs/{res}.json");
+            for (name, model) in &decl.models {
+                for (i, sub) in model.sub_types.iter().enumerate() {
+                    parents.entry(sub.as_str()).or_default().push((
+                        name.as_str(),
+                        format!("models.{name}.subTypes[{i}]"),
+                        file.clone(),
+                    ));
+                }
+                if let Some(serde_json::Value::String(base)) = model.extra.get("extends") {
+                    parents.entry(name.as_str()).or_default().push((
+                        base.as_str(),
+                        format!("models.{name}.extends"),
+                        file.clone(),
+                    ));
+                }
+            }
+        }
+        parents
+    }
+
+    /// Refuses a cycle through `subTypes`/`extends` and an inheritance chain deeper than
+    /// [`MAX_INHERITANCE_DEPTH`]. Iterative, and each model is finished once: linear time, no
+    /// recursion whatever the input.
+    fn check_inheritance(&self, model_files: &BTreeMap<&str, &str>) -> Result<(), SpecError> {
+        let parents = self.parents();
+        // depth of each finished model: 1 for a model without parents
+        let mut depth: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut on_path: BTreeSet<&str> = BTreeSet::new();
+        for start in model_files.keys().copied() {
+            if depth.contains_key(start) {
+                continue;
+            }
+            // (model, index of the next parent to visit)
+            let mut stack: Vec<(&str, usize)> = vec![(start, 0)];
+            on_path.insert(start);
+            while let Some(&mut (m, ref mut next)) = stack.last_mut() {
+                let ps = parents.get(m).map(Vec::as_slice).unwrap_or_default();
+                if let Some((p, at, file)) = ps.get(*next) {
+                    *next += 1;
+                    if on_path.contains(p) {
+                        let mut cycle: Vec<&str> = stack
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .skip_while(|n| n != p)
+                            .collect();
+                        cycle.push(p);
+                        cycle.reverse();
+                        return Err(SpecError::new(
+                            file.clone(),
+                            at.clone(),
+                            format!(
+                                "the subTypes/extends of the models form a cycle: {}",
+                                cycle.join(" -> ")
+                            ),
+                        ));
+                    }
+                    if !depth.contains_key(p) && model_files.contains_key(p) {
+                        on_path.insert(p);
+                        stack.push((p, 0));
+                    }
+                    continue;
+                }
+                let d = 1 + ps
+                    .iter()
+                    .filter_map(|(p, _, _)| depth.get(p))
+                    .max()
+                    .copied()
+                    .unwrap_or(0);
+                if d > MAX_INHERITANCE_DEPTH {
+                    let res = model_files.get(m).copied().unwrap_or("?");
+                    return Err(SpecError::new(
+                        format!("api-docs/{res}.json"),
+                        format!("models.{m}"),
+                        format!(
+                            "`{m}` sits {d} levels deep in subTypes/extends; at most {MAX_INHERITANCE_DEPTH} are accepted"
+                        ),
+                    ));
+                }
+                depth.insert(m, d);
+                on_path.remove(m);
+                stack.pop();
             }
         }
         Ok(())

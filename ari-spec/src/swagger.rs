@@ -47,15 +47,23 @@ pub struct ResourceEntry {
 }
 
 impl ResourceEntry {
-    /// The resource name the path points at: `/api-docs/channels.{format}` gives `channels`.
+    /// The resource name the path points at: `/api-docs/channels.{format}` gives `channels`;
+    /// `None` for a path that could name a file outside the spec folder
+    /// ([`crate::load::checked_resource_name`] says why).
     pub fn resource_name(&self) -> Option<&str> {
-        let file = self.path.rsplit('/').next()?;
-        let name = file
-            .strip_suffix(".{format}")
-            .or_else(|| file.strip_suffix(".json"))?;
-        (!name.is_empty()).then_some(name)
+        crate::load::checked_resource_name(&self.path).ok()
     }
 }
+
+/// Whether `s` is a model name: an ASCII capital letter, then ASCII letters, digits and `_`.
+pub fn is_model_name(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_uppercase())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// How deeply `List[...]` may nest in a data type. Asterisk nests once; the bound keeps a hostile
+/// type string from costing more than its length.
+pub const MAX_LIST_DEPTH: usize = 8;
 
 /// One API declaration file, such as `channels.json`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -268,8 +276,10 @@ where
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut out: Vec<(String, T)> = Vec::new();
+            // A set beside the list keeps the duplicate check linear in the number of keys.
+            let mut seen = std::collections::HashSet::new();
             while let Some(key) = map.next_key::<String>()? {
-                if out.iter().any(|(k, _)| *k == key) {
+                if !seen.insert(key.clone()) {
                     return Err(serde::de::Error::custom(format!("duplicate key `{key}`")));
                 }
                 let value = map.next_value()?;
@@ -354,6 +364,36 @@ impl DataType {
     /// Parses a data type. Lower-case names that are no known primitive are an error (a typo or a
     /// type this reader does not know); other names are model references, checked later.
     pub fn parse(s: &str) -> Result<DataType, String> {
+        // Peel `List[...]` iteratively: no recursion, however deep the input nests.
+        let mut inner = s;
+        let mut depth = 0;
+        while let Some(rest) = inner
+            .strip_prefix("List[")
+            .and_then(|r| r.strip_suffix(']'))
+        {
+            depth += 1;
+            if depth > MAX_LIST_DEPTH {
+                return Err(format!(
+                    "`List[` nests more than {MAX_LIST_DEPTH} deep in `{}`",
+                    shorten(s)
+                ));
+            }
+            inner = rest;
+        }
+        let mut t = DataType::parse_scalar(inner).map_err(|e| {
+            if depth == 0 {
+                e
+            } else {
+                format!("{e} (in `{}`)", shorten(s))
+            }
+        })?;
+        for _ in 0..depth {
+            t = DataType::List(Box::new(t));
+        }
+        Ok(t)
+    }
+
+    fn parse_scalar(s: &str) -> Result<DataType, String> {
         Ok(match s {
             "void" => DataType::Void,
             "string" => DataType::String,
@@ -366,14 +406,10 @@ impl DataType {
             "containers" => DataType::Containers,
             "binary" => DataType::Binary,
             _ => {
-                if let Some(inner) = s.strip_prefix("List[").and_then(|r| r.strip_suffix(']')) {
-                    DataType::List(Box::new(DataType::parse(inner)?))
-                } else if s.starts_with(|c: char| c.is_ascii_uppercase())
-                    && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                {
+                if is_model_name(s) {
                     DataType::Model(s.to_owned())
                 } else {
-                    return Err(format!("unknown data type `{s}`"));
+                    return Err(format!("unknown data type `{}`", shorten(s)));
                 }
             }
         })
@@ -387,6 +423,19 @@ impl DataType {
             _ => None,
         }
     }
+}
+
+/// A possibly huge input string cut for an error message.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 120;
+    if s.len() <= MAX {
+        return s.escape_debug().to_string();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes)", s[..end].escape_debug(), s.len())
 }
 
 impl fmt::Display for DataType {
