@@ -1,4 +1,5 @@
-//! Typed Rust client for the Asterisk REST Interface (ARI), Asterisk 16.0 to 23.4.
+//! Typed Rust client for the Asterisk REST Interface (ARI), every release from Asterisk 12.0 (the
+//! first with ARI) to 23.4.
 //!
 //! The crate has two layers: bindings generated from the ARI spec of every release (operations,
 //! models, events, per-release availability), and a small hand-written runtime that they call:

@@ -112,9 +112,12 @@ fn merge_repeated_properties(rev: &mut Revision, model: &str) -> usize {
     n
 }
 
+/// The fix-ups that changed something in one revision, with how many places each.
+pub type Applied = Vec<(&'static str, usize)>;
+
 /// Parses and checks a revision with every fix-up applied between the two (a repeated property
 /// would fail the check), and says which fix-ups changed something, and how many places each.
-pub fn parse_fixed(raw: &RawRevision) -> Result<(Revision, Vec<(&'static str, usize)>), SpecError> {
+pub fn parse_fixed(raw: &RawRevision) -> Result<(Revision, Applied), SpecError> {
     let mut applied = Vec::new();
     let rev = Revision::parse_with(raw, |rev| {
         applied = apply_all(rev).into_iter().filter(|(_, n)| *n > 0).collect();

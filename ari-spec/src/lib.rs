@@ -5,7 +5,7 @@
 //! - [`load`]: a revision from a folder, a live server (feature `http`) or bytes, checked; errors
 //!   name the file, the JSON path and the problem.
 //! - [`fixups`]: named corrections of upstream mistakes, each stale-checked against the corpus.
-//! - [`corpus`]: the vendored revisions of every release 16.0.0–23.4.1, the release map, and which
+//! - [`corpus`]: the vendored revisions of every release 12.0.0–23.4.1, the release map, and which
 //!   releases ship each operation, parameter, model, field and event.
 
 pub mod corpus;
