@@ -226,7 +226,9 @@ fn fuzz_generator() {
             Err(e) => {
                 // the kind of refusal, without the details
                 let kind: String = e.split(['`', ':']).next().unwrap_or("").to_owned();
-                let entry = refused.entry(kind).or_insert((0, e.chars().take(300).collect()));
+                let entry = refused
+                    .entry(kind)
+                    .or_insert((0, e.chars().take(300).collect()));
                 entry.0 += 1;
             }
         },
