@@ -217,7 +217,7 @@ fn fuzz_spec_loader() {
 
 #[test]
 fn fuzz_generator() {
-    let (mut generated, mut refused) = (0, BTreeMap::<String, usize>::new());
+    let (mut generated, mut refused) = (0, BTreeMap::<String, (usize, String)>::new());
     let n = fuzz::run(
         "generator",
         |rng| mutated(rng, true),
@@ -226,11 +226,17 @@ fn fuzz_generator() {
             Err(e) => {
                 // the kind of refusal, without the details
                 let kind: String = e.split(['`', ':']).next().unwrap_or("").to_owned();
-                *refused.entry(kind).or_default() += 1;
+                let entry = refused
+                    .entry(kind)
+                    .or_insert((0, e.chars().take(300).collect()));
+                entry.0 += 1;
             }
         },
     );
-    eprintln!("generator: {generated} of {n} cases generated code; refusals by kind: {refused:?}");
+    eprintln!("generator: {generated} of {n} cases generated code; refusals by kind:");
+    for (kind, (count, example)) in &refused {
+        eprintln!("  {count:4}  {kind}: e.g. {example}");
+    }
     assert!(n > 0);
 }
 

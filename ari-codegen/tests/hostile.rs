@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use ari_codegen::GenError;
 use ari_spec::{Corpus, RawRevision, Release, ReleaseEntry, Revision};
 use serde_json::{Value, json};
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use ari_spec::load::{MAX_INHERITANCE_DEPTH, checked_resource_name};
 use ari_spec::swagger::{DataType, MAX_LIST_DEPTH};
-use ari_spec::{DirSource, RawRevision, Revision, SpecError, Source};
+use ari_spec::{DirSource, RawRevision, Revision, Source, SpecError};
 use serde_json::{Value, json};
 
 fn listing(paths: &[&str]) -> Value {
@@ -44,7 +44,10 @@ fn cycle_through_subtypes_is_refused() {
         "C": {"id": "C", "subTypes": ["A"]},
     }));
     assert_eq!(e.file, "api-docs/m.json");
-    assert!(e.path.starts_with("models.") && e.path.contains(".subTypes["), "{e}");
+    assert!(
+        e.path.starts_with("models.") && e.path.contains(".subTypes["),
+        "{e}"
+    );
     assert!(e.problem.contains("form a cycle"), "{e}");
     for m in ["A", "B", "C"] {
         assert!(e.problem.contains(m), "{e}");
@@ -91,10 +94,18 @@ fn event_names_terminate_on_a_cycle() {
 
 #[test]
 fn deep_list_nesting_is_refused_without_recursion() {
-    let ok = format!("{}string{}", "List[".repeat(MAX_LIST_DEPTH), "]".repeat(MAX_LIST_DEPTH));
+    let ok = format!(
+        "{}string{}",
+        "List[".repeat(MAX_LIST_DEPTH),
+        "]".repeat(MAX_LIST_DEPTH)
+    );
     assert!(DataType::parse(&ok).is_ok());
     // a million levels: no stack overflow, a short message
-    let deep = format!("{}string{}", "List[".repeat(1_000_000), "]".repeat(1_000_000));
+    let deep = format!(
+        "{}string{}",
+        "List[".repeat(1_000_000),
+        "]".repeat(1_000_000)
+    );
     let e = DataType::parse(&deep).unwrap_err();
     assert!(e.contains("nests more than 8 deep"), "{e}");
     assert!(e.len() < 400, "the message is cut: {} bytes", e.len());
@@ -104,16 +115,11 @@ fn deep_list_nesting_is_refused_without_recursion() {
 
 #[test]
 fn deep_json_nesting_is_an_error_not_a_stack_overflow() {
-    let deep = format!(
-        "{}{}",
-        "[".repeat(100_000),
-        "]".repeat(100_000)
-    );
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let mut r = raw(json!({}));
-    let text = declaration(json!({})).to_string().replace(
-        "\"apis\":[]",
-        &format!("\"apis\":[],\"x-extra\":{deep}"),
-    );
+    let text = declaration(json!({}))
+        .to_string()
+        .replace("\"apis\":[]", &format!("\"apis\":[],\"x-extra\":{deep}"));
     r.files.insert("api-docs/m.json".into(), text.into());
     let e = Revision::parse(&r).unwrap_err();
     assert_eq!(e.file, "api-docs/m.json");
@@ -147,7 +153,10 @@ fn a_model_name_that_is_no_name_is_refused() {
     for bad in ["", "lower", "9Lives", "A-B", "Grüße"] {
         let e = refused(json!({ bad: {"id": bad} }));
         assert_eq!(e.file, "api-docs/m.json");
-        assert!(e.problem.contains("is not an ASCII capital letter"), "{bad}: {e}");
+        assert!(
+            e.problem.contains("is not an ASCII capital letter"),
+            "{bad}: {e}"
+        );
     }
 }
 
@@ -161,7 +170,10 @@ fn size_limits() {
     r.files
         .insert("resources.json".into(), listing(&paths).to_string().into());
     let e = Revision::parse(&r).unwrap_err();
-    assert_eq!((e.file.as_str(), e.path.as_str()), ("resources.json", "apis"));
+    assert_eq!(
+        (e.file.as_str(), e.path.as_str()),
+        ("resources.json", "apis")
+    );
     assert!(e.problem.contains("at most 1024"), "{e}");
 
     // a file beyond the byte limit is refused from a folder, not read whole
@@ -219,7 +231,14 @@ fn resource_paths_that_leave_the_folder_are_refused() {
     // the folder source refuses the same, for callers other than the loader
     let dir = TempDir::new();
     let src = DirSource::new(&dir.0);
-    for bad in ["../x.json", "/etc/passwd", "a\\b.json", "C:x", "a/./b", "a\0"] {
+    for bad in [
+        "../x.json",
+        "/etc/passwd",
+        "a\\b.json",
+        "C:x",
+        "a/./b",
+        "a\0",
+    ] {
         let e = src.fetch(bad).unwrap_err();
         assert!(!e.problem.is_empty(), "{bad:?}");
     }
@@ -229,7 +248,11 @@ fn resource_paths_that_leave_the_folder_are_refused() {
 #[test]
 fn a_symlink_that_escapes_the_folder_is_refused() {
     let outside = TempDir::new();
-    std::fs::write(outside.0.join("secret.json"), declaration(json!({})).to_string()).unwrap();
+    std::fs::write(
+        outside.0.join("secret.json"),
+        declaration(json!({})).to_string(),
+    )
+    .unwrap();
     let dir = TempDir::new();
     std::fs::write(
         dir.0.join("resources.json"),
@@ -247,7 +270,11 @@ fn a_symlink_that_escapes_the_folder_is_refused() {
     assert!(e.file.ends_with("api-docs/m.json"), "{e}");
     assert!(e.problem.contains("outside the spec folder"), "{e}");
     std::fs::remove_file(dir.0.join("api-docs/m.json")).unwrap();
-    std::fs::write(dir.0.join("api-docs/m.json"), declaration(json!({})).to_string()).unwrap();
+    std::fs::write(
+        dir.0.join("api-docs/m.json"),
+        declaration(json!({})).to_string(),
+    )
+    .unwrap();
     Revision::load_dir(&dir.0).expect("a link inside the folder is followed");
 }
 
