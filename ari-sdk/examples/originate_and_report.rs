@@ -177,6 +177,10 @@ pub async fn run(client: &Client, config: &Config) -> anyhow::Result<Report> {
                     }
                     continue;
                 }
+                Some(StreamItem::Undecoded(u)) => {
+                    eprintln!("warning: {u}");
+                    continue;
+                }
                 Some(StreamItem::Error(e)) => {
                     eprintln!("warning: events: {e}");
                     continue;

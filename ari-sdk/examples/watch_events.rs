@@ -88,6 +88,9 @@ async fn main_inner() -> anyhow::Result<()> {
                     Err(e) => eprintln!("warning: resync failed: {e}"),
                 }
             }
+            StreamItem::Undecoded(u) => {
+                eprintln!("warning: {u}; as sent: {}", u.raw());
+            }
             StreamItem::Error(e) => {
                 eprintln!("warning: events: {e}");
                 last_error = Some(e);

@@ -377,7 +377,7 @@ impl Client {
     async fn fetch_version(&self) -> Result<Option<ServerVersion>> {
         let mut req = Request::new(&ASTERISK_INFO);
         req.query("only", "system");
-        let (_, body) = self.execute_ungated(req).await?;
+        let (_, body) = self.execute_ungated(&req).await?;
         let value: serde_json::Value = decode_json(&body)?;
         Ok(value
             .pointer("/system/version")
@@ -457,32 +457,42 @@ impl Client {
 
     /// Sends a request and decodes a JSON response into `T`.
     pub async fn send_json<T: DeserializeOwned>(&self, req: Request) -> Result<T> {
-        let info = req.info;
-        let (_, body) = self.execute(req).await?;
-        decode_json(&body).map_err(|e| e.with_operation(info))
+        let (_, body) = self.execute(&req).await?;
+        decode_json(&body).map_err(|e| self.at(e.with_operation(req.info), &req))
     }
 
     /// Sends a request whose response has no body worth reading.
     pub async fn send_unit(&self, req: Request) -> Result<()> {
-        self.execute(req).await.map(|_| ())
+        self.execute(&req).await.map(|_| ())
     }
 
     /// Sends a request and returns the raw response body (recordings, sound files).
     pub async fn send_binary(&self, req: Request) -> Result<Bytes> {
-        self.execute(req).await.map(|(_, body)| body)
+        self.execute(&req).await.map(|(_, body)| body)
     }
 
     /// Gates, sends, and turns a non-2xx answer into an error. The one non-generic path every
     /// generated call goes through.
-    pub(crate) async fn execute(&self, req: Request) -> Result<(u16, Bytes)> {
+    pub(crate) async fn execute(&self, req: &Request) -> Result<(u16, Bytes)> {
         if let Some(release) = self.gate_release().await {
-            self.check_support(&req, release)?;
+            self.check_support(req, release)
+                .map_err(|e| self.at(e, req))?;
         }
         self.execute_ungated(req).await
     }
 
-    async fn execute_ungated(&self, req: Request) -> Result<(u16, Bytes)> {
+    /// Adds where the request goes to an error about it, when its URL can be made. The URL is
+    /// made again here, on the failure path only, so that a call that succeeds keeps none.
+    fn at(&self, e: Error, req: &Request) -> Error {
+        match req.url(&self.inner.base) {
+            Ok(url) => e.with_target(&url),
+            Err(_) => e,
+        }
+    }
+
+    async fn execute_ungated(&self, req: &Request) -> Result<(u16, Bytes)> {
         let info = req.info;
+        let url = req.url(&self.inner.base)?;
         let span = tracing::debug_span!(
             "ari.request",
             operation = %format_args!("{}.{}", info.resource, info.nickname),
@@ -491,7 +501,7 @@ impl Client {
         );
         async move {
             let started = Instant::now();
-            let result = self.exchange(&req).await;
+            let result = self.exchange(req, url).await;
             let elapsed_ms = started.elapsed().as_millis() as u64;
             match &result {
                 Ok((status, body)) => {
@@ -501,15 +511,14 @@ impl Client {
                     tracing::debug!(status = e.status(), elapsed_ms, error = %e, "ARI call failed")
                 }
             }
-            result.map_err(|e| e.with_operation(info))
+            result.map_err(|e| self.at(e.with_operation(info), req))
         }
         .instrument(span)
         .await
     }
 
-    async fn exchange(&self, req: &Request) -> Result<(u16, Bytes)> {
+    async fn exchange(&self, req: &Request, url: Url) -> Result<(u16, Bytes)> {
         let info = req.info;
-        let url = req.url(&self.inner.base)?;
         let method = reqwest::Method::from_bytes(info.method.as_bytes())
             .map_err(|_| Error::config(format!("bad HTTP method {}", info.method)))?;
         let mut builder = self.inner.http.request(method, url);
@@ -529,10 +538,18 @@ impl Client {
             .await
             .map_err(|e| error::from_reqwest(e, timeout))?;
         let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = response
             .bytes()
             .await
             .map_err(|e| error::from_reqwest(e, timeout))?;
+        if let Some(e) = not_ari(status, content_type.as_deref(), &body) {
+            return Err(e);
+        }
         if (200..300).contains(&status) {
             return Ok((status, body));
         }
@@ -542,6 +559,34 @@ impl Client {
         }
         Err(Error::http(status, message, info.error_reason(status)))
     }
+}
+
+/// An answer that ARI never gives, which means the request did not reach ARI: a 404 that is not
+/// JSON (Asterisk's HTTP server, like most, answers a path outside `/ari` with an HTML page), a
+/// success that is an HTML page (a web server that serves one for every path), or ARI's own 404
+/// for a path it has no resource at. Other error statuses with an HTML body (a proxy's 502) are
+/// left as they are: they may pass.
+pub(crate) fn not_ari(status: u16, content_type: Option<&str>, body: &[u8]) -> Option<Error> {
+    let media = content_type.map(|c| {
+        c.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    });
+    let html = media
+        .as_deref()
+        .is_some_and(|m| m == "text/html" || m == "application/xhtml+xml");
+    let json = media.as_deref().is_some_and(|m| m.ends_with("json"))
+        || serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
+    if (html && (200..300).contains(&status)) || (status == 404 && !json) {
+        let shown = content_type.map(|c| c.chars().take(80).collect());
+        return Some(Error::not_ari_root(status, error::NotAri::NotJson(shown)));
+    }
+    if status == 404 && asterisk_message(body).as_deref() == Some("Resource not found") {
+        return Some(Error::not_ari_root(status, error::NotAri::NoResource));
+    }
+    None
 }
 
 /// Asterisk's error bodies are `{"message": "..."}`; anything else yields no message.
@@ -557,13 +602,23 @@ fn asterisk_message(body: &[u8]) -> Option<String> {
 }
 
 /// Decodes JSON, reporting the path and an excerpt of the body on failure.
+///
+/// Decoded as text: JSON is UTF-8, and decoding from `&str` shares one compiled decoder per
+/// model with the events stream (whose frames are text) instead of compiling every model's
+/// decoder a second time for byte input: less code in the binary and in memory.
 pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
-    // Decode without path tracking first: it is the common case and costs a third less. Only a
-    // failure is decoded again, tracked, for the path the error reports.
-    if let Ok(value) = serde_json::from_slice(body) {
-        return Ok(value);
+    match std::str::from_utf8(body) {
+        Ok(text) => decode_json_str(text),
+        Err(e) => {
+            let at = e.valid_up_to();
+            Err(Error::decode(
+                ".".to_owned(),
+                format!("the body is not UTF-8 (invalid byte at offset {at})"),
+                String::from_utf8_lossy(&body[at.saturating_sub(60)..(at + 60).min(body.len())])
+                    .into_owned(),
+            ))
+        }
     }
-    decode_tracked(serde_json::Deserializer::from_slice(body), body)
 }
 
 /// [`decode_json`] for text already known to be UTF-8 (WebSocket text frames): serde_json then
@@ -576,8 +631,8 @@ pub(crate) fn decode_json_str<T: DeserializeOwned>(text: &str) -> Result<T> {
 }
 
 /// The slow decode of a body that failed: tracks the path for the error.
-fn decode_tracked<'de, R: serde_json::de::Read<'de>, T: DeserializeOwned>(
-    mut de: serde_json::Deserializer<R>,
+fn decode_tracked<T: DeserializeOwned>(
+    mut de: serde_json::Deserializer<serde_json::de::StrRead<'_>>,
     body: &[u8],
 ) -> Result<T> {
     let value: T =
@@ -770,6 +825,13 @@ mod tests {
         assert_eq!(e.json_path(), Some("caller.name"));
         assert!(e.excerpt().unwrap().contains("\"name\":42"), "{e}");
         assert!(decode_json_str::<Chan>("{\"id\":\"1\",\"caller\":{\"name\":\"a\"}} x").is_err());
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_is_a_decode_error() {
+        let e = decode_json::<serde_json::Value>(b"{\"a\":\"\xff\"}").unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Decode);
+        assert!(e.to_string().contains("not UTF-8"), "{e}");
     }
 
     #[test]

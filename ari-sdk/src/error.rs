@@ -1,8 +1,11 @@
 //! The one error type of the crate.
 //!
-//! Every error carries, when it concerns an operation, the operation's [`OperationInfo`], so that
-//! the message names the call that failed ("channels.get (GET /channels/{channelId}): ...") and
-//! code can branch on [`Error::kind`] without parsing text.
+//! Every error carries, when it concerns an operation, the operation's [`OperationInfo`] and, once
+//! the request's URL is known, the server and the concrete path it went to, so that the message
+//! names the call that failed and where
+//! ("channels.get (GET http://127.0.0.1:8088/ari/channels/1761.42): ...") and code can branch on
+//! [`Error::kind`] without parsing text. The query string is never shown, and credentials are
+//! never part of the URL.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -40,6 +43,11 @@ pub enum ErrorKind {
     Closed,
     /// The client was configured with something unusable (a bad base URL, no tokio runtime).
     Config,
+    /// The base URL does not lead to ARI: the server answered a request under it the way a
+    /// server does for a path it has no ARI resource at (an HTML page, or ARI's own "Resource
+    /// not found"). Usually the base URL lacks `/ari` or has it twice, or points at another HTTP
+    /// server. Retrying cannot help.
+    NotAriRoot,
 }
 
 /// Why a connection could not be made or broke.
@@ -89,8 +97,31 @@ pub struct Error {
 
 struct Inner {
     operation: Option<&'static OperationInfo>,
+    /// Where the request went: `scheme://host:port` and the concrete path, without query.
+    target: Option<Target>,
     repr: Repr,
     source: Option<BoxError>,
+}
+
+/// The server and the concrete path of a request.
+#[derive(Debug)]
+struct Target {
+    /// `http://127.0.0.1:8088`: scheme, host and port (always explicit).
+    origin: String,
+    /// `host:port`, the part of `origin` after the scheme.
+    server_at: usize,
+    /// `/ari/channels/1761.42`, percent-encoded as sent.
+    path: String,
+}
+
+/// Why a base URL was taken for something other than an ARI root.
+#[derive(Debug)]
+pub(crate) enum NotAri {
+    /// The answer was not JSON (Asterisk's own HTTP server answers paths outside `/ari` with an
+    /// HTML 404 page); the content type, as the server gave it.
+    NotJson(Option<String>),
+    /// ARI itself answered "Resource not found": nothing at this path under the base URL.
+    NoResource,
 }
 
 #[derive(Debug)]
@@ -122,6 +153,10 @@ enum Repr {
     WebSocket(String),
     Closed(Option<String>),
     Config(String),
+    NotAriRoot {
+        status: u16,
+        why: NotAri,
+    },
 }
 
 impl Error {
@@ -129,6 +164,7 @@ impl Error {
         Error {
             inner: Box::new(Inner {
                 operation: None,
+                target: None,
                 repr,
                 source: None,
             }),
@@ -137,6 +173,29 @@ impl Error {
 
     pub(crate) fn with_operation(mut self, info: &'static OperationInfo) -> Error {
         self.inner.operation = Some(info);
+        self
+    }
+
+    /// Records where the request went: scheme, host and port, and the path, never the query or
+    /// any userinfo. Keeps a target already set (the first one is where the failure happened).
+    pub(crate) fn with_target(mut self, url: &url::Url) -> Error {
+        if self.inner.target.is_none() {
+            let host = match url.host() {
+                Some(url::Host::Ipv6(a)) => format!("[{a}]"),
+                Some(h) => h.to_string(),
+                None => String::new(),
+            };
+            let port = url
+                .port_or_known_default()
+                .map(|p| format!(":{p}"))
+                .unwrap_or_default();
+            let scheme = url.scheme();
+            self.inner.target = Some(Target {
+                origin: format!("{scheme}://{host}{port}"),
+                server_at: scheme.len() + 3,
+                path: url.path().to_owned(),
+            });
+        }
         self
     }
 
@@ -226,6 +285,10 @@ impl Error {
         Error::new(Repr::Config(message.into()))
     }
 
+    pub(crate) fn not_ari_root(status: u16, why: NotAri) -> Error {
+        Error::new(Repr::NotAriRoot { status, why })
+    }
+
     /// What went wrong.
     pub fn kind(&self) -> ErrorKind {
         match &self.inner.repr {
@@ -239,7 +302,20 @@ impl Error {
             Repr::WebSocket(_) => ErrorKind::WebSocket,
             Repr::Closed(_) => ErrorKind::Closed,
             Repr::Config(_) => ErrorKind::Config,
+            Repr::NotAriRoot { .. } => ErrorKind::NotAriRoot,
         }
+    }
+
+    /// The server the request went to, as `host:port` (`127.0.0.1:8088`), when the error
+    /// concerns a request whose URL was made.
+    pub fn server(&self) -> Option<&str> {
+        self.inner.target.as_ref().map(|t| &t.origin[t.server_at..])
+    }
+
+    /// The concrete path the request went to (`/ari/channels/1761.42`, percent-encoded as
+    /// sent), when the error concerns a request whose URL was made.
+    pub fn url_path(&self) -> Option<&str> {
+        self.inner.target.as_ref().map(|t| t.path.as_str())
     }
 
     /// The operation the error concerns, if any.
@@ -253,6 +329,7 @@ impl Error {
         match &self.inner.repr {
             Repr::Http { status, .. } => Some(*status),
             Repr::Unauthorized { .. } => Some(401),
+            Repr::NotAriRoot { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -335,12 +412,19 @@ fn canonical_reason(status: u16) -> &'static str {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(op) = self.inner.operation {
-            write!(
+        match (self.inner.operation, &self.inner.target) {
+            (Some(op), Some(t)) => write!(
+                f,
+                "{}.{} ({} {}{}): ",
+                op.resource, op.nickname, op.method, t.origin, t.path
+            )?,
+            (Some(op), None) => write!(
                 f,
                 "{}.{} ({} {}): ",
                 op.resource, op.nickname, op.method, op.path
-            )?;
+            )?,
+            (None, Some(t)) => write!(f, "{}{}: ", t.origin, t.path)?,
+            (None, None) => {}
         }
         match &self.inner.repr {
             // The underlying error is `source()`, not part of the message: printing both would
@@ -411,7 +495,51 @@ impl fmt::Display for Error {
             Repr::Closed(None) => f.write_str("the events connection is closed"),
             Repr::Closed(Some(why)) => write!(f, "the events connection is closed: {why}"),
             Repr::Config(message) => write!(f, "invalid configuration: {message}"),
+            Repr::NotAriRoot { status, why } => {
+                write!(f, "{status} {}: ", canonical_reason(*status))?;
+                let base = self.base_hint();
+                match why {
+                    NotAri::NotJson(ctype) => {
+                        f.write_str("the server answered ")?;
+                        match ctype {
+                            Some(c) => write!(f, "with {c}")?,
+                            None => f.write_str("without a content type")?,
+                        }
+                        write!(
+                            f,
+                            ", not with ARI's JSON: the base URL{base} is not an ARI root \
+                             (Asterisk serves ARI under /ari, e.g. http://host:8088/ari)"
+                        )
+                    }
+                    NotAri::NoResource => write!(
+                        f,
+                        "ARI has no resource at this path (Asterisk: \"Resource not found\"): \
+                         the base URL{base} is not the ARI root (is /ari there twice?), or this \
+                         server's release lacks the operation"
+                    ),
+                }
+            }
         }
+    }
+}
+
+impl Error {
+    /// ` http://host:port/prefix`: the base URL the failed path was made from, told apart from
+    /// the operation's own path by the template; empty when unknown.
+    fn base_hint(&self) -> String {
+        let (Some(t), Some(op)) = (&self.inner.target, self.inner.operation) else {
+            return String::new();
+        };
+        // The template's number of segments, taken off the end of the concrete path.
+        let n = op.path.split('/').filter(|s| !s.is_empty()).count();
+        let mut prefix = t.path.as_str();
+        for _ in 0..n {
+            match prefix.rfind('/') {
+                Some(i) => prefix = &prefix[..i],
+                None => break,
+            }
+        }
+        format!(" {}{}", t.origin, prefix)
     }
 }
 
@@ -424,6 +552,9 @@ impl fmt::Debug for Error {
                 "operation",
                 &format_args!("{}.{}", op.resource, op.nickname),
             );
+        }
+        if let Some(t) = &self.inner.target {
+            d.field("at", &format_args!("{}{}", t.origin, t.path));
         }
         d.field("detail", &self.inner.repr);
         if let Some(src) = &self.inner.source {

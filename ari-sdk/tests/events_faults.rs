@@ -264,7 +264,7 @@ async fn five_second_outage_backs_off_then_reconnects() {
                 }
             }
             StreamItem::Reconnected { attempt, downtime } => break (attempt, downtime),
-            StreamItem::Event(e) => panic!("no event expected during the outage: {e:?}"),
+            other => panic!("no event expected during the outage: {other:?}"),
         }
     };
     restart.await.unwrap();
@@ -299,8 +299,10 @@ async fn unauthorized_upgrade_ends_the_stream_without_retrying() {
     assert_eq!(e.kind(), ErrorKind::Unauthorized, "{e}");
     assert_eq!(e.asterisk_message(), Some("Authentication required"));
     assert!(
-        e.to_string()
-            .starts_with("events.eventWebsocket (GET /events): 401")
+        e.to_string().starts_with(&format!(
+            "events.eventWebsocket (GET ws://{addr}/ari/events): 401"
+        )),
+        "{e}"
     );
     assert_eq!(seen.attempts(), 1);
 
@@ -646,5 +648,179 @@ async fn frames_larger_than_the_read_buffer_and_bursts_arrive_whole_and_in_order
     for n in 2..=200 {
         let expected = format!("chan-{n}");
         assert_eq!(channel_id(&next(&mut s).await).as_deref(), Some(&*expected));
+    }
+}
+
+#[tokio::test]
+async fn an_event_that_fails_typed_decoding_is_an_item_with_its_type_json_and_error() {
+    let (l, addr) = listener().await;
+    // A StasisStart without the `channel` every revision requires, and a ChannelDtmfReceived
+    // whose `digit` changed type; both between good events, and a frame that is no event.
+    let missing = support::event("StasisStart", 1)
+        .replace(&format!(r#","channel":{}"#, support::channel("chan-1")), "");
+    let changed =
+        support::event("ChannelDtmfReceived", 2).replace(r#""digit":"5""#, r#""digit":5"#);
+    let frames = vec![
+        support::event("StasisStart", 0),
+        missing.clone(),
+        changed.clone(),
+        "[1,2]".to_owned(),
+        support::event("StasisEnd", 3),
+    ];
+    serve(
+        l,
+        Seen::default(),
+        None,
+        Arc::new(move |_, mut ws| {
+            let frames = frames.clone();
+            Box::pin(async move {
+                for f in frames {
+                    let _ = ws.send(Message::text(f)).await;
+                }
+                hold().await;
+            })
+        }),
+    );
+    let mut s = connected(addr).await;
+    assert_eq!(channel_id(&next(&mut s).await).as_deref(), Some("chan-0"));
+    match next(&mut s).await {
+        StreamItem::Undecoded(u) => {
+            assert_eq!(u.kind(), "StasisStart");
+            assert_eq!(u.application(), Some("test"));
+            assert_eq!(u.raw(), missing);
+            assert_eq!(u.json()["args"][1], "a2");
+            assert_eq!(u.error().kind(), ErrorKind::Decode);
+            assert!(
+                u.error().to_string().contains("missing field `channel`"),
+                "{u}"
+            );
+            // The app can still read it its own way.
+            let args: serde_json::Value = u.decode_as().unwrap();
+            assert_eq!(args["type"], "StasisStart");
+        }
+        other => panic!("expected an undecoded StasisStart, got {other:?}"),
+    }
+    match next(&mut s).await {
+        StreamItem::Undecoded(u) => {
+            assert_eq!(u.kind(), "ChannelDtmfReceived");
+            assert_eq!(u.error().json_path(), Some("digit"), "{u}");
+            assert!(u.error().excerpt().unwrap().contains(r#""digit":5"#), "{u}");
+            assert!(u.raw().contains(r#""digit":5"#));
+        }
+        other => panic!("expected an undecoded ChannelDtmfReceived, got {other:?}"),
+    }
+    match next(&mut s).await {
+        StreamItem::Error(e) => assert_eq!(e.kind(), ErrorKind::Decode, "{e}"),
+        other => panic!("a frame that is no event is an error, got {other:?}"),
+    }
+    assert_eq!(channel_id(&next(&mut s).await).as_deref(), Some("chan-3"));
+    assert_eq!(s.state(), ConnectionState::Connected);
+}
+
+#[tokio::test]
+async fn an_events_url_that_is_not_an_ari_root_fails_at_once_and_says_so() {
+    // A plain HTTP server (no WebSocket) that answers every path with an HTML 404 page.
+    let web = support::RestServer::start(|_| {
+        support::Reply::Bytes(404, "text/html", b"<html>Not Found</html>".to_vec())
+    })
+    .await;
+    let at = web.addr;
+    let c = Client::builder()
+        .base_url(format!("http://{at}"))
+        .credentials("ari-user", "ari-secret")
+        .release_gating(false)
+        .build()
+        .unwrap();
+    let e = c.event_stream().app("test").connect().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotAriRoot, "{e}");
+    assert_eq!(e.server(), Some(at.to_string().as_str()));
+    assert_eq!(e.url_path(), Some("/events"));
+    assert!(
+        e.to_string().starts_with(&format!(
+            "events.eventWebsocket (GET ws://{at}/events): 404 Not Found: the server answered with text/html"
+        )),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("ari-secret"));
+    // Through `start()`: one error item and the end, no retries.
+    let mut s = c
+        .event_stream()
+        .app("test")
+        .backoff(fast())
+        .start()
+        .unwrap();
+    match next(&mut s).await {
+        StreamItem::Error(e) => assert_eq!(e.kind(), ErrorKind::NotAriRoot, "{e}"),
+        other => panic!("expected NotAriRoot, got {other:?}"),
+    }
+    let end = tokio::time::timeout(Duration::from_secs(2), s.next()).await;
+    assert!(matches!(end, Ok(None)), "stream should end");
+    assert_eq!(web.requests().len(), 2);
+}
+
+/// Against the real servers: a stream decoded as a type the server's events do not fit gives
+/// each of them as an `Undecoded` item, in order, with its type and JSON, and goes on.
+#[tokio::test]
+async fn real_servers_events_that_do_not_fit_arrive_undecoded_and_in_order() {
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Strict {
+        #[serde(rename = "type")]
+        kind: String,
+        a_field_no_server_sends: String,
+    }
+    let require = std::env::var("ARI_REQUIRE_SERVERS").is_ok_and(|v| !v.is_empty() && v != "0");
+    for (major, default) in [
+        (22, "http://127.0.0.1:8088/ari"),
+        (16, "http://127.0.0.1:8089/ari"),
+    ] {
+        let base = match std::env::var(format!("ARI_URL_{major}")) {
+            Ok(u) if !u.is_empty() => u,
+            _ if require => default.to_owned(),
+            _ => {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIP real undecoded on {major}: ARI_URL_{major} is not set"
+                );
+                continue;
+            }
+        };
+        let user = std::env::var("ARI_USER").unwrap_or_else(|_| "asterisk".to_owned());
+        let password = std::env::var("ARI_PASSWORD").unwrap_or_else(|_| "asterisk".to_owned());
+        let c = Client::new(&base, user, password).unwrap();
+        let app = format!("runtime-undecoded-{}", uuid::Uuid::new_v4().simple());
+        let mut s = c
+            .event_stream()
+            .app(&app)
+            .connect_as::<Strict>()
+            .await
+            .unwrap();
+        for n in 0..3 {
+            c.events()
+                .user_event(format!("probe{n}"), app.clone())
+                .send()
+                .await
+                .unwrap();
+        }
+        for n in 0..3 {
+            let item = tokio::time::timeout(Duration::from_secs(10), s.next())
+                .await
+                .expect("an item within 10 s")
+                .expect("the stream goes on");
+            match item {
+                StreamItem::Undecoded(u) => {
+                    assert_eq!(u.kind(), "ChannelUserevent", "{major}: {u}");
+                    assert_eq!(u.application(), Some(app.as_str()));
+                    assert_eq!(u.json()["eventname"], format!("probe{n}"), "{major}");
+                    assert!(
+                        u.error().to_string().contains("a_field_no_server_sends"),
+                        "{major}: {u}"
+                    );
+                }
+                other => panic!("{major}: expected an undecoded event, got {other:?}"),
+            }
+        }
+        s.close();
     }
 }

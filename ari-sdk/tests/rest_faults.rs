@@ -174,10 +174,16 @@ async fn error_statuses_carry_asterisk_message_and_documented_reason() {
     assert_eq!(e.status(), Some(404));
     assert_eq!(e.asterisk_message(), Some("Channel not found"));
     assert_eq!(e.documented_reason(), Some("Channel not found"));
+    // The message names the server and the concrete path, not the template.
+    let at = server.addr;
     assert_eq!(
         e.to_string(),
-        "channels.get (GET /channels/{channelId}): 404 Not Found: Channel not found (Asterisk: \"Channel not found\")"
+        format!(
+            "channels.get (GET http://{at}/ari/channels/missing): 404 Not Found: Channel not found (Asterisk: \"Channel not found\")"
+        )
     );
+    assert_eq!(e.server(), Some(at.to_string().as_str()));
+    assert_eq!(e.url_path(), Some("/ari/channels/missing"));
 
     let mut r = Request::new(&ORIGINATE);
     r.query("endpoint", "PJSIP/alice");
@@ -213,7 +219,7 @@ async fn error_statuses_carry_asterisk_message_and_documented_reason() {
     assert!(e.is_transient());
     assert_eq!(
         e.to_string(),
-        "channels.get (GET /channels/{channelId}): 500 Internal Server Error"
+        format!("channels.get (GET http://{at}/ari/channels/other): 500 Internal Server Error")
     );
 }
 
@@ -265,8 +271,11 @@ async fn stalled_response_times_out() {
         "{took:?}"
     );
     assert!(
-        e.to_string()
-            .starts_with("channels.get (GET /channels/{channelId}): timed out")
+        e.to_string().starts_with(&format!(
+            "channels.get (GET http://{}/ari/channels/slow): timed out",
+            server.addr
+        )),
+        "{e}"
     );
 }
 
@@ -346,8 +355,11 @@ async fn decode_error_names_the_json_path_and_shows_an_excerpt() {
     assert_eq!(e.json_path(), Some("[1].state"));
     assert!(e.excerpt().unwrap().contains(r#""state":7"#), "{e}");
     assert!(
-        e.to_string()
-            .starts_with("channels.list (GET /channels): could not decode")
+        e.to_string().starts_with(&format!(
+            "channels.list (GET http://{}/ari/channels): could not decode",
+            server.addr
+        )),
+        "{e}"
     );
 }
 
@@ -407,7 +419,10 @@ async fn release_is_learned_once_and_gates_before_sending() {
     assert_eq!(e.kind(), ErrorKind::Unsupported);
     assert_eq!(
         e.to_string(),
-        "channels.externalMedia (POST /channels/externalMedia): not supported by Asterisk 16.28.0; shipped in 18.2.0+"
+        format!(
+            "channels.externalMedia (POST http://{}/ari/channels/externalMedia): not supported by Asterisk 16.28.0; shipped in 18.2.0+",
+            server.addr
+        )
     );
     assert_eq!(server.count("/ari/channels/externalMedia"), 0);
 
@@ -472,4 +487,207 @@ async fn binary_responses_come_back_raw() {
     let server = RestServer::start(move |_| Reply::Bytes(200, "audio/wav", wav.clone())).await;
     let bytes = client(&server).send_binary(get("rec")).await.unwrap();
     assert_eq!(&bytes[..], &expected[..]);
+}
+
+/// A server that answers like Asterisk for every path: ARI's JSON under `/ari/`, ARI's own
+/// "Resource not found" for `/ari/ari/...`, and the HTTP server's HTML 404 page elsewhere.
+async fn asterisk_like() -> RestServer {
+    RestServer::start(|req| {
+        let path = req.path();
+        if path.starts_with("/ari/ari/") {
+            Reply::Json(404, r#"{"message":"Resource not found"}"#.into())
+        } else if path == "/ari/asterisk/info" {
+            Reply::Json(200, r#"{"system":{"version":"22.10.1"}}"#.into())
+        } else if path.starts_with("/ari/") {
+            Reply::Json(404, r#"{"message":"Channel not found"}"#.into())
+        } else {
+            Reply::Bytes(
+                404,
+                "text/html",
+                b"<html><head><title>404 Not Found</title></head></html>".to_vec(),
+            )
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_base_url_that_is_not_an_ari_root_says_so() {
+    let server = asterisk_like().await;
+    let at = server.addr;
+    let with = |base: String| {
+        Client::builder()
+            .base_url(base)
+            .credentials("ari-user", "ari-secret")
+            .release_gating(false)
+            .build()
+            .unwrap()
+    };
+
+    // Without `/ari` (credentials in the URL too: they never show).
+    let e = with(format!("http://ari-user:ari-secret@{at}"))
+        .send_unit(get("1761.42"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotAriRoot, "{e}");
+    assert_eq!(e.status(), Some(404));
+    assert!(!e.is_transient());
+    let text = e.to_string();
+    assert_eq!(
+        text,
+        format!(
+            "channels.get (GET http://{at}/channels/1761.42): 404 Not Found: the server answered with text/html, not with ARI's JSON: the base URL http://{at} is not an ARI root (Asterisk serves ARI under /ari, e.g. http://host:8088/ari)"
+        )
+    );
+    assert!(!text.contains("secret") && !format!("{e:?}").contains("secret"));
+
+    // `/ari` twice: ARI itself says there is nothing there.
+    let e = with(format!("http://{at}/ari/ari"))
+        .send_unit(get("1761.42"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotAriRoot, "{e}");
+    assert_eq!(e.url_path(), Some("/ari/ari/channels/1761.42"));
+    assert!(
+        e.to_string().contains(&format!(
+            "the base URL http://{at}/ari/ari is not the ARI root (is /ari there twice?)"
+        )),
+        "{e}"
+    );
+    // `connect()` (which asks `/asterisk/info`) tells the same.
+    let e = with(format!("http://{at}/ari/ari"))
+        .connect()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotAriRoot, "{e}");
+    assert_eq!(e.url_path(), Some("/ari/ari/asterisk/info"));
+
+    // The right root: an ordinary 404 of ARI, with the concrete path.
+    let e = with(server.base_url())
+        .send_unit(get("1761.42"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Http, "{e}");
+    assert_eq!(e.url_path(), Some("/ari/channels/1761.42"));
+
+    // Some other web server that answers every path with a page.
+    let web = RestServer::start(|_| {
+        Reply::Bytes(
+            200,
+            "text/html; charset=utf-8",
+            b"<html>welcome</html>".to_vec(),
+        )
+    })
+    .await;
+    let e = with(web.base_url())
+        .send_json::<serde_json::Value>(Request::new(&LIST))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotAriRoot, "{e}");
+    assert_eq!(e.status(), Some(200));
+    assert!(e.to_string().contains("text/html; charset=utf-8"), "{e}");
+}
+
+/// The base URL of Asterisk `major` from `ARI_URL_<major>`, or `None` (after a `SKIP` line).
+fn real_base(major: u16, test: &str) -> Option<String> {
+    let require = std::env::var("ARI_REQUIRE_SERVERS").is_ok_and(|v| !v.is_empty() && v != "0");
+    match std::env::var(format!("ARI_URL_{major}")) {
+        Ok(url) if !url.is_empty() => Some(url.trim_end_matches('/').to_owned()),
+        _ if require => Some(match major {
+            22 => "http://127.0.0.1:8088/ari".to_owned(),
+            _ => "http://127.0.0.1:8089/ari".to_owned(),
+        }),
+        _ => {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIP {test} on Asterisk {major}: ARI_URL_{major} is not set"
+            );
+            None
+        }
+    }
+}
+
+fn real_client(base: &str) -> Client {
+    let user = std::env::var("ARI_USER").unwrap_or_else(|_| "asterisk".to_owned());
+    let password = std::env::var("ARI_PASSWORD").unwrap_or_else(|_| "asterisk".to_owned());
+    Client::builder()
+        .base_url(base)
+        .credentials(user, password)
+        .release_gating(false)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn real_servers_name_the_server_and_path_and_spot_a_wrong_base_url() {
+    for major in [22, 16] {
+        let Some(base) = real_base(major, "real_servers_name_the_server_and_path") else {
+            continue;
+        };
+        let url = url::Url::parse(&base).unwrap();
+        let server = format!(
+            "{}:{}",
+            url.host_str().unwrap(),
+            url.port_or_known_default().unwrap()
+        );
+        let root = base.strip_suffix("/ari").expect("ARI_URL ends in /ari");
+
+        let e = real_client(&base)
+            .send_unit(get("1761.42"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Http, "{major}: {e}");
+        assert_eq!(e.server(), Some(server.as_str()), "{major}");
+        assert_eq!(e.url_path(), Some("/ari/channels/1761.42"), "{major}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "channels.get (GET http://{server}/ari/channels/1761.42): 404 Not Found: Channel not found (Asterisk: \"Channel not found\")"
+            ),
+            "{major}"
+        );
+        let password = std::env::var("ARI_PASSWORD").unwrap_or_else(|_| "asterisk".to_owned());
+        assert!(!format!("{e} {e:?}").contains(&format!(":{password}")));
+
+        // Without /ari: Asterisk's HTTP server answers with its HTML 404 page.
+        let e = real_client(root)
+            .send_unit(get("1761.42"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotAriRoot, "{major}: {e}");
+        assert!(
+            e.to_string()
+                .contains(&format!("the base URL http://{server} is not an ARI root")),
+            "{major}: {e}"
+        );
+        // /ari twice: ARI's own "Resource not found".
+        let e = real_client(&format!("{base}/ari"))
+            .send_unit(get("1761.42"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NotAriRoot, "{major}: {e}");
+        assert_eq!(e.url_path(), Some("/ari/ari/channels/1761.42"));
+
+        // The events WebSocket alike: the first attempt fails with the same kind, not retried.
+        for wrong in [root.to_owned(), format!("{base}/ari")] {
+            let e = real_client(&wrong)
+                .event_stream()
+                .app("runtime-not-ari")
+                .connect()
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::NotAriRoot, "{major} {wrong}: {e}");
+            assert!(
+                e.to_string().starts_with(&format!(
+                    "events.eventWebsocket (GET ws://{server}{}/events): 404 Not Found",
+                    url::Url::parse(&wrong)
+                        .unwrap()
+                        .path()
+                        .trim_end_matches('/')
+                )),
+                "{major}: {e}"
+            );
+        }
+    }
 }

@@ -530,3 +530,109 @@ async fn the_unrouted_stream_carries_only_what_nobody_took() {
         }
     }
 }
+
+/// `StasisEnd` for `id` with a `timestamp` of the wrong type: it cannot decode, but it is one.
+fn undecodable_end(id: &str) -> String {
+    support::channel_event("StasisEnd", id).replace(
+        r#""timestamp":"2024-05-01T10:00:00.000+0000""#,
+        r#""timestamp":17"#,
+    )
+}
+
+#[tokio::test]
+async fn undecoded_events_reach_the_main_stream_and_still_end_what_they_end() {
+    let server = FakeAri::start(server_with(|_| None)).await;
+    let c = client(&server);
+    let stream = c.event_stream().app("test").connect().await.unwrap();
+    // The unrouted mode, as StasisApp uses it: nothing a call takes is on the main stream, but
+    // an undecoded event is, whatever it concerns.
+    let (router, mut main) = Router::with_unrouted_stream(&c, stream).unwrap();
+    let mut incoming = router.incoming();
+    server.send(support::channel_event("StasisStart", "c1"));
+    let mut call = next(&mut incoming).await;
+    server.send(undecodable_end("c1"));
+    match next(&mut main).await {
+        StreamItem::Undecoded(u) => {
+            assert_eq!(u.kind(), "StasisEnd");
+            assert_eq!(u.json()["channel"]["id"], "c1");
+            assert_eq!(u.error().json_path(), Some("timestamp"), "{u}");
+        }
+        other => panic!("expected the undecoded StasisEnd, got {other:?}"),
+    }
+    // The call's stream ends as it would have after a typed StasisEnd.
+    assert!(ends(&mut call.events).await, "the call's stream ends");
+    assert_eq!(router.subscribed_resources(), 0);
+    // An undecoded StasisStart makes no call, and is on the main stream.
+    server.send(
+        support::channel_event("StasisStart", "c2").replace(r#""args":["a1","a2"]"#, r#""args":7"#),
+    );
+    match next(&mut main).await {
+        StreamItem::Undecoded(u) => assert_eq!(u.kind(), "StasisStart"),
+        other => panic!("expected the undecoded StasisStart, got {other:?}"),
+    }
+    assert!(
+        quiet(&mut incoming).await,
+        "no call for an undecoded StasisStart"
+    );
+    // And the stream goes on.
+    server.send(support::channel_event("StasisStart", "c3"));
+    assert_eq!(next(&mut incoming).await.channel.id(), "c3");
+}
+
+#[tokio::test]
+async fn stasis_app_hands_undecoded_events_to_its_callback() {
+    let server = FakeAri::start(server_with(|_| None)).await;
+    let c = client(&server);
+    let (undecoded_tx, mut undecoded_rx) =
+        tokio::sync::mpsc::unbounded_channel::<(String, String)>();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(String, usize)>();
+    let app = tokio::spawn(
+        StasisApp::new(&c, "test")
+            .on_undecoded(move |u| {
+                let id = u.json()["channel"]["id"].as_str().unwrap_or("").to_owned();
+                let _ = undecoded_tx.send((u.kind().to_owned(), id));
+            })
+            .run(move |mut call: Call| {
+                let done = done_tx.clone();
+                async move {
+                    let mut n = 0;
+                    while call.events.next().await.is_some() {
+                        n += 1;
+                    }
+                    let _ = done.send((call.channel.id().to_owned(), n));
+                }
+            }),
+    );
+    while server
+        .ws_connections
+        .load(std::sync::atomic::Ordering::SeqCst)
+        == 0
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.send(
+        support::channel_event("StasisStart", "bad")
+            .replace(r#""args":["a1","a2"]"#, r#""args":{}"#),
+    );
+    server.send(support::channel_event("StasisStart", "good"));
+    server.send(support::channel_event("ChannelDtmfReceived", "good"));
+    server.send(undecodable_end("good"));
+    let got = tokio::time::timeout(Duration::from_secs(5), undecoded_rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, ("StasisStart".to_owned(), "bad".to_owned()));
+    let got = tokio::time::timeout(Duration::from_secs(5), undecoded_rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got, ("StasisEnd".to_owned(), "good".to_owned()));
+    // The good call's handler saw its DTMF, and its stream ended with the undecoded StasisEnd.
+    let done = tokio::time::timeout(Duration::from_secs(5), done_rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done, ("good".to_owned(), 1));
+    app.abort();
+}

@@ -770,6 +770,7 @@ async fn read_events(
             StreamItem::Reconnected { attempt, downtime } => {
                 Note::Reconnected { attempt, downtime }
             }
+            StreamItem::Undecoded(u) => Note::Error(u.to_string()),
             StreamItem::Error(e) => Note::Error(e.to_string()),
         };
         if tx.send(note).is_err() {

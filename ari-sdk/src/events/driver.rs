@@ -98,6 +98,11 @@ impl WsTarget {
         })
     }
 
+    /// Names the events WebSocket and where it is (server and path, no query) in an error.
+    pub(crate) fn locate(&self, e: Error) -> Error {
+        e.with_operation(&EVENTS_OP).with_target(&self.url)
+    }
+
     fn request(&self) -> Result<http::Request<()>> {
         let mut request = self
             .url
@@ -154,7 +159,7 @@ enum Ended {
 fn is_terminal(e: &Error) -> bool {
     use crate::error::ErrorKind as K;
     match e.kind() {
-        K::Unauthorized | K::Config => true,
+        K::Unauthorized | K::Config | K::NotAriRoot => true,
         // A 400 means a bad app name or parameter, a 403 a forbidden user: retrying cannot help.
         K::Http => matches!(e.status(), Some(400 | 403)),
         _ => false,
@@ -232,7 +237,7 @@ pub(crate) async fn run(
                             next
                         }
                         Some(Err(e)) => {
-                            let e = e.with_operation(&EVENTS_OP);
+                            let e = config.request.locate(e);
                             tracing::debug!(error = %e, "events connection attempt failed");
                             failures = failures.saturating_add(1);
                             let gave_up = config
@@ -250,7 +255,7 @@ pub(crate) async fn run(
                                 State::Closed
                             } else if gave_up {
                                 let why = format!("gave up after {failures} failed attempts");
-                                let e = Error::closed(Some(why)).with_operation(&EVENTS_OP);
+                                let e = config.request.locate(Error::closed(Some(why)));
                                 let _ = deliver(&items, &mut close, RawItem::Error(e)).await;
                                 State::Closed
                             } else {
@@ -265,7 +270,7 @@ pub(crate) async fn run(
                     match connected(&config, *ws, &items, &mut close).await {
                         Ended::Shutdown => State::Closed,
                         Ended::Lost(e) => {
-                            let e = e.with_operation(&EVENTS_OP);
+                            let e = config.request.locate(e);
                             tracing::debug!(error = %e, "events connection lost");
                             lost_at = Some(Instant::now());
                             if since.elapsed() >= config.backoff.stable_after {
@@ -414,8 +419,10 @@ async fn connected(
                 let item = match frame {
                     Some(Ok(Message::Text(text))) => RawItem::Text(text),
                     Some(Ok(Message::Binary(b))) => RawItem::Error(
-                        Error::websocket(format!("unexpected binary frame of {} bytes", b.len()))
-                            .with_operation(&EVENTS_OP),
+                        config.request.locate(Error::websocket(format!(
+                            "unexpected binary frame of {} bytes",
+                            b.len()
+                        ))),
                     ),
                     // tungstenite answers pings itself; any frame proves the peer alive.
                     Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {
@@ -490,6 +497,14 @@ pub(crate) fn from_tungstenite(e: tungstenite::Error) -> Error {
     match e {
         W::Http(response) => {
             let status = response.status().as_u16();
+            let content_type = response
+                .headers()
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
+            let body = response.body().as_deref().unwrap_or_default();
+            if let Some(e) = crate::client::not_ari(status, content_type, body) {
+                return e;
+            }
             let message = response
                 .body()
                 .as_deref()

@@ -11,6 +11,11 @@
 //!     match item {
 //!         StreamItem::Event(event) => { /* handle */ }
 //!         StreamItem::Reconnected { .. } => { /* events may have been missed: resync */ }
+//!         StreamItem::Undecoded(u) => {
+//!             // An event this SDK could not type (a server that leaves out a field the spec
+//!             // requires, or changed a type): its kind and JSON are still here.
+//!             tracing::warn!(kind = u.kind(), error = %u.error(), raw = u.raw(), "undecoded event");
+//!         }
 //!         StreamItem::Error(e) => tracing::warn!(error = %e, "events"),
 //!     }
 //! }
@@ -24,6 +29,25 @@
 //! may have been missed (ARI cannot resume), so the application can re-list what it tracks. The
 //! stream ends only when closed ([`EventStream::close`]), when the credentials are rejected (a
 //! reconnect would be rejected too), or after the configured number of failed attempts.
+//!
+//! # Nothing is lost in decoding
+//!
+//! Every text frame becomes exactly one item. A frame that decodes is a [`StreamItem::Event`];
+//! an event type the bindings do not know is still one (`Event::Unknown`, with its JSON). A frame
+//! that is a JSON object with a `type` but does not fit that type's struct (a field the spec
+//! requires is missing, a value has another type than the spec says) is a
+//! [`StreamItem::Undecoded`] carrying its type, its exact text and the decode error (with the
+//! JSON path of the failure); the stream goes on. Only a frame that is not such an object at all
+//! (not JSON, no `type`) is a [`StreamItem::Error`] of kind [`Decode`](crate::ErrorKind::Decode).
+//!
+//! Which fields can be missing: the generator makes a model's field `Option` unless every ARI
+//! revision the bindings cover marks it required, so a field that only some releases send or
+//! require never fails decoding. A field that every revision requires is a plain value, and the
+//! SDK does not invent a default for it: a server that leaves it out gives an `Undecoded` item.
+//! Checked against the captured traffic of both test servers (`tests/fixtures/events-*.jsonl`,
+//! Asterisk 16.28.0 and 22.10.1): every frame decodes to its typed variant (the `fixtures` test
+//! of the `ari-tests` crate), and no frame lacks a property that its own server's spec marks
+//! required, nor has one the spec does not know (`bench/scripts/required-fields.py`).
 
 mod driver;
 
@@ -59,9 +83,108 @@ pub enum StreamItem<E = DefaultEvent> {
         /// Time from losing the connection to having it back.
         downtime: Duration,
     },
-    /// Something went wrong; the stream goes on unless it then ends. A frame that is not a
-    /// valid event, a lost connection, a failed connection attempt.
+    /// An event that arrived whole (a JSON object with a `type`) but does not fit its type's
+    /// typed form: a field the spec requires is missing, or a value has another type. The
+    /// stream goes on.
+    Undecoded(UndecodedEvent),
+    /// Something went wrong; the stream goes on unless it then ends. A frame that is not an
+    /// event at all (not JSON, no `type`), a lost connection, a failed connection attempt.
     Error(Error),
+}
+
+/// An event that failed typed decoding, with everything needed to handle it by hand.
+pub struct UndecodedEvent {
+    inner: Box<Undecoded>,
+}
+
+struct Undecoded {
+    kind: String,
+    application: Option<String>,
+    raw: String,
+    error: Error,
+}
+
+impl UndecodedEvent {
+    /// The event's `type`, e.g. `StasisStart`.
+    pub fn kind(&self) -> &str {
+        &self.inner.kind
+    }
+
+    /// The event's `application`, when it names one.
+    pub fn application(&self) -> Option<&str> {
+        self.inner.application.as_deref()
+    }
+
+    /// The frame's text exactly as the server sent it.
+    pub fn raw(&self) -> &str {
+        &self.inner.raw
+    }
+
+    /// The frame as a JSON value.
+    pub fn json(&self) -> serde_json::Value {
+        // The text was parsed as an object once already; it cannot fail now.
+        serde_json::from_str(&self.inner.raw).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Why typed decoding failed: a [`Decode`](crate::ErrorKind::Decode) error with the JSON
+    /// path of the failure ([`Error::json_path`]) and an excerpt.
+    pub fn error(&self) -> &Error {
+        &self.inner.error
+    }
+
+    /// The decode error, taking it out.
+    pub fn into_error(self) -> Error {
+        self.inner.error
+    }
+
+    /// Tries the typed decoding again, as another type (for example a struct of your own with
+    /// only the fields you need).
+    pub fn decode_as<T: DeserializeOwned>(&self) -> Result<T> {
+        crate::client::decode_json_str(&self.inner.raw)
+    }
+
+    /// Recognises a frame that is an event (an object with a string `type`) among those that
+    /// failed decoding.
+    fn from_failure(text: &str, error: Error) -> std::result::Result<UndecodedEvent, Error> {
+        #[derive(serde::Deserialize)]
+        struct Head {
+            #[serde(rename = "type")]
+            kind: String,
+            #[serde(default)]
+            application: Option<serde_json::Value>,
+        }
+        match serde_json::from_str::<Head>(text) {
+            Ok(head) => Ok(UndecodedEvent {
+                inner: Box::new(Undecoded {
+                    kind: head.kind,
+                    application: head.application.and_then(|a| a.as_str().map(str::to_owned)),
+                    raw: text.to_owned(),
+                    error,
+                }),
+            }),
+            Err(_) => Err(error),
+        }
+    }
+}
+
+impl fmt::Debug for UndecodedEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UndecodedEvent")
+            .field("kind", &self.inner.kind)
+            .field("error", &format_args!("{}", self.inner.error))
+            .field("raw_bytes", &self.inner.raw.len())
+            .finish()
+    }
+}
+
+impl fmt::Display for UndecodedEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "undecoded {} event: {}",
+            self.inner.kind, self.inner.error
+        )
+    }
 }
 
 /// How long to wait between connection attempts.
@@ -418,7 +541,13 @@ fn decode<E: DeserializeOwned>(raw: RawItem) -> StreamItem<E> {
     match raw {
         RawItem::Text(text) => match crate::client::decode_json_str::<E>(text.as_str()) {
             Ok(event) => StreamItem::Event(event),
-            Err(e) => StreamItem::Error(e.with_operation(&driver::EVENTS_OP)),
+            Err(e) => {
+                let e = e.with_operation(&driver::EVENTS_OP);
+                match UndecodedEvent::from_failure(text.as_str(), e) {
+                    Ok(undecoded) => StreamItem::Undecoded(undecoded),
+                    Err(e) => StreamItem::Error(e),
+                }
+            }
         },
         RawItem::Reconnected { attempt, downtime } => StreamItem::Reconnected { attempt, downtime },
         RawItem::Error(e) => StreamItem::Error(e),

@@ -9,7 +9,7 @@ use tokio::task::JoinSet;
 use super::{ResourceEvents, Router};
 use crate::client::Client;
 use crate::error::{ErrorKind, Result};
-use crate::events::{EventsBuilder, StreamItem};
+use crate::events::{EventsBuilder, StreamItem, UndecodedEvent};
 use crate::generated::events::StasisStart;
 use crate::generated::handles::ChannelHandle;
 
@@ -81,12 +81,14 @@ impl<E: fmt::Display + Send + 'static> HandlerOutcome for std::result::Result<()
 pub struct StasisApp {
     client: Client,
     events: EventsBuilder,
+    on_undecoded: Option<Box<dyn FnMut(UndecodedEvent) + Send>>,
 }
 
 impl fmt::Debug for StasisApp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StasisApp")
             .field("events", &self.events)
+            .field("on_undecoded", &self.on_undecoded.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -97,7 +99,18 @@ impl StasisApp {
         StasisApp {
             client: client.clone(),
             events: client.event_stream().app(app),
+            on_undecoded: None,
         }
+    }
+
+    /// Called with every event that fails typed decoding (see
+    /// [`StreamItem::Undecoded`]), in the application's own task; by default each is logged as
+    /// a warning with its kind and error. A `StasisStart` that does not decode starts no call
+    /// and arrives here, so that the application can still take the channel by hand (its id is
+    /// at `channel.id` of [`UndecodedEvent::json`]).
+    pub fn on_undecoded(mut self, f: impl FnMut(UndecodedEvent) + Send + 'static) -> StasisApp {
+        self.on_undecoded = Some(Box::new(f));
+        self
     }
 
     /// Adjusts the events connection (more apps, backoff, pings).
@@ -110,7 +123,7 @@ impl StasisApp {
     /// the first connection fails (wrong URL or credentials); afterwards a lost connection is
     /// retried, and `Ok` is returned only when the connection is closed. Dropping the future
     /// stops the application and aborts the running handlers.
-    pub async fn run<F, Fut>(self, handler: F) -> Result<()>
+    pub async fn run<F, Fut>(mut self, handler: F) -> Result<()>
     where
         F: Fn(Call) -> Fut + Send + Sync + 'static,
         Fut: Future + Send + 'static,
@@ -145,6 +158,14 @@ impl StasisApp {
                     Some(StreamItem::Event(event)) => {
                         tracing::trace!(kind = %event.kind(), "event of no call");
                     }
+                    Some(StreamItem::Undecoded(undecoded)) => match &mut self.on_undecoded {
+                        Some(f) => f(undecoded),
+                        None => tracing::warn!(
+                            kind = undecoded.kind(),
+                            error = %undecoded.error(),
+                            "an event did not decode"
+                        ),
+                    },
                 },
                 Some(joined) = tasks.join_next() => {
                     if joined.is_err_and(|e| e.is_panic()) {

@@ -18,6 +18,13 @@
 //! or when a resync after a reconnect finds the resource gone (its last event was lost). Dropping
 //! a [`ResourceEvents`] removes its subscription at once: nothing accumulates.
 //!
+//! An event that fails typed decoding ([`StreamItem::Undecoded`]) has no typed form to hand a
+//! resource's stream: it always goes on the [`RouterStream`], in either mode, and if it is one
+//! of the last events above, the subscriptions of the resource it names (read from its JSON)
+//! end as they would have. [`StasisApp`] hands these items to
+//! [`on_undecoded`](StasisApp::on_undecoded) (by default it logs them as warnings); a
+//! `StasisStart` that does not decode starts no [`Call`] and arrives there.
+//!
 //! To miss no event of a resource the application creates, subscribe first, with an id made by
 //! the client, then create it with that id: [`Router::new_channel`], [`Router::new_bridge`],
 //! [`Router::new_playback`].
@@ -39,7 +46,7 @@ use tokio::sync::mpsc;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::events::{CloseHandle, EventStream, StreamItem};
+use crate::events::{CloseHandle, EventStream, StreamItem, UndecodedEvent};
 use crate::generated::events::{Event, StasisStart};
 use crate::generated::handles::{BridgeHandle, ChannelHandle, LiveRecordingHandle, PlaybackHandle};
 use crate::meta::ResourceRef;
@@ -348,6 +355,29 @@ impl Shared {
         event
     }
 
+    /// Ends the subscriptions of the resource whose life an undecoded event ends, found in its
+    /// JSON (`channel.id` of a `StasisEnd`, ...).
+    fn end_undecoded(&self, undecoded: &UndecodedEvent) {
+        let (field, key): (&str, fn(String) -> ResourceKey) = match undecoded.kind() {
+            "StasisEnd" | "ChannelDestroyed" => ("/channel/id", ResourceKey::Channel),
+            "BridgeDestroyed" => ("/bridge/id", ResourceKey::Bridge),
+            "PlaybackFinished" => ("/playback/id", ResourceKey::Playback),
+            "RecordingFinished" | "RecordingFailed" => ("/recording/name", ResourceKey::Recording),
+            _ => return,
+        };
+        let json = undecoded.json();
+        let Some(id) = json.pointer(field).and_then(|v| v.as_str()) else {
+            return;
+        };
+        let key = key(id.to_owned());
+        // Dropped outside the lock: the receivers' owners may take it as they see the end.
+        let ended = self.routes().remove(&key);
+        if ended.is_some() {
+            tracing::debug!(%key, kind = undecoded.kind(), "subscriptions ended by an undecoded event");
+        }
+        drop(ended);
+    }
+
     /// Ends every subscription: the events connection is gone for good.
     fn close_all(&self) {
         self.routes().clear();
@@ -419,7 +449,8 @@ impl Router {
     }
 
     /// Like [`new`](Self::new), but the [`RouterStream`] carries only the events that no
-    /// subscription and no new [`Call`] took, besides every `Reconnected` and `Error` item. No
+    /// subscription and no new [`Call`] took, besides every `Reconnected`, `Undecoded` and
+    /// `Error` item. No
     /// event is then ever copied: use this when the per-resource streams are where events are
     /// handled and the main stream is for what falls through. [`StasisApp`] works this way.
     pub fn with_unrouted_stream(
@@ -587,6 +618,12 @@ impl Pump {
                 let prune = resync::prune(self.shared.clone(), self.client.clone(), generation);
                 tokio::spawn(prune);
                 reconnected
+            }
+            StreamItem::Undecoded(undecoded) => {
+                // It has no typed form to route, but the end of a resource's life must not be
+                // lost with it: its subscriptions end as they would have.
+                self.shared.end_undecoded(&undecoded);
+                StreamItem::Undecoded(undecoded)
             }
             error @ StreamItem::Error(_) => error,
         };

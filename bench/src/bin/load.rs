@@ -1,14 +1,15 @@
-//! Load tool: N call flows with K in flight against a real Asterisk, through the SDK and through a
-//! hand-written baseline, alternating in one invocation, each run in a child process of its own.
+//! Load tool: N call flows with K in flight against a real Asterisk, through several
+//! implementations (the SDK's ways and hand-written clients), alternating in one invocation,
+//! each run in a child process of its own.
 //!
 //! ```text
-//! cargo run --release -p ari-bench --bin load -- --flows 500 --in-flight 20 \
-//!     --url http://127.0.0.1:8088/ari --impl both
+//! cargo build --release -p ari-bench --bin load && cargo build --release -p ari-bench-minimal
+//! target/release/load --flows 500 --in-flight 50 --impl app,stream,minimal
 //! ```
 //!
-//! With `--impl both` and `--rounds R`, each implementation runs `flows / R` flows per child,
-//! in the order sdk, baseline, baseline, sdk, sdk, ... (ABBA, so that a drift of the server's
-//! speed during the run weighs on both alike), after an unmeasured warm-up run
+//! With `--impl A,B,C` and `--rounds R`, each implementation runs `flows / R` flows per child,
+//! in the order A, B, C, C, B, A, A, ... (ABBA, so that a drift of the server's speed during
+//! the run weighs on all alike), after an unmeasured warm-up run
 //! (`--warmup-flows`). After each child the parent lists the server's
 //! channels and counts those the child created that are still there after a grace period
 //! (then hangs them up).
@@ -29,24 +30,23 @@ use ari_bench::load::{self, ChildReport, FlowConfig, Summary};
 use clap::{Parser, ValueEnum};
 use tokio::io::AsyncReadExt;
 
-/// Which implementation(s) to run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Which {
-    /// The ari-sdk flow.
-    Sdk,
-    /// The hand-written reqwest + tokio-tungstenite + serde_json::Value flow.
-    Baseline,
-    /// Both, alternating.
-    Both,
-}
-
 /// What a child process runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum ChildKind {
-    /// The SDK flows.
+    /// The SDK with a `Router` and subscriptions made before creation, one task per flow
+    /// (`load::sdk`).
     Sdk,
-    /// The baseline flows.
+    /// The hand-written reqwest + tokio-tungstenite + `Value` flow with a per-flow queue
+    /// (`load::baseline`).
     Baseline,
+    /// The minimal hand-written client: one dispatcher task, no per-flow queues, a binary of
+    /// its own without the SDK (`bench/minimal`, the `minimal` binary next to this one).
+    Minimal,
+    /// The SDK as its docs recommend for an application: `StasisApp`, a task per call
+    /// (`load::app`).
+    App,
+    /// The SDK's plain event stream, one dispatcher task (`load::stream`).
+    Stream,
 }
 
 impl ChildKind {
@@ -54,6 +54,9 @@ impl ChildKind {
         match self {
             ChildKind::Sdk => "sdk",
             ChildKind::Baseline => "baseline",
+            ChildKind::Minimal => "minimal",
+            ChildKind::App => "app",
+            ChildKind::Stream => "stream",
         }
     }
 }
@@ -77,9 +80,10 @@ struct Args {
     /// ARI password.
     #[arg(long, default_value = "asterisk")]
     password: String,
-    /// Implementation(s) to run.
-    #[arg(long = "impl", value_enum, default_value_t = Which::Both)]
-    which: Which,
+    /// Implementations to run, comma-separated; each round runs them in this order, the next
+    /// round in the reverse order (ABBA). Ratios are against the last one listed.
+    #[arg(long = "impl", value_enum, value_delimiter = ',', default_values_t = [ChildKind::App, ChildKind::Stream, ChildKind::Minimal])]
+    which: Vec<ChildKind>,
     /// Child runs per implementation; each runs flows / rounds flows.
     #[arg(long, default_value_t = 2)]
     rounds: usize,
@@ -175,6 +179,9 @@ async fn child(args: &Args, kind: ChildKind) -> anyhow::Result<ChildReport> {
     let mut report = match kind {
         ChildKind::Sdk => load::sdk::run(&config).await?,
         ChildKind::Baseline => load::baseline::run(&config).await?,
+        ChildKind::App => load::app::run(&config).await?,
+        ChildKind::Stream => load::stream::run(&config).await?,
+        ChildKind::Minimal => bail!("the minimal client is a binary of its own"),
     };
     report.usage = ari_bench::procstat::current()?;
     Ok(report)
@@ -184,19 +191,18 @@ async fn child(args: &Args, kind: ChildKind) -> anyhow::Result<ChildReport> {
 async fn parent(args: &Args) -> anyhow::Result<()> {
     let rounds = args.rounds.max(1);
     let per_child = args.flows.div_ceil(rounds);
-    let plan: Vec<ChildKind> = match args.which {
-        Which::Sdk => vec![ChildKind::Sdk; rounds],
-        Which::Baseline => vec![ChildKind::Baseline; rounds],
-        Which::Both => (0..rounds)
-            .flat_map(|r| {
-                if r % 2 == 0 {
-                    [ChildKind::Sdk, ChildKind::Baseline]
-                } else {
-                    [ChildKind::Baseline, ChildKind::Sdk]
-                }
-            })
-            .collect(),
-    };
+    if args.which.is_empty() {
+        bail!("--impl names no implementation");
+    }
+    let plan: Vec<ChildKind> = (0..rounds)
+        .flat_map(|r| {
+            let mut order = args.which.clone();
+            if r % 2 == 1 {
+                order.reverse();
+            }
+            order
+        })
+        .collect();
     let exe = std::env::current_exe().context("locating this program")?;
     let http = ari_bench::plain_reqwest();
     if args.warmup_flows > 0 {
@@ -250,10 +256,9 @@ async fn parent(args: &Args) -> anyhow::Result<()> {
             .collect();
         (!mine.is_empty()).then(|| Summary::of(kind.name(), &mine))
     };
-    let summaries: Vec<Summary> = [ChildKind::Sdk, ChildKind::Baseline]
-        .into_iter()
-        .filter_map(summary)
-        .collect();
+    let mut kinds = args.which.clone();
+    kinds.dedup();
+    let summaries: Vec<Summary> = kinds.into_iter().filter_map(summary).collect();
     print_table(args, &summaries);
     if let Some(path) = &args.json {
         let reports: Vec<&ChildReport> = results.iter().map(|(_, r, _)| r).collect();
@@ -287,8 +292,31 @@ async fn run_child(
     app: &str,
     flows: usize,
 ) -> anyhow::Result<ChildReport> {
-    let mut child = tokio::process::Command::new(exe)
-        .args(["--child", kind.name(), "--app", app])
+    // The minimal client and the SDK applications run as binaries of their own, so that
+    // their memory holds none of this tool's code.
+    let sibling = |name: &str, build: &str| -> anyhow::Result<tokio::process::Command> {
+        let path = exe.with_file_name(name);
+        if !path.exists() {
+            bail!("{} is missing: build it with `{build}`", path.display());
+        }
+        Ok(tokio::process::Command::new(path))
+    };
+    let mut command = if kind == ChildKind::Minimal {
+        sibling("minimal", "cargo build --release -p ari-bench-minimal")?
+    } else if matches!(kind, ChildKind::App | ChildKind::Stream) {
+        let mut c = sibling(
+            "sdk_app",
+            "cargo build --release -p ari-bench --bin sdk_app",
+        )?;
+        c.args(["--impl", kind.name()]);
+        c
+    } else {
+        let mut c = tokio::process::Command::new(exe);
+        c.args(["--child", kind.name()]);
+        c
+    };
+    let mut child = command
+        .args(["--app", app])
         .args(["--flows", &flows.to_string()])
         .args(["--in-flight", &args.in_flight.to_string()])
         .args(["--url", &args.url, "--user", &args.user])
@@ -396,45 +424,45 @@ fn print_table(args: &Args, summaries: &[Summary]) {
             s.channels_left
         );
     }
-    let (Some(sdk), Some(base)) = (
-        summaries.iter().find(|s| s.implementation == "sdk"),
-        summaries.iter().find(|s| s.implementation == "baseline"),
-    ) else {
+    // Every implementation against the last one listed (the minimal client by default).
+    let Some(base) = summaries.last() else {
         return;
     };
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
     let verdict = |ok: bool| if ok { "meets" } else { "MISSES" };
-    let cpu = ratio(sdk.cpu_s, base.cpu_s);
-    let rss = ratio(sdk.peak_rss_mib, base.peak_rss_mib);
-    let fps = ratio(sdk.flows_per_s, base.flows_per_s);
-    println!("ratios sdk/baseline:");
-    println!(
-        "  client CPU  {cpu:.3}x  (target <= 1.05: {})",
-        verdict(cpu <= 1.05)
-    );
-    println!(
-        "  peak RSS    {rss:.3}x  (target <= 1.30: {})",
-        verdict(rss <= 1.30)
-    );
-    println!(
-        "  flows/s     {fps:.3}x  (target >= 0.97: {})",
-        verdict(fps >= 0.97)
-    );
-    println!(
-        "  p50 {:.3}x, p99 {:.3}x",
-        ratio(sdk.p50_ms, base.p50_ms),
-        ratio(sdk.p99_ms, base.p99_ms)
-    );
-    let clean =
-        sdk.events_lost + base.events_lost == 0 && sdk.channels_left + base.channels_left == 0;
-    println!(
-        "  events lost {} / {}, channels left {} / {} (target 0: {})",
-        sdk.events_lost,
-        base.events_lost,
-        sdk.channels_left,
-        base.channels_left,
-        verdict(clean)
-    );
+    for sdk in &summaries[..summaries.len() - 1] {
+        let cpu = ratio(sdk.cpu_s, base.cpu_s);
+        let rss = ratio(sdk.peak_rss_mib, base.peak_rss_mib);
+        let fps = ratio(sdk.flows_per_s, base.flows_per_s);
+        println!("ratios {}/{}:", sdk.implementation, base.implementation);
+        println!(
+            "  client CPU  {cpu:.3}x  (target <= 1.05: {})",
+            verdict(cpu <= 1.05)
+        );
+        println!(
+            "  peak RSS    {rss:.3}x  (target <= 1.30: {})",
+            verdict(rss <= 1.30)
+        );
+        println!(
+            "  flows/s     {fps:.3}x  (target >= 0.97: {})",
+            verdict(fps >= 0.97)
+        );
+        println!(
+            "  p50 {:.3}x, p99 {:.3}x",
+            ratio(sdk.p50_ms, base.p50_ms),
+            ratio(sdk.p99_ms, base.p99_ms)
+        );
+        let clean =
+            sdk.events_lost + base.events_lost == 0 && sdk.channels_left + base.channels_left == 0;
+        println!(
+            "  events lost {} / {}, channels left {} / {} (target 0: {})",
+            sdk.events_lost,
+            base.events_lost,
+            sdk.channels_left,
+            base.channels_left,
+            verdict(clean)
+        );
+    }
 }
 
 /// Records the capture scenario's events into `path`.

@@ -11,9 +11,11 @@
 //! each implementation in a child process of its own, so that CPU time and peak memory
 //! ([`crate::procstat`]) belong to one implementation.
 
+pub mod app;
 pub mod baseline;
 pub mod capture;
 pub mod sdk;
+pub mod stream;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
