@@ -13,6 +13,7 @@
 //! | carrier | made by | Asterisk releases |
 //! |---|---|---|
 //! | HTTP (the default) | [`ClientBuilder::build`](crate::ClientBuilder::build) | all |
+//! | REST over the events WebSocket | [`EventsBuilder::rest_over_websocket`](crate::events::EventsBuilder::rest_over_websocket), then [`EventStream::rest_client`](crate::events::EventStream::rest_client) | 20.14+, 21.9+, 22.4+, 23+ |
 //!
 //! A carrier that cannot carry a binary response body (the WebSocket ones: Asterisk refuses them
 //! with 406) says so with [`Carrier::carries_binary`]; the client then sends such calls over HTTP.
@@ -30,7 +31,7 @@ use url::Url;
 
 use crate::client::Secret;
 use crate::error::{self, Error, Result};
-use crate::meta::OperationInfo;
+use crate::meta::{Availability, OperationInfo};
 
 /// One REST call, ready for a carrier: everything is already encoded.
 #[derive(Clone)]
@@ -118,6 +119,13 @@ pub trait Carrier: Send + Sync + 'static {
     /// want one over its HTTP carrier instead.
     fn carries_binary(&self) -> bool {
         true
+    }
+
+    /// The releases that have this carrier, `None` for all. On a release without it, the client
+    /// refuses calls before sending them (when it gates by release), and learns the release over
+    /// HTTP rather than over this carrier.
+    fn availability(&self) -> Option<Availability> {
+        None
     }
 }
 

@@ -407,7 +407,13 @@ impl Client {
     async fn fetch_version(&self) -> Result<Option<ServerVersion>> {
         let mut req = Request::new(&ASTERISK_INFO);
         req.query("only", "system");
-        let (_, body) = self.execute_ungated(req, false).await?;
+        // A carrier that some releases lack cannot be trusted to answer before the release is
+        // known (an old server ignores REST frames), so the release is asked over HTTP.
+        let client = match self.carrier.availability() {
+            Some(_) => &self.with_carrier(self.inner.http.clone()),
+            None => self,
+        };
+        let (_, body) = client.execute_ungated(req, false).await?;
         let value: serde_json::Value = decode_json(&body)?;
         Ok(value
             .pointer("/system/version")
@@ -476,6 +482,9 @@ impl Client {
                 }
             }
         };
+        if let Some(availability) = self.carrier.availability() {
+            check(UnsupportedItem::Carrier(self.carrier.name()), availability)?;
+        }
         check(UnsupportedItem::Operation, info.availability)?;
         for name in req.present_params() {
             if let Some(p) = info.param(name) {
