@@ -26,7 +26,7 @@
 //! reconnect would be rejected too), or after the configured number of failed attempts.
 
 mod driver;
-mod rest;
+pub(crate) mod rest;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -194,7 +194,7 @@ impl Client {
             ping_interval: Duration::from_secs(20),
             idle_timeout: None,
             buffer: 1024,
-            rest: false,
+            rest: self.inner.ws_hub.is_some(),
             rest_to_stream: false,
         }
     }
@@ -249,7 +249,8 @@ impl EventsBuilder {
         self
     }
 
-    /// Carry REST calls over this WebSocket too: [`EventStream::rest_client`] then gives a
+    /// Carry REST calls over this WebSocket too (the default for a client built with
+    /// [`ClientBuilder::rest_over_websocket`](crate::ClientBuilder::rest_over_websocket)): [`EventStream::rest_client`] then gives a
     /// [`Client`] whose every call is a `RESTRequest` frame on this connection, answered by a
     /// `RESTResponse` event, instead of an HTTP exchange.
     ///
@@ -326,8 +327,15 @@ impl EventsBuilder {
             .idle_timeout
             .unwrap_or(self.ping_interval * 2 + Duration::from_secs(5));
         let (rest_client, rest_link) = if self.rest {
-            let (carrier, link) =
-                rest::pair(self.client.inner.request_timeout, self.rest_to_stream);
+            let own: rest::Hub = Arc::default();
+            let carrier = rest::WsCarrier::new(own.clone(), self.client.inner.request_timeout);
+            let mut hubs = vec![own];
+            // A client that sends everything over WebSockets uses this socket too.
+            hubs.extend(self.client.inner.ws_hub.clone());
+            let link = rest::WsLink {
+                hubs,
+                deliver_to_stream: self.rest_to_stream,
+            };
             (
                 Some(self.client.with_carrier(Arc::new(carrier))),
                 Some(link),
