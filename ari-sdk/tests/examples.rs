@@ -18,6 +18,9 @@
 #![allow(clippy::duplicate_mod)]
 
 #[allow(dead_code)]
+#[path = "../examples/broadcast_agents.rs"]
+mod broadcast_agents;
+#[allow(dead_code)]
 #[path = "../examples/create_bridge_dial.rs"]
 mod create_bridge_dial;
 #[allow(dead_code)]
@@ -647,5 +650,93 @@ async fn rest_over_websocket_refused_on_16() {
             "REST over websocket not supported by Asterisk 16.28.0; shipped in 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+"
         ),
         "{e}"
+    );
+}
+
+// --- broadcast-agents ----------------------------------------------------------------------
+
+/// 20 calls offered at once to two competing agents: each is claimed exactly once, the loser
+/// gets Asterisk's documented 409, the winner the call, and both the `CallClaimed` naming it.
+async fn broadcast_twenty_calls_each_taken_once(client: Client) {
+    let report = broadcast_agents::run(&client, "default", 20, Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|e| panic!("broadcast-agents: {e:#}"));
+    let [a, b] = &report.agents;
+    assert_eq!(report.calls.len(), 20);
+    for agent in [a, b] {
+        assert!(agent.errors.is_empty(), "{agent:?}");
+        assert!(
+            agent.gone.is_empty(),
+            "claims after the offer ended: {agent:?}"
+        );
+        assert_eq!(
+            agent.offered, report.calls,
+            "every call offered to {}",
+            agent.app
+        );
+        assert_eq!(agent.started, agent.won, "{agent:?}");
+    }
+    for call in &report.calls {
+        let (winner, loser) = match (a.won.contains(call), b.won.contains(call)) {
+            (true, false) => (a, b),
+            (false, true) => (b, a),
+            other => panic!("{call} won by {other:?} (a, b): {report:#?}"),
+        };
+        assert_eq!(
+            loser.lost.get(call),
+            Some(&Some(
+                "Channel has already been claimed by another application".to_owned()
+            )),
+            "{call}: {loser:?}"
+        );
+        for agent in [a, b] {
+            assert_eq!(agent.claimed_events.get(call), Some(&winner.app), "{call}");
+        }
+    }
+    println!(
+        "{} took {}, {} took {}",
+        a.app,
+        a.won.len(),
+        b.app,
+        b.won.len()
+    );
+    let ids: Vec<&str> = report.calls.iter().map(String::as_str).collect();
+    assert_nothing_left(&client, &ids, &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_agents_22() {
+    scenario(
+        22,
+        "broadcast_agents",
+        broadcast_twenty_calls_each_taken_once,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_agents_22_ws() {
+    scenario_via(
+        22,
+        "broadcast_agents",
+        true,
+        broadcast_twenty_calls_each_taken_once,
+    )
+    .await;
+}
+
+/// 16.28.0 has no broadcast: the claim is refused before sending, naming the releases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_claim_refused_on_16() {
+    let Some(client) = server_via(16, "broadcast_claim_refused", false).await else {
+        return;
+    };
+    let e = ari_sdk::routing::broadcast::claim_channel(&client, "no-such-channel", "bcast-x")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ari_sdk::ErrorKind::Unsupported, "{e}");
+    assert_eq!(
+        e.to_string(),
+        "events.claimChannel (POST /events/claim): not supported by Asterisk 16.28.0; shipped in 20.20.0+, 22.10.0+, 23.4.0+"
     );
 }

@@ -23,6 +23,7 @@
 //! [`Router::new_playback`].
 
 mod app;
+pub mod broadcast;
 mod resync;
 
 use std::borrow::Borrow;
