@@ -1,7 +1,8 @@
 //! The conformance suite: every scenario against real Asterisk 22.10.1 and 16.28.0.
 //!
 //! Each scenario is an `async fn(Harness)` in one of the modules below; [`scenarios!`] makes a
-//! test `<module>::<scenario>_22` and `..._16` of each. A libtest-compatible runner
+//! test `<module>::<scenario>_22` and `..._16` of each, and `..._22_ws` with every REST call
+//! carried over the events WebSocket instead of HTTP (REST over WebSocket: 22.4+, so not 16). A libtest-compatible runner
 //! (libtest-mimic) runs them, by default 8 at a time (they mostly wait for Asterisk; pass
 //! `--test-threads N` to change it), then prints the operation coverage of the run and checks
 //! that no resource the scenarios created is left on the servers.
@@ -35,6 +36,12 @@ macro_rules! scenarios {
                         Ok(())
                     }));
                 }
+                let name = format!("{}::{}_22_ws", stringify!($module), stringify!($name));
+                let label = name.clone();
+                trials.push(Trial::test(name, move || {
+                    ari_tests::run_over_websocket(22, &label, $module::$name);
+                    Ok(())
+                }));
             )*
             trials
         }
