@@ -192,6 +192,11 @@ impl ClientBuilder {
     /// [`ConnectionReset`](crate::TransportKind::ConnectionReset). Learning the server's release
     /// ([`Client::connect`]) and calls that want a binary body (a stored recording's file) use
     /// HTTP, because Asterisk refuses binary bodies on the socket.
+    ///
+    /// Asterisk sends each answer (`RESTResponse`) through the application's event filter: an
+    /// application whose filter (`applications.filter`) does not allow `RESTResponse` gets no
+    /// answers on its socket, and its calls time out. Asterisk also runs the calls of one socket
+    /// one after another, in the thread that reads it (see `docs/BENCHMARKS.md`, section 2b).
     pub fn rest_over_websocket(mut self, enabled: bool) -> Self {
         self.rest_over_websocket = enabled;
         self

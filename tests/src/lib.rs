@@ -220,11 +220,16 @@ where
         .expect("tokio runtime");
     runtime.block_on(async move {
         let span = tracing::info_span!("ari.test", major = major as u64, scenario = name);
+        // Cleanup runs after the scenario's events connection is gone: over HTTP, always.
+        let cleanup_client = Client::builder()
+            .base_url(&server.url)
+            .credentials(&server.user, &server.password)
+            .build()
+            .expect("cleanup client");
         let harness = Harness::connect(server)
             .instrument(span.clone())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let client = harness.client.clone();
         let shared = harness.shared.clone();
         let close = harness.close.clone();
         let release = harness.release;
@@ -235,7 +240,7 @@ where
         .await;
         // Outside the test's span: cleanup calls do not count as coverage.
         drop(span);
-        let leftovers = cleanup(&client, &shared, major).await;
+        let leftovers = cleanup(&cleanup_client, &shared, major).await;
         close.close();
         fixtures::flush();
         match outcome {
