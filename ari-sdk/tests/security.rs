@@ -31,6 +31,10 @@ fn url_22(test: &str) -> Option<String> {
     }
 }
 
+/// The tests of this file run one at a time: the credentials test's log capture must not miss
+/// the SDK's callsites to the other test's threads (tracing caches whether a callsite is on).
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn reader() -> (String, String) {
     (
         std::env::var("ARI_READONLY_USER").unwrap_or_else(|_| "auditor".to_owned()),
@@ -98,6 +102,7 @@ async fn read_only_user_is_refused_every_write_over_http_and_websocket() {
     let Some(url) = url_22("read_only_user") else {
         return;
     };
+    let _serial = SERIAL.lock().await;
     let _lock = restart_lock();
     let (user, password) = reader();
 
@@ -155,6 +160,7 @@ async fn credentials_never_in_logs_debug_urls_or_errors_of_any_transport() {
     let Some(url) = url_22("credentials_never_shown") else {
         return;
     };
+    let _serial = SERIAL.lock().await;
     let _lock = restart_lock();
     let capture = Capture::default();
     let subscriber = tracing_subscriber::fmt()
@@ -163,6 +169,9 @@ async fn credentials_never_in_logs_debug_urls_or_errors_of_any_transport() {
         .finish();
     // This test's runtime is single-threaded: the guard covers the connection tasks too.
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Another test of this binary may have run the SDK's callsites with no subscriber, which
+    // caches them as disabled: have them asked again.
+    tracing::callsite::rebuild_interest_cache();
 
     let (user, password) = reader();
     let wrong = "ari-rs-wrong-s3cret";
