@@ -86,6 +86,8 @@ pub enum UnsupportedItem {
     Operation,
     /// A parameter of the operation, by wire name.
     Parameter(&'static str),
+    /// The carrier the client sends calls over (`websocket`: REST over the events WebSocket).
+    Carrier(&'static str),
 }
 
 /// An error from the ARI client.
@@ -480,6 +482,7 @@ impl fmt::Display for Error {
                 match item {
                     UnsupportedItem::Operation => f.write_str("not supported")?,
                     UnsupportedItem::Parameter(p) => write!(f, "parameter `{p}` not supported")?,
+                    UnsupportedItem::Carrier(c) => write!(f, "REST over {c} not supported")?,
                 }
                 write!(f, " by Asterisk {server}; ")?;
                 if availability.ranges.is_empty() {

@@ -5,6 +5,10 @@
 //! models, events, per-release availability), and a small hand-written runtime that they call:
 //! [`Client`] for REST calls, [`events`] for the events WebSocket, [`routing`] for per-resource
 //! event streams and Stasis applications, [`Error`] for everything that can go wrong.
+//!
+//! REST calls go over HTTP by default (every release), or over the events WebSocket
+//! ([`ClientBuilder::rest_over_websocket`]; Asterisk 20.14+, 21.9+, 22.4+, 23): see [`carrier`].
+//! `StasisBroadcast` claims (20.20+, 22.10+, 23.4+): [`routing::broadcast`].
 
 pub mod meta;
 
@@ -31,6 +35,7 @@ mod fixture_snapshot;
 #[path = "../../ari-codegen/tests/snapshots/adversarial/mod.rs"]
 mod adversarial_snapshot;
 
+pub mod carrier;
 mod client;
 mod error;
 pub mod events;

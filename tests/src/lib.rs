@@ -63,6 +63,9 @@ pub struct Server {
     pub user: String,
     /// ARI password.
     pub password: String,
+    /// Whether the client sends every REST call over its events WebSocket instead of HTTP
+    /// ([`ari_sdk::ClientBuilder::rest_over_websocket`]).
+    pub rest_over_websocket: bool,
 }
 
 /// Whether `ARI_REQUIRE_SERVERS` is set (to anything but empty or `0`): servers must answer.
@@ -86,6 +89,7 @@ pub fn server(major: u16) -> Option<Server> {
         url,
         user: std::env::var("ARI_USER").unwrap_or_else(|_| "asterisk".to_owned()),
         password: std::env::var("ARI_PASSWORD").unwrap_or_else(|_| "asterisk".to_owned()),
+        rest_over_websocket: false,
     })
 }
 
@@ -171,6 +175,16 @@ where
     run_locked(major, name, false, scenario)
 }
 
+/// Like [`run`], with every REST call of the harness's client carried over its events
+/// WebSocket (calls that want a binary body still go over HTTP).
+pub fn run_over_websocket<F, Fut>(major: u16, name: &str, scenario: F)
+where
+    F: FnOnce(Harness) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    run_inner(major, name, false, true, scenario)
+}
+
 /// Like [`run`], holding the restart lock of Asterisk 22 exclusively (`exclusive`) or shared
 /// (every other scenario): for the test that restarts the server.
 pub fn run_locked<F, Fut>(major: u16, name: &str, exclusive: bool, scenario: F)
@@ -178,12 +192,21 @@ where
     F: FnOnce(Harness) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let Some(server) = server(major) else {
+    run_inner(major, name, exclusive, false, scenario)
+}
+
+fn run_inner<F, Fut>(major: u16, name: &str, exclusive: bool, ws: bool, scenario: F)
+where
+    F: FnOnce(Harness) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(mut server) = server(major) else {
         eprintln!(
             "SKIP {name} on Asterisk {major}: ARI_URL_{major} is not set (set it, or ARI_REQUIRE_SERVERS=1 for the default servers)"
         );
         return;
     };
+    server.rest_over_websocket = ws;
     coverage::install();
     let _lock = if major == 22 {
         Some(restart_lock(exclusive))
@@ -197,11 +220,16 @@ where
         .expect("tokio runtime");
     runtime.block_on(async move {
         let span = tracing::info_span!("ari.test", major = major as u64, scenario = name);
+        // Cleanup runs after the scenario's events connection is gone: over HTTP, always.
+        let cleanup_client = Client::builder()
+            .base_url(&server.url)
+            .credentials(&server.user, &server.password)
+            .build()
+            .expect("cleanup client");
         let harness = Harness::connect(server)
             .instrument(span.clone())
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let client = harness.client.clone();
         let shared = harness.shared.clone();
         let close = harness.close.clone();
         let release = harness.release;
@@ -212,7 +240,7 @@ where
         .await;
         // Outside the test's span: cleanup calls do not count as coverage.
         drop(span);
-        let leftovers = cleanup(&client, &shared, major).await;
+        let leftovers = cleanup(&cleanup_client, &shared, major).await;
         close.close();
         fixtures::flush();
         match outcome {
@@ -262,6 +290,7 @@ pub async fn client_for(server: &Server) -> Result<(Client, Release), String> {
     let client = Client::builder()
         .base_url(&server.url)
         .credentials(&server.user, &server.password)
+        .rest_over_websocket(server.rest_over_websocket)
         .build()
         .map_err(|e| format!("client for {}: {e}", server.url))?;
     let version = client.connect().await.map_err(|e| {

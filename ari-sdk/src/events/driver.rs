@@ -135,6 +135,8 @@ pub(crate) struct Config {
     pub(crate) ping_interval: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) handshake_timeout: Duration,
+    /// REST over this socket, when enabled.
+    pub(crate) rest: Option<super::rest::WsLink>,
 }
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -142,7 +144,8 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// The states of the machine, with the data each one needs.
 enum State {
     Connecting,
-    Connected(Box<Ws>),
+    /// With the socket's place among the REST carriers, when it carries REST.
+    Connected(Box<Ws>, Option<super::rest::Opened>),
     Backoff(Instant),
     Closed,
 }
@@ -220,10 +223,13 @@ pub(crate) async fn run(
                         None => State::Closed,
                         Some(Ok(ws)) => {
                             tracing::debug!("events connected");
+                            // Before anyone hears of the connection (`connect()` returning, the
+                            // Reconnected item), so that REST calls made then go over it.
+                            let opened = config.rest.as_ref().map(|r| r.open());
                             if let Some(first) = first.take() {
                                 let _ = first.send(Ok(()));
                             }
-                            let mut next = State::Connected(Box::new(ws));
+                            let mut next = State::Connected(Box::new(ws), opened);
                             if let Some(at) = lost_at.take() {
                                 let item = RawItem::Reconnected {
                                     attempt: attempts_since_loss,
@@ -264,10 +270,10 @@ pub(crate) async fn run(
                         }
                     }
                 }
-                State::Connected(ws) => {
+                State::Connected(ws, opened) => {
                     state_tx.send_replace(ConnectionState::Connected);
                     let since = Instant::now();
-                    match connected(&config, *ws, &items, &mut close).await {
+                    match connected(&config, *ws, opened, &items, &mut close).await {
                         Ended::Shutdown => State::Closed,
                         Ended::Lost(e) => {
                             let e = config.request.locate(e);
@@ -390,6 +396,9 @@ async fn connect(config: &Config) -> Result<Ws> {
 async fn connected(
     config: &Config,
     ws: Ws,
+    // Dropped however this function returns, which fails the REST calls still queued or
+    // unanswered on this socket.
+    mut opened: Option<super::rest::Opened>,
     items: &Out,
     close: &mut watch::Receiver<bool>,
 ) -> Ended {
@@ -408,16 +417,34 @@ async fn connected(
         tokio::select! {
             biased;
             () = close_requested(close) => {
+                unlink(&mut opened);
                 shutdown(&mut sink, &mut stream).await;
                 return Ended::Shutdown;
             }
             () = items.closed() => {
+                unlink(&mut opened);
                 shutdown(&mut sink, &mut stream).await;
                 return Ended::Shutdown;
             }
+            Some(out) = next_request(&mut opened) => {
+                let Some(o) = opened.as_mut() else { continue };
+                o.pending.insert(out.id, out.reply);
+                if let Err(e) = sink.send(Message::text(out.frame)).await {
+                    return Ended::Lost(from_tungstenite(e));
+                }
+            }
             frame = stream.next() => {
                 let item = match frame {
-                    Some(Ok(Message::Text(text))) => RawItem::Text(text),
+                    Some(Ok(Message::Text(text))) => {
+                        if let Some(o) = opened.as_mut()
+                            && o.pending.answer(text.as_str())
+                            && !config.rest.as_ref().is_some_and(|r| r.deliver_to_stream)
+                        {
+                            last_frame = tokio::time::Instant::now();
+                            continue;
+                        }
+                        RawItem::Text(text)
+                    }
                     Some(Ok(Message::Binary(b))) => RawItem::Error(
                         config.request.locate(Error::websocket(format!(
                             "unexpected binary frame of {} bytes",
@@ -445,6 +472,7 @@ async fn connected(
                     }
                 };
                 if !deliver(items, close, item).await {
+                    unlink(&mut opened);
                     shutdown(&mut sink, &mut stream).await;
                     return Ended::Shutdown;
                 }
@@ -470,6 +498,22 @@ async fn connected(
                 );
             }
         }
+    }
+}
+
+/// The next request to write, when REST goes over this socket; never otherwise.
+async fn next_request(opened: &mut Option<super::rest::Opened>) -> Option<super::rest::Outgoing> {
+    match opened {
+        Some(o) => o.pending.queue.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A closing socket takes no new REST calls: they go over another socket of the client, or fail
+/// at once, rather than wait for a socket that will not write them.
+fn unlink(opened: &mut Option<super::rest::Opened>) {
+    if let Some(o) = opened {
+        o.unlink();
     }
 }
 
