@@ -23,6 +23,15 @@
 //! | 22.10.1 | `sid`        | `http://127.0.0.1:8088/ari`   | `ARI_PORT_22` |
 //! | 16.28.0 | `bullseye`   | `http://127.0.0.1:8089/ari`   | `ARI_PORT_16` |
 //!
+//! HTTPS (`https://127.0.0.1:8443/ari` on 22, `:8444` on 16; override `ARI_TLS_PORT_22` /
+//! `ARI_TLS_PORT_16`) uses a test PKI that `up` makes once per chroot in
+//! `<chroot>/etc/asterisk/keys/`: trust `ari-test-ca.pem`; the server certificate
+//! (`ari-test-cert.pem`, key `ari-test-key.pem`) names `127.0.0.1` only, so `localhost` is a
+//! host-name mismatch. A second ARI user, `reader` / `reader`, is read-only. On 22,
+//! `websocket_client.conf` and `ari.conf` `type=outbound_websocket` make Asterisk dial test
+//! listeners on 127.0.0.1 ports 8765-8768 (ARI) and 8770 (chan_websocket media); the port
+//! layout and credentials are in that template.
+//!
 //! Both listen on 127.0.0.1 only. The ARI user is `asterisk`, password `asterisk` (basic
 //! auth, or `api_key=asterisk:asterisk`); events at `ws://127.0.0.1:PORT/ari/events?app=NAME`.
 //! The HTTP server allows 500 sessions (`sessionlimit`). AMI is off.
@@ -59,7 +68,7 @@
 //!
 //! `up` writes these files from the templates in `xtask/assets/asterisk/` every time:
 //! `http.conf`, `ari.conf`, `modules.conf`, `extensions.conf`, `logger.conf`, `manager.conf`,
-//! `musiconhold.conf`. If the server is already running, `up` leaves it running when no file
+//! `musiconhold.conf`, `websocket_client.conf`, `chan_websocket.conf`. If the server is already running, `up` leaves it running when no file
 //! changed and restarts it when one did (e.g. another `ARI_PORT_22`). `modules.conf` loads
 //! every packaged module except hardware drivers, PJSIP/chan_sip, listeners on fixed ports
 //! (IAX2, DUNDi, …) and the AEL/Lua dialplans.
@@ -123,6 +132,7 @@ mod http;
 mod release;
 mod server;
 mod sys;
+mod tls;
 
 pub use release::Release;
 use release::{Selection, parse_selection};

@@ -66,6 +66,42 @@ impl Release {
         }
     }
 
+    /// The environment variable that overrides the HTTPS (TLS) port.
+    pub fn tls_port_env(self) -> &'static str {
+        match self {
+            Release::R22 => "ARI_TLS_PORT_22",
+            Release::R16 => "ARI_TLS_PORT_16",
+        }
+    }
+
+    /// The HTTPS (TLS) port of Asterisk's HTTP server when the environment does not override it.
+    pub fn default_tls_port(self) -> u16 {
+        match self {
+            Release::R22 => 8443,
+            Release::R16 => 8444,
+        }
+    }
+
+    /// The HTTPS port: `$ARI_TLS_PORT_<major>` if set, else [`Release::default_tls_port`].
+    pub fn tls_port(self) -> anyhow::Result<u16> {
+        match std::env::var(self.tls_port_env()) {
+            Ok(v) if !v.trim().is_empty() => v.trim().parse().map_err(|_| {
+                anyhow::anyhow!("{}={v:?} is not a TCP port number", self.tls_port_env())
+            }),
+            _ => Ok(self.default_tls_port()),
+        }
+    }
+
+    /// Whether this release has `res_websocket_client` (Asterisk dialling out: outbound ARI
+    /// WebSockets, chan_websocket client connections); since 20.15 / 21.10 / 22.5. Template
+    /// lines that start with `@OUTBOUND@` are written only for such releases.
+    pub fn has_outbound_websockets(self) -> bool {
+        match self {
+            Release::R22 => true,
+            Release::R16 => false,
+        }
+    }
+
     /// Modules that only this release has and that must not load (see `modules.conf`).
     pub fn extra_noload(self) -> &'static [&'static str] {
         match self {
