@@ -12,6 +12,7 @@ use tokio::sync::OnceCell;
 use tracing::Instrument;
 use url::Url;
 
+use crate::carrier::{self, Call, Carrier, Reply};
 use crate::error::{self, Error, Result, UnsupportedItem};
 use crate::meta::{Availability, OperationInfo, Release, Support};
 use crate::request::Request;
@@ -238,7 +239,14 @@ impl ClientBuilder {
             Some(v) => Cow::Owned(v),
             None => Cow::Borrowed(crate::default_known_majors()),
         };
+        let http = Arc::new(carrier::Http {
+            http,
+            username: username.clone(),
+            password: password.clone(),
+            request_timeout: self.request_timeout,
+        });
         Ok(Client {
+            carrier: http.clone(),
             inner: Arc::new(Inner {
                 http,
                 base,
@@ -266,17 +274,23 @@ fn percent_decode(s: &str) -> String {
 
 /// A connection to one Asterisk server's ARI. Cheap to clone: clones share the connection pool,
 /// the configuration and the learned server release.
+///
+/// REST calls go through the client's [`Carrier`]: HTTP unless the client was made for another
+/// (see [`carrier`](crate::carrier) for which carriers exist and which releases have them).
 #[derive(Clone)]
 pub struct Client {
     pub(crate) inner: Arc<Inner>,
+    /// What carries the calls; the HTTP one unless replaced by [`Client::with_carrier`].
+    carrier: Arc<dyn Carrier>,
 }
 
 pub(crate) struct Inner {
-    http: reqwest::Client,
+    /// The HTTP carrier, kept for calls another carrier cannot take (binary bodies).
+    http: Arc<carrier::Http>,
     pub(crate) base: Url,
     pub(crate) username: String,
     pub(crate) password: Secret,
-    request_timeout: Option<Duration>,
+    pub(crate) request_timeout: Option<Duration>,
     pub(crate) connect_timeout: Duration,
     pub(crate) user_agent: String,
     gate: Gate,
@@ -295,6 +309,7 @@ impl fmt::Debug for Client {
             .field("username", &self.inner.username)
             .field("password", &self.inner.password)
             .field("request_timeout", &self.inner.request_timeout)
+            .field("carrier", &self.carrier.name())
             .field("server_release", &self.known_release())
             .finish_non_exhaustive()
     }
@@ -329,6 +344,21 @@ impl Client {
             .base_url(base_url)
             .credentials(username, password)
             .build()
+    }
+
+    /// This client with its REST calls carried by `carrier` instead. The result shares this
+    /// client's configuration and learned release; calls that want a binary body still go over
+    /// HTTP when `carrier` cannot bring one back ([`Carrier::carries_binary`]).
+    pub fn with_carrier(&self, carrier: Arc<dyn Carrier>) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            carrier,
+        }
+    }
+
+    /// The name of the carrier this client's calls go over (`http`, `websocket`).
+    pub fn carrier_name(&self) -> &'static str {
+        self.carrier.name()
     }
 
     /// The ARI base URL, without credentials or trailing slash.
@@ -382,7 +412,13 @@ impl Client {
     async fn fetch_version(&self) -> Result<Option<ServerVersion>> {
         let mut req = Request::new(&ASTERISK_INFO);
         req.query("only", "system");
-        let (_, body) = self.execute_ungated(req).await?;
+        // A carrier that some releases lack cannot be trusted to answer before the release is
+        // known (an old server ignores REST frames), so the release is asked over HTTP.
+        let client = match self.carrier.availability() {
+            Some(_) => &self.with_carrier(self.inner.http.clone()),
+            None => self,
+        };
+        let (_, body) = client.execute_ungated(req, false).await?;
         let value: serde_json::Value = decode_json(&body)?;
         Ok(value
             .pointer("/system/version")
@@ -451,6 +487,9 @@ impl Client {
                 }
             }
         };
+        if let Some(availability) = self.carrier.availability() {
+            check(UnsupportedItem::Carrier(self.carrier.name()), availability)?;
+        }
         check(UnsupportedItem::Operation, info.availability)?;
         for name in req.present_params() {
             if let Some(p) = info.param(name) {
@@ -463,30 +502,31 @@ impl Client {
     /// Sends a request and decodes a JSON response into `T`.
     pub async fn send_json<T: DeserializeOwned>(&self, req: Request) -> Result<T> {
         let info = req.info;
-        let (_, body) = self.execute(req).await?;
+        let (_, body) = self.execute(req, false).await?;
         decode_json(&body).map_err(|e| e.with_operation(info))
     }
 
     /// Sends a request whose response has no body worth reading.
     pub async fn send_unit(&self, req: Request) -> Result<()> {
-        self.execute(req).await.map(|_| ())
+        self.execute(req, false).await.map(|_| ())
     }
 
-    /// Sends a request and returns the raw response body (recordings, sound files).
+    /// Sends a request and returns the raw response body (recordings, sound files). Over a
+    /// carrier that cannot bring back binary bodies, the call goes over HTTP.
     pub async fn send_binary(&self, req: Request) -> Result<Bytes> {
-        self.execute(req).await.map(|(_, body)| body)
+        self.execute(req, true).await.map(|(_, body)| body)
     }
 
     /// Gates, sends, and turns a non-2xx answer into an error. The one non-generic path every
     /// generated call goes through.
-    pub(crate) async fn execute(&self, req: Request) -> Result<(u16, Bytes)> {
+    pub(crate) async fn execute(&self, req: Request, binary: bool) -> Result<(u16, Bytes)> {
         if let Some(release) = self.gate_release().await {
             self.check_support(&req, release)?;
         }
-        self.execute_ungated(req).await
+        self.execute_ungated(req, binary).await
     }
 
-    async fn execute_ungated(&self, req: Request) -> Result<(u16, Bytes)> {
+    async fn execute_ungated(&self, req: Request, binary: bool) -> Result<(u16, Bytes)> {
         let info = req.info;
         let span = tracing::debug_span!(
             "ari.request",
@@ -496,7 +536,7 @@ impl Client {
         );
         async move {
             let started = Instant::now();
-            let result = self.exchange(&req).await;
+            let result = self.exchange(&req, binary).await;
             let elapsed_ms = started.elapsed().as_millis() as u64;
             match &result {
                 Ok((status, body)) => {
@@ -512,32 +552,31 @@ impl Client {
         .await
     }
 
-    async fn exchange(&self, req: &Request) -> Result<(u16, Bytes)> {
+    /// Hands the call to the carrier and reads the status of its reply, the same way for every
+    /// carrier.
+    async fn exchange(&self, req: &Request, binary: bool) -> Result<(u16, Bytes)> {
         let info = req.info;
         let url = req.url(&self.inner.base)?;
-        let method = reqwest::Method::from_bytes(info.method.as_bytes())
-            .map_err(|_| Error::config(format!("bad HTTP method {}", info.method)))?;
-        let mut builder = self.inner.http.request(method, url);
-        if !self.inner.username.is_empty() {
-            builder = builder.basic_auth(&self.inner.username, Some(self.inner.password.expose()));
-        }
-        if let Some(body) = req.body_value() {
-            let bytes = serde_json::to_vec(&body)
-                .map_err(|e| Error::config(format!("request body: {e}")))?;
-            builder = builder
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(bytes);
-        }
-        let timeout = self.inner.request_timeout;
-        let response = builder
-            .send()
-            .await
-            .map_err(|e| error::from_reqwest(e, timeout))?;
-        let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| error::from_reqwest(e, timeout))?;
+        let body = match req.body_value() {
+            Some(body) => Some(
+                serde_json::to_vec(&body)
+                    .map_err(|e| Error::config(format!("request body: {e}")))?,
+            ),
+            None => None,
+        };
+        let call = Call {
+            info,
+            url,
+            base_path_len: self.inner.base.path().len(),
+            body,
+            binary,
+        };
+        let carrier: &dyn Carrier = if binary && !self.carrier.carries_binary() {
+            &*self.inner.http
+        } else {
+            &*self.carrier
+        };
+        let Reply { status, body } = carrier.send(call).await?;
         if (200..300).contains(&status) {
             return Ok((status, body));
         }

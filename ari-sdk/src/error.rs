@@ -78,6 +78,8 @@ pub enum UnsupportedItem {
     Operation,
     /// A parameter of the operation, by wire name.
     Parameter(&'static str),
+    /// The carrier the client sends calls over (`websocket`: REST over the events WebSocket).
+    Carrier(&'static str),
 }
 
 /// An error from the ARI client.
@@ -396,6 +398,7 @@ impl fmt::Display for Error {
                 match item {
                     UnsupportedItem::Operation => f.write_str("not supported")?,
                     UnsupportedItem::Parameter(p) => write!(f, "parameter `{p}` not supported")?,
+                    UnsupportedItem::Carrier(c) => write!(f, "REST over {c} not supported")?,
                 }
                 write!(f, " by Asterisk {server}; ")?;
                 if availability.ranges.is_empty() {

@@ -23,6 +23,7 @@ pub use generated::{models, ops, releases};
 #[path = "../../ari-codegen/tests/snapshots/basic/mod.rs"]
 mod fixture_snapshot;
 
+pub mod carrier;
 mod client;
 mod error;
 pub mod events;

@@ -130,6 +130,8 @@ pub(crate) struct Config {
     pub(crate) ping_interval: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) handshake_timeout: Duration,
+    /// REST over this socket, when enabled.
+    pub(crate) rest: Option<super::rest::WsLink>,
 }
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -389,6 +391,10 @@ async fn connected(
     close: &mut watch::Receiver<bool>,
 ) -> Ended {
     let (mut sink, mut stream) = ws.split();
+    // Requests made from now on go over this socket; dropping `pending` (however this function
+    // returns) fails those still queued or unanswered.
+    let mut pending = config.rest.as_ref().map(|r| r.open());
+    let _unlink = Unlink(config.rest.as_ref());
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + config.ping_interval,
         config.ping_interval,
@@ -410,9 +416,25 @@ async fn connected(
                 shutdown(&mut sink, &mut stream).await;
                 return Ended::Shutdown;
             }
+            Some(out) = next_request(&mut pending) => {
+                let Some(p) = pending.as_mut() else { continue };
+                p.insert(out.id, out.reply);
+                if let Err(e) = sink.send(Message::text(out.frame)).await {
+                    return Ended::Lost(from_tungstenite(e));
+                }
+            }
             frame = stream.next() => {
                 let item = match frame {
-                    Some(Ok(Message::Text(text))) => RawItem::Text(text),
+                    Some(Ok(Message::Text(text))) => {
+                        if let Some(p) = pending.as_mut()
+                            && p.answer(text.as_str())
+                            && !config.rest.as_ref().is_some_and(|r| r.deliver_to_stream)
+                        {
+                            last_frame = tokio::time::Instant::now();
+                            continue;
+                        }
+                        RawItem::Text(text)
+                    }
                     Some(Ok(Message::Binary(b))) => RawItem::Error(
                         Error::websocket(format!("unexpected binary frame of {} bytes", b.len()))
                             .with_operation(&EVENTS_OP),
@@ -462,6 +484,25 @@ async fn connected(
                     ),
                 );
             }
+        }
+    }
+}
+
+/// The next request to write, when REST goes over this socket; never otherwise.
+async fn next_request(pending: &mut Option<super::rest::Pending>) -> Option<super::rest::Outgoing> {
+    match pending {
+        Some(p) => p.queue.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Withdraws the socket's request queue when the connected period ends, however it ends.
+struct Unlink<'a>(Option<&'a super::rest::WsLink>);
+
+impl Drop for Unlink<'_> {
+    fn drop(&mut self) {
+        if let Some(link) = self.0 {
+            link.close();
         }
     }
 }

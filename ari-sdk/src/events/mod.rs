@@ -26,6 +26,7 @@
 //! reconnect would be rejected too), or after the configured number of failed attempts.
 
 mod driver;
+mod rest;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -166,6 +167,8 @@ pub struct EventsBuilder {
     ping_interval: Duration,
     idle_timeout: Option<Duration>,
     buffer: usize,
+    rest: bool,
+    rest_to_stream: bool,
 }
 
 impl fmt::Debug for EventsBuilder {
@@ -175,6 +178,7 @@ impl fmt::Debug for EventsBuilder {
             .field("subscribe_all", &self.subscribe_all)
             .field("backoff", &self.backoff)
             .field("ping_interval", &self.ping_interval)
+            .field("rest_over_websocket", &self.rest)
             .finish_non_exhaustive()
     }
 }
@@ -190,6 +194,8 @@ impl Client {
             ping_interval: Duration::from_secs(20),
             idle_timeout: None,
             buffer: 1024,
+            rest: false,
+            rest_to_stream: false,
         }
     }
 }
@@ -243,6 +249,36 @@ impl EventsBuilder {
         self
     }
 
+    /// Carry REST calls over this WebSocket too: [`EventStream::rest_client`] then gives a
+    /// [`Client`] whose every call is a `RESTRequest` frame on this connection, answered by a
+    /// `RESTResponse` event, instead of an HTTP exchange.
+    ///
+    /// Asterisk has this since 20.14.0, 21.9.0 and 22.4.0 (and in every 23); the client refuses
+    /// calls before sending them on an older release (when it gates by release, the default).
+    /// Typed results and errors are the same as over HTTP. What differs:
+    /// - calls that want a binary body (a stored recording's file) go over HTTP, because Asterisk
+    ///   refuses binary bodies on the socket (406);
+    /// - while the socket is down (between a loss and the reconnect), calls fail at once with a
+    ///   transient [`ConnectionReset`](crate::TransportKind::ConnectionReset); calls in flight
+    ///   when it drops fail at once the same way (their effect on the server is unknown), and
+    ///   calls made after a reconnect go over the new socket;
+    /// - the client's [`request_timeout`](crate::ClientBuilder::request_timeout) bounds each
+    ///   call, from queueing to the answer.
+    ///
+    /// The `RESTResponse` events are taken by the calls and do not reach the event stream unless
+    /// [`rest_responses_in_stream`](Self::rest_responses_in_stream) asks for them.
+    pub fn rest_over_websocket(mut self, enabled: bool) -> Self {
+        self.rest = enabled;
+        self
+    }
+
+    /// Also deliver the `RESTResponse` events to the stream, after they answered their calls
+    /// (default `false`).
+    pub fn rest_responses_in_stream(mut self, enabled: bool) -> Self {
+        self.rest_to_stream = enabled;
+        self
+    }
+
     /// Starts the connection in the background and returns the stream at once; the first
     /// attempt's failure is an item like any other. Needs a tokio runtime.
     pub fn start(self) -> Result<EventStream> {
@@ -289,6 +325,16 @@ impl EventsBuilder {
         let idle_timeout = self
             .idle_timeout
             .unwrap_or(self.ping_interval * 2 + Duration::from_secs(5));
+        let (rest_client, rest_link) = if self.rest {
+            let (carrier, link) =
+                rest::pair(self.client.inner.request_timeout, self.rest_to_stream);
+            (
+                Some(self.client.with_carrier(Arc::new(carrier))),
+                Some(link),
+            )
+        } else {
+            (None, None)
+        };
         let (items_tx, items_rx) = mpsc::channel(self.buffer);
         let (close_tx, close_rx) = watch::channel(false);
         let (state_tx, state_rx) = watch::channel(ConnectionState::Connecting);
@@ -298,6 +344,7 @@ impl EventsBuilder {
             ping_interval: self.ping_interval,
             idle_timeout,
             handshake_timeout: self.client.inner.connect_timeout + Duration::from_secs(5),
+            rest: rest_link,
         };
         let outlet = Arc::new(Mutex::new(Outlet::Queue));
         let out = driver::Out {
@@ -312,6 +359,7 @@ impl EventsBuilder {
                 tx: Arc::new(close_tx),
             },
             state: state_rx,
+            rest_client,
             _event: PhantomData,
         })
     }
@@ -350,6 +398,7 @@ pub struct EventStream<E = DefaultEvent> {
     outlet: Arc<Mutex<Outlet>>,
     close: CloseHandle,
     state: watch::Receiver<ConnectionState>,
+    rest_client: Option<Client>,
     _event: PhantomData<fn() -> E>,
 }
 
@@ -362,6 +411,13 @@ impl<E> fmt::Debug for EventStream<E> {
 }
 
 impl<E> EventStream<E> {
+    /// A client whose REST calls go over this connection, when it was built with
+    /// [`EventsBuilder::rest_over_websocket`]; `None` otherwise. Clones share the socket; the
+    /// client outlives the stream, but once the stream is dropped its calls fail.
+    pub fn rest_client(&self) -> Option<Client> {
+        self.rest_client.clone()
+    }
+
     /// The connection's state now.
     pub fn state(&self) -> ConnectionState {
         *self.state.borrow()
