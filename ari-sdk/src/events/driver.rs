@@ -136,6 +136,23 @@ pub(crate) struct Config {
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// What one open socket needs, whoever opened it (we, or Asterisk towards our listener).
+pub(crate) struct SocketConfig<'a> {
+    pub(crate) ping_interval: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) rest: Option<&'a super::rest::WsLink>,
+}
+
+impl Config {
+    fn socket(&self) -> SocketConfig<'_> {
+        SocketConfig {
+            ping_interval: self.ping_interval,
+            idle_timeout: self.idle_timeout,
+            rest: self.rest.as_ref(),
+        }
+    }
+}
+
 /// The states of the machine, with the data each one needs.
 enum State {
     Connecting,
@@ -264,7 +281,7 @@ pub(crate) async fn run(
                 State::Connected(ws) => {
                     state_tx.send_replace(ConnectionState::Connected);
                     let since = Instant::now();
-                    match connected(&config, *ws, &items, &mut close).await {
+                    match connected(&config.socket(), *ws, &items, &mut close).await {
                         Ended::Shutdown => State::Closed,
                         Ended::Lost(e) => {
                             let e = e.with_operation(&EVENTS_OP);
@@ -383,18 +400,43 @@ async fn connect(config: &Config) -> Result<Ws> {
     }
 }
 
+/// Runs a socket that Asterisk opened towards us (an outbound ARI WebSocket) once, until it is
+/// lost or shut down; there is no reconnecting (Asterisk reconnects, as a new connection). A
+/// loss is the stream's last item.
+#[cfg(feature = "server")]
+pub(crate) async fn run_accepted<S>(
+    socket: WebSocketStream<S>,
+    config: SocketConfig<'_>,
+    items: Out,
+    mut close: watch::Receiver<bool>,
+    state_tx: watch::Sender<ConnectionState>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    state_tx.send_replace(ConnectionState::Connected);
+    if let Ended::Lost(e) = connected(&config, socket, &items, &mut close).await {
+        let e = e.with_operation(&EVENTS_OP);
+        tracing::debug!(error = %e, "outbound connection lost");
+        let _ = deliver(&items, &mut close, RawItem::Error(e)).await;
+    }
+    state_tx.send_replace(ConnectionState::Closed);
+}
+
 /// Runs one open connection until it is lost or shut down.
-async fn connected(
-    config: &Config,
-    ws: Ws,
+async fn connected<S>(
+    config: &SocketConfig<'_>,
+    ws: WebSocketStream<S>,
     items: &Out,
     close: &mut watch::Receiver<bool>,
-) -> Ended {
+) -> Ended
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let (mut sink, mut stream) = ws.split();
     // Requests made from now on go over this socket; dropping `pending` (however this function
     // returns) fails those still queued or unanswered.
-    let mut pending = config.rest.as_ref().map(|r| r.open());
-    let _unlink = Unlink(config.rest.as_ref());
+    let mut pending = config.rest.map(|r| r.open());
+    let _unlink = Unlink(config.rest);
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + config.ping_interval,
         config.ping_interval,
@@ -428,7 +470,7 @@ async fn connected(
                     Some(Ok(Message::Text(text))) => {
                         if let Some(p) = pending.as_mut()
                             && p.answer(text.as_str())
-                            && !config.rest.as_ref().is_some_and(|r| r.deliver_to_stream)
+                            && !config.rest.is_some_and(|r| r.deliver_to_stream)
                         {
                             last_frame = tokio::time::Instant::now();
                             continue;
@@ -508,10 +550,12 @@ impl Drop for Unlink<'_> {
 }
 
 /// Sends Close and waits briefly for the server's Close, so the server sees a clean goodbye.
-async fn shutdown(
-    sink: &mut futures::stream::SplitSink<Ws, Message>,
-    stream: &mut futures::stream::SplitStream<Ws>,
-) {
+async fn shutdown<S>(
+    sink: &mut futures::stream::SplitSink<WebSocketStream<S>, Message>,
+    stream: &mut futures::stream::SplitStream<WebSocketStream<S>>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let goodbye = async {
         if sink.send(Message::Close(None)).await.is_ok() {
             while let Some(Ok(msg)) = stream.next().await {

@@ -79,15 +79,30 @@ impl<E: fmt::Display + Send + 'static> HandlerOutcome for std::result::Result<()
 /// # }
 /// ```
 pub struct StasisApp {
-    client: Client,
-    events: EventsBuilder,
+    source: Source,
+}
+
+/// Where the application's events come from.
+enum Source {
+    /// We connect to Asterisk's events WebSocket.
+    Inbound {
+        client: Client,
+        events: Box<EventsBuilder>,
+    },
+    /// Asterisk connects to us.
+    #[cfg(feature = "server")]
+    Outbound(Box<crate::server::AriListener>),
 }
 
 impl fmt::Debug for StasisApp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StasisApp")
-            .field("events", &self.events)
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("StasisApp");
+        match &self.source {
+            Source::Inbound { events, .. } => d.field("events", events),
+            #[cfg(feature = "server")]
+            Source::Outbound(l) => d.field("outbound", l),
+        };
+        d.finish_non_exhaustive()
     }
 }
 
@@ -95,14 +110,47 @@ impl StasisApp {
     /// An application named `app` on `client`'s server.
     pub fn new(client: &Client, app: impl Into<String>) -> StasisApp {
         StasisApp {
-            client: client.clone(),
-            events: client.event_stream().app(app),
+            source: Source::Inbound {
+                client: client.clone(),
+                events: Box::new(client.event_stream().app(app)),
+            },
         }
     }
 
-    /// Adjusts the events connection (more apps, backoff, pings).
+    /// An application served over the connections Asterisk opens to `listener` (outbound ARI
+    /// WebSockets, Asterisk 20.15+, 21.10+, 22.5+; feature `server`): the same handler as with
+    /// [`new`](Self::new), each call's REST going over the connection that brought it. Which
+    /// apps arrive is Asterisk's `ari.conf` (`apps`); a per-call connection's app is named
+    /// `app:<channel name>`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> ari_sdk::Result<()> {
+    /// use ari_sdk::routing::{Call, StasisApp};
+    /// use ari_sdk::server::AriListener;
+    ///
+    /// let listener = AriListener::builder()
+    ///     .credentials("ari-out", "ari-out-secret")
+    ///     .bind("127.0.0.1:8765")
+    ///     .await?;
+    /// StasisApp::outbound(listener) // instead of StasisApp::new(&client, "hello")
+    ///     .run(|call: Call| async move { call.channel.answer().send().await })
+    ///     .await
+    /// # }
+    /// ```
+    #[cfg(feature = "server")]
+    pub fn outbound(listener: crate::server::AriListener) -> StasisApp {
+        StasisApp {
+            source: Source::Outbound(Box::new(listener)),
+        }
+    }
+
+    /// Adjusts the events connection (more apps, backoff, pings). Has no effect on an
+    /// [`outbound`](Self::outbound) application, whose connections Asterisk configures.
     pub fn configure(mut self, f: impl FnOnce(EventsBuilder) -> EventsBuilder) -> StasisApp {
-        self.events = f(self.events);
+        if let Source::Inbound { events, .. } = &mut self.source {
+            let built = f((**events).clone());
+            **events = built;
+        }
         self
     }
 
@@ -110,55 +158,100 @@ impl StasisApp {
     /// the first connection fails (wrong URL or credentials); afterwards a lost connection is
     /// retried, and `Ok` is returned only when the connection is closed. Dropping the future
     /// stops the application and aborts the running handlers.
+    ///
+    /// An [`outbound`](Self::outbound) application serves every connection Asterisk opens, each
+    /// until it ends, and returns once the listener is shut down and its connections have ended.
     pub async fn run<F, Fut>(self, handler: F) -> Result<()>
     where
         F: Fn(Call) -> Fut + Send + Sync + 'static,
         Fut: Future + Send + 'static,
         Fut::Output: HandlerOutcome,
     {
-        let stream = self.events.connect().await?;
-        // Events reach the calls' own streams; the main stream only carries the rest.
-        let (router, mut items) = Router::with_unrouted_stream(&self.client, stream)?;
-        let mut incoming = router.incoming();
-        let mut tasks = JoinSet::new();
-        let mut last_error = None;
-        loop {
-            tokio::select! {
-                Some(call) = incoming.next() => {
-                    let channel = call.channel.id().to_owned();
-                    let fut = handler(call);
-                    tasks.spawn(async move {
-                        if let Some(e) = fut.await.failure() {
-                            tracing::warn!(%channel, error = %e, "call handler failed");
+        match self.source {
+            Source::Inbound { client, events } => {
+                let stream = events.connect().await?;
+                serve(&client, stream, &handler).await
+            }
+            #[cfg(feature = "server")]
+            Source::Outbound(mut listener) => {
+                let handler = std::sync::Arc::new(handler);
+                let mut connections = JoinSet::new();
+                loop {
+                    tokio::select! {
+                        conn = listener.accept() => {
+                            let Some(conn) = conn else { break };
+                            let handler = handler.clone();
+                            connections.spawn(async move {
+                                let (client, events) = conn.into_parts();
+                                if let Err(e) = serve(&client, events, &*handler).await {
+                                    tracing::warn!(error = %e, "outbound connection ended with an error");
+                                }
+                            });
                         }
-                    });
+                        Some(joined) = connections.join_next() => {
+                            if joined.is_err_and(|e| e.is_panic()) {
+                                tracing::error!("an outbound connection's task panicked");
+                            }
+                        }
+                    }
                 }
-                item = items.next() => match item {
-                    None => break,
-                    Some(StreamItem::Error(e)) => {
-                        tracing::warn!(error = %e, "events");
-                        last_error = Some(e);
+                while connections.join_next().await.is_some() {}
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Routes one events connection's calls to `handler` until the connection ends for good.
+async fn serve<F, Fut>(
+    client: &Client,
+    stream: crate::events::EventStream,
+    handler: &F,
+) -> Result<()>
+where
+    F: Fn(Call) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: HandlerOutcome,
+{
+    // Events reach the calls' own streams; the main stream only carries the rest.
+    let (router, mut items) = Router::with_unrouted_stream(client, stream)?;
+    let mut incoming = router.incoming();
+    let mut tasks = JoinSet::new();
+    let mut last_error = None;
+    loop {
+        tokio::select! {
+            Some(call) = incoming.next() => {
+                let channel = call.channel.id().to_owned();
+                let fut = handler(call);
+                tasks.spawn(async move {
+                    if let Some(e) = fut.await.failure() {
+                        tracing::warn!(%channel, error = %e, "call handler failed");
                     }
-                    Some(StreamItem::Reconnected { attempt, downtime }) => {
-                        tracing::info!(attempt, ?downtime, "events reconnected");
-                    }
-                    Some(StreamItem::Event(event)) => {
-                        tracing::trace!(kind = %event.kind(), "event of no call");
-                    }
-                },
-                Some(joined) = tasks.join_next() => {
-                    if joined.is_err_and(|e| e.is_panic()) {
-                        tracing::error!("a call handler panicked");
-                    }
+                });
+            }
+            item = items.next() => match item {
+                None => break,
+                Some(StreamItem::Error(e)) => {
+                    tracing::warn!(error = %e, "events");
+                    last_error = Some(e);
+                }
+                Some(StreamItem::Reconnected { attempt, downtime }) => {
+                    tracing::info!(attempt, ?downtime, "events reconnected");
+                }
+                Some(StreamItem::Event(event)) => {
+                    tracing::trace!(kind = %event.kind(), "event of no call");
+                }
+            },
+            Some(joined) = tasks.join_next() => {
+                if joined.is_err_and(|e| e.is_panic()) {
+                    tracing::error!("a call handler panicked");
                 }
             }
         }
-        match last_error {
-            Some(e) if matches!(e.kind(), ErrorKind::Unauthorized | ErrorKind::Closed) => Err(e),
-            Some(e) if e.kind() == ErrorKind::Http && matches!(e.status(), Some(400 | 403)) => {
-                Err(e)
-            }
-            _ => Ok(()),
-        }
+    }
+    match last_error {
+        Some(e) if matches!(e.kind(), ErrorKind::Unauthorized | ErrorKind::Closed) => Err(e),
+        Some(e) if e.kind() == ErrorKind::Http && matches!(e.status(), Some(400 | 403)) => Err(e),
+        _ => Ok(()),
     }
 }

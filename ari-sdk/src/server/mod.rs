@@ -31,8 +31,13 @@
 //! [`Incoming`] apart and run their protocol on the socket; the guard travels with the socket
 //! so that the connection counts until it is dropped.
 
+mod ari;
 mod listener;
 
+pub use ari::{
+    AriListener, AriListenerBuilder, OUTBOUND_WEBSOCKETS, OutboundConnection, check_release,
+    check_server,
+};
 pub use listener::{
     ConnectionGuard, Incoming, Listener, ListenerBuilder, ListenerStats, RequestInfo, ServerStream,
 };
