@@ -281,7 +281,8 @@ pub(crate) async fn run(
                 State::Connected(ws) => {
                     state_tx.send_replace(ConnectionState::Connected);
                     let since = Instant::now();
-                    match connected(&config.socket(), *ws, &items, &mut close).await {
+                    let pending = config.rest.as_ref().map(|r| r.open());
+                    match connected(&config.socket(), *ws, pending, &items, &mut close).await {
                         Ended::Shutdown => State::Closed,
                         Ended::Lost(e) => {
                             let e = e.with_operation(&EVENTS_OP);
@@ -407,6 +408,7 @@ async fn connect(config: &Config) -> Result<Ws> {
 pub(crate) async fn run_accepted<S>(
     socket: WebSocketStream<S>,
     config: SocketConfig<'_>,
+    pending: Option<super::rest::Pending>,
     items: Out,
     mut close: watch::Receiver<bool>,
     state_tx: watch::Sender<ConnectionState>,
@@ -414,7 +416,7 @@ pub(crate) async fn run_accepted<S>(
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     state_tx.send_replace(ConnectionState::Connected);
-    if let Ended::Lost(e) = connected(&config, socket, &items, &mut close).await {
+    if let Ended::Lost(e) = connected(&config, socket, pending, &items, &mut close).await {
         let e = e.with_operation(&EVENTS_OP);
         tracing::debug!(error = %e, "outbound connection lost");
         let _ = deliver(&items, &mut close, RawItem::Error(e)).await;
@@ -422,10 +424,12 @@ pub(crate) async fn run_accepted<S>(
     state_tx.send_replace(ConnectionState::Closed);
 }
 
-/// Runs one open connection until it is lost or shut down.
+/// Runs one open connection until it is lost or shut down. `pending` holds the requests queued
+/// for this socket (opened by the caller, so that none made before this runs is lost).
 async fn connected<S>(
     config: &SocketConfig<'_>,
     ws: WebSocketStream<S>,
+    mut pending: Option<super::rest::Pending>,
     items: &Out,
     close: &mut watch::Receiver<bool>,
 ) -> Ended
@@ -433,9 +437,8 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let (mut sink, mut stream) = ws.split();
-    // Requests made from now on go over this socket; dropping `pending` (however this function
-    // returns) fails those still queued or unanswered.
-    let mut pending = config.rest.map(|r| r.open());
+    // Requests go over this socket; dropping `pending` (however this function returns) fails
+    // those still queued or unanswered.
     let _unlink = Unlink(config.rest);
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + config.ping_interval,

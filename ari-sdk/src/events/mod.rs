@@ -390,13 +390,22 @@ where
         outlet: outlet.clone(),
     };
     let closer = close_tx.clone();
+    // Opened before the client is handed out, so that its first call finds the socket.
+    let pending = link.open();
     tokio::spawn(async move {
         let socket_config = driver::SocketConfig {
             ping_interval: options.ping_interval,
             idle_timeout: options.idle_timeout,
             rest: Some(&link),
         };
-        let run = driver::run_accepted(socket, socket_config, out, close_rx, state_tx);
+        let run = driver::run_accepted(
+            socket,
+            socket_config,
+            Some(pending),
+            out,
+            close_rx,
+            state_tx,
+        );
         tokio::pin!(run);
         tokio::select! {
             () = &mut run => {}

@@ -290,6 +290,12 @@ impl AriListener {
         self.listener.shutdown();
     }
 
+    /// A handle that shuts this listener down from elsewhere (after it was moved into
+    /// [`StasisApp::outbound`](crate::routing::StasisApp::outbound), say).
+    pub fn shutdown_handle(&self) -> super::ShutdownHandle {
+        self.listener.shutdown_handle()
+    }
+
     /// Waits until every connection has ended.
     pub async fn wait_idle(&self) {
         self.listener.wait_idle().await;

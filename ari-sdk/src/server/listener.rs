@@ -363,6 +363,14 @@ impl Listener {
         self.shared.shutdown.send_replace(true);
     }
 
+    /// A handle that shuts the listener down from elsewhere (for a listener moved into a
+    /// task).
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// Whether [`shutdown`](Self::shutdown) has been called.
     pub fn is_shut_down(&self) -> bool {
         *self.shared.shutdown.borrow()
@@ -391,6 +399,35 @@ impl Listener {
             refused_auth: s.refused_auth.load(Ordering::Relaxed),
             refused_busy: s.refused_busy.load(Ordering::Relaxed),
             failed_handshakes: s.failed_handshakes.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Shuts a [`Listener`] down from anywhere; cheap to clone.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for ShutdownHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownHandle")
+            .field("shut_down", &*self.shared.shutdown.borrow())
+            .finish()
+    }
+}
+
+impl ShutdownHandle {
+    /// Like [`Listener::shutdown`]. Idempotent.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.send_replace(true);
+    }
+
+    /// Waits until no connection is open, like [`Listener::wait_idle`].
+    pub async fn wait_idle(&self) {
+        let all = u32::try_from(self.shared.max).unwrap_or(u32::MAX);
+        if let Ok(permits) = self.shared.permits.acquire_many(all).await {
+            drop(permits);
         }
     }
 }

@@ -40,4 +40,5 @@ pub use ari::{
 };
 pub use listener::{
     ConnectionGuard, Incoming, Listener, ListenerBuilder, ListenerStats, RequestInfo, ServerStream,
+    ShutdownHandle,
 };
