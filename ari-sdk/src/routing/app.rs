@@ -147,9 +147,13 @@ impl StasisApp {
     /// Adjusts the events connection (more apps, backoff, pings). Has no effect on an
     /// [`outbound`](Self::outbound) application, whose connections Asterisk configures.
     pub fn configure(mut self, f: impl FnOnce(EventsBuilder) -> EventsBuilder) -> StasisApp {
-        if let Source::Inbound { events, .. } = &mut self.source {
-            let built = f((**events).clone());
-            **events = built;
+        match &mut self.source {
+            Source::Inbound { events, .. } => {
+                let built = f((**events).clone());
+                **events = built;
+            }
+            #[cfg(feature = "server")]
+            Source::Outbound(_) => {}
         }
         self
     }
