@@ -15,6 +15,13 @@
 //! `SKIP` and passes when `ARI_URL_22` is not set (unless `ARI_REQUIRE_SERVERS=1`). Tests that
 //! need the same port take turns.
 
+// The example includes examples/common/mod.rs as its own module, here as when it is built alone.
+#![allow(clippy::duplicate_mod)]
+
+#[allow(dead_code)]
+#[path = "../examples/outbound_listener.rs"]
+mod outbound_listener;
+
 use std::collections::HashSet;
 use std::io::Write as _;
 use std::time::Duration;
@@ -382,4 +389,36 @@ async fn releases_without_outbound_websockets_are_refused_at_start() {
             .expect("22 has them");
         assert_eq!(r.map(|r| r.major), Some(22));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbound_listener_example_serves_per_call_connections() {
+    let test = "outbound_listener_example";
+    let _lock = restart_lock();
+    let Some(http) = server(22, test).await else {
+        return;
+    };
+    let _port = PER_CALL_PORT.lock().await;
+    bounded(test, async {
+        let listener = listen(8766).await;
+        let served = tokio::spawn(outbound_listener::serve(listener, Some(2)));
+        for _ in 0..2 {
+            http.channels()
+                .originate("Local/stasis-outbound-percall@default")
+                .extension("wait")
+                .context("default")
+                .priority(1)
+                .send()
+                .await
+                .expect("originate");
+        }
+        let reports = served.await.expect("task").expect("example");
+        assert_eq!(reports.len(), 2);
+        for r in &reports {
+            assert!(r.playback_finished, "{r:?}");
+            assert_eq!(r.playback_state.as_deref(), Some("done"), "{r:?}");
+            assert!(r.hung_up && r.stasis_end, "{r:?}");
+        }
+    })
+    .await;
 }

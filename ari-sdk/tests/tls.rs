@@ -9,6 +9,13 @@
 //! `etc/asterisk/keys`). The certificate names `127.0.0.1` only, so `localhost` is the wrong
 //! host name.
 
+// The example includes examples/common/mod.rs as its own module, here as when it is built alone.
+#![allow(clippy::duplicate_mod)]
+
+#[allow(dead_code)]
+#[path = "../examples/tls.rs"]
+mod tls_example;
+
 use std::io::Write as _;
 use std::time::Duration;
 
@@ -260,4 +267,31 @@ async fn a_wrong_host_name_is_a_clear_tls_error_for_https_and_wss() {
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Transport(TransportKind::Tls), "{e}");
+}
+
+/// The `tls` example against both releases: https and wss everywhere; REST over wss where the
+/// release has it (22.10.1), refused before sending on 16.28.0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tls_example_runs_on_22_and_16() {
+    let _lock = restart_lock();
+    for major in [22, 16] {
+        let Some((url, ca)) = tls_server(major, "tls_example") else {
+            continue;
+        };
+        let (u, p) = user();
+        let report = tokio::time::timeout(
+            TEST_TIMEOUT,
+            tls_example::run(&url, &u, &p, &ca, "Local/wait@default"),
+        )
+        .await
+        .expect("in time")
+        .unwrap_or_else(|e| panic!("tls example on {major}: {e:#}"));
+        assert!(report.version.starts_with(&major.to_string()), "{report:?}");
+        assert!(!report.channel_id.is_empty());
+        assert_eq!(
+            report.listed_over_websocket.is_some(),
+            major == 22,
+            "{report:?}"
+        );
+    }
 }
