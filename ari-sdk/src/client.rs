@@ -68,6 +68,7 @@ pub struct ClientBuilder {
     known_majors: Option<Vec<u16>>,
     tls: TlsOptions,
     config_error: Option<String>,
+    rest_over_websocket: bool,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -108,6 +109,7 @@ impl Default for ClientBuilder {
             known_majors: None,
             tls: TlsOptions::default(),
             config_error: None,
+            rest_over_websocket: false,
         }
     }
 }
@@ -184,6 +186,22 @@ impl ClientBuilder {
         self
     }
 
+    /// Send every REST call over an events WebSocket instead of HTTP (default `false`): the
+    /// event streams of this client carry REST too
+    /// ([`EventsBuilder::rest_over_websocket`](crate::events::EventsBuilder::rest_over_websocket)
+    /// is on by default), and the client's calls go over the most recently connected of them.
+    ///
+    /// Asterisk has REST over WebSocket since 20.14.0, 21.9.0 and 22.4.0 (and in every 23): on
+    /// older releases the calls are refused before sending. While no event stream of the client
+    /// is connected, calls fail at once with a transient
+    /// [`ConnectionReset`](crate::TransportKind::ConnectionReset). Learning the server's release
+    /// ([`Client::connect`]) and calls that want a binary body (a stored recording's file) use
+    /// HTTP, because Asterisk refuses binary bodies on the socket.
+    pub fn rest_over_websocket(mut self, enabled: bool) -> Self {
+        self.rest_over_websocket = enabled;
+        self
+    }
+
     /// Builds the client. Fails on an unusable base URL or TLS setup; makes no request.
     pub fn build(self) -> Result<Client> {
         if let Some(e) = self.config_error {
@@ -245,9 +263,18 @@ impl ClientBuilder {
             password: password.clone(),
             request_timeout: self.request_timeout,
         });
+        let ws_hub: Option<crate::events::rest::Hub> = self.rest_over_websocket.then(Arc::default);
+        let carrier: Arc<dyn Carrier> = match &ws_hub {
+            Some(hub) => Arc::new(crate::events::rest::WsCarrier::new(
+                hub.clone(),
+                self.request_timeout,
+            )),
+            None => http.clone(),
+        };
         Ok(Client {
-            carrier: http.clone(),
+            carrier,
             inner: Arc::new(Inner {
+                ws_hub,
                 http,
                 base,
                 username,
@@ -285,6 +312,8 @@ pub struct Client {
 }
 
 pub(crate) struct Inner {
+    /// The sockets of this client's event streams, when it sends everything over them.
+    pub(crate) ws_hub: Option<crate::events::rest::Hub>,
     /// The HTTP carrier, kept for calls another carrier cannot take (binary bodies).
     http: Arc<carrier::Http>,
     pub(crate) base: Url,

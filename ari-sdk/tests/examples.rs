@@ -8,12 +8,18 @@
 //! the default servers (`http://127.0.0.1:8088/ari`, `:8089`), and a configured server that does
 //! not answer fails the test. `cargo xtask test` sets all of this.
 //!
+//! The tests named `..._22_ws` run the same scenario with a client that sends every REST call
+//! over an events WebSocket ([`ari_sdk::ClientBuilder::rest_over_websocket`]) instead of HTTP.
+//!
 //! Every test is bounded in time, uses a Stasis application of its own, and checks at the end
 //! that none of the channels and bridges the example reported is left on the server.
 
 // Each example includes examples/common/mod.rs as its own module, here as when it is built alone.
 #![allow(clippy::duplicate_mod)]
 
+#[allow(dead_code)]
+#[path = "../examples/broadcast_agents.rs"]
+mod broadcast_agents;
 #[allow(dead_code)]
 #[path = "../examples/create_bridge_dial.rs"]
 mod create_bridge_dial;
@@ -42,7 +48,8 @@ fn require_servers() -> bool {
 
 /// The client for Asterisk `major`, or `None` (after a `SKIP` line) when it is not configured.
 /// Panics when the server is configured or required and does not answer.
-async fn server(major: u16, test: &str) -> Option<Client> {
+/// [`server`], with REST over an events WebSocket when `ws`.
+async fn server_via(major: u16, test: &str, ws: bool) -> Option<Client> {
     let url = match std::env::var(format!("ARI_URL_{major}")) {
         Ok(url) if !url.is_empty() => url,
         _ if require_servers() => match major {
@@ -60,7 +67,12 @@ async fn server(major: u16, test: &str) -> Option<Client> {
     };
     let user = std::env::var("ARI_USER").unwrap_or_else(|_| "asterisk".to_owned());
     let password = std::env::var("ARI_PASSWORD").unwrap_or_else(|_| "asterisk".to_owned());
-    let client = Client::new(&url, user, password).expect("client");
+    let client = Client::builder()
+        .base_url(&url)
+        .credentials(user, password)
+        .rest_over_websocket(ws)
+        .build()
+        .expect("client");
     let version = tokio::time::timeout(Duration::from_secs(15), client.connect())
         .await
         .unwrap_or_else(|_| panic!("Asterisk {major} at {url} did not answer within 15 s"))
@@ -84,10 +96,33 @@ where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = ()>,
 {
+    scenario_via(major, test, false, f).await
+}
+
+/// [`scenario`], with REST over an events WebSocket when `ws`. The client then always has one
+/// events connection of its own (an application of no calls) for the calls that the example
+/// makes outside its application's connection, such as the final check for leftovers.
+async fn scenario_via<F, Fut>(major: u16, test: &str, ws: bool, f: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let _lock = (major == 22).then(restart_lock);
-    let Some(client) = server(major, test).await else {
+    let Some(client) = server_via(major, test, ws).await else {
         return;
     };
+    let _anchor = match ws {
+        true => Some(
+            client
+                .event_stream()
+                .app(app("ws-anchor"))
+                .connect()
+                .await
+                .expect("events connection for REST"),
+        ),
+        false => None,
+    };
+    assert_eq!(client.carrier_name(), if ws { "websocket" } else { "http" });
     if tokio::time::timeout(TEST_TIMEOUT, f(client)).await.is_err() {
         panic!("{test} on Asterisk {major}: not done within {TEST_TIMEOUT:?}");
     }
@@ -539,4 +574,169 @@ async fn dtmf_menu_timeout_22() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dtmf_menu_timeout_16() {
     scenario(16, "dtmf_menu_timeout", dtmf_menu_timeout).await;
+}
+
+// --- the same flows with REST over the events WebSocket ------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hello_world_22_ws() {
+    scenario_via(22, "hello_world", true, hello_world_plays_and_hangs_up).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn originate_and_report_answer_hangup_22_ws() {
+    scenario_via(
+        22,
+        "originate_and_report_answer_hangup",
+        true,
+        originate_reports_normal_clearing,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn originate_and_report_refused_22_ws() {
+    scenario_via(
+        22,
+        "originate_and_report_refused",
+        true,
+        originate_reports_busy,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_bridge_dial_22_ws() {
+    scenario_via(
+        22,
+        "create_bridge_dial",
+        true,
+        create_bridge_dial_rings_then_answers,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dtmf_menu_option_1_22_ws() {
+    scenario_via(22, "dtmf_menu_option_1", true, dtmf_menu_option_1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dtmf_menu_invalid_key_22_ws() {
+    scenario_via(22, "dtmf_menu_invalid_key", true, dtmf_menu_invalid_key).await;
+}
+
+/// On 16.28.0, which has no REST over WebSocket, every call is refused before sending, naming
+/// the releases that have it; the events connection itself works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_over_websocket_refused_on_16() {
+    let Some(client) = server_via(16, "rest_over_websocket_refused", true).await else {
+        return;
+    };
+    let _events = client
+        .event_stream()
+        .app(app("ws-anchor"))
+        .connect()
+        .await
+        .expect("the events connection works on 16");
+    let e = client.channels().list().send().await.unwrap_err();
+    assert_eq!(e.kind(), ari_sdk::ErrorKind::Unsupported, "{e}");
+    assert_eq!(
+        e.unsupported_item().map(|(i, _)| i.clone()),
+        Some(ari_sdk::UnsupportedItem::Carrier("websocket"))
+    );
+    assert!(
+        e.to_string().ends_with(
+            "REST over websocket not supported by Asterisk 16.28.0; shipped in 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+"
+        ),
+        "{e}"
+    );
+}
+
+// --- broadcast-agents ----------------------------------------------------------------------
+
+/// 20 calls offered at once to two competing agents: each is claimed exactly once, the loser
+/// gets Asterisk's documented 409, the winner the call, and both the `CallClaimed` naming it.
+async fn broadcast_twenty_calls_each_taken_once(client: Client) {
+    let report = broadcast_agents::run(&client, "default", 20, Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|e| panic!("broadcast-agents: {e:#}"));
+    let [a, b] = &report.agents;
+    assert_eq!(report.calls.len(), 20);
+    for agent in [a, b] {
+        assert!(agent.errors.is_empty(), "{agent:?}");
+        assert!(
+            agent.gone.is_empty(),
+            "claims after the offer ended: {agent:?}"
+        );
+        assert_eq!(
+            agent.offered, report.calls,
+            "every call offered to {}",
+            agent.app
+        );
+        assert_eq!(agent.started, agent.won, "{agent:?}");
+    }
+    for call in &report.calls {
+        let (winner, loser) = match (a.won.contains(call), b.won.contains(call)) {
+            (true, false) => (a, b),
+            (false, true) => (b, a),
+            other => panic!("{call} won by {other:?} (a, b): {report:#?}"),
+        };
+        assert_eq!(
+            loser.lost.get(call),
+            Some(&Some(
+                "Channel has already been claimed by another application".to_owned()
+            )),
+            "{call}: {loser:?}"
+        );
+        for agent in [a, b] {
+            assert_eq!(agent.claimed_events.get(call), Some(&winner.app), "{call}");
+        }
+    }
+    println!(
+        "{} took {}, {} took {}",
+        a.app,
+        a.won.len(),
+        b.app,
+        b.won.len()
+    );
+    let ids: Vec<&str> = report.calls.iter().map(String::as_str).collect();
+    assert_nothing_left(&client, &ids, &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_agents_22() {
+    scenario(
+        22,
+        "broadcast_agents",
+        broadcast_twenty_calls_each_taken_once,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_agents_22_ws() {
+    scenario_via(
+        22,
+        "broadcast_agents",
+        true,
+        broadcast_twenty_calls_each_taken_once,
+    )
+    .await;
+}
+
+/// 16.28.0 has no broadcast: the claim is refused before sending, naming the releases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_claim_refused_on_16() {
+    let Some(client) = server_via(16, "broadcast_claim_refused", false).await else {
+        return;
+    };
+    let e = ari_sdk::routing::broadcast::claim_channel(&client, "no-such-channel", "bcast-x")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ari_sdk::ErrorKind::Unsupported, "{e}");
+    assert_eq!(
+        e.to_string(),
+        "events.claimChannel (POST /events/claim): not supported by Asterisk 16.28.0; shipped in 20.20.0+, 22.10.0+, 23.4.0+"
+    );
 }

@@ -156,7 +156,8 @@ impl Config {
 /// The states of the machine, with the data each one needs.
 enum State {
     Connecting,
-    Connected(Box<Ws>),
+    /// With the socket's place among the REST carriers, when it carries REST.
+    Connected(Box<Ws>, Option<super::rest::Opened>),
     Backoff(Instant),
     Closed,
 }
@@ -234,10 +235,13 @@ pub(crate) async fn run(
                         None => State::Closed,
                         Some(Ok(ws)) => {
                             tracing::debug!("events connected");
+                            // Before anyone hears of the connection (`connect()` returning, the
+                            // Reconnected item), so that REST calls made then go over it.
+                            let opened = config.rest.as_ref().map(|r| r.open());
                             if let Some(first) = first.take() {
                                 let _ = first.send(Ok(()));
                             }
-                            let mut next = State::Connected(Box::new(ws));
+                            let mut next = State::Connected(Box::new(ws), opened);
                             if let Some(at) = lost_at.take() {
                                 let item = RawItem::Reconnected {
                                     attempt: attempts_since_loss,
@@ -278,11 +282,10 @@ pub(crate) async fn run(
                         }
                     }
                 }
-                State::Connected(ws) => {
+                State::Connected(ws, opened) => {
                     state_tx.send_replace(ConnectionState::Connected);
                     let since = Instant::now();
-                    let pending = config.rest.as_ref().map(|r| r.open());
-                    match connected(&config.socket(), *ws, pending, &items, &mut close).await {
+                    match connected(&config.socket(), *ws, opened, &items, &mut close).await {
                         Ended::Shutdown => State::Closed,
                         Ended::Lost(e) => {
                             let e = e.with_operation(&EVENTS_OP);
@@ -408,7 +411,7 @@ async fn connect(config: &Config) -> Result<Ws> {
 pub(crate) async fn run_accepted<S>(
     socket: WebSocketStream<S>,
     config: SocketConfig<'_>,
-    pending: Option<super::rest::Pending>,
+    opened: Option<super::rest::Opened>,
     items: Out,
     mut close: watch::Receiver<bool>,
     state_tx: watch::Sender<ConnectionState>,
@@ -416,7 +419,7 @@ pub(crate) async fn run_accepted<S>(
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     state_tx.send_replace(ConnectionState::Connected);
-    if let Ended::Lost(e) = connected(&config, socket, pending, &items, &mut close).await {
+    if let Ended::Lost(e) = connected(&config, socket, opened, &items, &mut close).await {
         let e = e.with_operation(&EVENTS_OP);
         tracing::debug!(error = %e, "outbound connection lost");
         let _ = deliver(&items, &mut close, RawItem::Error(e)).await;
@@ -424,12 +427,13 @@ pub(crate) async fn run_accepted<S>(
     state_tx.send_replace(ConnectionState::Closed);
 }
 
-/// Runs one open connection until it is lost or shut down. `pending` holds the requests queued
-/// for this socket (opened by the caller, so that none made before this runs is lost).
+/// Runs one open connection until it is lost or shut down.
 async fn connected<S>(
     config: &SocketConfig<'_>,
     ws: WebSocketStream<S>,
-    mut pending: Option<super::rest::Pending>,
+    // Dropped however this function returns, which fails the REST calls still queued or
+    // unanswered on this socket.
+    mut opened: Option<super::rest::Opened>,
     items: &Out,
     close: &mut watch::Receiver<bool>,
 ) -> Ended
@@ -437,9 +441,6 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let (mut sink, mut stream) = ws.split();
-    // Requests go over this socket; dropping `pending` (however this function returns) fails
-    // those still queued or unanswered.
-    let _unlink = Unlink(config.rest);
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + config.ping_interval,
         config.ping_interval,
@@ -454,16 +455,18 @@ where
         tokio::select! {
             biased;
             () = close_requested(close) => {
+                unlink(&mut opened);
                 shutdown(&mut sink, &mut stream).await;
                 return Ended::Shutdown;
             }
             () = items.closed() => {
+                unlink(&mut opened);
                 shutdown(&mut sink, &mut stream).await;
                 return Ended::Shutdown;
             }
-            Some(out) = next_request(&mut pending) => {
-                let Some(p) = pending.as_mut() else { continue };
-                p.insert(out.id, out.reply);
+            Some(out) = next_request(&mut opened) => {
+                let Some(o) = opened.as_mut() else { continue };
+                o.pending.insert(out.id, out.reply);
                 if let Err(e) = sink.send(Message::text(out.frame)).await {
                     return Ended::Lost(from_tungstenite(e));
                 }
@@ -471,8 +474,8 @@ where
             frame = stream.next() => {
                 let item = match frame {
                     Some(Ok(Message::Text(text))) => {
-                        if let Some(p) = pending.as_mut()
-                            && p.answer(text.as_str())
+                        if let Some(o) = opened.as_mut()
+                            && o.pending.answer(text.as_str())
                             && !config.rest.is_some_and(|r| r.deliver_to_stream)
                         {
                             last_frame = tokio::time::Instant::now();
@@ -505,6 +508,7 @@ where
                     }
                 };
                 if !deliver(items, close, item).await {
+                    unlink(&mut opened);
                     shutdown(&mut sink, &mut stream).await;
                     return Ended::Shutdown;
                 }
@@ -534,21 +538,18 @@ where
 }
 
 /// The next request to write, when REST goes over this socket; never otherwise.
-async fn next_request(pending: &mut Option<super::rest::Pending>) -> Option<super::rest::Outgoing> {
-    match pending {
-        Some(p) => p.queue.recv().await,
+async fn next_request(opened: &mut Option<super::rest::Opened>) -> Option<super::rest::Outgoing> {
+    match opened {
+        Some(o) => o.pending.queue.recv().await,
         None => std::future::pending().await,
     }
 }
 
-/// Withdraws the socket's request queue when the connected period ends, however it ends.
-struct Unlink<'a>(Option<&'a super::rest::WsLink>);
-
-impl Drop for Unlink<'_> {
-    fn drop(&mut self) {
-        if let Some(link) = self.0 {
-            link.close();
-        }
+/// A closing socket takes no new REST calls: they go over another socket of the client, or fail
+/// at once, rather than wait for a socket that will not write them.
+fn unlink(opened: &mut Option<super::rest::Opened>) {
+    if let Some(o) = opened {
+        o.unlink();
     }
 }
 

@@ -194,7 +194,7 @@ impl Client {
             ping_interval: Duration::from_secs(20),
             idle_timeout: None,
             buffer: 1024,
-            rest: false,
+            rest: self.inner.ws_hub.is_some(),
             rest_to_stream: false,
         }
     }
@@ -249,7 +249,8 @@ impl EventsBuilder {
         self
     }
 
-    /// Carry REST calls over this WebSocket too: [`EventStream::rest_client`] then gives a
+    /// Carry REST calls over this WebSocket too (the default for a client built with
+    /// [`ClientBuilder::rest_over_websocket`](crate::ClientBuilder::rest_over_websocket)): [`EventStream::rest_client`] then gives a
     /// [`Client`] whose every call is a `RESTRequest` frame on this connection, answered by a
     /// `RESTResponse` event, instead of an HTTP exchange.
     ///
@@ -326,8 +327,15 @@ impl EventsBuilder {
             .idle_timeout
             .unwrap_or(self.ping_interval * 2 + Duration::from_secs(5));
         let (rest_client, rest_link) = if self.rest {
-            let (carrier, link) =
-                rest::pair(self.client.inner.request_timeout, self.rest_to_stream);
+            let own: rest::Hub = Arc::default();
+            let carrier = rest::WsCarrier::new(own.clone(), self.client.inner.request_timeout);
+            let mut hubs = vec![own];
+            // A client that sends everything over WebSockets uses this socket too.
+            hubs.extend(self.client.inner.ws_hub.clone());
+            let link = rest::WsLink {
+                hubs,
+                deliver_to_stream: self.rest_to_stream,
+            };
             (
                 Some(self.client.with_carrier(Arc::new(carrier))),
                 Some(link),
@@ -379,7 +387,12 @@ pub(crate) fn spawn_accepted<S>(
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (carrier, link) = rest::pair(options.request_timeout, options.rest_to_stream);
+    let own: rest::Hub = Arc::default();
+    let carrier = rest::WsCarrier::new(own.clone(), options.request_timeout);
+    let link = rest::WsLink {
+        hubs: vec![own],
+        deliver_to_stream: options.rest_to_stream,
+    };
     let (items_tx, items_rx) = mpsc::channel(options.buffer.max(1));
     let (close_tx, close_rx) = watch::channel(false);
     let close_tx = Arc::new(close_tx);
@@ -391,7 +404,7 @@ where
     };
     let closer = close_tx.clone();
     // Opened before the client is handed out, so that its first call finds the socket.
-    let pending = link.open();
+    let opened = link.open();
     tokio::spawn(async move {
         let socket_config = driver::SocketConfig {
             ping_interval: options.ping_interval,
@@ -401,7 +414,7 @@ where
         let run = driver::run_accepted(
             socket,
             socket_config,
-            Some(pending),
+            Some(opened),
             out,
             close_rx,
             state_tx,

@@ -15,12 +15,13 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::carrier::{Call, Carrier, Reply};
 use crate::error::{Error, Result, TransportKind};
@@ -37,57 +38,103 @@ pub(crate) struct Outgoing {
     pub(crate) id: String,
     pub(crate) frame: String,
     pub(crate) reply: oneshot::Sender<Result<Reply>>,
+    /// The carrier's hub, to hand the request to another of its sockets if this one closes
+    /// before writing it.
+    origin: Hub,
 }
+
+/// The sockets a carrier may send over, each by a unique number; the latest is used.
+pub(crate) type Hub = Arc<Mutex<Vec<(u64, mpsc::UnboundedSender<Outgoing>)>>>;
+
+fn lock(hub: &Hub) -> std::sync::MutexGuard<'_, Vec<(u64, mpsc::UnboundedSender<Outgoing>)>> {
+    // The list is only pushed to and removed from whole, so a poisoned lock still holds one.
+    hub.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Numbers sockets across all connections of the process.
+static SOCKETS: AtomicU64 = AtomicU64::new(1);
 
 /// The carrier half, held by clients.
 pub(crate) struct WsCarrier {
-    /// The current socket's request queue; `None` while there is no socket.
-    link: watch::Receiver<Option<mpsc::UnboundedSender<Outgoing>>>,
+    hub: Hub,
     next_id: AtomicU64,
-    /// Prefix that keeps ids unique across carriers sharing a server-side session log.
+    /// Prefix that keeps ids of different carriers apart in Asterisk's logs.
     prefix: String,
     timeout: Option<Duration>,
 }
 
-/// The connection task's half: publishes each socket's queue.
+impl WsCarrier {
+    pub(crate) fn new(hub: Hub, timeout: Option<Duration>) -> WsCarrier {
+        WsCarrier {
+            hub,
+            next_id: AtomicU64::new(1),
+            prefix: uuid::Uuid::new_v4().simple().to_string()[..8].to_owned(),
+            timeout,
+        }
+    }
+}
+
+/// The connection task's half: publishes each socket's queue in the hubs of the carriers that
+/// use this connection (the stream's own, and the client's when the client sends everything
+/// over WebSockets).
 pub(crate) struct WsLink {
-    tx: watch::Sender<Option<mpsc::UnboundedSender<Outgoing>>>,
+    pub(crate) hubs: Vec<Hub>,
     /// Whether `RESTResponse` frames are also delivered to the event stream.
     pub(crate) deliver_to_stream: bool,
 }
 
-pub(crate) fn pair(timeout: Option<Duration>, deliver_to_stream: bool) -> (WsCarrier, WsLink) {
-    let (tx, rx) = watch::channel(None);
-    let prefix = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
-    (
-        WsCarrier {
-            link: rx,
-            next_id: AtomicU64::new(1),
-            prefix,
-            timeout,
-        },
-        WsLink {
-            tx,
-            deliver_to_stream,
-        },
-    )
-}
-
 impl WsLink {
-    /// A socket is up: requests from now on are queued for it.
-    pub(crate) fn open(&self) -> Pending {
+    /// A socket is up: requests from now on may be queued for it, until the returned value is
+    /// unlinked or dropped.
+    pub(crate) fn open(&self) -> Opened {
+        let n = SOCKETS.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
-        self.tx.send_replace(Some(tx));
-        Pending {
-            queue: rx,
-            waiting: HashMap::new(),
-            sweep_at: SWEEP_START,
+        for hub in &self.hubs {
+            lock(hub).push((n, tx.clone()));
+        }
+        Opened {
+            n,
+            hubs: self.hubs.clone(),
+            pending: Pending {
+                queue: rx,
+                waiting: HashMap::new(),
+                sweep_at: SWEEP_START,
+            },
         }
     }
+}
 
-    /// The socket is gone: new requests fail at once until the next one.
-    pub(crate) fn close(&self) {
-        self.tx.send_replace(None);
+/// One socket's place in the hubs and its requests. Dropping it withdraws the socket and fails
+/// every request still queued or unanswered.
+pub(crate) struct Opened {
+    n: u64,
+    hubs: Vec<Hub>,
+    pub(crate) pending: Pending,
+}
+
+impl Opened {
+    /// The socket takes no more requests (it is closing or lost). Requests queued for it and
+    /// not written go to another socket of their carrier if it has one (nothing of them reached
+    /// the server, so none is sent twice); otherwise they fail.
+    pub(crate) fn unlink(&mut self) {
+        for hub in self.hubs.drain(..) {
+            lock(&hub).retain(|(m, _)| *m != self.n);
+        }
+        self.pending.queue.close();
+        while let Ok(out) = self.pending.queue.try_recv() {
+            let origin = out.origin.clone();
+            let next = lock(&origin).last().map(|(_, q)| q.clone());
+            if let Some(q) = next {
+                // A failed send drops the request, which fails it.
+                let _ = q.send(out);
+            }
+        }
+    }
+}
+
+impl Drop for Opened {
+    fn drop(&mut self) {
+        self.unlink();
     }
 }
 
@@ -234,12 +281,13 @@ impl WsCarrier {
         let id = format!("{}-{n}", self.prefix);
         let frame = encode(&call, &id)?;
         let (reply_tx, reply_rx) = oneshot::channel();
-        let queued = match &*self.link.borrow() {
-            Some(queue) => queue
+        let queued = match lock(&self.hub).last() {
+            Some((_, queue)) => queue
                 .send(Outgoing {
                     id,
                     frame,
                     reply: reply_tx,
+                    origin: self.hub.clone(),
                 })
                 .is_ok(),
             None => false,

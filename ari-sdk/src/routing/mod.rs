@@ -23,6 +23,7 @@
 //! [`Router::new_playback`].
 
 mod app;
+pub mod broadcast;
 mod resync;
 
 use std::borrow::Borrow;
@@ -414,6 +415,11 @@ impl Router {
     /// After a [`StreamItem::Reconnected`], the router re-lists channels and bridges (and looks
     /// up subscribed playbacks and recordings) and ends the subscriptions of resources that
     /// are gone; the item is still passed on so the application can resync its own state.
+    ///
+    /// When `events` carries REST ([`EventsBuilder::rest_over_websocket`]), the handles the
+    /// router makes (and its resync) call over that socket rather than through `client`.
+    ///
+    /// [`EventsBuilder::rest_over_websocket`]: crate::events::EventsBuilder::rest_over_websocket
     pub fn new(client: &Client, events: EventStream) -> Result<(Router, RouterStream)> {
         Router::start(client, events, true)
     }
@@ -437,6 +443,9 @@ impl Router {
         // Resyncs are spawned from the connection's task; checked here for a clear error.
         tokio::runtime::Handle::try_current()
             .map_err(|_| Error::config("the router needs a tokio runtime"))?;
+        // A stream that carries REST (`rest_over_websocket`) gives handles that call over it.
+        let own = events.rest_client();
+        let client = own.as_ref().unwrap_or(client);
         let shared = Arc::new(Shared {
             routes: Mutex::new(HashMap::new()),
             next_route: AtomicU64::new(0),

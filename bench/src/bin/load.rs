@@ -38,6 +38,8 @@ enum Which {
     Baseline,
     /// Both, alternating.
     Both,
+    /// The SDK flow over HTTP and over REST on the events WebSocket, alternating.
+    Transports,
 }
 
 /// What a child process runs.
@@ -47,6 +49,8 @@ enum ChildKind {
     Sdk,
     /// The baseline flows.
     Baseline,
+    /// The SDK flows, REST over the events WebSocket.
+    SdkWs,
 }
 
 impl ChildKind {
@@ -54,6 +58,7 @@ impl ChildKind {
         match self {
             ChildKind::Sdk => "sdk",
             ChildKind::Baseline => "baseline",
+            ChildKind::SdkWs => "sdk-ws",
         }
     }
 }
@@ -102,6 +107,10 @@ struct Args {
     /// Record a corpus of real events into this file instead of measuring.
     #[arg(long)]
     capture: Option<PathBuf>,
+    /// Asterisk's process id, to report its CPU time per flow (read from /proc/PID/stat before
+    /// and after each child run); without it, Asterisk's CPU is not reported.
+    #[arg(long)]
+    asterisk_pid: Option<u32>,
     /// Internal: run as a child.
     #[arg(long, value_enum, hide = true)]
     child: Option<ChildKind>,
@@ -175,6 +184,7 @@ async fn child(args: &Args, kind: ChildKind) -> anyhow::Result<ChildReport> {
     let mut report = match kind {
         ChildKind::Sdk => load::sdk::run(&config).await?,
         ChildKind::Baseline => load::baseline::run(&config).await?,
+        ChildKind::SdkWs => load::sdk_ws::run(&config).await?,
     };
     report.usage = ari_bench::procstat::current()?;
     Ok(report)
@@ -184,19 +194,20 @@ async fn child(args: &Args, kind: ChildKind) -> anyhow::Result<ChildReport> {
 async fn parent(args: &Args) -> anyhow::Result<()> {
     let rounds = args.rounds.max(1);
     let per_child = args.flows.div_ceil(rounds);
+    let pair = |a: ChildKind, b: ChildKind| -> Vec<ChildKind> {
+        (0..rounds)
+            .flat_map(|r| if r % 2 == 0 { [a, b] } else { [b, a] })
+            .collect()
+    };
     let plan: Vec<ChildKind> = match args.which {
         Which::Sdk => vec![ChildKind::Sdk; rounds],
         Which::Baseline => vec![ChildKind::Baseline; rounds],
-        Which::Both => (0..rounds)
-            .flat_map(|r| {
-                if r % 2 == 0 {
-                    [ChildKind::Sdk, ChildKind::Baseline]
-                } else {
-                    [ChildKind::Baseline, ChildKind::Sdk]
-                }
-            })
-            .collect(),
+        Which::Both => pair(ChildKind::Sdk, ChildKind::Baseline),
+        Which::Transports => pair(ChildKind::Sdk, ChildKind::SdkWs),
     };
+    // Asterisk's CPU seconds and flows per implementation, when its pid is known.
+    let mut asterisk_cpu: std::collections::HashMap<&'static str, (f64, usize)> =
+        Default::default();
     let exe = std::env::current_exe().context("locating this program")?;
     let http = ari_bench::plain_reqwest();
     if args.warmup_flows > 0 {
@@ -222,7 +233,18 @@ async fn parent(args: &Args) -> anyhow::Result<()> {
             kind.name(),
             args.in_flight
         );
+        let before = args.asterisk_pid.map(process_cpu_s).transpose()?;
         let report = run_child(args, &exe, *kind, &app, per_child).await?;
+        if let (Some(pid), Some(before)) = (args.asterisk_pid, before) {
+            let used = process_cpu_s(pid)? - before;
+            let entry = asterisk_cpu.entry(kind.name()).or_default();
+            entry.0 += used;
+            entry.1 += report.flows;
+            eprintln!(
+                "  Asterisk CPU {used:.2} s ({:.2} ms/flow)",
+                used * 1000.0 / report.flows.max(1) as f64
+            );
+        }
         let left = leftovers(args, &http, &report.channel_ids).await?;
         eprintln!(
             "  {} completed, {} errors, {} lost, {} abandoned, {left} channels left; {:.2} s, cpu {:.3} s (/proc/self/stat: {:.2} s), RSS {:.1} MiB connected, {:.1} MiB peak",
@@ -250,11 +272,12 @@ async fn parent(args: &Args) -> anyhow::Result<()> {
             .collect();
         (!mine.is_empty()).then(|| Summary::of(kind.name(), &mine))
     };
-    let summaries: Vec<Summary> = [ChildKind::Sdk, ChildKind::Baseline]
+    let summaries: Vec<Summary> = [ChildKind::Sdk, ChildKind::Baseline, ChildKind::SdkWs]
         .into_iter()
         .filter_map(summary)
         .collect();
     print_table(args, &summaries);
+    print_transports(&summaries, &asterisk_cpu);
     if let Some(path) = &args.json {
         let reports: Vec<&ChildReport> = results.iter().map(|(_, r, _)| r).collect();
         let doc = serde_json::json!({
@@ -435,6 +458,71 @@ fn print_table(args: &Args, summaries: &[Summary]) {
         base.channels_left,
         verdict(clean)
     );
+}
+
+/// User + system CPU seconds of process `pid` so far (its `/proc/PID/stat`, 10 ms ticks).
+fn process_cpu_s(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat (--asterisk-pid)"))?;
+    // Fields after the parenthesised command name, which may contain spaces.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("odd /proc/PID/stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    let ticks = |i: usize| -> anyhow::Result<f64> {
+        Ok(fields
+            .get(i)
+            .context("short /proc/PID/stat")?
+            .parse::<f64>()?)
+    };
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+/// For `--impl transports`: REST over WebSocket against HTTP, both through the SDK, and
+/// Asterisk's CPU per flow for each when `--asterisk-pid` was given.
+fn print_transports(
+    summaries: &[Summary],
+    asterisk_cpu: &std::collections::HashMap<&'static str, (f64, usize)>,
+) {
+    for (name, (cpu, flows)) in asterisk_cpu {
+        println!(
+            "Asterisk CPU for {name}: {cpu:.2} s, {:.2} ms/flow",
+            cpu * 1000.0 / (*flows).max(1) as f64
+        );
+    }
+    let (Some(http), Some(ws)) = (
+        summaries.iter().find(|s| s.implementation == "sdk"),
+        summaries.iter().find(|s| s.implementation == "sdk-ws"),
+    ) else {
+        return;
+    };
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+    let verdict = |ok: bool| if ok { "meets" } else { "MISSES" };
+    let cpu = ratio(ws.cpu_s, http.cpu_s);
+    let fps = ratio(ws.flows_per_s, http.flows_per_s);
+    println!("ratios sdk-ws/sdk (REST over WebSocket / HTTP):");
+    println!(
+        "  client CPU  {cpu:.3}x  (target < 1: {})",
+        verdict(cpu < 1.0)
+    );
+    println!(
+        "  flows/s     {fps:.3}x  (target >= 1: {})",
+        verdict(fps >= 1.0)
+    );
+    println!(
+        "  p50 {:.3}x, p99 {:.3}x",
+        ratio(ws.p50_ms, http.p50_ms),
+        ratio(ws.p99_ms, http.p99_ms)
+    );
+    if let (Some((a, na)), Some((b, nb))) = (asterisk_cpu.get("sdk-ws"), asterisk_cpu.get("sdk")) {
+        let per = |c: f64, n: usize| c / n.max(1) as f64;
+        println!(
+            "  Asterisk CPU per flow {:.3}x",
+            ratio(per(*a, *na), per(*b, *nb))
+        );
+    }
 }
 
 /// Records the capture scenario's events into `path`.

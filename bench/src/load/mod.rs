@@ -14,6 +14,7 @@
 pub mod baseline;
 pub mod capture;
 pub mod sdk;
+pub mod sdk_ws;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};

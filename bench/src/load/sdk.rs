@@ -35,7 +35,7 @@ pub async fn run(config: &FlowConfig) -> anyhow::Result<ChildReport> {
 
 /// One call: originate, answer and play on `StasisStart`, hang up on `PlaybackFinished`, done on
 /// `StasisEnd`.
-async fn flow(
+pub(super) async fn flow(
     router: &Router,
     ids: &IdLog,
     app: &str,
