@@ -27,6 +27,11 @@ pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8088/ari";
 pub(crate) struct Secret(String);
 
 impl Secret {
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) fn new(s: String) -> Secret {
+        Secret(s)
+    }
+
     pub(crate) fn expose(&self) -> &str {
         &self.0
     }

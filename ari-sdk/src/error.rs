@@ -599,13 +599,20 @@ pub(crate) fn classify_chain(err: &(dyn StdError + 'static)) -> TransportKind {
                 }
                 _ => {}
             }
-            // rustls reports handshake failures as an io::Error wrapping a rustls::Error.
+            // rustls reports handshake failures as an io::Error wrapping a rustls::Error, and
+            // hyper-util wraps that io::Error in another one. An io::Error's `source()` skips the
+            // error it wraps, so the wrapped ones are walked here.
             #[cfg(feature = "rustls")]
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
             {
-                return TransportKind::Tls;
+                let mut inner = io.get_ref();
+                while let Some(i) = inner {
+                    if i.downcast_ref::<rustls::Error>().is_some() {
+                        return TransportKind::Tls;
+                    }
+                    inner = i
+                        .downcast_ref::<std::io::Error>()
+                        .and_then(|io| io.get_ref());
+                }
             }
         }
         #[cfg(feature = "rustls")]

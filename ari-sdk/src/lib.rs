@@ -41,6 +41,8 @@ mod error;
 pub mod events;
 mod request;
 pub mod routing;
+#[cfg(feature = "server")]
+pub mod server;
 mod transport;
 pub mod version;
 

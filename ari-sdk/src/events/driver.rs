@@ -141,6 +141,23 @@ pub(crate) struct Config {
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// What one open socket needs, whoever opened it (we, or Asterisk towards our listener).
+pub(crate) struct SocketConfig<'a> {
+    pub(crate) ping_interval: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) rest: Option<&'a super::rest::WsLink>,
+}
+
+impl Config {
+    fn socket(&self) -> SocketConfig<'_> {
+        SocketConfig {
+            ping_interval: self.ping_interval,
+            idle_timeout: self.idle_timeout,
+            rest: self.rest.as_ref(),
+        }
+    }
+}
+
 /// The states of the machine, with the data each one needs.
 enum State {
     Connecting,
@@ -273,7 +290,7 @@ pub(crate) async fn run(
                 State::Connected(ws, opened) => {
                     state_tx.send_replace(ConnectionState::Connected);
                     let since = Instant::now();
-                    match connected(&config, *ws, opened, &items, &mut close).await {
+                    match connected(&config.socket(), *ws, opened, &items, &mut close).await {
                         Ended::Shutdown => State::Closed,
                         Ended::Lost(e) => {
                             let e = config.request.locate(e);
@@ -392,16 +409,42 @@ async fn connect(config: &Config) -> Result<Ws> {
     }
 }
 
+/// Runs a socket that Asterisk opened towards us (an outbound ARI WebSocket) once, until it is
+/// lost or shut down; there is no reconnecting (Asterisk reconnects, as a new connection). A
+/// loss is the stream's last item.
+#[cfg(feature = "server")]
+pub(crate) async fn run_accepted<S>(
+    socket: WebSocketStream<S>,
+    config: SocketConfig<'_>,
+    opened: Option<super::rest::Opened>,
+    items: Out,
+    mut close: watch::Receiver<bool>,
+    state_tx: watch::Sender<ConnectionState>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    state_tx.send_replace(ConnectionState::Connected);
+    if let Ended::Lost(e) = connected(&config, socket, opened, &items, &mut close).await {
+        let e = e.with_operation(&EVENTS_OP);
+        tracing::debug!(error = %e, "outbound connection lost");
+        let _ = deliver(&items, &mut close, RawItem::Error(e)).await;
+    }
+    state_tx.send_replace(ConnectionState::Closed);
+}
+
 /// Runs one open connection until it is lost or shut down.
-async fn connected(
-    config: &Config,
-    ws: Ws,
+async fn connected<S>(
+    config: &SocketConfig<'_>,
+    ws: WebSocketStream<S>,
     // Dropped however this function returns, which fails the REST calls still queued or
     // unanswered on this socket.
     mut opened: Option<super::rest::Opened>,
     items: &Out,
     close: &mut watch::Receiver<bool>,
-) -> Ended {
+) -> Ended
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let (mut sink, mut stream) = ws.split();
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + config.ping_interval,
@@ -438,19 +481,17 @@ async fn connected(
                     Some(Ok(Message::Text(text))) => {
                         if let Some(o) = opened.as_mut()
                             && o.pending.answer(text.as_str())
-                            && !config.rest.as_ref().is_some_and(|r| r.deliver_to_stream)
+                            && !config.rest.is_some_and(|r| r.deliver_to_stream)
                         {
                             last_frame = tokio::time::Instant::now();
                             continue;
                         }
                         RawItem::Text(text)
                     }
-                    Some(Ok(Message::Binary(b))) => RawItem::Error(
-                        config.request.locate(Error::websocket(format!(
-                            "unexpected binary frame of {} bytes",
-                            b.len()
-                        ))),
-                    ),
+                    Some(Ok(Message::Binary(b))) => RawItem::Error(Error::websocket(format!(
+                        "unexpected binary frame of {} bytes",
+                        b.len()
+                    ))),
                     // tungstenite answers pings itself; any frame proves the peer alive.
                     Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {
                         last_frame = tokio::time::Instant::now();
@@ -518,10 +559,12 @@ fn unlink(opened: &mut Option<super::rest::Opened>) {
 }
 
 /// Sends Close and waits briefly for the server's Close, so the server sees a clean goodbye.
-async fn shutdown(
-    sink: &mut futures::stream::SplitSink<Ws, Message>,
-    stream: &mut futures::stream::SplitStream<Ws>,
-) {
+async fn shutdown<S>(
+    sink: &mut futures::stream::SplitSink<WebSocketStream<S>, Message>,
+    stream: &mut futures::stream::SplitStream<WebSocketStream<S>>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let goodbye = async {
         if sink.send(Message::Close(None)).await.is_ok() {
             while let Some(Ok(msg)) = stream.next().await {

@@ -496,6 +496,85 @@ impl EventsBuilder {
     }
 }
 
+/// Runs a WebSocket that Asterisk opened towards the application (an outbound ARI connection)
+/// as an [`EventStream`] with REST over the same socket; `client` turns the socket's carrier into
+/// the stream's REST client. The connection is not reconnected (Asterisk reconnects, as a new
+/// connection); when `guard`'s listener shuts down, the socket is closed.
+#[cfg(feature = "server")]
+pub(crate) fn spawn_accepted<S>(
+    socket: tokio_tungstenite::WebSocketStream<S>,
+    mut guard: crate::server::ConnectionGuard,
+    options: AcceptedOptions,
+    client: impl FnOnce(rest::WsCarrier) -> Client,
+) -> EventStream
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let own: rest::Hub = Arc::default();
+    let carrier = rest::WsCarrier::new(own.clone(), options.request_timeout);
+    let link = rest::WsLink {
+        hubs: vec![own],
+        deliver_to_stream: options.rest_to_stream,
+    };
+    let (items_tx, items_rx) = mpsc::channel(options.buffer.max(1));
+    let (close_tx, close_rx) = watch::channel(false);
+    let close_tx = Arc::new(close_tx);
+    let (state_tx, state_rx) = watch::channel(ConnectionState::Connected);
+    let outlet = Arc::new(Mutex::new(Outlet::Queue));
+    let out = driver::Out {
+        queue: items_tx,
+        outlet: outlet.clone(),
+    };
+    let closer = close_tx.clone();
+    // Opened before the client is handed out, so that its first call finds the socket.
+    let opened = link.open();
+    tokio::spawn(async move {
+        let socket_config = driver::SocketConfig {
+            ping_interval: options.ping_interval,
+            idle_timeout: options.idle_timeout,
+            rest: Some(&link),
+        };
+        let run = driver::run_accepted(
+            socket,
+            socket_config,
+            Some(opened),
+            out,
+            close_rx,
+            state_tx,
+        );
+        tokio::pin!(run);
+        tokio::select! {
+            () = &mut run => {}
+            () = guard.shutdown_requested() => {
+                // The listener shuts down: close this connection cleanly, then finish.
+                closer.send_replace(true);
+                run.await;
+            }
+        }
+        // The guard counts the connection until here.
+        drop(guard);
+    });
+    EventStream {
+        items: items_rx,
+        outlet,
+        close: CloseHandle { tx: close_tx },
+        state: state_rx,
+        rest_client: Some(client(carrier)),
+        _event: PhantomData,
+    }
+}
+
+/// The settings of an accepted connection's events and REST.
+#[cfg(feature = "server")]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AcceptedOptions {
+    pub(crate) request_timeout: Option<Duration>,
+    pub(crate) ping_interval: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) buffer: usize,
+    pub(crate) rest_to_stream: bool,
+}
+
 /// Items passed from the connection task to the stream, before decoding.
 #[derive(Debug)]
 pub(crate) enum RawItem {
