@@ -26,6 +26,8 @@ mod fixture_snapshot;
 mod client;
 mod error;
 pub mod events;
+#[cfg(feature = "media")]
+pub mod media;
 mod request;
 pub mod routing;
 #[cfg(feature = "server")]
