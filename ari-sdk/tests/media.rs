@@ -429,3 +429,91 @@ async fn refused_on_16() {
     assert!(channels.iter().all(|c| !c.name.starts_with("WebSocket/")));
     let _ = ErrorKind::Unsupported;
 }
+
+/// Marks come back in order after the audio before them; `STOP_MEDIA_BUFFERING` answers with its
+/// correlation id; `FLUSH_MEDIA` empties Asterisk's queue (seen in `STATUS`). Both formats.
+#[tokio::test]
+async fn marks_buffering_and_flush() {
+    let Some(client) = server(22, "marks").await else {
+        return;
+    };
+    for control in [ControlFormat::PlainText, ControlFormat::Json] {
+        with_timeout(async {
+            let app = App::start(&client, &format!("marks-{control:?}")).await;
+            let (media_id, session) = app.media("slin16", Some(control)).await;
+            let (mut tx, mut rx) = session.split();
+            let quiet = tone(16000, 500.0, 0.2, 1000.0);
+            tx.send_audio(&quiet).await.expect("audio");
+            tx.mark("first").await.expect("mark");
+            tx.send_audio(&quiet).await.expect("audio");
+            tx.mark("second").await.expect("mark");
+            let mut marks = Vec::new();
+            while marks.len() < 2 {
+                if let MediaEvent::MediaMarkProcessed { correlation_id } = next_event(&mut rx).await
+                {
+                    marks.push(correlation_id.expect("id"));
+                }
+            }
+            assert_eq!(marks, ["first", "second"]);
+
+            // Bulk mode: a partial frame is kept across messages until STOP.
+            tx.command(ari_sdk::media::MediaCommand::StartMediaBuffering)
+                .await
+                .expect("start");
+            tx.send_audio(&quiet).await.expect("audio");
+            tx.command(ari_sdk::media::MediaCommand::StopMediaBuffering {
+                correlation_id: Some("bulk-1".into()),
+            })
+            .await
+            .expect("stop");
+            loop {
+                if let MediaEvent::MediaBufferingCompleted { correlation_id } =
+                    next_event(&mut rx).await
+                {
+                    assert_eq!(correlation_id.as_deref(), Some("bulk-1"));
+                    break;
+                }
+            }
+
+            // Ten seconds queued, then flushed.
+            tx.send_audio(&tone(16000, 500.0, 10.0, 1000.0))
+                .await
+                .expect("audio");
+            tx.command(ari_sdk::media::MediaCommand::GetStatus)
+                .await
+                .expect("status");
+            let before = loop {
+                if let MediaEvent::Status(s) = next_event(&mut rx).await {
+                    break s;
+                }
+            };
+            assert!(before.queue_length > 300, "{before:?}");
+            tx.command(ari_sdk::media::MediaCommand::FlushMedia)
+                .await
+                .expect("flush");
+            assert_eq!(tx.queued_estimate(), 0);
+            tx.command(ari_sdk::media::MediaCommand::GetStatus)
+                .await
+                .expect("status");
+            let after = loop {
+                if let MediaEvent::Status(s) = next_event(&mut rx).await {
+                    break s;
+                }
+            };
+            assert_eq!(after.queue_length, 0, "{after:?}");
+            app.hangup(&media_id).await;
+        })
+        .await;
+    }
+}
+
+/// The next control event, skipping audio.
+async fn next_event(rx: &mut MediaReceiver) -> MediaEvent {
+    loop {
+        match rx.recv().await {
+            Some(MediaItem::Event(e)) => return e,
+            Some(MediaItem::Audio(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+}
