@@ -533,9 +533,10 @@ impl MediaSender {
                 }
                 Flow::Open => {}
             }
+            // Room for one more frame once at most `max_queued - 1` are ahead of real time.
             let room_at = self
                 .playout_end
-                .checked_sub(self.ptime * self.max_queued)
+                .checked_sub(self.ptime * (self.max_queued - 1))
                 .unwrap_or(self.playout_end);
             if Instant::now() >= room_at {
                 if waited {
