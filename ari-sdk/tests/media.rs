@@ -517,3 +517,99 @@ async fn next_event(rx: &mut MediaReceiver) -> MediaEvent {
         }
     }
 }
+
+/// Connection type `client`: Asterisk connects to the app's listener (websocket_client.conf
+/// entry `media-client`, ws://127.0.0.1:8770/media, user media / media-secret), which checks its
+/// credentials; the session is matched to its channel by MEDIA_START and carries the call's tone.
+/// Asterisk also records what the app sends back, checked as a tone.
+#[tokio::test]
+async fn connection_type_client_both_ways() {
+    let Some(client) = server(22, "client_type").await else {
+        return;
+    };
+    with_timeout(async {
+        let listener = ari_sdk::server::Listener::builder()
+            .credentials("media", "media-secret")
+            .protocol("media")
+            .bind("127.0.0.1:8770")
+            .await
+            .expect("bind 8770");
+        let media = ari_sdk::media::MediaListener::new(listener, Default::default());
+        let mut app = App::start(&client, "client-type").await;
+        let (channel, session) = client
+            .websocket_media(app.name.clone(), "slin16")
+            .control_format(ControlFormat::PlainText)
+            .connect_via("media-client", &media)
+            .await
+            .expect("client-type session");
+        assert_eq!(session.start().channel_id, channel.id);
+        assert_eq!(session.control_format(), ControlFormat::PlainText);
+        assert!(
+            channel.name.starts_with("WebSocket/media-client/"),
+            "{}",
+            channel.name
+        );
+        let caller = app.call("Local/tone@default").await;
+        let bridge = app.bridge(&[&caller, &channel.id]).await;
+        let (mut tx, mut rx) = session.split();
+        let mut events = Vec::new();
+        let _ = collect_audio(&mut rx, 25, &mut events).await;
+        let frames = collect_audio(&mut rx, 50, &mut events).await;
+        let x = samples(&frames.concat());
+        assert!(rms(&x) > 300.0 && tone_share(&x, 16000.0, 440.0) > 0.5);
+
+        // The app's audio, recorded by Asterisk on the caller's side of the bridge.
+        let rec = format!("{}-rec", app.name);
+        client
+            .bridges()
+            .record(bridge.clone(), rec.clone(), "wav")
+            .if_exists("overwrite")
+            .send()
+            .await
+            .expect("record");
+        tx.send_audio(&tone(16000, 1200.0, 2.0, 8000.0))
+            .await
+            .expect("send");
+        tx.mark("sent").await.expect("mark");
+        loop {
+            if let MediaEvent::MediaMarkProcessed { .. } = next_event(&mut rx).await {
+                break;
+            }
+        }
+        client
+            .recordings()
+            .stop(rec.clone())
+            .send()
+            .await
+            .expect("stop");
+        let want = rec.clone();
+        app.wait_event(
+            "RecordingFinished",
+            |e| matches!(e, Event::RecordingFinished(r) if r.recording.name == want),
+        )
+        .await;
+        let wav = client
+            .recordings()
+            .get_stored_file(rec.clone())
+            .send()
+            .await
+            .expect("file");
+        let reader = hound::WavReader::new(std::io::Cursor::new(wav.to_vec())).expect("wav");
+        let rate = f64::from(reader.spec().sample_rate);
+        let y: Vec<f64> = reader
+            .into_samples::<i16>()
+            .map(|s| f64::from(s.expect("sample")))
+            .collect();
+        // The mix holds the caller's 440 Hz and the app's 1200 Hz.
+        assert!(
+            tone_share(&y, rate, 1200.0) > 0.1,
+            "1200 Hz share {}",
+            tone_share(&y, rate, 1200.0)
+        );
+        let _ = client.recordings().delete_stored(rec).send().await;
+        app.hangup(&caller).await;
+        app.hangup(&channel.id).await;
+        let _ = client.bridges().destroy(bridge).send().await;
+    })
+    .await;
+}

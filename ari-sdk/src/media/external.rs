@@ -147,6 +147,59 @@ impl WebSocketMedia {
     /// JSON control format, when asked for). If the media connection fails after the channel
     /// was made, the channel is hung up before the error is returned.
     pub async fn connect(self) -> Result<(Channel, MediaSession), MediaError> {
+        let (channel, release) = self.create("server", None).await?;
+        match self.open(&channel, release).await {
+            Ok(session) => Ok((channel, session)),
+            Err(e) => {
+                let _ = self
+                    .client
+                    .channels()
+                    .hangup(channel.id.clone())
+                    .send()
+                    .await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Connection type `client`: Asterisk connects to the app through the
+    /// `websocket_client.conf` entry `connection` and `listener` receives the connection. The
+    /// channel id is announced to the listener before the channel is made (one is generated
+    /// unless [`WebSocketMedia::channel_id`] gave it), so the session cannot be missed; returns
+    /// once `MEDIA_START` has arrived. On failure the channel is hung up.
+    pub async fn connect_via(
+        mut self,
+        connection: &str,
+        listener: &super::MediaListener,
+    ) -> Result<(Channel, MediaSession), MediaError> {
+        let id = self
+            .channel_id
+            .get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
+            .clone();
+        let expected = listener.expect(&id);
+        let (channel, release) = self.create("client", Some(connection)).await?;
+        match expected.wait(self.connect_timeout).await {
+            Ok(mut session) => {
+                session.set_release(release);
+                Ok((channel, session))
+            }
+            Err(e) => {
+                let _ = self
+                    .client
+                    .channels()
+                    .hangup(channel.id.clone())
+                    .send()
+                    .await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn create(
+        &self,
+        connection_type: &str,
+        external_host: Option<&str>,
+    ) -> Result<(Channel, Option<Release>), MediaError> {
         let release = self.client.server_version().await?.and_then(|v| v.release);
         if let Some(release) = release {
             gate(
@@ -168,7 +221,10 @@ impl WebSocketMedia {
             .external_media(self.app.clone(), self.format.clone())
             .transport("websocket")
             .encapsulation("none")
-            .connection_type("server");
+            .connection_type(connection_type.to_owned());
+        if let Some(host) = external_host {
+            req = req.external_host(host.to_owned());
+        }
         if let Some(id) = &self.channel_id {
             req = req.channel_id(id.clone());
         }
@@ -182,18 +238,7 @@ impl WebSocketMedia {
             ExternalMediaResponseType::Channel(c) => c,
             ExternalMediaResponseType::ExternalMedia(m) => m.channel,
         };
-        match self.open(&channel, release).await {
-            Ok(session) => Ok((channel, session)),
-            Err(e) => {
-                let _ = self
-                    .client
-                    .channels()
-                    .hangup(channel.id.clone())
-                    .send()
-                    .await;
-                Err(e)
-            }
-        }
+        Ok((channel, release))
     }
 
     async fn open(

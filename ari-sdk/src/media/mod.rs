@@ -22,17 +22,21 @@
 //!   channel, connects, waits for `MEDIA_START` and only then returns the channel and the
 //!   session, so the app cannot bridge the channel before its media is connected.
 //! - Connection type `client` (Asterisk connects to the app through a `websocket_client.conf`
-//!   entry): [`MediaSession::from_websocket`] on a socket accepted by the `server` feature's
-//!   listener; [`MediaStart::channel_id`] tells which channel it belongs to.
+//!   entry): a [`MediaListener`] on the `server` feature's listener (which checks Asterisk's
+//!   credentials) runs the protocol on each accepted socket and hands each session to whoever
+//!   announced its channel id ([`WebSocketMedia::connect_via`] does, before the channel exists),
+//!   matched by [`MediaStart::channel_id`].
 //! - [`helpers`] (feature `media-wav` for WAV): bridge a caller with a media channel, play PCM or
 //!   a WAV file with a mark at the end, record the caller to WAV (with `hound`).
 
+mod client_type;
 mod error;
 mod external;
 pub mod helpers;
 pub mod protocol;
 mod session;
 
+pub use client_type::{ExpectedSession, MediaListener};
 pub use error::MediaError;
 pub use external::{WebSocketMedia, media_url};
 pub use protocol::{

@@ -149,7 +149,7 @@ struct Shared {
     sink: Mutex<BoxSink>,
     flow: watch::Sender<Flow>,
     format: ControlFormat,
-    release: Option<Release>,
+    release: std::sync::Mutex<Option<Release>>,
     known_majors: &'static [u16],
     xoffs: AtomicU64,
 }
@@ -186,9 +186,22 @@ impl MediaSession {
     ///
     /// `release` gates commands ([`MediaCommand::availability`]); `None` does not gate.
     pub async fn from_websocket<S>(
+        ws: WebSocketStream<S>,
+        release: Option<Release>,
+        options: SessionOptions,
+    ) -> Result<MediaSession, MediaError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        Self::from_websocket_guarded(ws, release, options, None).await
+    }
+
+    /// Like [`MediaSession::from_websocket`], keeping `guard` alive as long as the connection.
+    pub(crate) async fn from_websocket_guarded<S>(
         mut ws: WebSocketStream<S>,
         release: Option<Release>,
         options: SessionOptions,
+        guard: Option<Box<dyn std::any::Any + Send>>,
     ) -> Result<MediaSession, MediaError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -240,12 +253,12 @@ impl MediaSession {
             sink: Mutex::new(Box::pin(sink)),
             flow,
             format: control,
-            release,
+            release: std::sync::Mutex::new(release),
             known_majors: crate::default_known_majors(),
             xoffs: AtomicU64::new(0),
         });
         let (tx, rx) = mpsc::channel(options.receive_buffer.max(1));
-        tokio::spawn(read_loop(stream, tx, shared.clone(), format.clone()));
+        tokio::spawn(read_loop(stream, tx, shared.clone(), format.clone(), guard));
         tracing::debug!(channel = %start.channel, format = %start.format, ?control, "media session started");
         let max_queued = options.max_queued_frames.clamp(1, ASTERISK_QUEUE_MAX - 1);
         Ok(MediaSession {
@@ -276,6 +289,13 @@ impl MediaSession {
     /// The control format the session speaks (learned from `MEDIA_START`).
     pub fn control_format(&self) -> ControlFormat {
         self.sender.shared.format
+    }
+
+    /// Sets the release that commands are gated by (learned after the connection came in).
+    pub(crate) fn set_release(&mut self, release: Option<Release>) {
+        if let Ok(mut r) = self.sender.shared.release.lock() {
+            *r = release;
+        }
     }
 
     /// Splits into a sender and a receiver that can run in different tasks.
@@ -311,6 +331,8 @@ async fn read_loop<St>(
     tx: mpsc::Sender<MediaItem>,
     shared: Arc<Shared>,
     format: Arc<MediaFormat>,
+    // Held until the connection ends (the listener's connection slot).
+    _guard: Option<Box<dyn std::any::Any + Send>>,
 ) where
     St: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
@@ -570,7 +592,8 @@ impl MediaSender {
     /// Refused before sending when the server's release lacks the command, when the control
     /// format cannot carry it, or when it would exceed Asterisk's 128-byte limit.
     pub async fn command(&mut self, command: MediaCommand) -> Result<(), MediaError> {
-        if let Some(release) = self.shared.release {
+        let release = self.shared.release.lock().ok().and_then(|r| *r);
+        if let Some(release) = release {
             let availability = command.availability();
             if availability.support(release, self.shared.known_majors) == Support::No {
                 return Err(MediaError::Unsupported {
