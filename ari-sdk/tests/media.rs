@@ -62,10 +62,10 @@ impl App {
         let (tx, rx) = mpsc::channel(10_000);
         tokio::spawn(async move {
             while let Some(item) = stream.next().await {
-                if let ari_sdk::events::StreamItem::Event(e) = item {
-                    if tx.send(e).await.is_err() {
-                        break;
-                    }
+                if let ari_sdk::events::StreamItem::Event(e) = item
+                    && tx.send(e).await.is_err()
+                {
+                    break;
                 }
             }
         });

@@ -135,7 +135,7 @@ impl WavRecorder {
 
     /// Appends one frame of 16-bit little-endian samples (an odd trailing byte is refused).
     pub fn write(&mut self, pcm: &[u8]) -> Result<(), MediaError> {
-        if pcm.len() % 2 != 0 {
+        if !pcm.len().is_multiple_of(2) {
             return Err(MediaError::Wav(format!(
                 "a {}-byte frame is not whole 16-bit samples",
                 pcm.len()
