@@ -282,11 +282,19 @@ impl WebSocketMedia {
         } else {
             tokio_tungstenite::Connector::Plain
         });
+        // tungstenite zeroes `read_buffer_size` bytes (128 KiB by default) before every socket
+        // read; media messages are one frame (at most a few KiB), 50 a second.
+        let ws_config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(8 * 1024);
         #[cfg(feature = "rustls")]
-        let attempt =
-            tokio_tungstenite::connect_async_tls_with_config(request, None, true, connector);
+        let attempt = tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(ws_config),
+            true,
+            connector,
+        );
         #[cfg(not(feature = "rustls"))]
-        let attempt = tokio_tungstenite::connect_async_with_config(request, None, true);
+        let attempt = tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true);
         let (ws, _) = tokio::time::timeout(self.connect_timeout, attempt)
             .await
             .map_err(|_| MediaError::Timeout("opening the media WebSocket"))?
