@@ -39,6 +39,8 @@ pub mod carrier;
 mod client;
 mod error;
 pub mod events;
+#[cfg(feature = "media")]
+pub mod media;
 mod request;
 pub mod routing;
 #[cfg(feature = "server")]

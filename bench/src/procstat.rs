@@ -66,7 +66,7 @@ pub fn rss_now_kib() -> u64 {
 
 /// `utime` and `stime` (fields 14 and 15). The command name (field 2) may hold spaces and
 /// parentheses, so fields are counted from the last `)`.
-fn parse_stat(stat: &str) -> anyhow::Result<(u64, u64)> {
+pub fn parse_stat(stat: &str) -> anyhow::Result<(u64, u64)> {
     let after = stat
         .rfind(')')
         .map(|i| &stat[i + 1..])

@@ -1,0 +1,52 @@
+//! Call audio over chan_websocket (feature `media`): a media API for voice bots.
+//!
+//! Since 20.16 / 21.11 / 22.6 / 23.0, `POST /channels/externalMedia` with `transport=websocket`
+//! makes a channel whose audio travels as binary WebSocket frames, with text frames for control.
+//!
+//! # Design
+//!
+//! - [`protocol`]: the typed events ([`MediaEvent`]) and commands ([`MediaCommand`]) in both
+//!   control formats, parsed and written exactly as `channels/chan_websocket.c` (22.10.1) does;
+//!   each command and format carries the releases that have it.
+//! - [`MediaSession`]: one connection. A reader task turns messages into [`MediaItem`]s
+//!   (audio frames with their [`MediaFormat`], events, unparseable control text as a value, and
+//!   one final [`MediaItem::Closed`]) into a bounded buffer, and acts on `MEDIA_XOFF`/`MEDIA_XON`
+//!   at once, whether or not the app is reading. The [`MediaSender`] frames audio of any length
+//!   (or takes app-framed frames for passthrough codecs) and paces it: it estimates Asterisk's
+//!   queue (frames sent minus frames played at one per `ptime`), waits at
+//!   [`SessionOptions::max_queued_frames`] (950, between Asterisk's XOFF level 900 and the 1000
+//!   past which Asterisk silently drops messages) and waits while XOFF holds. Nothing is
+//!   buffered without limit and nothing is dropped: a fast producer is slowed to real time.
+//! - Connection type `server` (the app connects to Asterisk's HTTP server at
+//!   `/media/<connection id>`): [`WebSocketMedia`] (from [`Client::websocket_media`]) creates the
+//!   channel, connects, waits for `MEDIA_START` and only then returns the channel and the
+//!   session, so the app cannot bridge the channel before its media is connected.
+//! - Connection type `client` (Asterisk connects to the app through a `websocket_client.conf`
+//!   entry): a [`MediaListener`] on the `server` feature's listener (which checks Asterisk's
+//!   credentials) runs the protocol on each accepted socket and hands each session to whoever
+//!   announced its channel id ([`WebSocketMedia::connect_via`] does, before the channel exists),
+//!   matched by [`MediaStart::channel_id`].
+//! - [`helpers`] (feature `media-wav` for WAV): bridge a caller with a media channel, play PCM or
+//!   a WAV file with a mark at the end, record the caller to WAV (with `hound`).
+
+mod client_type;
+mod error;
+mod external;
+pub mod helpers;
+pub mod protocol;
+mod session;
+
+pub use client_type::{ExpectedSession, MediaListener};
+pub use error::MediaError;
+pub use external::{WebSocketMedia, media_url};
+pub use protocol::{
+    ControlFormat, ControlParseError, EncodeError, MediaCommand, MediaDirection, MediaEvent,
+    MediaStart, MediaStatus,
+};
+pub use session::{
+    AudioFrame, MediaFormat, MediaItem, MediaReceiver, MediaSender, MediaSession, SenderStats,
+    SessionClosed, SessionOptions,
+};
+
+#[allow(unused_imports)]
+use crate::Client;
