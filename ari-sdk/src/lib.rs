@@ -1,9 +1,5 @@
-//! Typed Rust client for the Asterisk REST Interface (ARI), Asterisk 16.0 to 23.4.
-//!
-//! The crate has two layers: bindings generated from the ARI spec of every release (operations,
-//! models, events, per-release availability), and a small hand-written runtime that they call:
-//! [`Client`] for REST calls, [`events`] for the events WebSocket, [`routing`] for per-resource
-//! event streams and Stasis applications, [`Error`] for everything that can go wrong.
+#![doc = include_str!("guide.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod meta;
 
