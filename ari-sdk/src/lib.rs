@@ -25,6 +25,7 @@ pub mod events;
 mod request;
 pub mod routing;
 mod transport;
+pub mod validate;
 pub mod version;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
