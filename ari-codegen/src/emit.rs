@@ -967,7 +967,7 @@ fn emit_resource(api: &Api, res: &Resource) -> TokenStream {
         });
         let (rt, send_fn) = response_type(api, op);
         let bdocs = doc(&format!(
-            "A `{}.{}` request: set optional parameters, then `.send().await`.\n\n{}",
+            "A `{}.{}` request: set optional parameters, then `.await` it (or `.send().await`).\n\n{}",
             res.wire,
             op.nickname,
             op_doc(op)
@@ -993,6 +993,12 @@ fn emit_resource(api: &Api, res: &Resource) -> TokenStream {
                     #(#sends)*
                     self.client.#send_fn(req).await
                 }
+            }
+            impl std::future::IntoFuture for #builder {
+                type Output = crate::Result<#rt>;
+                type IntoFuture = crate::RequestFuture<#rt>;
+                /// Sends the request: `.await` on the builder is `.send().await`.
+                fn into_future(self) -> Self::IntoFuture { Box::pin(self.send()) }
             }
         });
     }

@@ -34,9 +34,39 @@ pub use meta::Release;
 pub use request::Request;
 pub use version::ServerVersion;
 
+/// The future of a request builder awaited directly (`client.channels().list().await`): the
+/// builder's `.send()`, boxed so that every builder can name its `IntoFuture` type.
+pub type RequestFuture<T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T>> + Send + 'static>>;
+
 /// The major release lines the generated bindings know, used for release gating.
 pub(crate) fn default_known_majors() -> &'static [u16] {
     generated::releases::KNOWN_MAJORS
+}
+
+#[cfg(test)]
+mod into_future_tests {
+    /// A builder awaited directly sends the request, as `.send().await` does.
+    #[tokio::test]
+    async fn awaiting_a_builder_sends_it() {
+        let client = crate::Client::builder()
+            .base_url("http://127.0.0.1:9/ari")
+            .release_gating(false)
+            .build()
+            .unwrap();
+        let e = client.channels().list().await.unwrap_err();
+        assert_eq!(
+            e.kind(),
+            crate::ErrorKind::Transport(crate::TransportKind::ConnectionRefused)
+        );
+        let e = client
+            .channels()
+            .originate("Local/wait@default")
+            .app("x")
+            .await
+            .unwrap_err();
+        assert!(e.is_transient(), "{e}");
+    }
 }
 
 /// The README's code, compiled as a doctest so that the quick start stays true.

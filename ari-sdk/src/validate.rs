@@ -99,7 +99,14 @@ mod tests {
             .channels()
             .play(
                 "c1",
-                ["sound:a", "recording:b", "number:1", "digits:2", "characters:c", "tone:ring"],
+                [
+                    "sound:a",
+                    "recording:b",
+                    "number:1",
+                    "digits:2",
+                    "characters:c",
+                    "tone:ring",
+                ],
             )
             .send()
             .await

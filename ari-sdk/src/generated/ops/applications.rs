@@ -114,7 +114,7 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `applications.list` request: set optional parameters, then `.send().await`.
+/// A `applications.list` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// List all applications.
 ///
@@ -135,6 +135,14 @@ impl List {
     ) -> crate::Result<Vec<crate::generated::models::Application>> {
         let req = crate::Request::new(&LIST);
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for List {
+    type Output = crate::Result<Vec<crate::generated::models::Application>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::Application>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `GET /applications/{applicationName}`: Get details of an application.
@@ -162,7 +170,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `applications.get` request: set optional parameters, then `.send().await`.
+/// A `applications.get` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Get details of an application.
 ///
@@ -190,6 +198,14 @@ impl Get {
             req.path_param("applicationName", &s);
         }
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for Get {
+    type Output = crate::Result<crate::generated::models::Application>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Application>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /applications/{applicationName}/subscription`: Subscribe an application to a event source.
@@ -231,7 +247,7 @@ pub static SUBSCRIBE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `applications.subscribe` request: set optional parameters, then `.send().await`.
+/// A `applications.subscribe` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Subscribe an application to a event source.
 ///
@@ -273,6 +289,14 @@ impl Subscribe {
             req.query("eventSource", parts.join(","));
         }
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for Subscribe {
+    type Output = crate::Result<crate::generated::models::Application>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Application>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `DELETE /applications/{applicationName}/subscription`: Unsubscribe an application from an event source.
@@ -318,7 +342,7 @@ pub static UNSUBSCRIBE: crate::meta::OperationInfo = crate::meta::OperationInfo 
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `applications.unsubscribe` request: set optional parameters, then `.send().await`.
+/// A `applications.unsubscribe` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Unsubscribe an application from an event source.
 ///
@@ -363,6 +387,14 @@ impl Unsubscribe {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for Unsubscribe {
+    type Output = crate::Result<crate::generated::models::Application>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Application>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `PUT /applications/{applicationName}/eventFilter`: Filter application events types.
 ///
 /// Releases: 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -398,7 +430,7 @@ pub static FILTER: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_5,
 };
-/// A `applications.filter` request: set optional parameters, then `.send().await`.
+/// A `applications.filter` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Filter application events types.
 ///
@@ -446,5 +478,13 @@ impl Filter {
             req.body_whole("filter", value);
         }
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for Filter {
+    type Output = crate::Result<crate::generated::models::Application>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Application>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }

@@ -293,7 +293,7 @@ pub static GET_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `asterisk.getObject` request: set optional parameters, then `.send().await`.
+/// A `asterisk.getObject` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Retrieve a dynamic configuration object.
 ///
@@ -335,6 +335,14 @@ impl GetObject {
             req.path_param("id", &s);
         }
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for GetObject {
+    type Output = crate::Result<Vec<crate::generated::models::ConfigTuple>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::ConfigTuple>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `PUT /asterisk/config/dynamic/{configClass}/{objectType}/{id}`: Create or update a dynamic configuration object.
@@ -388,7 +396,7 @@ pub static UPDATE_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `asterisk.updateObject` request: set optional parameters, then `.send().await`.
+/// A `asterisk.updateObject` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Create or update a dynamic configuration object.
 ///
@@ -456,6 +464,14 @@ impl UpdateObject {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for UpdateObject {
+    type Output = crate::Result<Vec<crate::generated::models::ConfigTuple>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::ConfigTuple>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `DELETE /asterisk/config/dynamic/{configClass}/{objectType}/{id}`: Delete a dynamic configuration object.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -497,7 +513,7 @@ pub static DELETE_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `asterisk.deleteObject` request: set optional parameters, then `.send().await`.
+/// A `asterisk.deleteObject` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Delete a dynamic configuration object.
 ///
@@ -540,6 +556,14 @@ impl DeleteObject {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for DeleteObject {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `GET /asterisk/info`: Gets Asterisk system information.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -560,7 +584,7 @@ pub static GET_INFO: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `asterisk.getInfo` request: set optional parameters, then `.send().await`.
+/// A `asterisk.getInfo` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Gets Asterisk system information.
 ///
@@ -609,6 +633,14 @@ impl GetInfo {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for GetInfo {
+    type Output = crate::Result<crate::generated::models::AsteriskInfo>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::AsteriskInfo>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `GET /asterisk/ping`: Response pong message.
 ///
 /// Releases: 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -622,7 +654,7 @@ pub static PING: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_3,
 };
-/// A `asterisk.ping` request: set optional parameters, then `.send().await`.
+/// A `asterisk.ping` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Response pong message.
 ///
@@ -643,6 +675,14 @@ impl Ping {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for Ping {
+    type Output = crate::Result<crate::generated::models::AsteriskPing>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::AsteriskPing>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `GET /asterisk/modules`: List Asterisk modules.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -656,7 +696,7 @@ pub static LIST_MODULES: crate::meta::OperationInfo = crate::meta::OperationInfo
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `asterisk.listModules` request: set optional parameters, then `.send().await`.
+/// A `asterisk.listModules` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// List Asterisk modules.
 ///
@@ -675,6 +715,14 @@ impl ListModules {
     pub async fn send(self) -> crate::Result<Vec<crate::generated::models::Module>> {
         let req = crate::Request::new(&LIST_MODULES);
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for ListModules {
+    type Output = crate::Result<Vec<crate::generated::models::Module>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::Module>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `GET /asterisk/modules/{moduleName}`: Get Asterisk module information.
@@ -706,7 +754,7 @@ pub static GET_MODULE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `asterisk.getModule` request: set optional parameters, then `.send().await`.
+/// A `asterisk.getModule` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Get Asterisk module information.
 ///
@@ -737,6 +785,14 @@ impl GetModule {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for GetModule {
+    type Output = crate::Result<crate::generated::models::Module>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Module>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /asterisk/modules/{moduleName}`: Load an Asterisk module.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -762,7 +818,7 @@ pub static LOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInfo 
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `asterisk.loadModule` request: set optional parameters, then `.send().await`.
+/// A `asterisk.loadModule` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Load an Asterisk module.
 ///
@@ -790,6 +846,14 @@ impl LoadModule {
             req.path_param("moduleName", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for LoadModule {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `DELETE /asterisk/modules/{moduleName}`: Unload an Asterisk module.
@@ -821,7 +885,7 @@ pub static UNLOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `asterisk.unloadModule` request: set optional parameters, then `.send().await`.
+/// A `asterisk.unloadModule` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Unload an Asterisk module.
 ///
@@ -850,6 +914,14 @@ impl UnloadModule {
             req.path_param("moduleName", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for UnloadModule {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `PUT /asterisk/modules/{moduleName}`: Reload an Asterisk module.
@@ -881,7 +953,7 @@ pub static RELOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `asterisk.reloadModule` request: set optional parameters, then `.send().await`.
+/// A `asterisk.reloadModule` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Reload an Asterisk module.
 ///
@@ -912,6 +984,14 @@ impl ReloadModule {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for ReloadModule {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `GET /asterisk/logging`: Gets Asterisk log channel information.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -925,7 +1005,7 @@ pub static LIST_LOG_CHANNELS: crate::meta::OperationInfo = crate::meta::Operatio
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `asterisk.listLogChannels` request: set optional parameters, then `.send().await`.
+/// A `asterisk.listLogChannels` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Gets Asterisk log channel information.
 ///
@@ -944,6 +1024,14 @@ impl ListLogChannels {
     pub async fn send(self) -> crate::Result<Vec<crate::generated::models::LogChannel>> {
         let req = crate::Request::new(&LIST_LOG_CHANNELS);
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for ListLogChannels {
+    type Output = crate::Result<Vec<crate::generated::models::LogChannel>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::LogChannel>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /asterisk/logging/{logChannelName}`: Adds a log channel.
@@ -981,7 +1069,7 @@ pub static ADD_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `asterisk.addLog` request: set optional parameters, then `.send().await`.
+/// A `asterisk.addLog` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Adds a log channel.
 ///
@@ -1017,6 +1105,14 @@ impl AddLog {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for AddLog {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `DELETE /asterisk/logging/{logChannelName}`: Deletes a log channel.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -1042,7 +1138,7 @@ pub static DELETE_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `asterisk.deleteLog` request: set optional parameters, then `.send().await`.
+/// A `asterisk.deleteLog` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Deletes a log channel.
 ///
@@ -1072,6 +1168,14 @@ impl DeleteLog {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for DeleteLog {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `PUT /asterisk/logging/{logChannelName}/rotate`: Rotates a log channel.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -1097,7 +1201,7 @@ pub static ROTATE_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `asterisk.rotateLog` request: set optional parameters, then `.send().await`.
+/// A `asterisk.rotateLog` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Rotates a log channel.
 ///
@@ -1127,6 +1231,14 @@ impl RotateLog {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for RotateLog {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `GET /asterisk/variable`: Get the value of a global variable.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -1152,7 +1264,7 @@ pub static GET_GLOBAL_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `asterisk.getGlobalVar` request: set optional parameters, then `.send().await`.
+/// A `asterisk.getGlobalVar` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Get the value of a global variable.
 ///
@@ -1179,6 +1291,14 @@ impl GetGlobalVar {
             req.query("variable", v);
         }
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for GetGlobalVar {
+    type Output = crate::Result<crate::generated::models::Variable>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Variable>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /asterisk/variable`: Set the value of a global variable.
@@ -1212,7 +1332,7 @@ pub static SET_GLOBAL_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `asterisk.setGlobalVar` request: set optional parameters, then `.send().await`.
+/// A `asterisk.setGlobalVar` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Set the value of a global variable.
 ///
@@ -1250,6 +1370,14 @@ impl SetGlobalVar {
             req.query("value", v);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for SetGlobalVar {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// The values of `GetInfoOnly`.

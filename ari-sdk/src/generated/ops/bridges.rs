@@ -394,7 +394,7 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.list` request: set optional parameters, then `.send().await`.
+/// A `bridges.list` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// List all active bridges in Asterisk.
 ///
@@ -413,6 +413,14 @@ impl List {
     pub async fn send(self) -> crate::Result<Vec<crate::generated::models::Bridge>> {
         let req = crate::Request::new(&LIST);
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for List {
+    type Output = crate::Result<Vec<crate::generated::models::Bridge>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::Bridge>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /bridges`: Create a new bridge.
@@ -458,7 +466,7 @@ pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.create` request: set optional parameters, then `.send().await`.
+/// A `bridges.create` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Create a new bridge.
 ///
@@ -539,6 +547,14 @@ impl Create {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for Create {
+    type Output = crate::Result<crate::generated::models::Bridge>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Bridge>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /bridges/{bridgeId}`: Create a new bridge.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -582,7 +598,7 @@ pub static CREATE_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationIn
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.createWithId` request: set optional parameters, then `.send().await`.
+/// A `bridges.createWithId` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Create a new bridge.
 ///
@@ -658,6 +674,14 @@ impl CreateWithId {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for CreateWithId {
+    type Output = crate::Result<crate::generated::models::Bridge>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Bridge>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `GET /bridges/{bridgeId}`: Get bridge details.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -683,7 +707,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.get` request: set optional parameters, then `.send().await`.
+/// A `bridges.get` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Get bridge details.
 ///
@@ -713,6 +737,14 @@ impl Get {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for Get {
+    type Output = crate::Result<crate::generated::models::Bridge>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Bridge>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `DELETE /bridges/{bridgeId}`: Shut down a bridge.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -738,7 +770,7 @@ pub static DESTROY: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.destroy` request: set optional parameters, then `.send().await`.
+/// A `bridges.destroy` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Shut down a bridge.
 ///
@@ -768,6 +800,14 @@ impl Destroy {
             req.path_param("bridgeId", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for Destroy {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `GET /bridges/{bridgeId}/variable`: Get the value of a bridge variable or function.
@@ -809,7 +849,7 @@ pub static GET_BRIDGE_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
     ],
     availability: crate::generated::releases::AVAILABILITY_20,
 };
-/// A `bridges.getBridgeVar` request: set optional parameters, then `.send().await`.
+/// A `bridges.getBridgeVar` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Get the value of a bridge variable or function.
 ///
@@ -844,6 +884,14 @@ impl GetBridgeVar {
             req.query("variable", v);
         }
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for GetBridgeVar {
+    type Output = crate::Result<crate::generated::models::Variable>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Variable>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /bridges/{bridgeId}/variable`: Set the value of a bridge variable or function.
@@ -897,7 +945,7 @@ pub static SET_BRIDGE_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
     ],
     availability: crate::generated::releases::AVAILABILITY_20,
 };
-/// A `bridges.setBridgeVar` request: set optional parameters, then `.send().await`.
+/// A `bridges.setBridgeVar` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Set the value of a bridge variable or function.
 ///
@@ -961,6 +1009,14 @@ impl SetBridgeVar {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for SetBridgeVar {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `GET /bridges/{bridgeId}/variables`: Get the value of multiple bridge variables or functions.
 ///
 /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
@@ -1000,7 +1056,7 @@ pub static GET_BRIDGE_VARS: crate::meta::OperationInfo = crate::meta::OperationI
     ],
     availability: crate::generated::releases::AVAILABILITY_20,
 };
-/// A `bridges.getBridgeVars` request: set optional parameters, then `.send().await`.
+/// A `bridges.getBridgeVars` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Get the value of multiple bridge variables or functions.
 ///
@@ -1042,6 +1098,14 @@ impl GetBridgeVars {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for GetBridgeVars {
+    type Output = crate::Result<crate::generated::models::Variables>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Variables>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /bridges/{bridgeId}/variables`: Set the values of multiple bridge variables or functions.
 ///
 /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
@@ -1081,7 +1145,7 @@ pub static SET_BRIDGE_VARS: crate::meta::OperationInfo = crate::meta::OperationI
     ],
     availability: crate::generated::releases::AVAILABILITY_20,
 };
-/// A `bridges.setBridgeVars` request: set optional parameters, then `.send().await`.
+/// A `bridges.setBridgeVars` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Set the values of multiple bridge variables or functions.
 ///
@@ -1122,6 +1186,14 @@ impl SetBridgeVars {
             req.body_param("variables", value);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for SetBridgeVars {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /bridges/{bridgeId}/addChannel`: Add a channel to a bridge.
@@ -1191,7 +1263,7 @@ pub static ADD_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInfo 
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.addChannel` request: set optional parameters, then `.send().await`.
+/// A `bridges.addChannel` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Add a channel to a bridge.
 ///
@@ -1293,6 +1365,14 @@ impl AddChannel {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for AddChannel {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /bridges/{bridgeId}/removeChannel`: Remove a channel from a bridge.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -1336,7 +1416,7 @@ pub static REMOVE_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationIn
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.removeChannel` request: set optional parameters, then `.send().await`.
+/// A `bridges.removeChannel` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Remove a channel from a bridge.
 ///
@@ -1379,6 +1459,14 @@ impl RemoveChannel {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for RemoveChannel {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /bridges/{bridgeId}/videoSource/{channelId}`: Set a channel as the video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -1418,7 +1506,7 @@ pub static SET_VIDEO_SOURCE: crate::meta::OperationInfo = crate::meta::Operation
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.setVideoSource` request: set optional parameters, then `.send().await`.
+/// A `bridges.setVideoSource` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Set a channel as the video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants.
 ///
@@ -1456,6 +1544,14 @@ impl SetVideoSource {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for SetVideoSource {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `DELETE /bridges/{bridgeId}/videoSource`: Removes any explicit video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants. When no explicit video source is set, talk detection will be used to determine the active video stream.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -1481,7 +1577,7 @@ pub static CLEAR_VIDEO_SOURCE: crate::meta::OperationInfo = crate::meta::Operati
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.clearVideoSource` request: set optional parameters, then `.send().await`.
+/// A `bridges.clearVideoSource` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Removes any explicit video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants. When no explicit video source is set, talk detection will be used to determine the active video stream.
 ///
@@ -1509,6 +1605,14 @@ impl ClearVideoSource {
             req.path_param("bridgeId", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for ClearVideoSource {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /bridges/{bridgeId}/moh`: Play music on hold to a bridge or change the MOH class that is playing.
@@ -1546,7 +1650,7 @@ pub static START_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.startMoh` request: set optional parameters, then `.send().await`.
+/// A `bridges.startMoh` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Play music on hold to a bridge or change the MOH class that is playing.
 ///
@@ -1588,6 +1692,14 @@ impl StartMoh {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for StartMoh {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `DELETE /bridges/{bridgeId}/moh`: Stop playing music on hold to a bridge.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -1617,7 +1729,7 @@ pub static STOP_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.stopMoh` request: set optional parameters, then `.send().await`.
+/// A `bridges.stopMoh` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Stop playing music on hold to a bridge.
 ///
@@ -1648,6 +1760,14 @@ impl StopMoh {
             req.path_param("bridgeId", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for StopMoh {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /bridges/{bridgeId}/play`: Start playback of media on a bridge.
@@ -1719,7 +1839,7 @@ pub static PLAY: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.play` request: set optional parameters, then `.send().await`.
+/// A `bridges.play` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Start playback of media on a bridge.
 ///
@@ -1844,6 +1964,14 @@ impl Play {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for Play {
+    type Output = crate::Result<crate::generated::models::Playback>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Playback>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /bridges/{bridgeId}/play/{playbackId}`: Start playback of media on a bridge.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -1913,7 +2041,7 @@ pub static PLAY_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.playWithId` request: set optional parameters, then `.send().await`.
+/// A `bridges.playWithId` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Start playback of media on a bridge.
 ///
@@ -2033,6 +2161,14 @@ impl PlayWithId {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for PlayWithId {
+    type Output = crate::Result<crate::generated::models::Playback>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Playback>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /bridges/{bridgeId}/record`: Start a recording.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -2118,7 +2254,7 @@ pub static RECORD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.record` request: set optional parameters, then `.send().await`.
+/// A `bridges.record` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Start a recording.
 ///
@@ -2277,6 +2413,14 @@ impl Record {
             req.query("terminateOn", v.as_str().to_owned());
         }
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for Record {
+    type Output = crate::Result<crate::generated::models::LiveRecording>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::LiveRecording>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// The values of `RecordIfExists`.

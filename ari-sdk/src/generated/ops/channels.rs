@@ -744,7 +744,7 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.list` request: set optional parameters, then `.send().await`.
+/// A `channels.list` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// List all active channels in Asterisk.
 ///
@@ -763,6 +763,14 @@ impl List {
     pub async fn send(self) -> crate::Result<Vec<crate::generated::models::Channel>> {
         let req = crate::Request::new(&LIST);
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for List {
+    type Output = crate::Result<Vec<crate::generated::models::Channel>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::Channel>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /channels`: Create a new channel (originate).
@@ -872,7 +880,7 @@ pub static ORIGINATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.originate` request: set optional parameters, then `.send().await`.
+/// A `channels.originate` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Create a new channel (originate).
 ///
@@ -1060,6 +1068,14 @@ impl Originate {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for Originate {
+    type Output = crate::Result<crate::generated::models::Channel>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Channel>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /channels/create`: Create channel.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -1127,7 +1143,7 @@ pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.create` request: set optional parameters, then `.send().await`.
+/// A `channels.create` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Create channel.
 ///
@@ -1238,6 +1254,14 @@ impl Create {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for Create {
+    type Output = crate::Result<crate::generated::models::Channel>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Channel>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `GET /channels/{channelId}`: Channel details.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -1263,7 +1287,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.get` request: set optional parameters, then `.send().await`.
+/// A `channels.get` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Channel details.
 ///
@@ -1291,6 +1315,14 @@ impl Get {
             req.path_param("channelId", &s);
         }
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for Get {
+    type Output = crate::Result<crate::generated::models::Channel>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Channel>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /channels/{channelId}`: Create a new channel (originate with id).
@@ -1400,7 +1432,7 @@ pub static ORIGINATE_WITH_ID: crate::meta::OperationInfo = crate::meta::Operatio
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.originateWithId` request: set optional parameters, then `.send().await`.
+/// A `channels.originateWithId` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Create a new channel (originate with id).
 ///
@@ -1583,6 +1615,14 @@ impl OriginateWithId {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for OriginateWithId {
+    type Output = crate::Result<crate::generated::models::Channel>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Channel>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `DELETE /channels/{channelId}`: Delete (i.e. hangup) a channel.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -1624,7 +1664,7 @@ pub static HANGUP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.hangup` request: set optional parameters, then `.send().await`.
+/// A `channels.hangup` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Delete (i.e. hangup) a channel.
 ///
@@ -1686,6 +1726,14 @@ impl Hangup {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for Hangup {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /channels/{channelId}/continue`: Exit application; continue execution in the dialplan.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -1743,7 +1791,7 @@ pub static CONTINUE_IN_DIALPLAN: crate::meta::OperationInfo = crate::meta::Opera
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.continueInDialplan` request: set optional parameters, then `.send().await`.
+/// A `channels.continueInDialplan` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Exit application; continue execution in the dialplan.
 ///
@@ -1819,6 +1867,14 @@ impl ContinueInDialplan {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for ContinueInDialplan {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /channels/{channelId}/move`: Move the channel from one Stasis application to another.
 ///
 /// Releases: 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -1860,7 +1916,7 @@ pub static MOVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_5,
 };
-/// A `channels.move` request: set optional parameters, then `.send().await`.
+/// A `channels.move` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Move the channel from one Stasis application to another.
 ///
@@ -1905,6 +1961,14 @@ impl Move {
             req.query("appArgs", v);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for Move {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /channels/{channelId}/redirect`: Redirect the channel to a different location.
@@ -1954,7 +2018,7 @@ pub static REDIRECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.redirect` request: set optional parameters, then `.send().await`.
+/// A `channels.redirect` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Redirect the channel to a different location.
 ///
@@ -1993,6 +2057,14 @@ impl Redirect {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for Redirect {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /channels/{channelId}/answer`: Answer a channel.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -2026,7 +2098,7 @@ pub static ANSWER: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.answer` request: set optional parameters, then `.send().await`.
+/// A `channels.answer` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Answer a channel.
 ///
@@ -2056,6 +2128,14 @@ impl Answer {
             req.path_param("channelId", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for Answer {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /channels/{channelId}/ring`: Indicate ringing to a channel.
@@ -2091,7 +2171,7 @@ pub static RING: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.ring` request: set optional parameters, then `.send().await`.
+/// A `channels.ring` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Indicate ringing to a channel.
 ///
@@ -2121,6 +2201,14 @@ impl Ring {
             req.path_param("channelId", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for Ring {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `DELETE /channels/{channelId}/ring`: Stop ringing indication on a channel if locally generated.
@@ -2156,7 +2244,7 @@ pub static RING_STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.ringStop` request: set optional parameters, then `.send().await`.
+/// A `channels.ringStop` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Stop ringing indication on a channel if locally generated.
 ///
@@ -2186,6 +2274,14 @@ impl RingStop {
             req.path_param("channelId", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for RingStop {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /channels/{channelId}/progress`: Indicate progress on a channel.
@@ -2221,7 +2317,7 @@ pub static PROGRESS: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_17,
 };
-/// A `channels.progress` request: set optional parameters, then `.send().await`.
+/// A `channels.progress` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Indicate progress on a channel.
 ///
@@ -2251,6 +2347,14 @@ impl Progress {
             req.path_param("channelId", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for Progress {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /channels/{channelId}/dtmf`: Send provided DTMF to a given channel.
@@ -2320,7 +2424,7 @@ pub static SEND_DTMF: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.sendDTMF` request: set optional parameters, then `.send().await`.
+/// A `channels.sendDTMF` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Send provided DTMF to a given channel.
 ///
@@ -2416,6 +2520,14 @@ impl SendDtmf {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for SendDtmf {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /channels/{channelId}/mute`: Mute a channel.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -2455,7 +2567,7 @@ pub static MUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.mute` request: set optional parameters, then `.send().await`.
+/// A `channels.mute` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Mute a channel.
 ///
@@ -2509,6 +2621,14 @@ impl Mute {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for Mute {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `DELETE /channels/{channelId}/mute`: Unmute a channel.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -2548,7 +2668,7 @@ pub static UNMUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.unmute` request: set optional parameters, then `.send().await`.
+/// A `channels.unmute` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Unmute a channel.
 ///
@@ -2602,6 +2722,14 @@ impl Unmute {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for Unmute {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /channels/{channelId}/hold`: Hold a channel.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -2635,7 +2763,7 @@ pub static HOLD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.hold` request: set optional parameters, then `.send().await`.
+/// A `channels.hold` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Hold a channel.
 ///
@@ -2665,6 +2793,14 @@ impl Hold {
             req.path_param("channelId", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for Hold {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `DELETE /channels/{channelId}/hold`: Remove a channel from hold.
@@ -2700,7 +2836,7 @@ pub static UNHOLD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.unhold` request: set optional parameters, then `.send().await`.
+/// A `channels.unhold` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Remove a channel from hold.
 ///
@@ -2730,6 +2866,14 @@ impl Unhold {
             req.path_param("channelId", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for Unhold {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /channels/{channelId}/moh`: Play music on hold to a channel.
@@ -2771,7 +2915,7 @@ pub static START_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.startMoh` request: set optional parameters, then `.send().await`.
+/// A `channels.startMoh` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Play music on hold to a channel.
 ///
@@ -2816,6 +2960,14 @@ impl StartMoh {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for StartMoh {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `DELETE /channels/{channelId}/moh`: Stop playing music on hold to a channel.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -2849,7 +3001,7 @@ pub static STOP_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.stopMoh` request: set optional parameters, then `.send().await`.
+/// A `channels.stopMoh` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Stop playing music on hold to a channel.
 ///
@@ -2879,6 +3031,14 @@ impl StopMoh {
             req.path_param("channelId", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for StopMoh {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /channels/{channelId}/silence`: Play silence to a channel.
@@ -2914,7 +3074,7 @@ pub static START_SILENCE: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.startSilence` request: set optional parameters, then `.send().await`.
+/// A `channels.startSilence` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Play silence to a channel.
 ///
@@ -2946,6 +3106,14 @@ impl StartSilence {
             req.path_param("channelId", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for StartSilence {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `DELETE /channels/{channelId}/silence`: Stop playing silence to a channel.
@@ -2981,7 +3149,7 @@ pub static STOP_SILENCE: crate::meta::OperationInfo = crate::meta::OperationInfo
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.stopSilence` request: set optional parameters, then `.send().await`.
+/// A `channels.stopSilence` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Stop playing silence to a channel.
 ///
@@ -3011,6 +3179,14 @@ impl StopSilence {
             req.path_param("channelId", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for StopSilence {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /channels/{channelId}/play`: Start playback of media.
@@ -3076,7 +3252,7 @@ pub static PLAY: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.play` request: set optional parameters, then `.send().await`.
+/// A `channels.play` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Start playback of media.
 ///
@@ -3166,6 +3342,14 @@ impl Play {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for Play {
+    type Output = crate::Result<crate::generated::models::Playback>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Playback>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /channels/{channelId}/play/{playbackId}`: Start playback of media and specify the playbackId.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -3229,7 +3413,7 @@ pub static PLAY_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.playWithId` request: set optional parameters, then `.send().await`.
+/// A `channels.playWithId` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Start playback of media and specify the playbackId.
 ///
@@ -3314,6 +3498,14 @@ impl PlayWithId {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for PlayWithId {
+    type Output = crate::Result<crate::generated::models::Playback>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Playback>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /channels/{channelId}/record`: Start a recording.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -3393,7 +3585,7 @@ pub static RECORD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.record` request: set optional parameters, then `.send().await`.
+/// A `channels.record` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Start a recording.
 ///
@@ -3543,6 +3735,14 @@ impl Record {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for Record {
+    type Output = crate::Result<crate::generated::models::LiveRecording>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::LiveRecording>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `GET /channels/{channelId}/variable`: Get the value of a channel variable or function.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -3582,7 +3782,7 @@ pub static GET_CHANNEL_VAR: crate::meta::OperationInfo = crate::meta::OperationI
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.getChannelVar` request: set optional parameters, then `.send().await`.
+/// A `channels.getChannelVar` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Get the value of a channel variable or function.
 ///
@@ -3617,6 +3817,14 @@ impl GetChannelVar {
             req.query("variable", v);
         }
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for GetChannelVar {
+    type Output = crate::Result<crate::generated::models::Variable>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Variable>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /channels/{channelId}/variable`: Set the value of a channel variable or function.
@@ -3670,7 +3878,7 @@ pub static SET_CHANNEL_VAR: crate::meta::OperationInfo = crate::meta::OperationI
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.setChannelVar` request: set optional parameters, then `.send().await`.
+/// A `channels.setChannelVar` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Set the value of a channel variable or function.
 ///
@@ -3734,6 +3942,14 @@ impl SetChannelVar {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for SetChannelVar {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `GET /channels/{channelId}/variables`: Get the value of multiple channel variables or functions.
 ///
 /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
@@ -3773,7 +3989,7 @@ pub static GET_CHANNEL_VARS: crate::meta::OperationInfo = crate::meta::Operation
     ],
     availability: crate::generated::releases::AVAILABILITY_20,
 };
-/// A `channels.getChannelVars` request: set optional parameters, then `.send().await`.
+/// A `channels.getChannelVars` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Get the value of multiple channel variables or functions.
 ///
@@ -3815,6 +4031,14 @@ impl GetChannelVars {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for GetChannelVars {
+    type Output = crate::Result<crate::generated::models::Variables>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Variables>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /channels/{channelId}/variables`: Set the values of multiple channel variables or functions.
 ///
 /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
@@ -3854,7 +4078,7 @@ pub static SET_CHANNEL_VARS: crate::meta::OperationInfo = crate::meta::Operation
     ],
     availability: crate::generated::releases::AVAILABILITY_20,
 };
-/// A `channels.setChannelVars` request: set optional parameters, then `.send().await`.
+/// A `channels.setChannelVars` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Set the values of multiple channel variables or functions.
 ///
@@ -3895,6 +4119,14 @@ impl SetChannelVars {
             req.body_param("variables", value);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for SetChannelVars {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /channels/{channelId}/snoop`: Start snooping.
@@ -3956,7 +4188,7 @@ pub static SNOOP_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.snoopChannel` request: set optional parameters, then `.send().await`.
+/// A `channels.snoopChannel` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Start snooping.
 ///
@@ -4062,6 +4294,14 @@ impl SnoopChannel {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for SnoopChannel {
+    type Output = crate::Result<crate::generated::models::Channel>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Channel>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /channels/{channelId}/snoop/{snoopId}`: Start snooping.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -4121,7 +4361,7 @@ pub static SNOOP_CHANNEL_WITH_ID: crate::meta::OperationInfo = crate::meta::Oper
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.snoopChannelWithId` request: set optional parameters, then `.send().await`.
+/// A `channels.snoopChannelWithId` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Start snooping.
 ///
@@ -4225,6 +4465,14 @@ impl SnoopChannelWithId {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for SnoopChannelWithId {
+    type Output = crate::Result<crate::generated::models::Channel>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Channel>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /channels/{channelId}/dial`: Dial a created channel.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -4266,7 +4514,7 @@ pub static DIAL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.dial` request: set optional parameters, then `.send().await`.
+/// A `channels.dial` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Dial a created channel.
 ///
@@ -4332,6 +4580,14 @@ impl Dial {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for Dial {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `GET /channels/{channelId}/rtp_statistics`: RTP stats on a channel.
 ///
 /// Releases: 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -4357,7 +4613,7 @@ pub static RTPSTATISTICS: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_6,
 };
-/// A `channels.rtpstatistics` request: set optional parameters, then `.send().await`.
+/// A `channels.rtpstatistics` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// RTP stats on a channel.
 ///
@@ -4385,6 +4641,14 @@ impl Rtpstatistics {
             req.path_param("channelId", &s);
         }
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for Rtpstatistics {
+    type Output = crate::Result<crate::generated::models::RTPstat>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::RTPstat>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /channels/externalMedia`: Start an External Media session.
@@ -4476,7 +4740,7 @@ pub static EXTERNAL_MEDIA: crate::meta::OperationInfo = crate::meta::OperationIn
     ],
     availability: crate::generated::releases::AVAILABILITY_7,
 };
-/// A `channels.externalMedia` request: set optional parameters, then `.send().await`.
+/// A `channels.externalMedia` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Start an External Media session.
 ///
@@ -4683,6 +4947,14 @@ impl ExternalMedia {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for ExternalMedia {
+    type Output = crate::Result<ExternalMediaResponseType>;
+    type IntoFuture = crate::RequestFuture<ExternalMediaResponseType>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /channels/{channelId}/transfer_progress`: Inform the channel about the progress of the attended/blind transfer.
 ///
 /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
@@ -4726,7 +4998,7 @@ pub static TRANSFER_PROGRESS: crate::meta::OperationInfo = crate::meta::Operatio
     ],
     availability: crate::generated::releases::AVAILABILITY_14,
 };
-/// A `channels.transfer_progress` request: set optional parameters, then `.send().await`.
+/// A `channels.transfer_progress` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Inform the channel about the progress of the attended/blind transfer.
 ///
@@ -4762,6 +5034,14 @@ impl TransferProgress {
             req.query("states", v);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for TransferProgress {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// The values of `ExternalMediaConnectionType`.

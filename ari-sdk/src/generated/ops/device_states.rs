@@ -81,7 +81,7 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `deviceStates.list` request: set optional parameters, then `.send().await`.
+/// A `deviceStates.list` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// List all ARI controlled device states.
 ///
@@ -104,6 +104,14 @@ impl List {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for List {
+    type Output = crate::Result<Vec<crate::generated::models::DeviceState>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::DeviceState>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `GET /deviceStates/{deviceName}`: Retrieve the current state of a device.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -124,7 +132,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `deviceStates.get` request: set optional parameters, then `.send().await`.
+/// A `deviceStates.get` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Retrieve the current state of a device.
 ///
@@ -149,6 +157,14 @@ impl Get {
             req.path_param("deviceName", &s);
         }
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for Get {
+    type Output = crate::Result<crate::generated::models::DeviceState>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::DeviceState>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `PUT /deviceStates/{deviceName}`: Change the state of a device controlled by ARI. (Note - implicitly creates the device state).
@@ -186,7 +202,7 @@ pub static UPDATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `deviceStates.update` request: set optional parameters, then `.send().await`.
+/// A `deviceStates.update` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Change the state of a device controlled by ARI. (Note - implicitly creates the device state).
 ///
@@ -231,6 +247,14 @@ impl Update {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for Update {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `DELETE /deviceStates/{deviceName}`: Destroy a device-state controlled by ARI.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -260,7 +284,7 @@ pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `deviceStates.delete` request: set optional parameters, then `.send().await`.
+/// A `deviceStates.delete` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Destroy a device-state controlled by ARI.
 ///
@@ -289,6 +313,14 @@ impl Delete {
             req.path_param("deviceName", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for Delete {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// The values of `UpdateDeviceState`.

@@ -161,7 +161,7 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `endpoints.list` request: set optional parameters, then `.send().await`.
+/// A `endpoints.list` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// List all endpoints.
 ///
@@ -180,6 +180,14 @@ impl List {
     pub async fn send(self) -> crate::Result<Vec<crate::generated::models::Endpoint>> {
         let req = crate::Request::new(&LIST);
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for List {
+    type Output = crate::Result<Vec<crate::generated::models::Endpoint>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::Endpoint>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `PUT /endpoints/sendMessage`: Send a message to some technology URI or endpoint.
@@ -229,7 +237,7 @@ pub static SEND_MESSAGE: crate::meta::OperationInfo = crate::meta::OperationInfo
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `endpoints.sendMessage` request: set optional parameters, then `.send().await`.
+/// A `endpoints.sendMessage` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Send a message to some technology URI or endpoint.
 ///
@@ -297,6 +305,14 @@ impl SendMessage {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for SendMessage {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /endpoints/refer`: Refer an endpoint or technology URI to some technology URI or endpoint.
 ///
 /// Releases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -350,7 +366,7 @@ pub static REFER: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_11,
 };
-/// A `endpoints.refer` request: set optional parameters, then `.send().await`.
+/// A `endpoints.refer` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Refer an endpoint or technology URI to some technology URI or endpoint.
 ///
@@ -425,6 +441,14 @@ impl Refer {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for Refer {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `GET /endpoints/{tech}`: List available endoints for a given endpoint technology.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -450,7 +474,7 @@ pub static LIST_BY_TECH: crate::meta::OperationInfo = crate::meta::OperationInfo
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `endpoints.listByTech` request: set optional parameters, then `.send().await`.
+/// A `endpoints.listByTech` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// List available endoints for a given endpoint technology.
 ///
@@ -478,6 +502,14 @@ impl ListByTech {
             req.path_param("tech", &s);
         }
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for ListByTech {
+    type Output = crate::Result<Vec<crate::generated::models::Endpoint>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::Endpoint>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `GET /endpoints/{tech}/{resource}`: Details for an endpoint.
@@ -515,7 +547,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `endpoints.get` request: set optional parameters, then `.send().await`.
+/// A `endpoints.get` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Details for an endpoint.
 ///
@@ -550,6 +582,14 @@ impl Get {
             req.path_param("resource", &s);
         }
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for Get {
+    type Output = crate::Result<crate::generated::models::Endpoint>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Endpoint>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `PUT /endpoints/{tech}/{resource}/sendMessage`: Send a message to some endpoint in a technology.
@@ -605,7 +645,7 @@ pub static SEND_MESSAGE_TO_ENDPOINT: crate::meta::OperationInfo = crate::meta::O
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `endpoints.sendMessageToEndpoint` request: set optional parameters, then `.send().await`.
+/// A `endpoints.sendMessageToEndpoint` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Send a message to some endpoint in a technology.
 ///
@@ -680,6 +720,14 @@ impl SendMessageToEndpoint {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for SendMessageToEndpoint {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /endpoints/{tech}/{resource}/refer`: Refer an endpoint or technology URI to some technology URI or endpoint.
 ///
 /// Releases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -739,7 +787,7 @@ pub static REFER_TO_ENDPOINT: crate::meta::OperationInfo = crate::meta::Operatio
     ],
     availability: crate::generated::releases::AVAILABILITY_11,
 };
-/// A `endpoints.referToEndpoint` request: set optional parameters, then `.send().await`.
+/// A `endpoints.referToEndpoint` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Refer an endpoint or technology URI to some technology URI or endpoint.
 ///
@@ -819,5 +867,13 @@ impl ReferToEndpoint {
             req.body_param("variables", value);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for ReferToEndpoint {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }

@@ -136,7 +136,7 @@ pub static USER_EVENT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `events.userEvent` request: set optional parameters, then `.send().await`.
+/// A `events.userEvent` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Generate a user event.
 ///
@@ -214,6 +214,14 @@ impl UserEvent {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for UserEvent {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /events/claim`: Claim a broadcast channel for this application.
 ///
 /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
@@ -249,7 +257,7 @@ pub static CLAIM_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_20,
 };
-/// A `events.claimChannel` request: set optional parameters, then `.send().await`.
+/// A `events.claimChannel` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Claim a broadcast channel for this application.
 ///
@@ -284,5 +292,13 @@ impl ClaimChannel {
             req.query("application", v);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for ClaimChannel {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }

@@ -84,7 +84,7 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `mailboxes.list` request: set optional parameters, then `.send().await`.
+/// A `mailboxes.list` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// List all mailboxes.
 ///
@@ -103,6 +103,14 @@ impl List {
     pub async fn send(self) -> crate::Result<Vec<crate::generated::models::Mailbox>> {
         let req = crate::Request::new(&LIST);
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for List {
+    type Output = crate::Result<Vec<crate::generated::models::Mailbox>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::Mailbox>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `GET /mailboxes/{mailboxName}`: Retrieve the current state of a mailbox.
@@ -130,7 +138,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `mailboxes.get` request: set optional parameters, then `.send().await`.
+/// A `mailboxes.get` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Retrieve the current state of a mailbox.
 ///
@@ -158,6 +166,14 @@ impl Get {
             req.path_param("mailboxName", &s);
         }
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for Get {
+    type Output = crate::Result<crate::generated::models::Mailbox>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Mailbox>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `PUT /mailboxes/{mailboxName}`: Change the state of a mailbox. (Note - implicitly creates the mailbox).
@@ -197,7 +213,7 @@ pub static UPDATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `mailboxes.update` request: set optional parameters, then `.send().await`.
+/// A `mailboxes.update` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Change the state of a mailbox. (Note - implicitly creates the mailbox).
 ///
@@ -237,6 +253,14 @@ impl Update {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for Update {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `DELETE /mailboxes/{mailboxName}`: Destroy a mailbox.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -262,7 +286,7 @@ pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `mailboxes.delete` request: set optional parameters, then `.send().await`.
+/// A `mailboxes.delete` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Destroy a mailbox.
 ///
@@ -290,5 +314,13 @@ impl Delete {
             req.path_param("mailboxName", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for Delete {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }

@@ -86,7 +86,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `playbacks.get` request: set optional parameters, then `.send().await`.
+/// A `playbacks.get` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Get a playback's details.
 ///
@@ -116,6 +116,14 @@ impl Get {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for Get {
+    type Output = crate::Result<crate::generated::models::Playback>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Playback>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `DELETE /playbacks/{playbackId}`: Stop a playback.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -141,7 +149,7 @@ pub static STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `playbacks.stop` request: set optional parameters, then `.send().await`.
+/// A `playbacks.stop` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Stop a playback.
 ///
@@ -169,6 +177,14 @@ impl Stop {
             req.path_param("playbackId", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for Stop {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /playbacks/{playbackId}/control`: Control a playback.
@@ -210,7 +226,7 @@ pub static CONTROL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `playbacks.control` request: set optional parameters, then `.send().await`.
+/// A `playbacks.control` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Control a playback.
 ///
@@ -254,6 +270,14 @@ impl Control {
             req.query("operation", v.as_str().to_owned());
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for Control {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// The values of `ControlOperation`.

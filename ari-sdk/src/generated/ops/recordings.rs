@@ -204,7 +204,7 @@ pub static LIST_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo 
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.listStored` request: set optional parameters, then `.send().await`.
+/// A `recordings.listStored` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// List recordings that are complete.
 ///
@@ -225,6 +225,16 @@ impl ListStored {
     ) -> crate::Result<Vec<crate::generated::models::StoredRecording>> {
         let req = crate::Request::new(&LIST_STORED);
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for ListStored {
+    type Output = crate::Result<Vec<crate::generated::models::StoredRecording>>;
+    type IntoFuture = crate::RequestFuture<
+        Vec<crate::generated::models::StoredRecording>,
+    >;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `GET /recordings/stored/{recordingName}`: Get a stored recording's details.
@@ -252,7 +262,7 @@ pub static GET_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.getStored` request: set optional parameters, then `.send().await`.
+/// A `recordings.getStored` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Get a stored recording's details.
 ///
@@ -282,6 +292,14 @@ impl GetStored {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for GetStored {
+    type Output = crate::Result<crate::generated::models::StoredRecording>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::StoredRecording>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `DELETE /recordings/stored/{recordingName}`: Delete a stored recording.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -307,7 +325,7 @@ pub static DELETE_STORED: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.deleteStored` request: set optional parameters, then `.send().await`.
+/// A `recordings.deleteStored` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Delete a stored recording.
 ///
@@ -335,6 +353,14 @@ impl DeleteStored {
             req.path_param("recordingName", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for DeleteStored {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `GET /recordings/stored/{recordingName}/file`: Get the file associated with the stored recording.
@@ -366,7 +392,7 @@ pub static GET_STORED_FILE: crate::meta::OperationInfo = crate::meta::OperationI
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.getStoredFile` request: set optional parameters, then `.send().await`.
+/// A `recordings.getStoredFile` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Get the file associated with the stored recording.
 ///
@@ -395,6 +421,14 @@ impl GetStoredFile {
             req.path_param("recordingName", &s);
         }
         self.client.send_binary(req).await
+    }
+}
+impl std::future::IntoFuture for GetStoredFile {
+    type Output = crate::Result<bytes::Bytes>;
+    type IntoFuture = crate::RequestFuture<bytes::Bytes>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /recordings/stored/{recordingName}/copy`: Copy a stored recording.
@@ -432,7 +466,7 @@ pub static COPY_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo 
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.copyStored` request: set optional parameters, then `.send().await`.
+/// A `recordings.copyStored` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Copy a stored recording.
 ///
@@ -468,6 +502,14 @@ impl CopyStored {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for CopyStored {
+    type Output = crate::Result<crate::generated::models::StoredRecording>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::StoredRecording>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `GET /recordings/live/{recordingName}`: List live recordings.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -493,7 +535,7 @@ pub static GET_LIVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.getLive` request: set optional parameters, then `.send().await`.
+/// A `recordings.getLive` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// List live recordings.
 ///
@@ -523,6 +565,14 @@ impl GetLive {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for GetLive {
+    type Output = crate::Result<crate::generated::models::LiveRecording>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::LiveRecording>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `DELETE /recordings/live/{recordingName}`: Stop a live recording and discard it.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -548,7 +598,7 @@ pub static CANCEL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.cancel` request: set optional parameters, then `.send().await`.
+/// A `recordings.cancel` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Stop a live recording and discard it.
 ///
@@ -578,6 +628,14 @@ impl Cancel {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for Cancel {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `POST /recordings/live/{recordingName}/stop`: Stop a live recording and store it.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -603,7 +661,7 @@ pub static STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.stop` request: set optional parameters, then `.send().await`.
+/// A `recordings.stop` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Stop a live recording and store it.
 ///
@@ -631,6 +689,14 @@ impl Stop {
             req.path_param("recordingName", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for Stop {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /recordings/live/{recordingName}/pause`: Pause a live recording.
@@ -662,7 +728,7 @@ pub static PAUSE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.pause` request: set optional parameters, then `.send().await`.
+/// A `recordings.pause` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Pause a live recording.
 ///
@@ -695,6 +761,14 @@ impl Pause {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for Pause {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `DELETE /recordings/live/{recordingName}/pause`: Unpause a live recording.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -724,7 +798,7 @@ pub static UNPAUSE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.unpause` request: set optional parameters, then `.send().await`.
+/// A `recordings.unpause` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Unpause a live recording.
 ///
@@ -753,6 +827,14 @@ impl Unpause {
             req.path_param("recordingName", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for Unpause {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /recordings/live/{recordingName}/mute`: Mute a live recording.
@@ -784,7 +866,7 @@ pub static MUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.mute` request: set optional parameters, then `.send().await`.
+/// A `recordings.mute` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Mute a live recording.
 ///
@@ -817,6 +899,14 @@ impl Mute {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for Mute {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `DELETE /recordings/live/{recordingName}/mute`: Unmute a live recording.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -846,7 +936,7 @@ pub static UNMUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.unmute` request: set optional parameters, then `.send().await`.
+/// A `recordings.unmute` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Unmute a live recording.
 ///
@@ -875,5 +965,13 @@ impl Unmute {
             req.path_param("recordingName", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+impl std::future::IntoFuture for Unmute {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }

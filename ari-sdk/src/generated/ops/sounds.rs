@@ -61,7 +61,7 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `sounds.list` request: set optional parameters, then `.send().await`.
+/// A `sounds.list` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// List all sounds.
 ///
@@ -104,6 +104,14 @@ impl List {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for List {
+    type Output = crate::Result<Vec<crate::generated::models::Sound>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::Sound>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `GET /sounds/{soundId}`: Get a sound's details.
 ///
 /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -124,7 +132,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `sounds.get` request: set optional parameters, then `.send().await`.
+/// A `sounds.get` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Get a sound's details.
 ///
@@ -149,5 +157,13 @@ impl Get {
             req.path_param("soundId", &s);
         }
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for Get {
+    type Output = crate::Result<crate::generated::models::Sound>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Sound>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }

@@ -124,7 +124,7 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
-/// A `things.list` request: set optional parameters, then `.send().await`.
+/// A `things.list` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// List things.
 ///
@@ -145,6 +145,14 @@ impl List {
     ) -> crate::Result<Vec<crate::fixture_snapshot::models::Thing>> {
         let req = crate::Request::new(&LIST);
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for List {
+    type Output = crate::Result<Vec<crate::fixture_snapshot::models::Thing>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::fixture_snapshot::models::Thing>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /things`: Create a thing with a body.
@@ -185,7 +193,7 @@ pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
-/// A `things.create` request: set optional parameters, then `.send().await`.
+/// A `things.create` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Create a thing with a body.
 ///
@@ -266,6 +274,14 @@ impl Create {
         self.client.send_json(req).await
     }
 }
+impl std::future::IntoFuture for Create {
+    type Output = crate::Result<crate::fixture_snapshot::models::Thing>;
+    type IntoFuture = crate::RequestFuture<crate::fixture_snapshot::models::Thing>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `GET /things/{thingId}`: Get a thing.
 ///
 /// Releases: 1.0.0+, 2.0.0+.
@@ -291,7 +307,7 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
-/// A `things.get` request: set optional parameters, then `.send().await`.
+/// A `things.get` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Get a thing.
 ///
@@ -319,6 +335,14 @@ impl Get {
             req.path_param("thingId", &s);
         }
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for Get {
+    type Output = crate::Result<crate::fixture_snapshot::models::Thing>;
+    type IntoFuture = crate::RequestFuture<crate::fixture_snapshot::models::Thing>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `DELETE /things/{thingId}`: Delete a thing.
@@ -350,7 +374,7 @@ pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
-/// A `things.delete` request: set optional parameters, then `.send().await`.
+/// A `things.delete` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Delete a thing.
 ///
@@ -381,6 +405,14 @@ impl Delete {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for Delete {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `PUT /things/{thingId}`: Rename a thing (new in 2.0.0).
 ///
 /// Releases: 2.0.0+.
@@ -407,7 +439,7 @@ pub static RENAME: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::fixture_snapshot::releases::AVAILABILITY_1,
 };
-/// A `things.rename` request: set optional parameters, then `.send().await`.
+/// A `things.rename` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Rename a thing (new in 2.0.0).
 ///
@@ -437,6 +469,14 @@ impl Rename {
             req.query("newName", v);
         }
         self.client.send_json(req).await
+    }
+}
+impl std::future::IntoFuture for Rename {
+    type Output = crate::Result<crate::fixture_snapshot::models::Thing>;
+    type IntoFuture = crate::RequestFuture<crate::fixture_snapshot::models::Thing>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// `POST /things/{thingId}/move`: Move a thing (a keyword nickname).
@@ -483,7 +523,7 @@ pub static MOVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
-/// A `things.move` request: set optional parameters, then `.send().await`.
+/// A `things.move` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Move a thing (a keyword nickname).
 ///
@@ -582,6 +622,14 @@ impl Move {
         self.client.send_unit(req).await
     }
 }
+impl std::future::IntoFuture for Move {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
 /// `GET /things/{thingId}/file`: Download a thing's file.
 ///
 /// Releases: 1.0.0+, 2.0.0+.
@@ -602,7 +650,7 @@ pub static GET_FILE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
-/// A `things.getFile` request: set optional parameters, then `.send().await`.
+/// A `things.getFile` request: set optional parameters, then `.await` it (or `.send().await`).
 ///
 /// Download a thing's file.
 ///
@@ -627,6 +675,14 @@ impl GetFile {
             req.path_param("thingId", &s);
         }
         self.client.send_binary(req).await
+    }
+}
+impl std::future::IntoFuture for GetFile {
+    type Output = crate::Result<bytes::Bytes>;
+    type IntoFuture = crate::RequestFuture<bytes::Bytes>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 /// The values of `MoveMode`.
