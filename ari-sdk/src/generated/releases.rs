@@ -3,7 +3,7 @@
 //! The releases the bindings know, and which of them ship each model, field and event.
 
 use crate::meta::{Availability, Release};
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub const AVAILABILITY_0: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -40,6 +40,7 @@ pub const AVAILABILITY_0: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 16.0.0–16.8.0, 17.0.0–17.2.0.
 pub const AVAILABILITY_1: Availability = crate::meta::Availability {
     ranges: &[
@@ -53,6 +54,7 @@ pub const AVAILABILITY_1: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 16.11.0+, 17.5.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub const AVAILABILITY_2: Availability = crate::meta::Availability {
     ranges: &[
@@ -90,7 +92,8 @@ pub const AVAILABILITY_2: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 16.2.0.
 pub const AVAILABILITY_3: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -127,6 +130,7 @@ pub const AVAILABILITY_3: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 16.27.0+, 18.13.0+, 19.5.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub const AVAILABILITY_4: Availability = crate::meta::Availability {
     ranges: &[
@@ -160,7 +164,8 @@ pub const AVAILABILITY_4: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 16.3.0.
 pub const AVAILABILITY_5: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -197,7 +202,8 @@ pub const AVAILABILITY_5: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 16.4.0.
 pub const AVAILABILITY_6: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -234,6 +240,7 @@ pub const AVAILABILITY_6: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub const AVAILABILITY_7: Availability = crate::meta::Availability {
     ranges: &[
@@ -271,6 +278,7 @@ pub const AVAILABILITY_7: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 16.6.0–16.6.2.
 pub const AVAILABILITY_8: Availability = crate::meta::Availability {
     ranges: &[
@@ -280,7 +288,8 @@ pub const AVAILABILITY_8: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 17.0.0.
 pub const AVAILABILITY_9: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -313,7 +322,8 @@ pub const AVAILABILITY_9: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 18.0.0.
 pub const AVAILABILITY_10: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -342,6 +352,7 @@ pub const AVAILABILITY_10: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub const AVAILABILITY_11: Availability = crate::meta::Availability {
     ranges: &[
@@ -367,6 +378,7 @@ pub const AVAILABILITY_11: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 18.21.0+, 20.6.0+, 21.1.0+, 22.0.0+, 23.0.0+.
 pub const AVAILABILITY_12: Availability = crate::meta::Availability {
     ranges: &[
@@ -392,6 +404,7 @@ pub const AVAILABILITY_12: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 18.25.0+, 20.10.0+, 21.5.0+, 22.0.0+, 23.0.0+.
 pub const AVAILABILITY_13: Availability = crate::meta::Availability {
     ranges: &[
@@ -417,6 +430,7 @@ pub const AVAILABILITY_13: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
 pub const AVAILABILITY_14: Availability = crate::meta::Availability {
     ranges: &[
@@ -438,6 +452,7 @@ pub const AVAILABILITY_14: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
 pub const AVAILABILITY_15: Availability = crate::meta::Availability {
     ranges: &[
@@ -459,6 +474,7 @@ pub const AVAILABILITY_15: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
 pub const AVAILABILITY_16: Availability = crate::meta::Availability {
     ranges: &[
@@ -480,6 +496,7 @@ pub const AVAILABILITY_16: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 20.16.0+, 21.11.0+, 22.6.0+, 23.0.0+.
 pub const AVAILABILITY_17: Availability = crate::meta::Availability {
     ranges: &[
@@ -501,6 +518,7 @@ pub const AVAILABILITY_17: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 20.17.0+, 22.7.0+, 23.1.0+.
 pub const AVAILABILITY_18: Availability = crate::meta::Availability {
     ranges: &[
@@ -518,6 +536,7 @@ pub const AVAILABILITY_18: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 20.18.0+, 22.8.0+, 23.2.0+.
 pub const AVAILABILITY_19: Availability = crate::meta::Availability {
     ranges: &[
@@ -535,6 +554,7 @@ pub const AVAILABILITY_19: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
 pub const AVAILABILITY_20: Availability = crate::meta::Availability {
     ranges: &[
@@ -552,7 +572,8 @@ pub const AVAILABILITY_20: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 22.0.0.
 pub const AVAILABILITY_21: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -565,6 +586,7 @@ pub const AVAILABILITY_21: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Every release the bindings were generated from, ascending.
 pub static RELEASES: [Release; 225usize] = [
     crate::meta::Release::new(16, 0, 0),
@@ -1442,6 +1464,7 @@ pub static FIELDS: &[(&str, &str, Availability)] = &[
 pub fn model(name: &str) -> Option<Availability> {
     MODELS.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| MODELS[i].1)
 }
+
 /// The releases that ship a model field, by wire names.
 pub fn field(model: &str, field: &str) -> Option<Availability> {
     FIELDS

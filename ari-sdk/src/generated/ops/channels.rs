@@ -7,31 +7,37 @@
 pub struct Channels {
     client: crate::Client,
 }
+
 impl Channels {
     pub(crate) fn new(client: crate::Client) -> Self {
         Channels { client }
     }
+
     /// List all active channels in Asterisk.
     ///
     /// `GET /channels`
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn list(&self) -> List {
         List {
             client: self.client.clone(),
         }
     }
+
     /// Create a new channel (originate).
     ///
     /// `POST /channels`
     ///
     /// The new channel is created immediately and a snapshot of it returned. If a Stasis application is provided it will be automatically subscribed to the originated channel for further events and updates.
     ///
+    /// Arguments:
+    /// - `endpoint`: Endpoint to call.
+    ///
     /// Errors the spec documents:
     /// - 400: Invalid parameters for originating a channel.
     /// - 409: Channel with given unique ID already exists.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn originate(&self, endpoint: impl Into<String>) -> Originate {
         Originate {
             client: self.client.clone(),
@@ -51,14 +57,19 @@ impl Channels {
             formats: None,
         }
     }
+
     /// Create channel.
     ///
     /// `POST /channels/create`
     ///
+    /// Arguments:
+    /// - `endpoint`: Endpoint for channel communication
+    /// - `app`: Stasis Application to place channel into
+    ///
     /// Errors the spec documents:
     /// - 409: Channel with given unique ID already exists.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn create(&self, endpoint: impl Into<String>, app: impl Into<String>) -> Create {
         Create {
             client: self.client.clone(),
@@ -72,31 +83,40 @@ impl Channels {
             variables: None,
         }
     }
+
     /// Channel details.
     ///
     /// `GET /channels/{channelId}`
     ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn get(&self, channel_id: impl Into<String>) -> Get {
         Get {
             client: self.client.clone(),
             channel_id: channel_id.into(),
         }
     }
+
     /// Create a new channel (originate with id).
     ///
     /// `POST /channels/{channelId}`
     ///
     /// The new channel is created immediately and a snapshot of it returned. If a Stasis application is provided it will be automatically subscribed to the originated channel for further events and updates.
     ///
+    /// Arguments:
+    /// - `channel_id`: The unique id to assign the channel on creation.
+    /// - `endpoint`: Endpoint to call.
+    ///
     /// Errors the spec documents:
     /// - 400: Invalid parameters for originating a channel.
     /// - 409: Channel with given unique ID already exists.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn originate_with_id(
         &self,
         channel_id: impl Into<String>,
@@ -120,15 +140,19 @@ impl Channels {
             formats: None,
         }
     }
+
     /// Delete (i.e. hangup) a channel.
     ///
     /// `DELETE /channels/{channelId}`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 400: Invalid reason for hangup provided
     /// - 404: Channel not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn hangup(&self, channel_id: impl Into<String>) -> Hangup {
         Hangup {
             client: self.client.clone(),
@@ -137,16 +161,20 @@ impl Channels {
             reason: None,
         }
     }
+
     /// Exit application; continue execution in the dialplan.
     ///
     /// `POST /channels/{channelId}/continue`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn continue_in_dialplan(
         &self,
         channel_id: impl Into<String>,
@@ -160,15 +188,20 @@ impl Channels {
             label: None,
         }
     }
+
     /// Move the channel from one Stasis application to another.
     ///
     /// `POST /channels/{channelId}/move`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `app`: The channel will be passed to this Stasis application.
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     ///
-    /// Releases: 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.3.0.
     pub fn r#move(&self, channel_id: impl Into<String>, app: impl Into<String>) -> Move {
         Move {
             client: self.client.clone(),
@@ -177,9 +210,14 @@ impl Channels {
             app_args: None,
         }
     }
+
     /// Redirect the channel to a different location.
     ///
     /// `POST /channels/{channelId}/redirect`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `endpoint`: The endpoint to redirect the channel to
     ///
     /// Errors the spec documents:
     /// - 400: Endpoint parameter not provided
@@ -188,7 +226,7 @@ impl Channels {
     /// - 412: Channel in invalid state
     /// - 422: Endpoint is not the same type as the channel
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn redirect(
         &self,
         channel_id: impl Into<String>,
@@ -200,57 +238,73 @@ impl Channels {
             endpoint: endpoint.into(),
         }
     }
+
     /// Answer a channel.
     ///
     /// `POST /channels/{channelId}/answer`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn answer(&self, channel_id: impl Into<String>) -> Answer {
         Answer {
             client: self.client.clone(),
             channel_id: channel_id.into(),
         }
     }
+
     /// Indicate ringing to a channel.
     ///
     /// `POST /channels/{channelId}/ring`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn ring(&self, channel_id: impl Into<String>) -> Ring {
         Ring {
             client: self.client.clone(),
             channel_id: channel_id.into(),
         }
     }
+
     /// Stop ringing indication on a channel if locally generated.
     ///
     /// `DELETE /channels/{channelId}/ring`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn ring_stop(&self, channel_id: impl Into<String>) -> RingStop {
         RingStop {
             client: self.client.clone(),
             channel_id: channel_id.into(),
         }
     }
+
     /// Indicate progress on a channel.
     ///
     /// `POST /channels/{channelId}/progress`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
@@ -264,9 +318,13 @@ impl Channels {
             channel_id: channel_id.into(),
         }
     }
+
     /// Send provided DTMF to a given channel.
     ///
     /// `POST /channels/{channelId}/dtmf`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 400: DTMF is required
@@ -274,7 +332,7 @@ impl Channels {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn send_dtmf(&self, channel_id: impl Into<String>) -> SendDtmf {
         SendDtmf {
             client: self.client.clone(),
@@ -286,16 +344,20 @@ impl Channels {
             after: None,
         }
     }
+
     /// Mute a channel.
     ///
     /// `POST /channels/{channelId}/mute`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn mute(&self, channel_id: impl Into<String>) -> Mute {
         Mute {
             client: self.client.clone(),
@@ -303,16 +365,20 @@ impl Channels {
             direction: None,
         }
     }
+
     /// Unmute a channel.
     ///
     /// `DELETE /channels/{channelId}/mute`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn unmute(&self, channel_id: impl Into<String>) -> Unmute {
         Unmute {
             client: self.client.clone(),
@@ -320,50 +386,62 @@ impl Channels {
             direction: None,
         }
     }
+
     /// Hold a channel.
     ///
     /// `POST /channels/{channelId}/hold`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn hold(&self, channel_id: impl Into<String>) -> Hold {
         Hold {
             client: self.client.clone(),
             channel_id: channel_id.into(),
         }
     }
+
     /// Remove a channel from hold.
     ///
     /// `DELETE /channels/{channelId}/hold`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn unhold(&self, channel_id: impl Into<String>) -> Unhold {
         Unhold {
             client: self.client.clone(),
             channel_id: channel_id.into(),
         }
     }
+
     /// Play music on hold to a channel.
     ///
     /// `POST /channels/{channelId}/moh`
     ///
     /// Using media operations such as /play on a channel playing MOH in this manner will suspend MOH without resuming automatically. If continuing music on hold is desired, the stasis application must reinitiate music on hold.
     ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn start_moh(&self, channel_id: impl Into<String>) -> StartMoh {
         StartMoh {
             client: self.client.clone(),
@@ -371,68 +449,85 @@ impl Channels {
             moh_class: None,
         }
     }
+
     /// Stop playing music on hold to a channel.
     ///
     /// `DELETE /channels/{channelId}/moh`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn stop_moh(&self, channel_id: impl Into<String>) -> StopMoh {
         StopMoh {
             client: self.client.clone(),
             channel_id: channel_id.into(),
         }
     }
+
     /// Play silence to a channel.
     ///
     /// `POST /channels/{channelId}/silence`
     ///
     /// Using media operations such as /play on a channel playing silence in this manner will suspend silence without resuming automatically.
     ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn start_silence(&self, channel_id: impl Into<String>) -> StartSilence {
         StartSilence {
             client: self.client.clone(),
             channel_id: channel_id.into(),
         }
     }
+
     /// Stop playing silence to a channel.
     ///
     /// `DELETE /channels/{channelId}/silence`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn stop_silence(&self, channel_id: impl Into<String>) -> StopSilence {
         StopSilence {
             client: self.client.clone(),
             channel_id: channel_id.into(),
         }
     }
+
     /// Start playback of media.
     ///
     /// `POST /channels/{channelId}/play`
     ///
     /// The media URI may be any of a number of URI's. Currently sound:, recording:, number:, digits:, characters:, and tone: URI's are supported. This operation creates a playback resource that can be used to control the playback of media (pause, rewind, fast forward, etc.)
     ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `media`: Media URIs to play.
+    ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn play(
         &self,
         channel_id: impl Into<String>,
@@ -448,18 +543,24 @@ impl Channels {
             playback_id: None,
         }
     }
+
     /// Start playback of media and specify the playbackId.
     ///
     /// `POST /channels/{channelId}/play/{playbackId}`
     ///
     /// The media URI may be any of a number of URI's. Currently sound:, recording:, number:, digits:, characters:, and tone: URI's are supported. This operation creates a playback resource that can be used to control the playback of media (pause, rewind, fast forward, etc.)
     ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `playback_id`: Playback ID.
+    /// - `media`: Media URIs to play.
+    ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn play_with_id(
         &self,
         channel_id: impl Into<String>,
@@ -476,11 +577,17 @@ impl Channels {
             skipms: None,
         }
     }
+
     /// Start a recording.
     ///
     /// `POST /channels/{channelId}/record`
     ///
     /// Record audio from a channel. Note that this will not capture audio sent to the channel. The bridge itself has a record feature if that's what you want.
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `name`: Recording's filename
+    /// - `format`: Format to encode audio in
     ///
     /// Errors the spec documents:
     /// - 400: Invalid parameters
@@ -488,7 +595,7 @@ impl Channels {
     /// - 409: Channel is not in a Stasis application; the channel is currently bridged with other channels; A recording with the same name already exists on the system and can not be overwritten because it is in progress or ifExists=fail
     /// - 422: The format specified is unknown on this system
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn record(
         &self,
         channel_id: impl Into<String>,
@@ -507,16 +614,21 @@ impl Channels {
             terminate_on: None,
         }
     }
+
     /// Get the value of a channel variable or function.
     ///
     /// `GET /channels/{channelId}/variable`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `variable`: The channel variable or function to get
     ///
     /// Errors the spec documents:
     /// - 400: Missing variable parameter.
     /// - 404: Channel or variable not found
     /// - 409: Channel not in a Stasis application
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn get_channel_var(
         &self,
         channel_id: impl Into<String>,
@@ -528,16 +640,21 @@ impl Channels {
             variable: variable.into(),
         }
     }
+
     /// Set the value of a channel variable or function.
     ///
     /// `POST /channels/{channelId}/variable`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `variable`: The channel variable or function to set
     ///
     /// Errors the spec documents:
     /// - 400: Missing variable parameter.
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn set_channel_var(
         &self,
         channel_id: impl Into<String>,
@@ -551,9 +668,14 @@ impl Channels {
             report_events: None,
         }
     }
+
     /// Get the value of multiple channel variables or functions.
     ///
     /// `GET /channels/{channelId}/variables`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `variables`: The channel variables or functions to get
     ///
     /// Errors the spec documents:
     /// - 400: Missing variables parameter.
@@ -572,9 +694,14 @@ impl Channels {
             variables: variables.into_iter().map(|v| v.into()).collect(),
         }
     }
+
     /// Set the values of multiple channel variables or functions.
     ///
     /// `POST /channels/{channelId}/variables`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `variables`: The "variables" key in the body object holds variable key/value pairs to set on the channel. Each variable value may be either a string or an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in channel events (defaults to false). Ex. { "variables": { "CALLERID(name)": "Alice", "Call_State": { "value": "WaitingForAgent", "report_events": true } } }
     ///
     /// Errors the spec documents:
     /// - 400: Missing variables parameter.
@@ -593,17 +720,22 @@ impl Channels {
             variables: variables.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
         }
     }
+
     /// Start snooping.
     ///
     /// `POST /channels/{channelId}/snoop`
     ///
     /// Snoop (spy/whisper) on a specific channel.
     ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `app`: Application the snooping channel is placed into
+    ///
     /// Errors the spec documents:
     /// - 400: Invalid parameters
     /// - 404: Channel not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn snoop_channel(
         &self,
         channel_id: impl Into<String>,
@@ -619,17 +751,23 @@ impl Channels {
             snoop_id: None,
         }
     }
+
     /// Start snooping.
     ///
     /// `POST /channels/{channelId}/snoop/{snoopId}`
     ///
     /// Snoop (spy/whisper) on a specific channel.
     ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `snoop_id`: Unique ID to assign to snooping channel
+    /// - `app`: Application the snooping channel is placed into
+    ///
     /// Errors the spec documents:
     /// - 400: Invalid parameters
     /// - 404: Channel not found
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn snoop_channel_with_id(
         &self,
         channel_id: impl Into<String>,
@@ -646,15 +784,19 @@ impl Channels {
             app_args: None,
         }
     }
+
     /// Dial a created channel.
     ///
     /// `POST /channels/{channelId}/dial`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel cannot be found.
     /// - 409: Channel cannot be dialed.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn dial(&self, channel_id: impl Into<String>) -> Dial {
         Dial {
             client: self.client.clone(),
@@ -663,25 +805,34 @@ impl Channels {
             timeout: None,
         }
     }
+
     /// RTP stats on a channel.
     ///
     /// `GET /channels/{channelId}/rtp_statistics`
     ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    ///
     /// Errors the spec documents:
     /// - 404: Channel cannot be found.
     ///
-    /// Releases: 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.4.0.
     pub fn rtpstatistics(&self, channel_id: impl Into<String>) -> Rtpstatistics {
         Rtpstatistics {
             client: self.client.clone(),
             channel_id: channel_id.into(),
         }
     }
+
     /// Start an External Media session.
     ///
     /// `POST /channels/externalMedia`
     ///
     /// Create a channel to an External Media source/sink.  The combination of transport and encapsulation will select one of chan_rtp(udp/rtp), chan_audiosocket(tcp/audiosocket) or chan_websocket(websocket/none) channel drivers.
+    ///
+    /// Arguments:
+    /// - `app`: Stasis Application to place channel into
+    /// - `format`: Format to encode audio in
     ///
     /// Errors the spec documents:
     /// - 400: Invalid parameters
@@ -708,9 +859,14 @@ impl Channels {
             transport_data: None,
         }
     }
+
     /// Inform the channel about the progress of the attended/blind transfer.
     ///
     /// `POST /channels/{channelId}/transfer_progress`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `states`: The state of the progress
     ///
     /// Errors the spec documents:
     /// - 400: Endpoint parameter not provided
@@ -731,9 +887,10 @@ impl Channels {
         }
     }
 }
+
 /// `GET /channels`: List all active channels in Asterisk.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "list",
@@ -744,18 +901,14 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.list` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// List all active channels in Asterisk.
-///
-/// `GET /channels`
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.list` request, made by [`Channels::list`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct List {
     client: crate::Client,
 }
+
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
@@ -765,6 +918,7 @@ impl List {
         self.client.send_json(req).await
     }
 }
+
 impl std::future::IntoFuture for List {
     type Output = crate::Result<Vec<crate::generated::models::Channel>>;
     type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::Channel>>;
@@ -773,9 +927,10 @@ impl std::future::IntoFuture for List {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels`: Create a new channel (originate).
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static ORIGINATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "originate",
@@ -880,19 +1035,8 @@ pub static ORIGINATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.originate` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Create a new channel (originate).
-///
-/// `POST /channels`
-///
-/// The new channel is created immediately and a snapshot of it returned. If a Stasis application is provided it will be automatically subscribed to the originated channel for further events and updates.
-///
-/// Errors the spec documents:
-/// - 400: Invalid parameters for originating a channel.
-/// - 409: Channel with given unique ID already exists.
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.originate` request, made by [`Channels::originate`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Originate {
@@ -912,70 +1056,61 @@ pub struct Originate {
     originator: Option<String>,
     formats: Option<String>,
 }
+
 impl Originate {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &ORIGINATE;
     /// The extension to dial after the endpoint answers. Mutually exclusive with 'app'.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn extension(mut self, extension: impl Into<String>) -> Self {
         self.extension = Some(extension.into());
         self
     }
+
     /// The context to dial after the endpoint answers. If omitted, uses 'default'. Mutually exclusive with 'app'.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn context(mut self, context: impl Into<String>) -> Self {
         self.context = Some(context.into());
         self
     }
+
     /// The priority to dial after the endpoint answers. If omitted, uses 1. Mutually exclusive with 'app'.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn priority(mut self, priority: i64) -> Self {
         self.priority = Some(priority);
         self
     }
+
     /// The label to dial after the endpoint answers. Will supersede 'priority' if provided. Mutually exclusive with 'app'.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
         self
     }
+
     /// The application that is subscribed to the originated channel. When the channel is answered, it will be passed to this Stasis application. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app(mut self, app: impl Into<String>) -> Self {
         self.app = Some(app.into());
         self
     }
+
     /// The application arguments to pass to the Stasis application provided by 'app'. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app_args(mut self, app_args: impl Into<String>) -> Self {
         self.app_args = Some(app_args.into());
         self
     }
+
     /// CallerID to use when dialing the endpoint or extension.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn caller_id(mut self, caller_id: impl Into<String>) -> Self {
         self.caller_id = Some(caller_id.into());
         self
     }
+
     /// Timeout (in seconds) before giving up dialing, or -1 for no timeout.
     ///
     /// Server default: `30`.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn timeout(mut self, timeout: i64) -> Self {
         self.timeout = Some(timeout);
         self
     }
+
     /// The "variables" key in the body object holds variable key/value pairs to set on the channel on creation. Each variable value may be either a string or an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in channel events (defaults to false). Other keys in the body object are interpreted as query parameters. Ex. { "endpoint": "SIP/Alice", "variables": { "CALLERID(name)": "Alice", "Call_State": { "value": "WaitingForAgent", "report_events": true } } }
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn variables(
         mut self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -985,34 +1120,31 @@ impl Originate {
         );
         self
     }
+
     /// The unique id to assign the channel on creation.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn channel_id(mut self, channel_id: impl Into<String>) -> Self {
         self.channel_id = Some(channel_id.into());
         self
     }
+
     /// The unique id to assign the second channel when using local channels.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn other_channel_id(mut self, other_channel_id: impl Into<String>) -> Self {
         self.other_channel_id = Some(other_channel_id.into());
         self
     }
+
     /// The unique id of the channel which is originating this one.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn originator(mut self, originator: impl Into<String>) -> Self {
         self.originator = Some(originator.into());
         self
     }
+
     /// The format name capability list to use if originator is not specified. Ex. "ulaw,slin16".  Format names can be found with "core show codecs".
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn formats(mut self, formats: impl Into<String>) -> Self {
         self.formats = Some(formats.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Channel> {
         let mut req = crate::Request::new(&ORIGINATE);
@@ -1068,6 +1200,7 @@ impl Originate {
         self.client.send_json(req).await
     }
 }
+
 impl std::future::IntoFuture for Originate {
     type Output = crate::Result<crate::generated::models::Channel>;
     type IntoFuture = crate::RequestFuture<crate::generated::models::Channel>;
@@ -1076,9 +1209,10 @@ impl std::future::IntoFuture for Originate {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/create`: Create channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "create",
@@ -1143,16 +1277,8 @@ pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.create` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Create channel.
-///
-/// `POST /channels/create`
-///
-/// Errors the spec documents:
-/// - 409: Channel with given unique ID already exists.
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.create` request, made by [`Channels::create`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Create {
@@ -1166,44 +1292,40 @@ pub struct Create {
     formats: Option<String>,
     variables: Option<std::collections::BTreeMap<String, String>>,
 }
+
 impl Create {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CREATE;
     /// The application arguments to pass to the Stasis application provided by 'app'. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app_args(mut self, app_args: impl Into<String>) -> Self {
         self.app_args = Some(app_args.into());
         self
     }
+
     /// The unique id to assign the channel on creation.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn channel_id(mut self, channel_id: impl Into<String>) -> Self {
         self.channel_id = Some(channel_id.into());
         self
     }
+
     /// The unique id to assign the second channel when using local channels.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn other_channel_id(mut self, other_channel_id: impl Into<String>) -> Self {
         self.other_channel_id = Some(other_channel_id.into());
         self
     }
+
     /// Unique ID of the calling channel
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn originator(mut self, originator: impl Into<String>) -> Self {
         self.originator = Some(originator.into());
         self
     }
+
     /// The format name capability list to use if originator is not specified. Ex. "ulaw,slin16".  Format names can be found with "core show codecs".
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn formats(mut self, formats: impl Into<String>) -> Self {
         self.formats = Some(formats.into());
         self
     }
+
     /// The "variables" key in the body object holds variable key/value pairs to set on the channel on creation. Each variable value may be either a string or an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in channel events (defaults to false). Other keys in the body object are interpreted as query parameters. Ex. { "endpoint": "SIP/Alice", "variables": { "CALLERID(name)": "Alice", "Call_State": { "value": "WaitingForAgent", "report_events": true } } }
     ///
     /// Releases: 16.11.0+, 17.5.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -1216,6 +1338,7 @@ impl Create {
         );
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Channel> {
         let mut req = crate::Request::new(&CREATE);
@@ -1254,6 +1377,7 @@ impl Create {
         self.client.send_json(req).await
     }
 }
+
 impl std::future::IntoFuture for Create {
     type Output = crate::Result<crate::generated::models::Channel>;
     type IntoFuture = crate::RequestFuture<crate::generated::models::Channel>;
@@ -1262,9 +1386,10 @@ impl std::future::IntoFuture for Create {
         Box::pin(self.send())
     }
 }
+
 /// `GET /channels/{channelId}`: Channel details.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "get",
@@ -1287,22 +1412,15 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.get` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Channel details.
-///
-/// `GET /channels/{channelId}`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.get` request, made by [`Channels::get`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Get {
     client: crate::Client,
     channel_id: String,
 }
+
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
@@ -1317,6 +1435,7 @@ impl Get {
         self.client.send_json(req).await
     }
 }
+
 impl std::future::IntoFuture for Get {
     type Output = crate::Result<crate::generated::models::Channel>;
     type IntoFuture = crate::RequestFuture<crate::generated::models::Channel>;
@@ -1325,9 +1444,10 @@ impl std::future::IntoFuture for Get {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}`: Create a new channel (originate with id).
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static ORIGINATE_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "originateWithId",
@@ -1432,19 +1552,8 @@ pub static ORIGINATE_WITH_ID: crate::meta::OperationInfo = crate::meta::Operatio
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.originateWithId` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Create a new channel (originate with id).
-///
-/// `POST /channels/{channelId}`
-///
-/// The new channel is created immediately and a snapshot of it returned. If a Stasis application is provided it will be automatically subscribed to the originated channel for further events and updates.
-///
-/// Errors the spec documents:
-/// - 400: Invalid parameters for originating a channel.
-/// - 409: Channel with given unique ID already exists.
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.originateWithId` request, made by [`Channels::originate_with_id`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct OriginateWithId {
@@ -1464,70 +1573,61 @@ pub struct OriginateWithId {
     originator: Option<String>,
     formats: Option<String>,
 }
+
 impl OriginateWithId {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &ORIGINATE_WITH_ID;
     /// The extension to dial after the endpoint answers. Mutually exclusive with 'app'.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn extension(mut self, extension: impl Into<String>) -> Self {
         self.extension = Some(extension.into());
         self
     }
+
     /// The context to dial after the endpoint answers. If omitted, uses 'default'. Mutually exclusive with 'app'.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn context(mut self, context: impl Into<String>) -> Self {
         self.context = Some(context.into());
         self
     }
+
     /// The priority to dial after the endpoint answers. If omitted, uses 1. Mutually exclusive with 'app'.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn priority(mut self, priority: i64) -> Self {
         self.priority = Some(priority);
         self
     }
+
     /// The label to dial after the endpoint answers. Will supersede 'priority' if provided. Mutually exclusive with 'app'.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
         self
     }
+
     /// The application that is subscribed to the originated channel. When the channel is answered, it will be passed to this Stasis application. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app(mut self, app: impl Into<String>) -> Self {
         self.app = Some(app.into());
         self
     }
+
     /// The application arguments to pass to the Stasis application provided by 'app'. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app_args(mut self, app_args: impl Into<String>) -> Self {
         self.app_args = Some(app_args.into());
         self
     }
+
     /// CallerID to use when dialing the endpoint or extension.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn caller_id(mut self, caller_id: impl Into<String>) -> Self {
         self.caller_id = Some(caller_id.into());
         self
     }
+
     /// Timeout (in seconds) before giving up dialing, or -1 for no timeout.
     ///
     /// Server default: `30`.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn timeout(mut self, timeout: i64) -> Self {
         self.timeout = Some(timeout);
         self
     }
+
     /// The "variables" key in the body object holds variable key/value pairs to set on the channel on creation. Each variable value may be either a string or an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in channel events (defaults to false). Other keys in the body object are interpreted as query parameters. Ex. { "endpoint": "SIP/Alice", "variables": { "CALLERID(name)": "Alice", "Call_State": { "value": "WaitingForAgent", "report_events": true } } }
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn variables(
         mut self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -1537,27 +1637,25 @@ impl OriginateWithId {
         );
         self
     }
+
     /// The unique id to assign the second channel when using local channels.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn other_channel_id(mut self, other_channel_id: impl Into<String>) -> Self {
         self.other_channel_id = Some(other_channel_id.into());
         self
     }
+
     /// The unique id of the channel which is originating this one.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn originator(mut self, originator: impl Into<String>) -> Self {
         self.originator = Some(originator.into());
         self
     }
+
     /// The format name capability list to use if originator is not specified. Ex. "ulaw,slin16".  Format names can be found with "core show codecs".
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn formats(mut self, formats: impl Into<String>) -> Self {
         self.formats = Some(formats.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Channel> {
         let mut req = crate::Request::new(&ORIGINATE_WITH_ID);
@@ -1615,6 +1713,7 @@ impl OriginateWithId {
         self.client.send_json(req).await
     }
 }
+
 impl std::future::IntoFuture for OriginateWithId {
     type Output = crate::Result<crate::generated::models::Channel>;
     type IntoFuture = crate::RequestFuture<crate::generated::models::Channel>;
@@ -1623,9 +1722,10 @@ impl std::future::IntoFuture for OriginateWithId {
         Box::pin(self.send())
     }
 }
+
 /// `DELETE /channels/{channelId}`: Delete (i.e. hangup) a channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static HANGUP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "hangup",
@@ -1664,17 +1764,8 @@ pub static HANGUP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.hangup` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Delete (i.e. hangup) a channel.
-///
-/// `DELETE /channels/{channelId}`
-///
-/// Errors the spec documents:
-/// - 400: Invalid reason for hangup provided
-/// - 404: Channel not found
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.hangup` request, made by [`Channels::hangup`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Hangup {
@@ -1683,23 +1774,24 @@ pub struct Hangup {
     reason_code: Option<String>,
     reason: Option<HangupReason>,
 }
+
 impl Hangup {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &HANGUP;
     /// The reason code for hanging up the channel for detail use. Mutually exclusive with 'reason'. See detail hangup codes at here. https://docs.asterisk.org/Configuration/Miscellaneous/Hangup-Cause-Mappings/
     ///
-    /// Releases: 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 17.0.0.
     pub fn reason_code(mut self, reason_code: impl Into<String>) -> Self {
         self.reason_code = Some(reason_code.into());
         self
     }
+
     /// Reason for hanging up the channel for simple use. Mutually exclusive with 'reason_code'.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn reason(mut self, reason: impl Into<HangupReason>) -> Self {
         self.reason = Some(reason.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&HANGUP);
@@ -1726,6 +1818,7 @@ impl Hangup {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for Hangup {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -1734,9 +1827,10 @@ impl std::future::IntoFuture for Hangup {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}/continue`: Exit application; continue execution in the dialplan.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static CONTINUE_IN_DIALPLAN: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "continueInDialplan",
@@ -1791,18 +1885,8 @@ pub static CONTINUE_IN_DIALPLAN: crate::meta::OperationInfo = crate::meta::Opera
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.continueInDialplan` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Exit application; continue execution in the dialplan.
-///
-/// `POST /channels/{channelId}/continue`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.continueInDialplan` request, made by [`Channels::continue_in_dialplan`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct ContinueInDialplan {
@@ -1813,37 +1897,34 @@ pub struct ContinueInDialplan {
     priority: Option<i64>,
     label: Option<String>,
 }
+
 impl ContinueInDialplan {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CONTINUE_IN_DIALPLAN;
     /// The context to continue to.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn context(mut self, context: impl Into<String>) -> Self {
         self.context = Some(context.into());
         self
     }
+
     /// The extension to continue to.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn extension(mut self, extension: impl Into<String>) -> Self {
         self.extension = Some(extension.into());
         self
     }
+
     /// The priority to continue to.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn priority(mut self, priority: i64) -> Self {
         self.priority = Some(priority);
         self
     }
+
     /// The label to continue to - will supersede 'priority' if both are provided.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&CONTINUE_IN_DIALPLAN);
@@ -1867,6 +1948,7 @@ impl ContinueInDialplan {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for ContinueInDialplan {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -1875,9 +1957,10 @@ impl std::future::IntoFuture for ContinueInDialplan {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}/move`: Move the channel from one Stasis application to another.
 ///
-/// Releases: 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.3.0.
 pub static MOVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "move",
@@ -1916,17 +1999,8 @@ pub static MOVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_5,
 };
-/// A `channels.move` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Move the channel from one Stasis application to another.
-///
-/// `POST /channels/{channelId}/move`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-///
-/// Releases: 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.move` request, made by [`Channels::move`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Move {
@@ -1935,16 +2009,16 @@ pub struct Move {
     app: String,
     app_args: Option<String>,
 }
+
 impl Move {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &MOVE;
     /// The application arguments to pass to the Stasis application provided by 'app'.
-    ///
-    /// Releases: 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app_args(mut self, app_args: impl Into<String>) -> Self {
         self.app_args = Some(app_args.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&MOVE);
@@ -1963,6 +2037,7 @@ impl Move {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for Move {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -1971,9 +2046,10 @@ impl std::future::IntoFuture for Move {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}/redirect`: Redirect the channel to a different location.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static REDIRECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "redirect",
@@ -2018,20 +2094,8 @@ pub static REDIRECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.redirect` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Redirect the channel to a different location.
-///
-/// `POST /channels/{channelId}/redirect`
-///
-/// Errors the spec documents:
-/// - 400: Endpoint parameter not provided
-/// - 404: Channel or endpoint not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-/// - 422: Endpoint is not the same type as the channel
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.redirect` request, made by [`Channels::redirect`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Redirect {
@@ -2039,6 +2103,7 @@ pub struct Redirect {
     channel_id: String,
     endpoint: String,
 }
+
 impl Redirect {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &REDIRECT;
@@ -2057,6 +2122,7 @@ impl Redirect {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for Redirect {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -2065,9 +2131,10 @@ impl std::future::IntoFuture for Redirect {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}/answer`: Answer a channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static ANSWER: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "answer",
@@ -2098,24 +2165,15 @@ pub static ANSWER: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.answer` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Answer a channel.
-///
-/// `POST /channels/{channelId}/answer`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.answer` request, made by [`Channels::answer`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Answer {
     client: crate::Client,
     channel_id: String,
 }
+
 impl Answer {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &ANSWER;
@@ -2130,6 +2188,7 @@ impl Answer {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for Answer {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -2138,9 +2197,10 @@ impl std::future::IntoFuture for Answer {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}/ring`: Indicate ringing to a channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static RING: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "ring",
@@ -2171,24 +2231,15 @@ pub static RING: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.ring` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Indicate ringing to a channel.
-///
-/// `POST /channels/{channelId}/ring`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.ring` request, made by [`Channels::ring`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Ring {
     client: crate::Client,
     channel_id: String,
 }
+
 impl Ring {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &RING;
@@ -2203,6 +2254,7 @@ impl Ring {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for Ring {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -2211,9 +2263,10 @@ impl std::future::IntoFuture for Ring {
         Box::pin(self.send())
     }
 }
+
 /// `DELETE /channels/{channelId}/ring`: Stop ringing indication on a channel if locally generated.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static RING_STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "ringStop",
@@ -2244,24 +2297,15 @@ pub static RING_STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.ringStop` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Stop ringing indication on a channel if locally generated.
-///
-/// `DELETE /channels/{channelId}/ring`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.ringStop` request, made by [`Channels::ring_stop`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct RingStop {
     client: crate::Client,
     channel_id: String,
 }
+
 impl RingStop {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &RING_STOP;
@@ -2276,6 +2320,7 @@ impl RingStop {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for RingStop {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -2284,6 +2329,7 @@ impl std::future::IntoFuture for RingStop {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}/progress`: Indicate progress on a channel.
 ///
 /// Releases: 20.16.0+, 21.11.0+, 22.6.0+, 23.0.0+.
@@ -2317,24 +2363,15 @@ pub static PROGRESS: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_17,
 };
-/// A `channels.progress` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Indicate progress on a channel.
-///
-/// `POST /channels/{channelId}/progress`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 20.16.0+, 21.11.0+, 22.6.0+, 23.0.0+.
+
+/// A `channels.progress` request, made by [`Channels::progress`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Progress {
     client: crate::Client,
     channel_id: String,
 }
+
 impl Progress {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &PROGRESS;
@@ -2349,6 +2386,7 @@ impl Progress {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for Progress {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -2357,9 +2395,10 @@ impl std::future::IntoFuture for Progress {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}/dtmf`: Send provided DTMF to a given channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static SEND_DTMF: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "sendDTMF",
@@ -2424,19 +2463,8 @@ pub static SEND_DTMF: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.sendDTMF` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Send provided DTMF to a given channel.
-///
-/// `POST /channels/{channelId}/dtmf`
-///
-/// Errors the spec documents:
-/// - 400: DTMF is required
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.sendDTMF` request, made by [`Channels::send_dtmf`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SendDtmf {
@@ -2448,52 +2476,48 @@ pub struct SendDtmf {
     duration: Option<i64>,
     after: Option<i64>,
 }
+
 impl SendDtmf {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SEND_DTMF;
     /// DTMF To send.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn dtmf(mut self, dtmf: impl Into<String>) -> Self {
         self.dtmf = Some(dtmf.into());
         self
     }
+
     /// Amount of time to wait before DTMF digits (specified in milliseconds) start.
     ///
     /// Server default: `0`.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn before(mut self, before: i64) -> Self {
         self.before = Some(before);
         self
     }
+
     /// Amount of time in between DTMF digits (specified in milliseconds).
     ///
     /// Server default: `100`.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn between(mut self, between: i64) -> Self {
         self.between = Some(between);
         self
     }
+
     /// Length of each DTMF digit (specified in milliseconds).
     ///
     /// Server default: `100`.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn duration(mut self, duration: i64) -> Self {
         self.duration = Some(duration);
         self
     }
+
     /// Amount of time to wait after DTMF digits (specified in milliseconds) end.
     ///
     /// Server default: `0`.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn after(mut self, after: i64) -> Self {
         self.after = Some(after);
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&SEND_DTMF);
@@ -2520,6 +2544,7 @@ impl SendDtmf {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for SendDtmf {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -2528,9 +2553,10 @@ impl std::future::IntoFuture for SendDtmf {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}/mute`: Mute a channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static MUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "mute",
@@ -2567,18 +2593,8 @@ pub static MUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.mute` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Mute a channel.
-///
-/// `POST /channels/{channelId}/mute`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.mute` request, made by [`Channels::mute`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Mute {
@@ -2586,18 +2602,18 @@ pub struct Mute {
     channel_id: String,
     direction: Option<MuteDirection>,
 }
+
 impl Mute {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &MUTE;
     /// Direction in which to mute audio
     ///
     /// Server default: `both`.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn direction(mut self, direction: impl Into<MuteDirection>) -> Self {
         self.direction = Some(direction.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&MUTE);
@@ -2621,6 +2637,7 @@ impl Mute {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for Mute {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -2629,9 +2646,10 @@ impl std::future::IntoFuture for Mute {
         Box::pin(self.send())
     }
 }
+
 /// `DELETE /channels/{channelId}/mute`: Unmute a channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static UNMUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "unmute",
@@ -2668,18 +2686,8 @@ pub static UNMUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.unmute` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Unmute a channel.
-///
-/// `DELETE /channels/{channelId}/mute`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.unmute` request, made by [`Channels::unmute`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Unmute {
@@ -2687,18 +2695,18 @@ pub struct Unmute {
     channel_id: String,
     direction: Option<UnmuteDirection>,
 }
+
 impl Unmute {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &UNMUTE;
     /// Direction in which to unmute audio
     ///
     /// Server default: `both`.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn direction(mut self, direction: impl Into<UnmuteDirection>) -> Self {
         self.direction = Some(direction.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&UNMUTE);
@@ -2722,6 +2730,7 @@ impl Unmute {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for Unmute {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -2730,9 +2739,10 @@ impl std::future::IntoFuture for Unmute {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}/hold`: Hold a channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static HOLD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "hold",
@@ -2763,24 +2773,15 @@ pub static HOLD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.hold` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Hold a channel.
-///
-/// `POST /channels/{channelId}/hold`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.hold` request, made by [`Channels::hold`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Hold {
     client: crate::Client,
     channel_id: String,
 }
+
 impl Hold {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &HOLD;
@@ -2795,6 +2796,7 @@ impl Hold {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for Hold {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -2803,9 +2805,10 @@ impl std::future::IntoFuture for Hold {
         Box::pin(self.send())
     }
 }
+
 /// `DELETE /channels/{channelId}/hold`: Remove a channel from hold.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static UNHOLD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "unhold",
@@ -2836,24 +2839,15 @@ pub static UNHOLD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.unhold` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Remove a channel from hold.
-///
-/// `DELETE /channels/{channelId}/hold`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.unhold` request, made by [`Channels::unhold`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Unhold {
     client: crate::Client,
     channel_id: String,
 }
+
 impl Unhold {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &UNHOLD;
@@ -2868,6 +2862,7 @@ impl Unhold {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for Unhold {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -2876,9 +2871,10 @@ impl std::future::IntoFuture for Unhold {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}/moh`: Play music on hold to a channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static START_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "startMoh",
@@ -2915,20 +2911,8 @@ pub static START_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.startMoh` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Play music on hold to a channel.
-///
-/// `POST /channels/{channelId}/moh`
-///
-/// Using media operations such as /play on a channel playing MOH in this manner will suspend MOH without resuming automatically. If continuing music on hold is desired, the stasis application must reinitiate music on hold.
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.startMoh` request, made by [`Channels::start_moh`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct StartMoh {
@@ -2936,16 +2920,16 @@ pub struct StartMoh {
     channel_id: String,
     moh_class: Option<String>,
 }
+
 impl StartMoh {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &START_MOH;
     /// Music on hold class to use
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn moh_class(mut self, moh_class: impl Into<String>) -> Self {
         self.moh_class = Some(moh_class.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&START_MOH);
@@ -2960,6 +2944,7 @@ impl StartMoh {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for StartMoh {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -2968,9 +2953,10 @@ impl std::future::IntoFuture for StartMoh {
         Box::pin(self.send())
     }
 }
+
 /// `DELETE /channels/{channelId}/moh`: Stop playing music on hold to a channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static STOP_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "stopMoh",
@@ -3001,24 +2987,15 @@ pub static STOP_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.stopMoh` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Stop playing music on hold to a channel.
-///
-/// `DELETE /channels/{channelId}/moh`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.stopMoh` request, made by [`Channels::stop_moh`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct StopMoh {
     client: crate::Client,
     channel_id: String,
 }
+
 impl StopMoh {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &STOP_MOH;
@@ -3033,6 +3010,7 @@ impl StopMoh {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for StopMoh {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -3041,9 +3019,10 @@ impl std::future::IntoFuture for StopMoh {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}/silence`: Play silence to a channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static START_SILENCE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "startSilence",
@@ -3074,26 +3053,15 @@ pub static START_SILENCE: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.startSilence` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Play silence to a channel.
-///
-/// `POST /channels/{channelId}/silence`
-///
-/// Using media operations such as /play on a channel playing silence in this manner will suspend silence without resuming automatically.
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.startSilence` request, made by [`Channels::start_silence`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct StartSilence {
     client: crate::Client,
     channel_id: String,
 }
+
 impl StartSilence {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &START_SILENCE;
@@ -3108,6 +3076,7 @@ impl StartSilence {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for StartSilence {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -3116,9 +3085,10 @@ impl std::future::IntoFuture for StartSilence {
         Box::pin(self.send())
     }
 }
+
 /// `DELETE /channels/{channelId}/silence`: Stop playing silence to a channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static STOP_SILENCE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "stopSilence",
@@ -3149,24 +3119,15 @@ pub static STOP_SILENCE: crate::meta::OperationInfo = crate::meta::OperationInfo
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.stopSilence` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Stop playing silence to a channel.
-///
-/// `DELETE /channels/{channelId}/silence`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.stopSilence` request, made by [`Channels::stop_silence`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct StopSilence {
     client: crate::Client,
     channel_id: String,
 }
+
 impl StopSilence {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &STOP_SILENCE;
@@ -3181,6 +3142,7 @@ impl StopSilence {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for StopSilence {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -3189,9 +3151,10 @@ impl std::future::IntoFuture for StopSilence {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}/play`: Start playback of media.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static PLAY: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "play",
@@ -3252,20 +3215,8 @@ pub static PLAY: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.play` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Start playback of media.
-///
-/// `POST /channels/{channelId}/play`
-///
-/// The media URI may be any of a number of URI's. Currently sound:, recording:, number:, digits:, characters:, and tone: URI's are supported. This operation creates a playback resource that can be used to control the playback of media (pause, rewind, fast forward, etc.)
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.play` request, made by [`Channels::play`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Play {
@@ -3277,39 +3228,36 @@ pub struct Play {
     skipms: Option<i64>,
     playback_id: Option<String>,
 }
+
 impl Play {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &PLAY;
     /// For sounds, selects language for sound.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn lang(mut self, lang: impl Into<String>) -> Self {
         self.lang = Some(lang.into());
         self
     }
+
     /// Number of milliseconds to skip before playing. Only applies to the first URI if multiple media URIs are specified.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn offsetms(mut self, offsetms: i64) -> Self {
         self.offsetms = Some(offsetms);
         self
     }
+
     /// Number of milliseconds to skip for forward/reverse operations.
     ///
     /// Server default: `3000`.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn skipms(mut self, skipms: i64) -> Self {
         self.skipms = Some(skipms);
         self
     }
+
     /// Playback ID.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn playback_id(mut self, playback_id: impl Into<String>) -> Self {
         self.playback_id = Some(playback_id.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Playback> {
         let mut req = crate::Request::new(&PLAY);
@@ -3342,6 +3290,7 @@ impl Play {
         self.client.send_json(req).await
     }
 }
+
 impl std::future::IntoFuture for Play {
     type Output = crate::Result<crate::generated::models::Playback>;
     type IntoFuture = crate::RequestFuture<crate::generated::models::Playback>;
@@ -3350,9 +3299,10 @@ impl std::future::IntoFuture for Play {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}/play/{playbackId}`: Start playback of media and specify the playbackId.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static PLAY_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "playWithId",
@@ -3413,20 +3363,8 @@ pub static PLAY_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.playWithId` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Start playback of media and specify the playbackId.
-///
-/// `POST /channels/{channelId}/play/{playbackId}`
-///
-/// The media URI may be any of a number of URI's. Currently sound:, recording:, number:, digits:, characters:, and tone: URI's are supported. This operation creates a playback resource that can be used to control the playback of media (pause, rewind, fast forward, etc.)
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.playWithId` request, made by [`Channels::play_with_id`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct PlayWithId {
@@ -3438,32 +3376,30 @@ pub struct PlayWithId {
     offsetms: Option<i64>,
     skipms: Option<i64>,
 }
+
 impl PlayWithId {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &PLAY_WITH_ID;
     /// For sounds, selects language for sound.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn lang(mut self, lang: impl Into<String>) -> Self {
         self.lang = Some(lang.into());
         self
     }
+
     /// Number of milliseconds to skip before playing. Only applies to the first URI if multiple media URIs are specified.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn offsetms(mut self, offsetms: i64) -> Self {
         self.offsetms = Some(offsetms);
         self
     }
+
     /// Number of milliseconds to skip for forward/reverse operations.
     ///
     /// Server default: `3000`.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn skipms(mut self, skipms: i64) -> Self {
         self.skipms = Some(skipms);
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Playback> {
         let mut req = crate::Request::new(&PLAY_WITH_ID);
@@ -3498,6 +3434,7 @@ impl PlayWithId {
         self.client.send_json(req).await
     }
 }
+
 impl std::future::IntoFuture for PlayWithId {
     type Output = crate::Result<crate::generated::models::Playback>;
     type IntoFuture = crate::RequestFuture<crate::generated::models::Playback>;
@@ -3506,9 +3443,10 @@ impl std::future::IntoFuture for PlayWithId {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}/record`: Start a recording.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static RECORD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "record",
@@ -3585,21 +3523,8 @@ pub static RECORD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.record` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Start a recording.
-///
-/// `POST /channels/{channelId}/record`
-///
-/// Record audio from a channel. Note that this will not capture audio sent to the channel. The bridge itself has a record feature if that's what you want.
-///
-/// Errors the spec documents:
-/// - 400: Invalid parameters
-/// - 404: Channel not found
-/// - 409: Channel is not in a Stasis application; the channel is currently bridged with other channels; A recording with the same name already exists on the system and can not be overwritten because it is in progress or ifExists=fail
-/// - 422: The format specified is unknown on this system
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.record` request, made by [`Channels::record`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Record {
@@ -3613,6 +3538,7 @@ pub struct Record {
     beep: Option<bool>,
     terminate_on: Option<RecordTerminateOn>,
 }
+
 impl Record {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &RECORD;
@@ -3621,50 +3547,45 @@ impl Record {
     /// Server default: `0`.
     ///
     /// Range: 0 to unbounded, checked before sending.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn max_duration_seconds(mut self, max_duration_seconds: i64) -> Self {
         self.max_duration_seconds = Some(max_duration_seconds);
         self
     }
+
     /// Maximum duration of silence, in seconds. 0 for no limit
     ///
     /// Server default: `0`.
     ///
     /// Range: 0 to unbounded, checked before sending.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn max_silence_seconds(mut self, max_silence_seconds: i64) -> Self {
         self.max_silence_seconds = Some(max_silence_seconds);
         self
     }
+
     /// Action to take if a recording with the same name already exists.
     ///
     /// Server default: `fail`.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn if_exists(mut self, if_exists: impl Into<RecordIfExists>) -> Self {
         self.if_exists = Some(if_exists.into());
         self
     }
+
     /// Play beep when recording begins
     ///
     /// Server default: `false`.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn beep(mut self, beep: bool) -> Self {
         self.beep = Some(beep);
         self
     }
+
     /// DTMF input to terminate recording
     ///
     /// Server default: `none`.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn terminate_on(mut self, terminate_on: impl Into<RecordTerminateOn>) -> Self {
         self.terminate_on = Some(terminate_on.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::LiveRecording> {
         let mut req = crate::Request::new(&RECORD);
@@ -3735,6 +3656,7 @@ impl Record {
         self.client.send_json(req).await
     }
 }
+
 impl std::future::IntoFuture for Record {
     type Output = crate::Result<crate::generated::models::LiveRecording>;
     type IntoFuture = crate::RequestFuture<crate::generated::models::LiveRecording>;
@@ -3743,9 +3665,10 @@ impl std::future::IntoFuture for Record {
         Box::pin(self.send())
     }
 }
+
 /// `GET /channels/{channelId}/variable`: Get the value of a channel variable or function.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static GET_CHANNEL_VAR: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "getChannelVar",
@@ -3782,18 +3705,8 @@ pub static GET_CHANNEL_VAR: crate::meta::OperationInfo = crate::meta::OperationI
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.getChannelVar` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Get the value of a channel variable or function.
-///
-/// `GET /channels/{channelId}/variable`
-///
-/// Errors the spec documents:
-/// - 400: Missing variable parameter.
-/// - 404: Channel or variable not found
-/// - 409: Channel not in a Stasis application
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.getChannelVar` request, made by [`Channels::get_channel_var`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetChannelVar {
@@ -3801,6 +3714,7 @@ pub struct GetChannelVar {
     channel_id: String,
     variable: String,
 }
+
 impl GetChannelVar {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_CHANNEL_VAR;
@@ -3819,6 +3733,7 @@ impl GetChannelVar {
         self.client.send_json(req).await
     }
 }
+
 impl std::future::IntoFuture for GetChannelVar {
     type Output = crate::Result<crate::generated::models::Variable>;
     type IntoFuture = crate::RequestFuture<crate::generated::models::Variable>;
@@ -3827,9 +3742,10 @@ impl std::future::IntoFuture for GetChannelVar {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}/variable`: Set the value of a channel variable or function.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static SET_CHANNEL_VAR: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "setChannelVar",
@@ -3878,18 +3794,8 @@ pub static SET_CHANNEL_VAR: crate::meta::OperationInfo = crate::meta::OperationI
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.setChannelVar` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Set the value of a channel variable or function.
-///
-/// `POST /channels/{channelId}/variable`
-///
-/// Errors the spec documents:
-/// - 400: Missing variable parameter.
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.setChannelVar` request, made by [`Channels::set_channel_var`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SetChannelVar {
@@ -3899,16 +3805,16 @@ pub struct SetChannelVar {
     value: Option<String>,
     report_events: Option<bool>,
 }
+
 impl SetChannelVar {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SET_CHANNEL_VAR;
     /// The value to set the variable to
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn value(mut self, value: impl Into<String>) -> Self {
         self.value = Some(value.into());
         self
     }
+
     /// Whether this variable should be included in channel events. Defaults to false.
     ///
     /// Server default: `false`.
@@ -3918,6 +3824,7 @@ impl SetChannelVar {
         self.report_events = Some(report_events);
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&SET_CHANNEL_VAR);
@@ -3942,6 +3849,7 @@ impl SetChannelVar {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for SetChannelVar {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -3950,6 +3858,7 @@ impl std::future::IntoFuture for SetChannelVar {
         Box::pin(self.send())
     }
 }
+
 /// `GET /channels/{channelId}/variables`: Get the value of multiple channel variables or functions.
 ///
 /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
@@ -3989,18 +3898,8 @@ pub static GET_CHANNEL_VARS: crate::meta::OperationInfo = crate::meta::Operation
     ],
     availability: crate::generated::releases::AVAILABILITY_20,
 };
-/// A `channels.getChannelVars` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Get the value of multiple channel variables or functions.
-///
-/// `GET /channels/{channelId}/variables`
-///
-/// Errors the spec documents:
-/// - 400: Missing variables parameter.
-/// - 404: Channel or variable not found
-/// - 409: Channel not in a Stasis application
-///
-/// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
+
+/// A `channels.getChannelVars` request, made by [`Channels::get_channel_vars`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetChannelVars {
@@ -4008,6 +3907,7 @@ pub struct GetChannelVars {
     channel_id: String,
     variables: Vec<String>,
 }
+
 impl GetChannelVars {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_CHANNEL_VARS;
@@ -4031,6 +3931,7 @@ impl GetChannelVars {
         self.client.send_json(req).await
     }
 }
+
 impl std::future::IntoFuture for GetChannelVars {
     type Output = crate::Result<crate::generated::models::Variables>;
     type IntoFuture = crate::RequestFuture<crate::generated::models::Variables>;
@@ -4039,6 +3940,7 @@ impl std::future::IntoFuture for GetChannelVars {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}/variables`: Set the values of multiple channel variables or functions.
 ///
 /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
@@ -4078,18 +3980,8 @@ pub static SET_CHANNEL_VARS: crate::meta::OperationInfo = crate::meta::Operation
     ],
     availability: crate::generated::releases::AVAILABILITY_20,
 };
-/// A `channels.setChannelVars` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Set the values of multiple channel variables or functions.
-///
-/// `POST /channels/{channelId}/variables`
-///
-/// Errors the spec documents:
-/// - 400: Missing variables parameter.
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-///
-/// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
+
+/// A `channels.setChannelVars` request, made by [`Channels::set_channel_vars`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SetChannelVars {
@@ -4097,6 +3989,7 @@ pub struct SetChannelVars {
     channel_id: String,
     variables: std::collections::BTreeMap<String, String>,
 }
+
 impl SetChannelVars {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SET_CHANNEL_VARS;
@@ -4121,6 +4014,7 @@ impl SetChannelVars {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for SetChannelVars {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -4129,9 +4023,10 @@ impl std::future::IntoFuture for SetChannelVars {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}/snoop`: Start snooping.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static SNOOP_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "snoopChannel",
@@ -4188,19 +4083,8 @@ pub static SNOOP_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.snoopChannel` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Start snooping.
-///
-/// `POST /channels/{channelId}/snoop`
-///
-/// Snoop (spy/whisper) on a specific channel.
-///
-/// Errors the spec documents:
-/// - 400: Invalid parameters
-/// - 404: Channel not found
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.snoopChannel` request, made by [`Channels::snoop_channel`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SnoopChannel {
@@ -4212,41 +4096,38 @@ pub struct SnoopChannel {
     app_args: Option<String>,
     snoop_id: Option<String>,
 }
+
 impl SnoopChannel {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SNOOP_CHANNEL;
     /// Direction of audio to spy on
     ///
     /// Server default: `none`.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn spy(mut self, spy: impl Into<SnoopChannelSpy>) -> Self {
         self.spy = Some(spy.into());
         self
     }
+
     /// Direction of audio to whisper into
     ///
     /// Server default: `none`.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn whisper(mut self, whisper: impl Into<SnoopChannelWhisper>) -> Self {
         self.whisper = Some(whisper.into());
         self
     }
+
     /// The application arguments to pass to the Stasis application
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app_args(mut self, app_args: impl Into<String>) -> Self {
         self.app_args = Some(app_args.into());
         self
     }
+
     /// Unique ID to assign to snooping channel
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn snoop_id(mut self, snoop_id: impl Into<String>) -> Self {
         self.snoop_id = Some(snoop_id.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Channel> {
         let mut req = crate::Request::new(&SNOOP_CHANNEL);
@@ -4294,6 +4175,7 @@ impl SnoopChannel {
         self.client.send_json(req).await
     }
 }
+
 impl std::future::IntoFuture for SnoopChannel {
     type Output = crate::Result<crate::generated::models::Channel>;
     type IntoFuture = crate::RequestFuture<crate::generated::models::Channel>;
@@ -4302,9 +4184,10 @@ impl std::future::IntoFuture for SnoopChannel {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}/snoop/{snoopId}`: Start snooping.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static SNOOP_CHANNEL_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "snoopChannelWithId",
@@ -4361,19 +4244,8 @@ pub static SNOOP_CHANNEL_WITH_ID: crate::meta::OperationInfo = crate::meta::Oper
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.snoopChannelWithId` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Start snooping.
-///
-/// `POST /channels/{channelId}/snoop/{snoopId}`
-///
-/// Snoop (spy/whisper) on a specific channel.
-///
-/// Errors the spec documents:
-/// - 400: Invalid parameters
-/// - 404: Channel not found
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.snoopChannelWithId` request, made by [`Channels::snoop_channel_with_id`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SnoopChannelWithId {
@@ -4385,34 +4257,32 @@ pub struct SnoopChannelWithId {
     app: String,
     app_args: Option<String>,
 }
+
 impl SnoopChannelWithId {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SNOOP_CHANNEL_WITH_ID;
     /// Direction of audio to spy on
     ///
     /// Server default: `none`.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn spy(mut self, spy: impl Into<SnoopChannelWithIdSpy>) -> Self {
         self.spy = Some(spy.into());
         self
     }
+
     /// Direction of audio to whisper into
     ///
     /// Server default: `none`.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn whisper(mut self, whisper: impl Into<SnoopChannelWithIdWhisper>) -> Self {
         self.whisper = Some(whisper.into());
         self
     }
+
     /// The application arguments to pass to the Stasis application
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app_args(mut self, app_args: impl Into<String>) -> Self {
         self.app_args = Some(app_args.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Channel> {
         let mut req = crate::Request::new(&SNOOP_CHANNEL_WITH_ID);
@@ -4465,6 +4335,7 @@ impl SnoopChannelWithId {
         self.client.send_json(req).await
     }
 }
+
 impl std::future::IntoFuture for SnoopChannelWithId {
     type Output = crate::Result<crate::generated::models::Channel>;
     type IntoFuture = crate::RequestFuture<crate::generated::models::Channel>;
@@ -4473,9 +4344,10 @@ impl std::future::IntoFuture for SnoopChannelWithId {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}/dial`: Dial a created channel.
 ///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.0.0.
 pub static DIAL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "dial",
@@ -4514,17 +4386,8 @@ pub static DIAL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.dial` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Dial a created channel.
-///
-/// `POST /channels/{channelId}/dial`
-///
-/// Errors the spec documents:
-/// - 404: Channel cannot be found.
-/// - 409: Channel cannot be dialed.
-///
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.dial` request, made by [`Channels::dial`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Dial {
@@ -4533,27 +4396,26 @@ pub struct Dial {
     caller: Option<String>,
     timeout: Option<i64>,
 }
+
 impl Dial {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &DIAL;
     /// Channel ID of caller
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn caller(mut self, caller: impl Into<String>) -> Self {
         self.caller = Some(caller.into());
         self
     }
+
     /// Dial timeout
     ///
     /// Server default: `0`.
     ///
     /// Range: 0 to unbounded, checked before sending.
-    ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn timeout(mut self, timeout: i64) -> Self {
         self.timeout = Some(timeout);
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&DIAL);
@@ -4580,6 +4442,7 @@ impl Dial {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for Dial {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -4588,9 +4451,10 @@ impl std::future::IntoFuture for Dial {
         Box::pin(self.send())
     }
 }
+
 /// `GET /channels/{channelId}/rtp_statistics`: RTP stats on a channel.
 ///
-/// Releases: 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 16.4.0.
 pub static RTPSTATISTICS: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "rtpstatistics",
@@ -4613,22 +4477,15 @@ pub static RTPSTATISTICS: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_6,
 };
-/// A `channels.rtpstatistics` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// RTP stats on a channel.
-///
-/// `GET /channels/{channelId}/rtp_statistics`
-///
-/// Errors the spec documents:
-/// - 404: Channel cannot be found.
-///
-/// Releases: 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.rtpstatistics` request, made by [`Channels::rtpstatistics`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Rtpstatistics {
     client: crate::Client,
     channel_id: String,
 }
+
 impl Rtpstatistics {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &RTPSTATISTICS;
@@ -4643,6 +4500,7 @@ impl Rtpstatistics {
         self.client.send_json(req).await
     }
 }
+
 impl std::future::IntoFuture for Rtpstatistics {
     type Output = crate::Result<crate::generated::models::RTPstat>;
     type IntoFuture = crate::RequestFuture<crate::generated::models::RTPstat>;
@@ -4651,6 +4509,7 @@ impl std::future::IntoFuture for Rtpstatistics {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/externalMedia`: Start an External Media session.
 ///
 /// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -4740,19 +4599,8 @@ pub static EXTERNAL_MEDIA: crate::meta::OperationInfo = crate::meta::OperationIn
     ],
     availability: crate::generated::releases::AVAILABILITY_7,
 };
-/// A `channels.externalMedia` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Start an External Media session.
-///
-/// `POST /channels/externalMedia`
-///
-/// Create a channel to an External Media source/sink.  The combination of transport and encapsulation will select one of chan_rtp(udp/rtp), chan_audiosocket(tcp/audiosocket) or chan_websocket(websocket/none) channel drivers.
-///
-/// Errors the spec documents:
-/// - 400: Invalid parameters
-/// - 409: Channel is not in a Stasis application; Channel is already bridged
-///
-/// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.externalMedia` request, made by [`Channels::external_media`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct ExternalMedia {
@@ -4769,19 +4617,17 @@ pub struct ExternalMedia {
     data: Option<String>,
     transport_data: Option<String>,
 }
+
 impl ExternalMedia {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &EXTERNAL_MEDIA;
     /// The unique id to assign the channel on creation.
-    ///
-    /// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn channel_id(mut self, channel_id: impl Into<String>) -> Self {
         self.channel_id = Some(channel_id.into());
         self
     }
+
     /// The "variables" key in the body object holds variable key/value pairs to set on the channel on creation. Each variable value may be either a string or an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in channel events (defaults to false). Other keys in the body object are interpreted as query parameters. Ex. { "endpoint": "SIP/Alice", "variables": { "CALLERID(name)": "Alice", "Call_State": { "value": "WaitingForAgent", "report_events": true } } }
-    ///
-    /// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn variables(
         mut self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -4791,18 +4637,16 @@ impl ExternalMedia {
         );
         self
     }
+
     /// Hostname/ip:port or websocket_client connection ID of external host.  May be empty for a websocket server connection.
-    ///
-    /// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn external_host(mut self, external_host: impl Into<String>) -> Self {
         self.external_host = Some(external_host.into());
         self
     }
+
     /// Payload encapsulation protocol.  Must be 'none' for the websocket transport.
     ///
     /// Server default: `rtp`.
-    ///
-    /// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn encapsulation(
         mut self,
         encapsulation: impl Into<ExternalMediaEncapsulation>,
@@ -4810,20 +4654,18 @@ impl ExternalMedia {
         self.encapsulation = Some(encapsulation.into());
         self
     }
+
     /// Transport protocol
     ///
     /// Server default: `udp`.
-    ///
-    /// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn transport(mut self, transport: impl Into<ExternalMediaTransport>) -> Self {
         self.transport = Some(transport.into());
         self
     }
+
     /// Connection type (client/server). 'server' is only valid for the websocket transport.
     ///
     /// Server default: `client`.
-    ///
-    /// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn connection_type(
         mut self,
         connection_type: impl Into<ExternalMediaConnectionType>,
@@ -4831,22 +4673,23 @@ impl ExternalMedia {
         self.connection_type = Some(connection_type.into());
         self
     }
+
     /// External media direction
     ///
     /// Server default: `both`.
-    ///
-    /// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn direction(mut self, direction: impl Into<ExternalMediaDirection>) -> Self {
         self.direction = Some(direction.into());
         self
     }
+
     /// An arbitrary data field
     ///
-    /// Releases: 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 18.0.0.
     pub fn data(mut self, data: impl Into<String>) -> Self {
         self.data = Some(data.into());
         self
     }
+
     /// Transport-specific data. For websocket this is appended to the dialstring.
     ///
     /// Releases: 20.18.0+, 22.8.0+, 23.2.0+.
@@ -4854,6 +4697,7 @@ impl ExternalMedia {
         self.transport_data = Some(transport_data.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<ExternalMediaResponseType> {
         let mut req = crate::Request::new(&EXTERNAL_MEDIA);
@@ -4947,6 +4791,7 @@ impl ExternalMedia {
         self.client.send_json(req).await
     }
 }
+
 impl std::future::IntoFuture for ExternalMedia {
     type Output = crate::Result<ExternalMediaResponseType>;
     type IntoFuture = crate::RequestFuture<ExternalMediaResponseType>;
@@ -4955,6 +4800,7 @@ impl std::future::IntoFuture for ExternalMedia {
         Box::pin(self.send())
     }
 }
+
 /// `POST /channels/{channelId}/transfer_progress`: Inform the channel about the progress of the attended/blind transfer.
 ///
 /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
@@ -4998,19 +4844,8 @@ pub static TRANSFER_PROGRESS: crate::meta::OperationInfo = crate::meta::Operatio
     ],
     availability: crate::generated::releases::AVAILABILITY_14,
 };
-/// A `channels.transfer_progress` request: set optional parameters, then `.await` it (or `.send().await`).
-///
-/// Inform the channel about the progress of the attended/blind transfer.
-///
-/// `POST /channels/{channelId}/transfer_progress`
-///
-/// Errors the spec documents:
-/// - 400: Endpoint parameter not provided
-/// - 404: Channel or endpoint not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
+
+/// A `channels.transfer_progress` request, made by [`Channels::transfer_progress`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct TransferProgress {
@@ -5018,6 +4853,7 @@ pub struct TransferProgress {
     channel_id: String,
     states: String,
 }
+
 impl TransferProgress {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &TRANSFER_PROGRESS;
@@ -5036,6 +4872,7 @@ impl TransferProgress {
         self.client.send_unit(req).await
     }
 }
+
 impl std::future::IntoFuture for TransferProgress {
     type Output = crate::Result<()>;
     type IntoFuture = crate::RequestFuture<()>;
@@ -5044,6 +4881,7 @@ impl std::future::IntoFuture for TransferProgress {
         Box::pin(self.send())
     }
 }
+
 /// The values of `ExternalMediaConnectionType`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5052,11 +4890,14 @@ impl std::future::IntoFuture for TransferProgress {
 pub enum ExternalMediaConnectionType {
     /// `client`
     Client,
+
     /// `server`
     Server,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl ExternalMediaConnectionType {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["client", "server"];
@@ -5068,11 +4909,13 @@ impl ExternalMediaConnectionType {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for ExternalMediaConnectionType {
     fn from(value: &str) -> Self {
         match value {
@@ -5082,6 +4925,7 @@ impl From<&str> for ExternalMediaConnectionType {
         }
     }
 }
+
 impl From<String> for ExternalMediaConnectionType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5090,22 +4934,26 @@ impl From<String> for ExternalMediaConnectionType {
         }
     }
 }
+
 impl std::str::FromStr for ExternalMediaConnectionType {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for ExternalMediaConnectionType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for ExternalMediaConnectionType {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for ExternalMediaConnectionType {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5113,6 +4961,7 @@ impl<'de> serde::Deserialize<'de> for ExternalMediaConnectionType {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `ExternalMediaDirection`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5121,9 +4970,11 @@ impl<'de> serde::Deserialize<'de> for ExternalMediaConnectionType {
 pub enum ExternalMediaDirection {
     /// `both`
     Both,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl ExternalMediaDirection {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["both"];
@@ -5134,11 +4985,13 @@ impl ExternalMediaDirection {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for ExternalMediaDirection {
     fn from(value: &str) -> Self {
         match value {
@@ -5147,6 +5000,7 @@ impl From<&str> for ExternalMediaDirection {
         }
     }
 }
+
 impl From<String> for ExternalMediaDirection {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5155,22 +5009,26 @@ impl From<String> for ExternalMediaDirection {
         }
     }
 }
+
 impl std::str::FromStr for ExternalMediaDirection {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for ExternalMediaDirection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for ExternalMediaDirection {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for ExternalMediaDirection {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5178,6 +5036,7 @@ impl<'de> serde::Deserialize<'de> for ExternalMediaDirection {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `ExternalMediaEncapsulation`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5186,13 +5045,17 @@ impl<'de> serde::Deserialize<'de> for ExternalMediaDirection {
 pub enum ExternalMediaEncapsulation {
     /// `rtp`
     Rtp,
+
     /// `audiosocket`
     Audiosocket,
+
     /// `none`
     None,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl ExternalMediaEncapsulation {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["rtp", "audiosocket", "none"];
@@ -5205,11 +5068,13 @@ impl ExternalMediaEncapsulation {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for ExternalMediaEncapsulation {
     fn from(value: &str) -> Self {
         match value {
@@ -5220,6 +5085,7 @@ impl From<&str> for ExternalMediaEncapsulation {
         }
     }
 }
+
 impl From<String> for ExternalMediaEncapsulation {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5228,22 +5094,26 @@ impl From<String> for ExternalMediaEncapsulation {
         }
     }
 }
+
 impl std::str::FromStr for ExternalMediaEncapsulation {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for ExternalMediaEncapsulation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for ExternalMediaEncapsulation {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for ExternalMediaEncapsulation {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5251,6 +5121,7 @@ impl<'de> serde::Deserialize<'de> for ExternalMediaEncapsulation {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `ExternalMediaTransport`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5259,13 +5130,17 @@ impl<'de> serde::Deserialize<'de> for ExternalMediaEncapsulation {
 pub enum ExternalMediaTransport {
     /// `udp`
     Udp,
+
     /// `tcp`
     Tcp,
+
     /// `websocket`
     Websocket,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl ExternalMediaTransport {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["udp", "tcp", "websocket"];
@@ -5278,11 +5153,13 @@ impl ExternalMediaTransport {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for ExternalMediaTransport {
     fn from(value: &str) -> Self {
         match value {
@@ -5293,6 +5170,7 @@ impl From<&str> for ExternalMediaTransport {
         }
     }
 }
+
 impl From<String> for ExternalMediaTransport {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5301,22 +5179,26 @@ impl From<String> for ExternalMediaTransport {
         }
     }
 }
+
 impl std::str::FromStr for ExternalMediaTransport {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for ExternalMediaTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for ExternalMediaTransport {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for ExternalMediaTransport {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5324,6 +5206,7 @@ impl<'de> serde::Deserialize<'de> for ExternalMediaTransport {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `HangupReason`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5332,33 +5215,47 @@ impl<'de> serde::Deserialize<'de> for ExternalMediaTransport {
 pub enum HangupReason {
     /// `normal`
     Normal,
+
     /// `busy`
     Busy,
+
     /// `congestion`
     Congestion,
+
     /// `no_answer`
     NoAnswer,
+
     /// `timeout`
     Timeout,
+
     /// `rejected`
     Rejected,
+
     /// `unallocated`
     Unallocated,
+
     /// `normal_unspecified`
     NormalUnspecified,
+
     /// `number_incomplete`
     NumberIncomplete,
+
     /// `codec_mismatch`
     CodecMismatch,
+
     /// `interworking`
     Interworking,
+
     /// `failure`
     Failure,
+
     /// `answered_elsewhere`
     AnsweredElsewhere,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl HangupReason {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &[
@@ -5395,11 +5292,13 @@ impl HangupReason {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for HangupReason {
     fn from(value: &str) -> Self {
         match value {
@@ -5420,6 +5319,7 @@ impl From<&str> for HangupReason {
         }
     }
 }
+
 impl From<String> for HangupReason {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5428,22 +5328,26 @@ impl From<String> for HangupReason {
         }
     }
 }
+
 impl std::str::FromStr for HangupReason {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for HangupReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for HangupReason {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for HangupReason {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5451,6 +5355,7 @@ impl<'de> serde::Deserialize<'de> for HangupReason {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `MuteDirection`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5459,13 +5364,17 @@ impl<'de> serde::Deserialize<'de> for HangupReason {
 pub enum MuteDirection {
     /// `both`
     Both,
+
     /// `in`
     In,
+
     /// `out`
     Out,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl MuteDirection {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["both", "in", "out"];
@@ -5478,11 +5387,13 @@ impl MuteDirection {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for MuteDirection {
     fn from(value: &str) -> Self {
         match value {
@@ -5493,6 +5404,7 @@ impl From<&str> for MuteDirection {
         }
     }
 }
+
 impl From<String> for MuteDirection {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5501,22 +5413,26 @@ impl From<String> for MuteDirection {
         }
     }
 }
+
 impl std::str::FromStr for MuteDirection {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for MuteDirection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for MuteDirection {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for MuteDirection {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5524,6 +5440,7 @@ impl<'de> serde::Deserialize<'de> for MuteDirection {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `RecordIfExists`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5532,13 +5449,17 @@ impl<'de> serde::Deserialize<'de> for MuteDirection {
 pub enum RecordIfExists {
     /// `fail`
     Fail,
+
     /// `overwrite`
     Overwrite,
+
     /// `append`
     Append,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl RecordIfExists {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["fail", "overwrite", "append"];
@@ -5551,11 +5472,13 @@ impl RecordIfExists {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for RecordIfExists {
     fn from(value: &str) -> Self {
         match value {
@@ -5566,6 +5489,7 @@ impl From<&str> for RecordIfExists {
         }
     }
 }
+
 impl From<String> for RecordIfExists {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5574,22 +5498,26 @@ impl From<String> for RecordIfExists {
         }
     }
 }
+
 impl std::str::FromStr for RecordIfExists {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for RecordIfExists {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for RecordIfExists {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for RecordIfExists {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5597,6 +5525,7 @@ impl<'de> serde::Deserialize<'de> for RecordIfExists {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `RecordTerminateOn`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5605,15 +5534,20 @@ impl<'de> serde::Deserialize<'de> for RecordIfExists {
 pub enum RecordTerminateOn {
     /// `none`
     None,
+
     /// `any`
     Any,
+
     /// `*`
     Star,
+
     /// `#`
     Hash,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl RecordTerminateOn {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["none", "any", "*", "#"];
@@ -5627,11 +5561,13 @@ impl RecordTerminateOn {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for RecordTerminateOn {
     fn from(value: &str) -> Self {
         match value {
@@ -5643,6 +5579,7 @@ impl From<&str> for RecordTerminateOn {
         }
     }
 }
+
 impl From<String> for RecordTerminateOn {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5651,22 +5588,26 @@ impl From<String> for RecordTerminateOn {
         }
     }
 }
+
 impl std::str::FromStr for RecordTerminateOn {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for RecordTerminateOn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for RecordTerminateOn {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for RecordTerminateOn {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5674,6 +5615,7 @@ impl<'de> serde::Deserialize<'de> for RecordTerminateOn {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `SnoopChannelSpy`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5682,15 +5624,20 @@ impl<'de> serde::Deserialize<'de> for RecordTerminateOn {
 pub enum SnoopChannelSpy {
     /// `none`
     None,
+
     /// `both`
     Both,
+
     /// `out`
     Out,
+
     /// `in`
     In,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl SnoopChannelSpy {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["none", "both", "out", "in"];
@@ -5704,11 +5651,13 @@ impl SnoopChannelSpy {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for SnoopChannelSpy {
     fn from(value: &str) -> Self {
         match value {
@@ -5720,6 +5669,7 @@ impl From<&str> for SnoopChannelSpy {
         }
     }
 }
+
 impl From<String> for SnoopChannelSpy {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5728,22 +5678,26 @@ impl From<String> for SnoopChannelSpy {
         }
     }
 }
+
 impl std::str::FromStr for SnoopChannelSpy {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for SnoopChannelSpy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for SnoopChannelSpy {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for SnoopChannelSpy {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5751,6 +5705,7 @@ impl<'de> serde::Deserialize<'de> for SnoopChannelSpy {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `SnoopChannelWhisper`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5759,15 +5714,20 @@ impl<'de> serde::Deserialize<'de> for SnoopChannelSpy {
 pub enum SnoopChannelWhisper {
     /// `none`
     None,
+
     /// `both`
     Both,
+
     /// `out`
     Out,
+
     /// `in`
     In,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl SnoopChannelWhisper {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["none", "both", "out", "in"];
@@ -5781,11 +5741,13 @@ impl SnoopChannelWhisper {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for SnoopChannelWhisper {
     fn from(value: &str) -> Self {
         match value {
@@ -5797,6 +5759,7 @@ impl From<&str> for SnoopChannelWhisper {
         }
     }
 }
+
 impl From<String> for SnoopChannelWhisper {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5805,22 +5768,26 @@ impl From<String> for SnoopChannelWhisper {
         }
     }
 }
+
 impl std::str::FromStr for SnoopChannelWhisper {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for SnoopChannelWhisper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for SnoopChannelWhisper {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for SnoopChannelWhisper {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5828,6 +5795,7 @@ impl<'de> serde::Deserialize<'de> for SnoopChannelWhisper {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `SnoopChannelWithIdSpy`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5836,15 +5804,20 @@ impl<'de> serde::Deserialize<'de> for SnoopChannelWhisper {
 pub enum SnoopChannelWithIdSpy {
     /// `none`
     None,
+
     /// `both`
     Both,
+
     /// `out`
     Out,
+
     /// `in`
     In,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl SnoopChannelWithIdSpy {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["none", "both", "out", "in"];
@@ -5858,11 +5831,13 @@ impl SnoopChannelWithIdSpy {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for SnoopChannelWithIdSpy {
     fn from(value: &str) -> Self {
         match value {
@@ -5874,6 +5849,7 @@ impl From<&str> for SnoopChannelWithIdSpy {
         }
     }
 }
+
 impl From<String> for SnoopChannelWithIdSpy {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5882,22 +5858,26 @@ impl From<String> for SnoopChannelWithIdSpy {
         }
     }
 }
+
 impl std::str::FromStr for SnoopChannelWithIdSpy {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for SnoopChannelWithIdSpy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for SnoopChannelWithIdSpy {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for SnoopChannelWithIdSpy {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5905,6 +5885,7 @@ impl<'de> serde::Deserialize<'de> for SnoopChannelWithIdSpy {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `SnoopChannelWithIdWhisper`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5913,15 +5894,20 @@ impl<'de> serde::Deserialize<'de> for SnoopChannelWithIdSpy {
 pub enum SnoopChannelWithIdWhisper {
     /// `none`
     None,
+
     /// `both`
     Both,
+
     /// `out`
     Out,
+
     /// `in`
     In,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl SnoopChannelWithIdWhisper {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["none", "both", "out", "in"];
@@ -5935,11 +5921,13 @@ impl SnoopChannelWithIdWhisper {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for SnoopChannelWithIdWhisper {
     fn from(value: &str) -> Self {
         match value {
@@ -5951,6 +5939,7 @@ impl From<&str> for SnoopChannelWithIdWhisper {
         }
     }
 }
+
 impl From<String> for SnoopChannelWithIdWhisper {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5959,22 +5948,26 @@ impl From<String> for SnoopChannelWithIdWhisper {
         }
     }
 }
+
 impl std::str::FromStr for SnoopChannelWithIdWhisper {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for SnoopChannelWithIdWhisper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for SnoopChannelWithIdWhisper {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for SnoopChannelWithIdWhisper {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5982,6 +5975,7 @@ impl<'de> serde::Deserialize<'de> for SnoopChannelWithIdWhisper {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `UnmuteDirection`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5990,13 +5984,17 @@ impl<'de> serde::Deserialize<'de> for SnoopChannelWithIdWhisper {
 pub enum UnmuteDirection {
     /// `both`
     Both,
+
     /// `in`
     In,
+
     /// `out`
     Out,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl UnmuteDirection {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["both", "in", "out"];
@@ -6009,11 +6007,13 @@ impl UnmuteDirection {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for UnmuteDirection {
     fn from(value: &str) -> Self {
         match value {
@@ -6024,6 +6024,7 @@ impl From<&str> for UnmuteDirection {
         }
     }
 }
+
 impl From<String> for UnmuteDirection {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -6032,22 +6033,26 @@ impl From<String> for UnmuteDirection {
         }
     }
 }
+
 impl std::str::FromStr for UnmuteDirection {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for UnmuteDirection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for UnmuteDirection {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for UnmuteDirection {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -6055,6 +6060,7 @@ impl<'de> serde::Deserialize<'de> for UnmuteDirection {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The releases disagree on the type of `ExternalMediaResponseType`: this holds whichever a server sends, trying the newest release's type first.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -6062,6 +6068,7 @@ impl<'de> serde::Deserialize<'de> for UnmuteDirection {
 pub enum ExternalMediaResponseType {
     /// The type as one group of releases defines it.
     Channel(crate::generated::models::Channel),
+
     /// The type as one group of releases defines it.
     ExternalMedia(crate::generated::models::ExternalMedia),
 }
