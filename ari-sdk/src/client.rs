@@ -553,6 +553,7 @@ impl Client {
     /// Gates, sends, and turns a non-2xx answer into an error. The one non-generic path every
     /// generated call goes through.
     pub(crate) async fn execute(&self, req: &Request, binary: bool) -> Result<(u16, Bytes)> {
+        crate::validate::check(req)?;
         if let Some(release) = self.gate_release().await {
             self.check_support(req, release)
                 .map_err(|e| self.at(e, req))?;

@@ -1,14 +1,5 @@
-//! Typed Rust client for the Asterisk REST Interface (ARI), every release from Asterisk 12.0 (the
-//! first with ARI) to 23.4.
-//!
-//! The crate has two layers: bindings generated from the ARI spec of every release (operations,
-//! models, events, per-release availability), and a small hand-written runtime that they call:
-//! [`Client`] for REST calls, [`events`] for the events WebSocket, [`routing`] for per-resource
-//! event streams and Stasis applications, [`Error`] for everything that can go wrong.
-//!
-//! REST calls go over HTTP by default (every release), or over the events WebSocket
-//! ([`ClientBuilder::rest_over_websocket`]; Asterisk 20.14+, 21.9+, 22.4+, 23): see [`carrier`].
-//! `StasisBroadcast` claims (20.20+, 22.10+, 23.4+): [`routing::broadcast`].
+#![doc = include_str!("guide.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod meta;
 
@@ -46,6 +37,7 @@ pub mod routing;
 #[cfg(feature = "server")]
 pub mod server;
 mod transport;
+pub mod validate;
 pub mod version;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
@@ -54,9 +46,39 @@ pub use meta::Release;
 pub use request::Request;
 pub use version::ServerVersion;
 
+/// The future of a request builder awaited directly (`client.channels().list().await`): the
+/// builder's `.send()`, boxed so that every builder can name its `IntoFuture` type.
+pub type RequestFuture<T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T>> + Send + 'static>>;
+
 /// The major release lines the generated bindings know, used for release gating.
 pub(crate) fn default_known_majors() -> &'static [u16] {
     generated::releases::KNOWN_MAJORS
+}
+
+#[cfg(test)]
+mod into_future_tests {
+    /// A builder awaited directly sends the request, as `.send().await` does.
+    #[tokio::test]
+    async fn awaiting_a_builder_sends_it() {
+        let client = crate::Client::builder()
+            .base_url("http://127.0.0.1:9/ari")
+            .release_gating(false)
+            .build()
+            .unwrap();
+        let e = client.channels().list().await.unwrap_err();
+        assert_eq!(
+            e.kind(),
+            crate::ErrorKind::Transport(crate::TransportKind::ConnectionRefused)
+        );
+        let e = client
+            .channels()
+            .originate("Local/wait@default")
+            .app("x")
+            .await
+            .unwrap_err();
+        assert!(e.is_transient(), "{e}");
+    }
 }
 
 /// The README's code, compiled as a doctest so that the quick start stays true.

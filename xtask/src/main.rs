@@ -6,6 +6,7 @@ mod asterisk;
 mod codegen;
 mod diff;
 mod import;
+mod rust_version;
 mod test;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +30,8 @@ enum Command {
     Import(import::Args),
     /// Show the API changes between two releases of the corpus.
     Diff(diff::Args),
+    /// Check that the declared `rust-version` is true of every locked dependency.
+    RustVersion(rust_version::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -38,5 +41,6 @@ fn main() -> anyhow::Result<()> {
         Command::Import(args) => import::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Test(args) => test::run(args),
+        Command::RustVersion(args) => rust_version::run(args),
     }
 }

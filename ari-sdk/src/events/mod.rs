@@ -534,14 +534,8 @@ where
             idle_timeout: options.idle_timeout,
             rest: Some(&link),
         };
-        let run = driver::run_accepted(
-            socket,
-            socket_config,
-            Some(opened),
-            out,
-            close_rx,
-            state_tx,
-        );
+        let run =
+            driver::run_accepted(socket, socket_config, Some(opened), out, close_rx, state_tx);
         tokio::pin!(run);
         tokio::select! {
             () = &mut run => {}

@@ -9,33 +9,32 @@
 #[non_exhaustive]
 pub struct ApplicationMoveFailed {
     /// The unique ID for the Asterisk instance that raised this event.
-    ///
-    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub timestamp: String,
-    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `channel` (the spec does not describe it).
     pub channel: crate::generated::models::Channel,
-    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `destination` (the spec does not describe it).
     pub destination: String,
+
     /// Arguments to the application
-    ///
-    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub args: Vec<String>,
 }
+
 impl ApplicationMoveFailed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ApplicationMoveFailed";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_14;
 }
+
 /// Notification that a Stasis app has been registered.
 ///
 /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
@@ -43,30 +42,28 @@ impl ApplicationMoveFailed {
 #[non_exhaustive]
 pub struct ApplicationRegistered {
     /// The unique ID for the Asterisk instance that raised this event.
-    ///
-    /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
     pub timestamp: String,
 }
+
 impl ApplicationRegistered {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ApplicationRegistered";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_34;
 }
+
 /// Notification that another WebSocket has taken over for an application.
 ///
 /// An application may only be subscribed to by a single WebSocket at a time. If multiple WebSockets attempt to subscribe to the same application, the newer WebSocket wins, and the older one receives this event.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ApplicationReplaced {
@@ -75,22 +72,22 @@ pub struct ApplicationReplaced {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
 }
+
 impl ApplicationReplaced {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ApplicationReplaced";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Notification that a Stasis app has been unregistered.
 ///
 /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
@@ -98,28 +95,26 @@ impl ApplicationReplaced {
 #[non_exhaustive]
 pub struct ApplicationUnregistered {
     /// The unique ID for the Asterisk instance that raised this event.
-    ///
-    /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
     pub timestamp: String,
 }
+
 impl ApplicationUnregistered {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ApplicationUnregistered";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_34;
 }
+
 /// Notification that an attended transfer has occurred.
 ///
-/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.1.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct BridgeAttendedTransfer {
@@ -128,100 +123,90 @@ pub struct BridgeAttendedTransfer {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// First leg of the transferer
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub transferer_first_leg: crate::generated::models::Channel,
+
     /// Second leg of the transferer
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub transferer_second_leg: crate::generated::models::Channel,
+
     /// The channel that is replacing transferer_first_leg in the swap
     ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.5.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replace_channel: Option<crate::generated::models::Channel>,
+
     /// The channel that is being transferred
     ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.5.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transferee: Option<crate::generated::models::Channel>,
+
     /// The channel that is being transferred to
     ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.5.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer_target: Option<crate::generated::models::Channel>,
+
     /// The result of the transfer attempt
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub result: String,
+
     /// Whether the transfer was externally initiated or not
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub is_external: bool,
+
     /// Bridge the transferer first leg is in
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transferer_first_leg_bridge: Option<crate::generated::models::Bridge>,
+
     /// Bridge the transferer second leg is in
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transferer_second_leg_bridge: Option<crate::generated::models::Bridge>,
+
     /// How the transfer was accomplished
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub destination_type: String,
+
     /// Bridge that survived the merge result
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination_bridge: Option<String>,
+
     /// Application that has been transferred into
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination_application: Option<String>,
+
     /// First leg of a link transfer result
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination_link_first_leg: Option<crate::generated::models::Channel>,
+
     /// Second leg of a link transfer result
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination_link_second_leg: Option<crate::generated::models::Channel>,
+
     /// Transferer channel that survived the threeway result
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination_threeway_channel: Option<crate::generated::models::Channel>,
+
     /// Bridge that survived the threeway result
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination_threeway_bridge: Option<crate::generated::models::Bridge>,
 }
+
 impl BridgeAttendedTransfer {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BridgeAttendedTransfer";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_1;
 }
+
 /// Notification that a blind transfer has occurred.
 ///
-/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.1.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct BridgeBlindTransfer {
@@ -230,60 +215,56 @@ pub struct BridgeBlindTransfer {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// The channel performing the blind transfer
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub channel: crate::generated::models::Channel,
+
     /// The channel that is replacing transferer when the transferee(s) can not be transferred directly
     ///
-    /// Releases: 12.6.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.6.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replace_channel: Option<crate::generated::models::Channel>,
+
     /// The channel that is being transferred
     ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.5.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transferee: Option<crate::generated::models::Channel>,
+
     /// The extension transferred to
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub exten: String,
+
     /// The context transferred to
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub context: String,
+
     /// The result of the transfer attempt
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub result: String,
+
     /// Whether the transfer was externally initiated or not
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub is_external: bool,
+
     /// The bridge being transferred
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bridge: Option<crate::generated::models::Bridge>,
 }
+
 impl BridgeBlindTransfer {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BridgeBlindTransfer";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_1;
 }
+
 /// Notification that a bridge has been created.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct BridgeCreated {
@@ -292,27 +273,28 @@ pub struct BridgeCreated {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `bridge` (the spec does not describe it).
     pub bridge: crate::generated::models::Bridge,
 }
+
 impl BridgeCreated {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BridgeCreated";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Notification that a bridge has been destroyed.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct BridgeDestroyed {
@@ -321,27 +303,28 @@ pub struct BridgeDestroyed {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `bridge` (the spec does not describe it).
     pub bridge: crate::generated::models::Bridge,
 }
+
 impl BridgeDestroyed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BridgeDestroyed";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Notification that one bridge has merged into another.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct BridgeMerged {
@@ -350,26 +333,28 @@ pub struct BridgeMerged {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `bridge` (the spec does not describe it).
     pub bridge: crate::generated::models::Bridge,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `bridge_from` (the spec does not describe it).
     pub bridge_from: crate::generated::models::Bridge,
 }
+
 impl BridgeMerged {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BridgeMerged";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Notification that the source of video in a bridge has changed.
 ///
 /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -377,31 +362,31 @@ impl BridgeMerged {
 #[non_exhaustive]
 pub struct BridgeVideoSourceChanged {
     /// The unique ID for the Asterisk instance that raised this event.
-    ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `bridge` (the spec does not describe it).
     pub bridge: crate::generated::models::Bridge,
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `old_video_source_id` (the spec does not describe it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_video_source_id: Option<String>,
 }
+
 impl BridgeVideoSourceChanged {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BridgeVideoSourceChanged";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_11;
 }
+
 /// Notification that a channel is being broadcast to ARI applications for claiming.
 ///
 /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
@@ -409,39 +394,34 @@ impl BridgeVideoSourceChanged {
 #[non_exhaustive]
 pub struct CallBroadcast {
     /// The unique ID for the Asterisk instance that raised this event.
-    ///
-    /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
     pub timestamp: String,
+
     /// The channel being broadcast.
-    ///
-    /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
     pub channel: crate::generated::models::Channel,
+
     /// The caller ID number.
-    ///
-    /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller: Option<String>,
+
     /// The called number.
-    ///
-    /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub called: Option<String>,
 }
+
 impl CallBroadcast {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "CallBroadcast";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_38;
 }
+
 /// Notification that a broadcast channel has been successfully claimed by an ARI application.
 ///
 /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
@@ -449,36 +429,32 @@ impl CallBroadcast {
 #[non_exhaustive]
 pub struct CallClaimed {
     /// The unique ID for the Asterisk instance that raised this event.
-    ///
-    /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
     pub timestamp: String,
+
     /// The channel that was claimed.
-    ///
-    /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
     pub channel: crate::generated::models::Channel,
+
     /// The name of the ARI application that claimed the channel.
-    ///
-    /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
     pub winner_app: String,
 }
+
 impl CallClaimed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "CallClaimed";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_38;
 }
+
 /// Channel changed Caller ID.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ChannelCallerId {
@@ -487,37 +463,34 @@ pub struct ChannelCallerId {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// The integer representation of the Caller Presentation value.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub caller_presentation: i64,
+
     /// The text representation of the Caller Presentation value.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub caller_presentation_txt: String,
+
     /// The channel that changed Caller ID.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub channel: crate::generated::models::Channel,
 }
+
 impl ChannelCallerId {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelCallerId";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Channel changed Connected Line.
 ///
-/// Releases: 13.1.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.1.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ChannelConnectedLine {
@@ -526,29 +499,28 @@ pub struct ChannelConnectedLine {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 13.1.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 13.1.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// The channel whose connected line has changed.
-    ///
-    /// Releases: 13.1.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub channel: crate::generated::models::Channel,
 }
+
 impl ChannelConnectedLine {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelConnectedLine";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_9;
 }
+
 /// Notification that a channel has been created.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ChannelCreated {
@@ -557,27 +529,28 @@ pub struct ChannelCreated {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `channel` (the spec does not describe it).
     pub channel: crate::generated::models::Channel,
 }
+
 impl ChannelCreated {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelCreated";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Notification that a channel has been destroyed.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ChannelDestroyed {
@@ -586,40 +559,40 @@ pub struct ChannelDestroyed {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// Integer representation of the cause of the hangup
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub cause: i64,
+
     /// Text representation of the cause of the hangup
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub cause_txt: String,
+
     /// Integer representation of the technology-specific off-nominal cause of the hangup.
     ///
     /// Releases: 20.17.0+, 22.7.0+, 23.1.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tech_cause: Option<i64>,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `channel` (the spec does not describe it).
     pub channel: crate::generated::models::Channel,
 }
+
 impl ChannelDestroyed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelDestroyed";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Channel changed location in the dialplan.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ChannelDialplan {
@@ -628,39 +601,36 @@ pub struct ChannelDialplan {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// The channel that changed dialplan location.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub channel: crate::generated::models::Channel,
+
     /// The application about to be executed.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub dialplan_app: String,
+
     /// The data to be passed to the application.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub dialplan_app_data: String,
 }
+
 impl ChannelDialplan {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelDialplan";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// DTMF received on a channel.
 ///
 /// This event is sent when the DTMF ends. There is no notification about the start of DTMF
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ChannelDtmfReceived {
@@ -669,37 +639,34 @@ pub struct ChannelDtmfReceived {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// DTMF digit received (0-9, A-E, # or *)
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub digit: String,
+
     /// Number of milliseconds DTMF was received
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub duration_ms: i64,
+
     /// The channel on which DTMF was received
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub channel: crate::generated::models::Channel,
 }
+
 impl ChannelDtmfReceived {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelDtmfReceived";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Notification that a channel has entered a bridge.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ChannelEnteredBridge {
@@ -708,30 +675,32 @@ pub struct ChannelEnteredBridge {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `bridge` (the spec does not describe it).
     pub bridge: crate::generated::models::Bridge,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `channel` (the spec does not describe it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<crate::generated::models::Channel>,
 }
+
 impl ChannelEnteredBridge {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelEnteredBridge";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// A hangup was requested on the channel.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ChannelHangupRequest {
@@ -740,44 +709,42 @@ pub struct ChannelHangupRequest {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// Integer representation of the cause of the hangup.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<i64>,
+
     /// Integer representation of the technology-specific off-nominal cause of the hangup.
     ///
     /// Releases: 20.17.0+, 22.7.0+, 23.1.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tech_cause: Option<i64>,
+
     /// Whether the hangup request was a soft hangup request.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub soft: Option<bool>,
+
     /// The channel on which the hangup was requested.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub channel: crate::generated::models::Channel,
 }
+
 impl ChannelHangupRequest {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelHangupRequest";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// A channel initiated a media hold.
 ///
-/// Releases: 13.4.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.4.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ChannelHold {
@@ -786,34 +753,32 @@ pub struct ChannelHold {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 13.4.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 13.4.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// The channel that initiated the hold event.
-    ///
-    /// Releases: 13.4.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub channel: crate::generated::models::Channel,
+
     /// The music on hold class that the initiator requested.
-    ///
-    /// Releases: 13.4.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub musicclass: Option<String>,
 }
+
 impl ChannelHold {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelHold";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_17;
 }
+
 /// Notification that a channel has left a bridge.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ChannelLeftBridge {
@@ -822,29 +787,31 @@ pub struct ChannelLeftBridge {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `bridge` (the spec does not describe it).
     pub bridge: crate::generated::models::Bridge,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `channel` (the spec does not describe it).
     pub channel: crate::generated::models::Channel,
 }
+
 impl ChannelLeftBridge {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelLeftBridge";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Notification of a channel's state change.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ChannelStateChange {
@@ -853,27 +820,28 @@ pub struct ChannelStateChange {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `channel` (the spec does not describe it).
     pub channel: crate::generated::models::Channel,
 }
+
 impl ChannelStateChange {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelStateChange";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Talking is no longer detected on the channel.
 ///
-/// Releases: 12.4.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.4.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ChannelTalkingFinished {
@@ -882,33 +850,31 @@ pub struct ChannelTalkingFinished {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.4.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.4.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// The channel on which talking completed.
-    ///
-    /// Releases: 12.4.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub channel: crate::generated::models::Channel,
+
     /// The length of time, in milliseconds, that talking was detected on the channel
-    ///
-    /// Releases: 12.4.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub duration: i64,
 }
+
 impl ChannelTalkingFinished {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelTalkingFinished";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_5;
 }
+
 /// Talking was detected on the channel.
 ///
-/// Releases: 12.4.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.4.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ChannelTalkingStarted {
@@ -917,56 +883,52 @@ pub struct ChannelTalkingStarted {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.4.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.4.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// The channel on which talking started.
-    ///
-    /// Releases: 12.4.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub channel: crate::generated::models::Channel,
 }
+
 impl ChannelTalkingStarted {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelTalkingStarted";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_5;
 }
+
 /// Tone was detected on the channel.
 ///
-/// Releases: 22.0.0+, 23.0.0+.
+/// Releases: every release since 22.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ChannelToneDetected {
     /// The unique ID for the Asterisk instance that raised this event.
-    ///
-    /// Releases: 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 22.0.0+, 23.0.0+.
     pub timestamp: String,
+
     /// The channel the tone was detected on.
-    ///
-    /// Releases: 22.0.0+, 23.0.0+.
     pub channel: crate::generated::models::Channel,
 }
+
 impl ChannelToneDetected {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelToneDetected";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_39;
 }
+
 /// transfer on a channel.
 ///
 /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
@@ -974,41 +936,36 @@ impl ChannelToneDetected {
 #[non_exhaustive]
 pub struct ChannelTransfer {
     /// The unique ID for the Asterisk instance that raised this event.
-    ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
     pub timestamp: String,
+
     /// Transfer State
-    ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+
     /// Refer-To information with optionally both affected channels
-    ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
     pub refer_to: crate::generated::models::ReferTo,
+
     /// Referred-By SIP Header according rfc3892
-    ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
     pub referred_by: crate::generated::models::ReferredBy,
 }
+
 impl ChannelTransfer {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelTransfer";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_32;
 }
+
 /// A channel initiated a media unhold.
 ///
-/// Releases: 13.4.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.4.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ChannelUnhold {
@@ -1017,29 +974,28 @@ pub struct ChannelUnhold {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 13.4.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 13.4.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// The channel that initiated the unhold event.
-    ///
-    /// Releases: 13.4.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub channel: crate::generated::models::Channel,
 }
+
 impl ChannelUnhold {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelUnhold";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_17;
 }
+
 /// User-generated event with additional user-defined fields in the object.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ChannelUserevent {
@@ -1048,48 +1004,47 @@ pub struct ChannelUserevent {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// The name of the user event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub eventname: String,
+
     /// A channel that is signaled with the user event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<crate::generated::models::Channel>,
+
     /// A bridge that is signaled with the user event.
     ///
-    /// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.3.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bridge: Option<crate::generated::models::Bridge>,
+
     /// A endpoint that is signaled with the user event.
     ///
-    /// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.3.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<crate::generated::models::Endpoint>,
+
     /// Custom Userevent data
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub userevent: serde_json::Value,
 }
+
 impl ChannelUserevent {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelUserevent";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Channel variable changed.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ChannelVarset {
@@ -1098,40 +1053,37 @@ pub struct ChannelVarset {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// The variable that changed.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub variable: String,
+
     /// The new value of the variable.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub value: String,
+
     /// The channel on which the variable was set.
     ///
     /// If missing, the variable is a global variable.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<crate::generated::models::Channel>,
 }
+
 impl ChannelVarset {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelVarset";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// The state of a contact on an endpoint has changed.
 ///
-/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.6.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ContactStatusChange {
@@ -1140,29 +1092,31 @@ pub struct ContactStatusChange {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `endpoint` (the spec does not describe it).
     pub endpoint: crate::generated::models::Endpoint,
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `contact_info` (the spec does not describe it).
     pub contact_info: crate::generated::models::ContactInfo,
 }
+
 impl ContactStatusChange {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ContactStatusChange";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_19;
 }
+
 /// Notification that a device state has changed.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct DeviceStateChanged {
@@ -1171,29 +1125,28 @@ pub struct DeviceStateChanged {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// Device state object
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub device_state: crate::generated::models::DeviceState,
 }
+
 impl DeviceStateChanged {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "DeviceStateChanged";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Dialing state has changed.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Dial {
@@ -1202,53 +1155,47 @@ pub struct Dial {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// The calling channel.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller: Option<crate::generated::models::Channel>,
+
     /// The dialed channel.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub peer: crate::generated::models::Channel,
+
     /// Forwarding target requested by the original dialed channel.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forward: Option<String>,
+
     /// Channel that the caller has been forwarded to.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forwarded: Option<crate::generated::models::Channel>,
+
     /// The dial string for calling the peer channel.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dialstring: Option<String>,
+
     /// Current status of the dialing attempt to the peer.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub dialstatus: String,
 }
+
 impl Dial {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Dial";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Endpoint state changed.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct EndpointStateChange {
@@ -1257,27 +1204,28 @@ pub struct EndpointStateChange {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `endpoint` (the spec does not describe it).
     pub endpoint: crate::generated::models::Endpoint,
 }
+
 impl EndpointStateChange {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "EndpointStateChange";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Error event sent when required params are missing.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct MissingParams {
@@ -1286,20 +1234,21 @@ pub struct MissingParams {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// A list of the missing parameters
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub params: Vec<String>,
 }
+
 impl MissingParams {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "MissingParams";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// The state of a peer associated with an endpoint has changed.
 ///
-/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.6.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct PeerStatusChange {
@@ -1308,60 +1257,61 @@ pub struct PeerStatusChange {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `endpoint` (the spec does not describe it).
     pub endpoint: crate::generated::models::Endpoint,
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `peer` (the spec does not describe it).
     pub peer: crate::generated::models::Peer,
 }
+
 impl PeerStatusChange {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "PeerStatusChange";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_19;
 }
+
 /// Event showing the continuation of a media playback operation from one media URI to the next in the list.
 ///
-/// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 14.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct PlaybackContinuing {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// Playback control object
-    ///
-    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub playback: crate::generated::models::Playback,
 }
+
 impl PlaybackContinuing {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "PlaybackContinuing";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_20;
 }
+
 /// Event showing the completion of a media playback operation.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct PlaybackFinished {
@@ -1370,29 +1320,28 @@ pub struct PlaybackFinished {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// Playback control object
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub playback: crate::generated::models::Playback,
 }
+
 impl PlaybackFinished {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "PlaybackFinished";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Event showing the start of a media playback operation.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct PlaybackStarted {
@@ -1401,26 +1350,25 @@ pub struct PlaybackStarted {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// Playback control object
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub playback: crate::generated::models::Playback,
 }
+
 impl PlaybackStarted {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "PlaybackStarted";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// REST over Websocket Response.
 ///
 /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
@@ -1428,58 +1376,49 @@ impl PlaybackStarted {
 #[non_exhaustive]
 pub struct RESTResponse {
     /// The unique ID for the Asterisk instance that raised this event.
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     pub timestamp: String,
+
     /// Opaque transaction id.  Will be whatever was specified on the original request.
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     pub transaction_id: String,
+
     /// Opaque request id.  Will be whatever was specified on the original request.
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     pub request_id: String,
+
     /// HTTP status code
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     pub status_code: i64,
+
     /// HTTP reason phrase
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     pub reason_phrase: String,
+
     /// Original request resource URI
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     pub uri: String,
+
     /// The Content-Type of the message body.
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
+
     /// Response message body
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_body: Option<String>,
 }
+
 impl RESTResponse {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RESTResponse";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_33;
 }
+
 /// Event showing failure of a recording operation.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct RecordingFailed {
@@ -1488,29 +1427,28 @@ pub struct RecordingFailed {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// Recording control object
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub recording: crate::generated::models::LiveRecording,
 }
+
 impl RecordingFailed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RecordingFailed";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Event showing the completion of a recording operation.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct RecordingFinished {
@@ -1519,29 +1457,28 @@ pub struct RecordingFinished {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// Recording control object
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub recording: crate::generated::models::LiveRecording,
 }
+
 impl RecordingFinished {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RecordingFinished";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Event showing the start of a recording operation.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct RecordingStarted {
@@ -1550,29 +1487,28 @@ pub struct RecordingStarted {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// Recording control object
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub recording: crate::generated::models::LiveRecording,
 }
+
 impl RecordingStarted {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RecordingStarted";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Notification that a channel has left a Stasis application.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct StasisEnd {
@@ -1581,27 +1517,28 @@ pub struct StasisEnd {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `channel` (the spec does not describe it).
     pub channel: crate::generated::models::Channel,
 }
+
 impl StasisEnd {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "StasisEnd";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Notification that a channel has entered a Stasis application.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct StasisStart {
@@ -1610,34 +1547,35 @@ pub struct StasisStart {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
+
     /// Arguments to the application
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub args: Vec<String>,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `channel` (the spec does not describe it).
     pub channel: crate::generated::models::Channel,
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// Releases: every release since 12.5.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replace_channel: Option<crate::generated::models::Channel>,
 }
+
 impl StasisStart {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "StasisStart";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// A text message was received from an endpoint.
 ///
-/// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.5.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct TextMessageReceived {
@@ -1646,27 +1584,29 @@ pub struct TextMessageReceived {
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
+
     /// Name of the application receiving the event.
-    ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub application: String,
+
     /// Time at which this event was created.
-    ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<String>,
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `message` (the spec does not describe it).
     pub message: crate::generated::models::TextMessage,
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `endpoint` (the spec does not describe it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<crate::generated::models::Endpoint>,
 }
+
 impl TextMessageReceived {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "TextMessageReceived";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_6;
 }
+
 /// An event from the events WebSocket, decoded by its `type`.
 ///
 /// One variant per event type that any known release sends, plus `MissingParams` (a
@@ -1679,194 +1619,242 @@ pub enum Event {
     ///
     /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     ApplicationMoveFailed(Box<ApplicationMoveFailed>),
+
     /// Notification that a Stasis app has been registered.
     ///
     /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
     ApplicationRegistered(Box<ApplicationRegistered>),
+
     /// Notification that another WebSocket has taken over for an application.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ApplicationReplaced(Box<ApplicationReplaced>),
+
     /// Notification that a Stasis app has been unregistered.
     ///
     /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
     ApplicationUnregistered(Box<ApplicationUnregistered>),
+
     /// Notification that an attended transfer has occurred.
     ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.1.0.
     BridgeAttendedTransfer(Box<BridgeAttendedTransfer>),
+
     /// Notification that a blind transfer has occurred.
     ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.1.0.
     BridgeBlindTransfer(Box<BridgeBlindTransfer>),
+
     /// Notification that a bridge has been created.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     BridgeCreated(Box<BridgeCreated>),
+
     /// Notification that a bridge has been destroyed.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     BridgeDestroyed(Box<BridgeDestroyed>),
+
     /// Notification that one bridge has merged into another.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     BridgeMerged(Box<BridgeMerged>),
+
     /// Notification that the source of video in a bridge has changed.
     ///
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     BridgeVideoSourceChanged(Box<BridgeVideoSourceChanged>),
+
     /// Notification that a channel is being broadcast to ARI applications for claiming.
     ///
     /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
     CallBroadcast(Box<CallBroadcast>),
+
     /// Notification that a broadcast channel has been successfully claimed by an ARI application.
     ///
     /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
     CallClaimed(Box<CallClaimed>),
+
     /// Channel changed Caller ID.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelCallerId(Box<ChannelCallerId>),
+
     /// Channel changed Connected Line.
     ///
-    /// Releases: 13.1.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.1.0.
     ChannelConnectedLine(Box<ChannelConnectedLine>),
+
     /// Notification that a channel has been created.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelCreated(Box<ChannelCreated>),
+
     /// Notification that a channel has been destroyed.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelDestroyed(Box<ChannelDestroyed>),
+
     /// Channel changed location in the dialplan.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelDialplan(Box<ChannelDialplan>),
+
     /// DTMF received on a channel.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelDtmfReceived(Box<ChannelDtmfReceived>),
+
     /// Notification that a channel has entered a bridge.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelEnteredBridge(Box<ChannelEnteredBridge>),
+
     /// A hangup was requested on the channel.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelHangupRequest(Box<ChannelHangupRequest>),
+
     /// A channel initiated a media hold.
     ///
-    /// Releases: 13.4.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.4.0.
     ChannelHold(Box<ChannelHold>),
+
     /// Notification that a channel has left a bridge.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelLeftBridge(Box<ChannelLeftBridge>),
+
     /// Notification of a channel's state change.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelStateChange(Box<ChannelStateChange>),
+
     /// Talking is no longer detected on the channel.
     ///
-    /// Releases: 12.4.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.4.0.
     ChannelTalkingFinished(Box<ChannelTalkingFinished>),
+
     /// Talking was detected on the channel.
     ///
-    /// Releases: 12.4.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.4.0.
     ChannelTalkingStarted(Box<ChannelTalkingStarted>),
+
     /// Tone was detected on the channel.
     ///
-    /// Releases: 22.0.0+, 23.0.0+.
+    /// Releases: every release since 22.0.0.
     ChannelToneDetected(Box<ChannelToneDetected>),
+
     /// transfer on a channel.
     ///
     /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
     ChannelTransfer(Box<ChannelTransfer>),
+
     /// A channel initiated a media unhold.
     ///
-    /// Releases: 13.4.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.4.0.
     ChannelUnhold(Box<ChannelUnhold>),
+
     /// User-generated event with additional user-defined fields in the object.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelUserevent(Box<ChannelUserevent>),
+
     /// Channel variable changed.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelVarset(Box<ChannelVarset>),
+
     /// The state of a contact on an endpoint has changed.
     ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.6.0.
     ContactStatusChange(Box<ContactStatusChange>),
+
     /// Notification that a device state has changed.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     DeviceStateChanged(Box<DeviceStateChanged>),
+
     /// Dialing state has changed.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     Dial(Box<Dial>),
+
     /// Endpoint state changed.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     EndpointStateChange(Box<EndpointStateChange>),
+
     /// Error event sent when required params are missing.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     MissingParams(Box<MissingParams>),
+
     /// The state of a peer associated with an endpoint has changed.
     ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.6.0.
     PeerStatusChange(Box<PeerStatusChange>),
+
     /// Event showing the continuation of a media playback operation from one media URI to the next in the list.
     ///
-    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 14.0.0.
     PlaybackContinuing(Box<PlaybackContinuing>),
+
     /// Event showing the completion of a media playback operation.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     PlaybackFinished(Box<PlaybackFinished>),
+
     /// Event showing the start of a media playback operation.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     PlaybackStarted(Box<PlaybackStarted>),
+
     /// REST over Websocket Response.
     ///
     /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     RESTResponse(Box<RESTResponse>),
+
     /// Event showing failure of a recording operation.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     RecordingFailed(Box<RecordingFailed>),
+
     /// Event showing the completion of a recording operation.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     RecordingFinished(Box<RecordingFinished>),
+
     /// Event showing the start of a recording operation.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     RecordingStarted(Box<RecordingStarted>),
+
     /// Notification that a channel has left a Stasis application.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     StasisEnd(Box<StasisEnd>),
+
     /// Notification that a channel has entered a Stasis application.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     StasisStart(Box<StasisStart>),
+
     /// A text message was received from an endpoint.
     ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.5.0.
     TextMessageReceived(Box<TextMessageReceived>),
+
     /// An event type that no known release sends, kept whole.
     Unknown {
         /// Its `type`.
         kind: String,
+
         /// The whole JSON object, `type` included.
         raw: serde_json::Value,
     },
 }
+
 /// The type of an [`Event`], without its payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -1875,189 +1863,236 @@ pub enum EventKind {
     ///
     /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     ApplicationMoveFailed,
+
     /// Notification that a Stasis app has been registered.
     ///
     /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
     ApplicationRegistered,
+
     /// Notification that another WebSocket has taken over for an application.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ApplicationReplaced,
+
     /// Notification that a Stasis app has been unregistered.
     ///
     /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
     ApplicationUnregistered,
+
     /// Notification that an attended transfer has occurred.
     ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.1.0.
     BridgeAttendedTransfer,
+
     /// Notification that a blind transfer has occurred.
     ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.1.0.
     BridgeBlindTransfer,
+
     /// Notification that a bridge has been created.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     BridgeCreated,
+
     /// Notification that a bridge has been destroyed.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     BridgeDestroyed,
+
     /// Notification that one bridge has merged into another.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     BridgeMerged,
+
     /// Notification that the source of video in a bridge has changed.
     ///
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     BridgeVideoSourceChanged,
+
     /// Notification that a channel is being broadcast to ARI applications for claiming.
     ///
     /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
     CallBroadcast,
+
     /// Notification that a broadcast channel has been successfully claimed by an ARI application.
     ///
     /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
     CallClaimed,
+
     /// Channel changed Caller ID.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelCallerId,
+
     /// Channel changed Connected Line.
     ///
-    /// Releases: 13.1.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.1.0.
     ChannelConnectedLine,
+
     /// Notification that a channel has been created.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelCreated,
+
     /// Notification that a channel has been destroyed.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelDestroyed,
+
     /// Channel changed location in the dialplan.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelDialplan,
+
     /// DTMF received on a channel.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelDtmfReceived,
+
     /// Notification that a channel has entered a bridge.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelEnteredBridge,
+
     /// A hangup was requested on the channel.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelHangupRequest,
+
     /// A channel initiated a media hold.
     ///
-    /// Releases: 13.4.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.4.0.
     ChannelHold,
+
     /// Notification that a channel has left a bridge.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelLeftBridge,
+
     /// Notification of a channel's state change.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelStateChange,
+
     /// Talking is no longer detected on the channel.
     ///
-    /// Releases: 12.4.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.4.0.
     ChannelTalkingFinished,
+
     /// Talking was detected on the channel.
     ///
-    /// Releases: 12.4.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.4.0.
     ChannelTalkingStarted,
+
     /// Tone was detected on the channel.
     ///
-    /// Releases: 22.0.0+, 23.0.0+.
+    /// Releases: every release since 22.0.0.
     ChannelToneDetected,
+
     /// transfer on a channel.
     ///
     /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
     ChannelTransfer,
+
     /// A channel initiated a media unhold.
     ///
-    /// Releases: 13.4.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.4.0.
     ChannelUnhold,
+
     /// User-generated event with additional user-defined fields in the object.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelUserevent,
+
     /// Channel variable changed.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     ChannelVarset,
+
     /// The state of a contact on an endpoint has changed.
     ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.6.0.
     ContactStatusChange,
+
     /// Notification that a device state has changed.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     DeviceStateChanged,
+
     /// Dialing state has changed.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     Dial,
+
     /// Endpoint state changed.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     EndpointStateChange,
+
     /// Error event sent when required params are missing.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     MissingParams,
+
     /// The state of a peer associated with an endpoint has changed.
     ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.6.0.
     PeerStatusChange,
+
     /// Event showing the continuation of a media playback operation from one media URI to the next in the list.
     ///
-    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 14.0.0.
     PlaybackContinuing,
+
     /// Event showing the completion of a media playback operation.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     PlaybackFinished,
+
     /// Event showing the start of a media playback operation.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     PlaybackStarted,
+
     /// REST over Websocket Response.
     ///
     /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     RESTResponse,
+
     /// Event showing failure of a recording operation.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     RecordingFailed,
+
     /// Event showing the completion of a recording operation.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     RecordingFinished,
+
     /// Event showing the start of a recording operation.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     RecordingStarted,
+
     /// Notification that a channel has left a Stasis application.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     StasisEnd,
+
     /// Notification that a channel has entered a Stasis application.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     StasisStart,
+
     /// A text message was received from an endpoint.
     ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.5.0.
     TextMessageReceived,
+
     /// An event type that no known release sends.
     Unknown,
 }
+
 impl EventKind {
     /// Every known kind.
     pub const ALL: &'static [EventKind] = &[
@@ -2160,6 +2195,7 @@ impl EventKind {
             EventKind::Unknown => "Unknown",
         }
     }
+
     /// The kind with this `type` string, if it is a known one.
     pub fn from_type(name: &str) -> Option<EventKind> {
         match name {
@@ -2212,6 +2248,7 @@ impl EventKind {
             _ => None,
         }
     }
+
     /// The releases that send this event (none for `Unknown`).
     pub fn availability(self) -> crate::meta::Availability {
         match self {
@@ -2269,11 +2306,13 @@ impl EventKind {
         }
     }
 }
+
 impl std::fmt::Display for EventKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl Event {
     /// The event's kind.
     pub fn kind(&self) -> EventKind {
@@ -2327,6 +2366,7 @@ impl Event {
             Event::Unknown { .. } => EventKind::Unknown,
         }
     }
+
     /// The `type` string as received.
     pub fn type_name(&self) -> &str {
         match self {
@@ -2379,6 +2419,7 @@ impl Event {
             Event::Unknown { kind, .. } => kind,
         }
     }
+
     /// The application the event was sent to.
     pub fn application(&self) -> Option<&str> {
         match self {
@@ -2431,6 +2472,7 @@ impl Event {
             Event::Unknown { raw, .. } => raw.get("application").and_then(|v| v.as_str()),
         }
     }
+
     /// When Asterisk raised the event.
     pub fn timestamp(&self) -> Option<&str> {
         match self {
@@ -2483,6 +2525,7 @@ impl Event {
             Event::Unknown { raw, .. } => raw.get("timestamp").and_then(|v| v.as_str()),
         }
     }
+
     /// Calls `f` with each channel, bridge, playback, live recording, endpoint and device
     /// state the event carries, so that it can be routed to whoever owns them.
     pub fn visit_resources<'a>(
@@ -2758,6 +2801,7 @@ impl Event {
         }
     }
 }
+
 impl crate::decode::Tagged for Event {
     const EXPECTING: &'static str = "an ARI event: a JSON object with a `type`";
     fn from_map<'de, A: serde::de::MapAccess<'de>>(
@@ -2959,6 +3003,7 @@ impl crate::decode::Tagged for Event {
         )
     }
 }
+
 impl<'de> serde::Deserialize<'de> for Event {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -2966,6 +3011,7 @@ impl<'de> serde::Deserialize<'de> for Event {
         crate::decode::tagged(deserializer)
     }
 }
+
 impl serde::Serialize for Event {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::Error as _;

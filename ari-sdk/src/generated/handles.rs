@@ -6,9 +6,11 @@
 #[derive(Clone, Debug)]
 pub struct ChannelHandle {
     client: crate::Client,
+
     /// The `channelId` this handle stands for.
     channel_id: String,
 }
+
 impl ChannelHandle {
     /// Makes a handle; no request is sent.
     pub fn new(client: crate::Client, channel_id: impl Into<String>) -> Self {
@@ -17,41 +19,29 @@ impl ChannelHandle {
             channel_id: channel_id.into(),
         }
     }
+
     /// The id this handle stands for.
     pub fn id(&self) -> &str {
         &self.channel_id
     }
+
     /// The `channelId`.
     pub fn channel_id(&self) -> &str {
         &self.channel_id
     }
+
     /// The client the handle sends its requests with.
     pub fn client(&self) -> &crate::Client {
         &self.client
     }
-    /// Channel details.
-    ///
-    /// `GET /channels/{channelId}`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Channel not found
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::get`](crate::generated::ops::channels::Channels::get) on this channel: Channel details.
     pub fn get(&self) -> crate::generated::ops::channels::Get {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .get(self.channel_id.clone())
     }
-    /// Create a new channel (originate with id).
-    ///
-    /// `POST /channels/{channelId}`
-    ///
-    /// The new channel is created immediately and a snapshot of it returned. If a Stasis application is provided it will be automatically subscribed to the originated channel for further events and updates.
-    ///
-    /// Errors the spec documents:
-    /// - 400: Invalid parameters for originating a channel.
-    /// - 409: Channel with given unique ID already exists.
-    ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::originate_with_id`](crate::generated::ops::channels::Channels::originate_with_id) on this channel: Create a new channel (originate with id).
     pub fn originate_with_id(
         &self,
         endpoint: impl Into<String>,
@@ -59,44 +49,22 @@ impl ChannelHandle {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .originate_with_id(self.channel_id.clone(), endpoint)
     }
-    /// Delete (i.e. hangup) a channel.
-    ///
-    /// `DELETE /channels/{channelId}`
-    ///
-    /// Errors the spec documents:
-    /// - 400: Invalid reason for hangup provided
-    /// - 404: Channel not found
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::hangup`](crate::generated::ops::channels::Channels::hangup) on this channel: Delete (i.e. hangup) a channel.
     pub fn hangup(&self) -> crate::generated::ops::channels::Hangup {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .hangup(self.channel_id.clone())
     }
-    /// Exit application; continue execution in the dialplan.
-    ///
-    /// `POST /channels/{channelId}/continue`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Channel not found
-    /// - 409: Channel not in a Stasis application
-    /// - 412: Channel in invalid state
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::continue_in_dialplan`](crate::generated::ops::channels::Channels::continue_in_dialplan) on this channel: Exit application; continue execution in the dialplan.
     pub fn continue_in_dialplan(
         &self,
     ) -> crate::generated::ops::channels::ContinueInDialplan {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .continue_in_dialplan(self.channel_id.clone())
     }
-    /// Move the channel from one Stasis application to another.
-    ///
-    /// `POST /channels/{channelId}/move`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Channel not found
-    /// - 409: Channel not in a Stasis application
-    ///
-    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::move`](crate::generated::ops::channels::Channels::move) on this channel: Move the channel from one Stasis application to another.
     pub fn r#move(
         &self,
         app: impl Into<String>,
@@ -104,18 +72,8 @@ impl ChannelHandle {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .r#move(self.channel_id.clone(), app)
     }
-    /// Redirect the channel to a different location.
-    ///
-    /// `POST /channels/{channelId}/redirect`
-    ///
-    /// Errors the spec documents:
-    /// - 400: Endpoint parameter not provided
-    /// - 404: Channel or endpoint not found
-    /// - 409: Channel not in a Stasis application
-    /// - 412: Channel in invalid state
-    /// - 422: Endpoint is not the same type as the channel
-    ///
-    /// Releases: 13.3.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::redirect`](crate::generated::ops::channels::Channels::redirect) on this channel: Redirect the channel to a different location.
     pub fn redirect(
         &self,
         endpoint: impl Into<String>,
@@ -123,205 +81,86 @@ impl ChannelHandle {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .redirect(self.channel_id.clone(), endpoint)
     }
-    /// Answer a channel.
-    ///
-    /// `POST /channels/{channelId}/answer`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Channel not found
-    /// - 409: Channel not in a Stasis application
-    /// - 412: Channel in invalid state
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::answer`](crate::generated::ops::channels::Channels::answer) on this channel: Answer a channel.
     pub fn answer(&self) -> crate::generated::ops::channels::Answer {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .answer(self.channel_id.clone())
     }
-    /// Indicate ringing to a channel.
-    ///
-    /// `POST /channels/{channelId}/ring`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Channel not found
-    /// - 409: Channel not in a Stasis application
-    /// - 412: Channel in invalid state
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::ring`](crate::generated::ops::channels::Channels::ring) on this channel: Indicate ringing to a channel.
     pub fn ring(&self) -> crate::generated::ops::channels::Ring {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .ring(self.channel_id.clone())
     }
-    /// Stop ringing indication on a channel if locally generated.
-    ///
-    /// `DELETE /channels/{channelId}/ring`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Channel not found
-    /// - 409: Channel not in a Stasis application
-    /// - 412: Channel in invalid state
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::ring_stop`](crate::generated::ops::channels::Channels::ring_stop) on this channel: Stop ringing indication on a channel if locally generated.
     pub fn ring_stop(&self) -> crate::generated::ops::channels::RingStop {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .ring_stop(self.channel_id.clone())
     }
-    /// Indicate progress on a channel.
-    ///
-    /// `POST /channels/{channelId}/progress`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Channel not found
-    /// - 409: Channel not in a Stasis application
-    /// - 412: Channel in invalid state
-    ///
-    /// Releases: 20.16.0+, 21.11.0+, 22.6.0+, 23.0.0+.
+
+    /// [`Channels::progress`](crate::generated::ops::channels::Channels::progress) on this channel: Indicate progress on a channel.
     pub fn progress(&self) -> crate::generated::ops::channels::Progress {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .progress(self.channel_id.clone())
     }
-    /// Send provided DTMF to a given channel.
-    ///
-    /// `POST /channels/{channelId}/dtmf`
-    ///
-    /// Errors the spec documents:
-    /// - 400: DTMF is required
-    /// - 404: Channel not found
-    /// - 409: Channel not in a Stasis application
-    /// - 412: Channel in invalid state
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::send_dtmf`](crate::generated::ops::channels::Channels::send_dtmf) on this channel: Send provided DTMF to a given channel.
     pub fn send_dtmf(&self) -> crate::generated::ops::channels::SendDtmf {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .send_dtmf(self.channel_id.clone())
     }
-    /// Mute a channel.
-    ///
-    /// `POST /channels/{channelId}/mute`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Channel not found
-    /// - 409: Channel not in a Stasis application
-    /// - 412: Channel in invalid state
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::mute`](crate::generated::ops::channels::Channels::mute) on this channel: Mute a channel.
     pub fn mute(&self) -> crate::generated::ops::channels::Mute {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .mute(self.channel_id.clone())
     }
-    /// Unmute a channel.
-    ///
-    /// `DELETE /channels/{channelId}/mute`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Channel not found
-    /// - 409: Channel not in a Stasis application
-    /// - 412: Channel in invalid state
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::unmute`](crate::generated::ops::channels::Channels::unmute) on this channel: Unmute a channel.
     pub fn unmute(&self) -> crate::generated::ops::channels::Unmute {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .unmute(self.channel_id.clone())
     }
-    /// Hold a channel.
-    ///
-    /// `POST /channels/{channelId}/hold`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Channel not found
-    /// - 409: Channel not in a Stasis application
-    /// - 412: Channel in invalid state
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::hold`](crate::generated::ops::channels::Channels::hold) on this channel: Hold a channel.
     pub fn hold(&self) -> crate::generated::ops::channels::Hold {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .hold(self.channel_id.clone())
     }
-    /// Remove a channel from hold.
-    ///
-    /// `DELETE /channels/{channelId}/hold`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Channel not found
-    /// - 409: Channel not in a Stasis application
-    /// - 412: Channel in invalid state
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::unhold`](crate::generated::ops::channels::Channels::unhold) on this channel: Remove a channel from hold.
     pub fn unhold(&self) -> crate::generated::ops::channels::Unhold {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .unhold(self.channel_id.clone())
     }
-    /// Play music on hold to a channel.
-    ///
-    /// `POST /channels/{channelId}/moh`
-    ///
-    /// Using media operations such as /play on a channel playing MOH in this manner will suspend MOH without resuming automatically. If continuing music on hold is desired, the stasis application must reinitiate music on hold.
-    ///
-    /// Errors the spec documents:
-    /// - 404: Channel not found
-    /// - 409: Channel not in a Stasis application
-    /// - 412: Channel in invalid state
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::start_moh`](crate::generated::ops::channels::Channels::start_moh) on this channel: Play music on hold to a channel.
     pub fn start_moh(&self) -> crate::generated::ops::channels::StartMoh {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .start_moh(self.channel_id.clone())
     }
-    /// Stop playing music on hold to a channel.
-    ///
-    /// `DELETE /channels/{channelId}/moh`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Channel not found
-    /// - 409: Channel not in a Stasis application
-    /// - 412: Channel in invalid state
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::stop_moh`](crate::generated::ops::channels::Channels::stop_moh) on this channel: Stop playing music on hold to a channel.
     pub fn stop_moh(&self) -> crate::generated::ops::channels::StopMoh {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .stop_moh(self.channel_id.clone())
     }
-    /// Play silence to a channel.
-    ///
-    /// `POST /channels/{channelId}/silence`
-    ///
-    /// Using media operations such as /play on a channel playing silence in this manner will suspend silence without resuming automatically.
-    ///
-    /// Errors the spec documents:
-    /// - 404: Channel not found
-    /// - 409: Channel not in a Stasis application
-    /// - 412: Channel in invalid state
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::start_silence`](crate::generated::ops::channels::Channels::start_silence) on this channel: Play silence to a channel.
     pub fn start_silence(&self) -> crate::generated::ops::channels::StartSilence {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .start_silence(self.channel_id.clone())
     }
-    /// Stop playing silence to a channel.
-    ///
-    /// `DELETE /channels/{channelId}/silence`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Channel not found
-    /// - 409: Channel not in a Stasis application
-    /// - 412: Channel in invalid state
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::stop_silence`](crate::generated::ops::channels::Channels::stop_silence) on this channel: Stop playing silence to a channel.
     pub fn stop_silence(&self) -> crate::generated::ops::channels::StopSilence {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .stop_silence(self.channel_id.clone())
     }
-    /// Start playback of media.
-    ///
-    /// `POST /channels/{channelId}/play`
-    ///
-    /// The media URI may be any of a number of URI's. Currently sound:, recording:, number:, digits:, characters:, and tone: URI's are supported. This operation creates a playback resource that can be used to control the playback of media (pause, rewind, fast forward, etc.)
-    ///
-    /// Errors the spec documents:
-    /// - 404: Channel not found
-    /// - 409: Channel not in a Stasis application
-    /// - 412: Channel in invalid state
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::play`](crate::generated::ops::channels::Channels::play) on this channel: Start playback of media.
     pub fn play(
         &self,
         media: impl IntoIterator<Item = impl Into<String>>,
@@ -329,18 +168,8 @@ impl ChannelHandle {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .play(self.channel_id.clone(), media)
     }
-    /// Start playback of media and specify the playbackId.
-    ///
-    /// `POST /channels/{channelId}/play/{playbackId}`
-    ///
-    /// The media URI may be any of a number of URI's. Currently sound:, recording:, number:, digits:, characters:, and tone: URI's are supported. This operation creates a playback resource that can be used to control the playback of media (pause, rewind, fast forward, etc.)
-    ///
-    /// Errors the spec documents:
-    /// - 404: Channel not found
-    /// - 409: Channel not in a Stasis application
-    /// - 412: Channel in invalid state
-    ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::play_with_id`](crate::generated::ops::channels::Channels::play_with_id) on this channel: Start playback of media and specify the playbackId.
     pub fn play_with_id(
         &self,
         playback_id: impl Into<String>,
@@ -349,19 +178,8 @@ impl ChannelHandle {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .play_with_id(self.channel_id.clone(), playback_id, media)
     }
-    /// Start a recording.
-    ///
-    /// `POST /channels/{channelId}/record`
-    ///
-    /// Record audio from a channel. Note that this will not capture audio sent to the channel. The bridge itself has a record feature if that's what you want.
-    ///
-    /// Errors the spec documents:
-    /// - 400: Invalid parameters
-    /// - 404: Channel not found
-    /// - 409: Channel is not in a Stasis application; the channel is currently bridged with other channels; A recording with the same name already exists on the system and can not be overwritten because it is in progress or ifExists=fail
-    /// - 422: The format specified is unknown on this system
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::record`](crate::generated::ops::channels::Channels::record) on this channel: Start a recording.
     pub fn record(
         &self,
         name: impl Into<String>,
@@ -370,16 +188,8 @@ impl ChannelHandle {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .record(self.channel_id.clone(), name, format)
     }
-    /// Get the value of a channel variable or function.
-    ///
-    /// `GET /channels/{channelId}/variable`
-    ///
-    /// Errors the spec documents:
-    /// - 400: Missing variable parameter.
-    /// - 404: Channel or variable not found
-    /// - 409: Channel not in a Stasis application
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::get_channel_var`](crate::generated::ops::channels::Channels::get_channel_var) on this channel: Get the value of a channel variable or function.
     pub fn get_channel_var(
         &self,
         variable: impl Into<String>,
@@ -387,16 +197,8 @@ impl ChannelHandle {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .get_channel_var(self.channel_id.clone(), variable)
     }
-    /// Set the value of a channel variable or function.
-    ///
-    /// `POST /channels/{channelId}/variable`
-    ///
-    /// Errors the spec documents:
-    /// - 400: Missing variable parameter.
-    /// - 404: Channel not found
-    /// - 409: Channel not in a Stasis application
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::set_channel_var`](crate::generated::ops::channels::Channels::set_channel_var) on this channel: Set the value of a channel variable or function.
     pub fn set_channel_var(
         &self,
         variable: impl Into<String>,
@@ -404,16 +206,8 @@ impl ChannelHandle {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .set_channel_var(self.channel_id.clone(), variable)
     }
-    /// Get the value of multiple channel variables or functions.
-    ///
-    /// `GET /channels/{channelId}/variables`
-    ///
-    /// Errors the spec documents:
-    /// - 400: Missing variables parameter.
-    /// - 404: Channel or variable not found
-    /// - 409: Channel not in a Stasis application
-    ///
-    /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
+
+    /// [`Channels::get_channel_vars`](crate::generated::ops::channels::Channels::get_channel_vars) on this channel: Get the value of multiple channel variables or functions.
     pub fn get_channel_vars(
         &self,
         variables: impl IntoIterator<Item = impl Into<String>>,
@@ -421,16 +215,8 @@ impl ChannelHandle {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .get_channel_vars(self.channel_id.clone(), variables)
     }
-    /// Set the values of multiple channel variables or functions.
-    ///
-    /// `POST /channels/{channelId}/variables`
-    ///
-    /// Errors the spec documents:
-    /// - 400: Missing variables parameter.
-    /// - 404: Channel not found
-    /// - 409: Channel not in a Stasis application
-    ///
-    /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
+
+    /// [`Channels::set_channel_vars`](crate::generated::ops::channels::Channels::set_channel_vars) on this channel: Set the values of multiple channel variables or functions.
     pub fn set_channel_vars(
         &self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -438,17 +224,8 @@ impl ChannelHandle {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .set_channel_vars(self.channel_id.clone(), variables)
     }
-    /// Start snooping.
-    ///
-    /// `POST /channels/{channelId}/snoop`
-    ///
-    /// Snoop (spy/whisper) on a specific channel.
-    ///
-    /// Errors the spec documents:
-    /// - 400: Invalid parameters
-    /// - 404: Channel not found
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::snoop_channel`](crate::generated::ops::channels::Channels::snoop_channel) on this channel: Start snooping.
     pub fn snoop_channel(
         &self,
         app: impl Into<String>,
@@ -456,17 +233,8 @@ impl ChannelHandle {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .snoop_channel(self.channel_id.clone(), app)
     }
-    /// Start snooping.
-    ///
-    /// `POST /channels/{channelId}/snoop/{snoopId}`
-    ///
-    /// Snoop (spy/whisper) on a specific channel.
-    ///
-    /// Errors the spec documents:
-    /// - 400: Invalid parameters
-    /// - 404: Channel not found
-    ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::snoop_channel_with_id`](crate::generated::ops::channels::Channels::snoop_channel_with_id) on this channel: Start snooping.
     pub fn snoop_channel_with_id(
         &self,
         snoop_id: impl Into<String>,
@@ -475,42 +243,20 @@ impl ChannelHandle {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .snoop_channel_with_id(self.channel_id.clone(), snoop_id, app)
     }
-    /// Dial a created channel.
-    ///
-    /// `POST /channels/{channelId}/dial`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Channel cannot be found.
-    /// - 409: Channel cannot be dialed.
-    ///
-    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::dial`](crate::generated::ops::channels::Channels::dial) on this channel: Dial a created channel.
     pub fn dial(&self) -> crate::generated::ops::channels::Dial {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .dial(self.channel_id.clone())
     }
-    /// RTP stats on a channel.
-    ///
-    /// `GET /channels/{channelId}/rtp_statistics`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Channel cannot be found.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Channels::rtpstatistics`](crate::generated::ops::channels::Channels::rtpstatistics) on this channel: RTP stats on a channel.
     pub fn rtpstatistics(&self) -> crate::generated::ops::channels::Rtpstatistics {
         crate::generated::ops::channels::Channels::new(self.client.clone())
             .rtpstatistics(self.channel_id.clone())
     }
-    /// Inform the channel about the progress of the attended/blind transfer.
-    ///
-    /// `POST /channels/{channelId}/transfer_progress`
-    ///
-    /// Errors the spec documents:
-    /// - 400: Endpoint parameter not provided
-    /// - 404: Channel or endpoint not found
-    /// - 409: Channel not in a Stasis application
-    /// - 412: Channel in invalid state
-    ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
+
+    /// [`Channels::transfer_progress`](crate::generated::ops::channels::Channels::transfer_progress) on this channel: Inform the channel about the progress of the attended/blind transfer.
     pub fn transfer_progress(
         &self,
         states: impl Into<String>,
@@ -519,13 +265,16 @@ impl ChannelHandle {
             .transfer_progress(self.channel_id.clone(), states)
     }
 }
+
 /// A handle on a bridge: its id and a client, with every `bridges` operation on it as a method.
 #[derive(Clone, Debug)]
 pub struct BridgeHandle {
     client: crate::Client,
+
     /// The `bridgeId` this handle stands for.
     bridge_id: String,
 }
+
 impl BridgeHandle {
     /// Makes a handle; no request is sent.
     pub fn new(client: crate::Client, bridge_id: impl Into<String>) -> Self {
@@ -534,68 +283,41 @@ impl BridgeHandle {
             bridge_id: bridge_id.into(),
         }
     }
+
     /// The id this handle stands for.
     pub fn id(&self) -> &str {
         &self.bridge_id
     }
+
     /// The `bridgeId`.
     pub fn bridge_id(&self) -> &str {
         &self.bridge_id
     }
+
     /// The client the handle sends its requests with.
     pub fn client(&self) -> &crate::Client {
         &self.client
     }
-    /// Create a new bridge.
-    ///
-    /// `POST /bridges/{bridgeId}`
-    ///
-    /// This bridge persists until it has been shut down, or Asterisk has been shut down.
-    ///
-    /// Errors the spec documents:
-    /// - 409: Bridge with the same bridgeId already exists
-    ///
-    /// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Bridges::create_with_id`](crate::generated::ops::bridges::Bridges::create_with_id) on this bridge: Create a new bridge.
     pub fn create_with_id(&self) -> crate::generated::ops::bridges::CreateWithId {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .create_with_id(self.bridge_id.clone())
     }
-    /// Get bridge details.
-    ///
-    /// `GET /bridges/{bridgeId}`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Bridge not found
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Bridges::get`](crate::generated::ops::bridges::Bridges::get) on this bridge: Get bridge details.
     pub fn get(&self) -> crate::generated::ops::bridges::Get {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .get(self.bridge_id.clone())
     }
-    /// Shut down a bridge.
-    ///
-    /// `DELETE /bridges/{bridgeId}`
-    ///
-    /// If any channels are in this bridge, they will be removed and resume whatever they were doing beforehand.
-    ///
-    /// Errors the spec documents:
-    /// - 404: Bridge not found
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Bridges::destroy`](crate::generated::ops::bridges::Bridges::destroy) on this bridge: Shut down a bridge.
     pub fn destroy(&self) -> crate::generated::ops::bridges::Destroy {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .destroy(self.bridge_id.clone())
     }
-    /// Get the value of a bridge variable or function.
-    ///
-    /// `GET /bridges/{bridgeId}/variable`
-    ///
-    /// Errors the spec documents:
-    /// - 400: Missing variable parameter.
-    /// - 404: Bridge or variable not found
-    /// - 409: Bridge not in a Stasis application
-    ///
-    /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
+
+    /// [`Bridges::get_bridge_var`](crate::generated::ops::bridges::Bridges::get_bridge_var) on this bridge: Get the value of a bridge variable or function.
     pub fn get_bridge_var(
         &self,
         variable: impl Into<String>,
@@ -603,16 +325,8 @@ impl BridgeHandle {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .get_bridge_var(self.bridge_id.clone(), variable)
     }
-    /// Set the value of a bridge variable or function.
-    ///
-    /// `POST /bridges/{bridgeId}/variable`
-    ///
-    /// Errors the spec documents:
-    /// - 400: Missing variable parameter.
-    /// - 404: Bridge not found
-    /// - 409: Bridge not in a Stasis application
-    ///
-    /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
+
+    /// [`Bridges::set_bridge_var`](crate::generated::ops::bridges::Bridges::set_bridge_var) on this bridge: Set the value of a bridge variable or function.
     pub fn set_bridge_var(
         &self,
         variable: impl Into<String>,
@@ -620,16 +334,8 @@ impl BridgeHandle {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .set_bridge_var(self.bridge_id.clone(), variable)
     }
-    /// Get the value of multiple bridge variables or functions.
-    ///
-    /// `GET /bridges/{bridgeId}/variables`
-    ///
-    /// Errors the spec documents:
-    /// - 400: Missing variables parameter.
-    /// - 404: Bridge or variable not found
-    /// - 409: Bridge not in a Stasis application
-    ///
-    /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
+
+    /// [`Bridges::get_bridge_vars`](crate::generated::ops::bridges::Bridges::get_bridge_vars) on this bridge: Get the value of multiple bridge variables or functions.
     pub fn get_bridge_vars(
         &self,
         variables: impl IntoIterator<Item = impl Into<String>>,
@@ -637,16 +343,8 @@ impl BridgeHandle {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .get_bridge_vars(self.bridge_id.clone(), variables)
     }
-    /// Set the values of multiple bridge variables or functions.
-    ///
-    /// `POST /bridges/{bridgeId}/variables`
-    ///
-    /// Errors the spec documents:
-    /// - 400: Missing variables parameter.
-    /// - 404: Bridge not found
-    /// - 409: Bridge not in a Stasis application
-    ///
-    /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
+
+    /// [`Bridges::set_bridge_vars`](crate::generated::ops::bridges::Bridges::set_bridge_vars) on this bridge: Set the values of multiple bridge variables or functions.
     pub fn set_bridge_vars(
         &self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -654,17 +352,8 @@ impl BridgeHandle {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .set_bridge_vars(self.bridge_id.clone(), variables)
     }
-    /// Add a channel to a bridge.
-    ///
-    /// `POST /bridges/{bridgeId}/addChannel`
-    ///
-    /// Errors the spec documents:
-    /// - 400: Channel not found
-    /// - 404: Bridge not found
-    /// - 409: Bridge not in Stasis application; Channel currently recording
-    /// - 422: Channel not in Stasis application
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Bridges::add_channel`](crate::generated::ops::bridges::Bridges::add_channel) on this bridge: Add a channel to a bridge.
     pub fn add_channel(
         &self,
         channel: impl IntoIterator<Item = impl Into<String>>,
@@ -672,17 +361,8 @@ impl BridgeHandle {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .add_channel(self.bridge_id.clone(), channel)
     }
-    /// Remove a channel from a bridge.
-    ///
-    /// `POST /bridges/{bridgeId}/removeChannel`
-    ///
-    /// Errors the spec documents:
-    /// - 400: Channel not found
-    /// - 404: Bridge not found
-    /// - 409: Bridge not in Stasis application
-    /// - 422: Channel not in this bridge
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Bridges::remove_channel`](crate::generated::ops::bridges::Bridges::remove_channel) on this bridge: Remove a channel from a bridge.
     pub fn remove_channel(
         &self,
         channel: impl IntoIterator<Item = impl Into<String>>,
@@ -690,16 +370,8 @@ impl BridgeHandle {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .remove_channel(self.bridge_id.clone(), channel)
     }
-    /// Set a channel as the video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants.
-    ///
-    /// `POST /bridges/{bridgeId}/videoSource/{channelId}`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Bridge or Channel not found
-    /// - 409: Channel not in Stasis application
-    /// - 422: Channel not in this Bridge
-    ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Bridges::set_video_source`](crate::generated::ops::bridges::Bridges::set_video_source) on this bridge: Set a channel as the video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants.
     pub fn set_video_source(
         &self,
         channel_id: impl Into<String>,
@@ -707,60 +379,28 @@ impl BridgeHandle {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .set_video_source(self.bridge_id.clone(), channel_id)
     }
-    /// Removes any explicit video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants. When no explicit video source is set, talk detection will be used to determine the active video stream.
-    ///
-    /// `DELETE /bridges/{bridgeId}/videoSource`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Bridge not found
-    ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Bridges::clear_video_source`](crate::generated::ops::bridges::Bridges::clear_video_source) on this bridge: Removes any explicit video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants. When no explicit video source is set, talk detection will be used to determine the active video stream.
     pub fn clear_video_source(
         &self,
     ) -> crate::generated::ops::bridges::ClearVideoSource {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .clear_video_source(self.bridge_id.clone())
     }
-    /// Play music on hold to a bridge or change the MOH class that is playing.
-    ///
-    /// `POST /bridges/{bridgeId}/moh`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Bridge not found
-    /// - 409: Bridge not in Stasis application
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Bridges::start_moh`](crate::generated::ops::bridges::Bridges::start_moh) on this bridge: Play music on hold to a bridge or change the MOH class that is playing.
     pub fn start_moh(&self) -> crate::generated::ops::bridges::StartMoh {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .start_moh(self.bridge_id.clone())
     }
-    /// Stop playing music on hold to a bridge.
-    ///
-    /// `DELETE /bridges/{bridgeId}/moh`
-    ///
-    /// This will only stop music on hold being played via POST bridges/{bridgeId}/moh.
-    ///
-    /// Errors the spec documents:
-    /// - 404: Bridge not found
-    /// - 409: Bridge not in Stasis application
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Bridges::stop_moh`](crate::generated::ops::bridges::Bridges::stop_moh) on this bridge: Stop playing music on hold to a bridge.
     pub fn stop_moh(&self) -> crate::generated::ops::bridges::StopMoh {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .stop_moh(self.bridge_id.clone())
     }
-    /// Start playback of media on a bridge.
-    ///
-    /// `POST /bridges/{bridgeId}/play`
-    ///
-    /// The media URI may be any of a number of URI's. Currently sound:, recording:, number:, digits:, characters:, and tone: URI's are supported. This operation creates a playback resource that can be used to control the playback of media (pause, rewind, fast forward, etc.)
-    ///
-    /// Errors the spec documents:
-    /// - 404: Bridge not found
-    /// - 409: Bridge not in a Stasis application
-    /// - 422: The format specified is unknown on this system
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Bridges::play`](crate::generated::ops::bridges::Bridges::play) on this bridge: Start playback of media on a bridge.
     pub fn play(
         &self,
         media: impl IntoIterator<Item = impl Into<String>>,
@@ -768,18 +408,8 @@ impl BridgeHandle {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .play(self.bridge_id.clone(), media)
     }
-    /// Start playback of media on a bridge.
-    ///
-    /// `POST /bridges/{bridgeId}/play/{playbackId}`
-    ///
-    /// The media URI may be any of a number of URI's. Currently sound:, recording:, number:, digits:, characters:, and tone: URI's are supported. This operation creates a playback resource that can be used to control the playback of media (pause, rewind, fast forward, etc.)
-    ///
-    /// Errors the spec documents:
-    /// - 404: Bridge not found
-    /// - 409: Bridge not in a Stasis application
-    /// - 422: The format specified is unknown on this system
-    ///
-    /// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Bridges::play_with_id`](crate::generated::ops::bridges::Bridges::play_with_id) on this bridge: Start playback of media on a bridge.
     pub fn play_with_id(
         &self,
         playback_id: impl Into<String>,
@@ -788,19 +418,8 @@ impl BridgeHandle {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .play_with_id(self.bridge_id.clone(), playback_id, media)
     }
-    /// Start a recording.
-    ///
-    /// `POST /bridges/{bridgeId}/record`
-    ///
-    /// This records the mixed audio from all channels participating in this bridge.
-    ///
-    /// Errors the spec documents:
-    /// - 400: Invalid parameters
-    /// - 404: Bridge not found
-    /// - 409: Bridge is not in a Stasis application; A recording with the same name already exists on the system and can not be overwritten because it is in progress or ifExists=fail
-    /// - 422: The format specified is unknown on this system
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Bridges::record`](crate::generated::ops::bridges::Bridges::record) on this bridge: Start a recording.
     pub fn record(
         &self,
         name: impl Into<String>,
@@ -809,13 +428,8 @@ impl BridgeHandle {
         crate::generated::ops::bridges::Bridges::new(self.client.clone())
             .record(self.bridge_id.clone(), name, format)
     }
-    /// Create a new bridge or updates an existing one.
-    ///
-    /// `POST /bridges/{bridgeId}`
-    ///
-    /// This bridge persists until it has been shut down, or Asterisk has been shut down.
-    ///
-    /// Releases: 12.2.0+, 13.0.0–13.1.1.
+
+    /// [`Bridges::create_or_update_with_id`](crate::generated::ops::bridges::Bridges::create_or_update_with_id) on this bridge: Create a new bridge or updates an existing one.
     pub fn create_or_update_with_id(
         &self,
     ) -> crate::generated::ops::bridges::CreateOrUpdateWithId {
@@ -823,13 +437,16 @@ impl BridgeHandle {
             .create_or_update_with_id(self.bridge_id.clone())
     }
 }
+
 /// A handle on a playback: its id and a client, with every `playbacks` operation on it as a method.
 #[derive(Clone, Debug)]
 pub struct PlaybackHandle {
     client: crate::Client,
+
     /// The `playbackId` this handle stands for.
     playback_id: String,
 }
+
 impl PlaybackHandle {
     /// Makes a handle; no request is sent.
     pub fn new(client: crate::Client, playback_id: impl Into<String>) -> Self {
@@ -838,52 +455,35 @@ impl PlaybackHandle {
             playback_id: playback_id.into(),
         }
     }
+
     /// The id this handle stands for.
     pub fn id(&self) -> &str {
         &self.playback_id
     }
+
     /// The `playbackId`.
     pub fn playback_id(&self) -> &str {
         &self.playback_id
     }
+
     /// The client the handle sends its requests with.
     pub fn client(&self) -> &crate::Client {
         &self.client
     }
-    /// Get a playback's details.
-    ///
-    /// `GET /playbacks/{playbackId}`
-    ///
-    /// Errors the spec documents:
-    /// - 404: The playback cannot be found
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Playbacks::get`](crate::generated::ops::playbacks::Playbacks::get) on this playback: Get a playback's details.
     pub fn get(&self) -> crate::generated::ops::playbacks::Get {
         crate::generated::ops::playbacks::Playbacks::new(self.client.clone())
             .get(self.playback_id.clone())
     }
-    /// Stop a playback.
-    ///
-    /// `DELETE /playbacks/{playbackId}`
-    ///
-    /// Errors the spec documents:
-    /// - 404: The playback cannot be found
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Playbacks::stop`](crate::generated::ops::playbacks::Playbacks::stop) on this playback: Stop a playback.
     pub fn stop(&self) -> crate::generated::ops::playbacks::Stop {
         crate::generated::ops::playbacks::Playbacks::new(self.client.clone())
             .stop(self.playback_id.clone())
     }
-    /// Control a playback.
-    ///
-    /// `POST /playbacks/{playbackId}/control`
-    ///
-    /// Errors the spec documents:
-    /// - 400: The provided operation parameter was invalid
-    /// - 404: The playback cannot be found
-    /// - 409: The operation cannot be performed in the playback's current state
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Playbacks::control`](crate::generated::ops::playbacks::Playbacks::control) on this playback: Control a playback.
     pub fn control(
         &self,
         operation: impl Into<crate::generated::ops::playbacks::ControlOperation>,
@@ -892,13 +492,16 @@ impl PlaybackHandle {
             .control(self.playback_id.clone(), operation)
     }
 }
+
 /// A handle on a live recording: its id and a client, with every `recordings` operation on it as a method.
 #[derive(Clone, Debug)]
 pub struct LiveRecordingHandle {
     client: crate::Client,
+
     /// The `recordingName` this handle stands for.
     recording_name: String,
 }
+
 impl LiveRecordingHandle {
     /// Makes a handle; no request is sent.
     pub fn new(client: crate::Client, recording_name: impl Into<String>) -> Self {
@@ -907,118 +510,74 @@ impl LiveRecordingHandle {
             recording_name: recording_name.into(),
         }
     }
+
     /// The id this handle stands for.
     pub fn id(&self) -> &str {
         &self.recording_name
     }
+
     /// The `recordingName`.
     pub fn recording_name(&self) -> &str {
         &self.recording_name
     }
+
     /// The client the handle sends its requests with.
     pub fn client(&self) -> &crate::Client {
         &self.client
     }
-    /// List live recordings.
-    ///
-    /// `GET /recordings/live/{recordingName}`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Recording not found
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Recordings::get_live`](crate::generated::ops::recordings::Recordings::get_live) on this live recording: List live recordings.
     pub fn get_live(&self) -> crate::generated::ops::recordings::GetLive {
         crate::generated::ops::recordings::Recordings::new(self.client.clone())
             .get_live(self.recording_name.clone())
     }
-    /// Stop a live recording and discard it.
-    ///
-    /// `DELETE /recordings/live/{recordingName}`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Recording not found
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Recordings::cancel`](crate::generated::ops::recordings::Recordings::cancel) on this live recording: Stop a live recording and discard it.
     pub fn cancel(&self) -> crate::generated::ops::recordings::Cancel {
         crate::generated::ops::recordings::Recordings::new(self.client.clone())
             .cancel(self.recording_name.clone())
     }
-    /// Stop a live recording and store it.
-    ///
-    /// `POST /recordings/live/{recordingName}/stop`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Recording not found
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Recordings::stop`](crate::generated::ops::recordings::Recordings::stop) on this live recording: Stop a live recording and store it.
     pub fn stop(&self) -> crate::generated::ops::recordings::Stop {
         crate::generated::ops::recordings::Recordings::new(self.client.clone())
             .stop(self.recording_name.clone())
     }
-    /// Pause a live recording.
-    ///
-    /// `POST /recordings/live/{recordingName}/pause`
-    ///
-    /// Pausing a recording suspends silence detection, which will be restarted when the recording is unpaused. Paused time is not included in the accounting for maxDurationSeconds.
-    ///
-    /// Errors the spec documents:
-    /// - 404: Recording not found
-    /// - 409: Recording not in session
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Recordings::pause`](crate::generated::ops::recordings::Recordings::pause) on this live recording: Pause a live recording.
     pub fn pause(&self) -> crate::generated::ops::recordings::Pause {
         crate::generated::ops::recordings::Recordings::new(self.client.clone())
             .pause(self.recording_name.clone())
     }
-    /// Unpause a live recording.
-    ///
-    /// `DELETE /recordings/live/{recordingName}/pause`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Recording not found
-    /// - 409: Recording not in session
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Recordings::unpause`](crate::generated::ops::recordings::Recordings::unpause) on this live recording: Unpause a live recording.
     pub fn unpause(&self) -> crate::generated::ops::recordings::Unpause {
         crate::generated::ops::recordings::Recordings::new(self.client.clone())
             .unpause(self.recording_name.clone())
     }
-    /// Mute a live recording.
-    ///
-    /// `POST /recordings/live/{recordingName}/mute`
-    ///
-    /// Muting a recording suspends silence detection, which will be restarted when the recording is unmuted.
-    ///
-    /// Errors the spec documents:
-    /// - 404: Recording not found
-    /// - 409: Recording not in session
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Recordings::mute`](crate::generated::ops::recordings::Recordings::mute) on this live recording: Mute a live recording.
     pub fn mute(&self) -> crate::generated::ops::recordings::Mute {
         crate::generated::ops::recordings::Recordings::new(self.client.clone())
             .mute(self.recording_name.clone())
     }
-    /// Unmute a live recording.
-    ///
-    /// `DELETE /recordings/live/{recordingName}/mute`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Recording not found
-    /// - 409: Recording not in session
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Recordings::unmute`](crate::generated::ops::recordings::Recordings::unmute) on this live recording: Unmute a live recording.
     pub fn unmute(&self) -> crate::generated::ops::recordings::Unmute {
         crate::generated::ops::recordings::Recordings::new(self.client.clone())
             .unmute(self.recording_name.clone())
     }
 }
+
 /// A handle on a stored recording: its id and a client, with every `recordings` operation on it as a method.
 #[derive(Clone, Debug)]
 pub struct StoredRecordingHandle {
     client: crate::Client,
+
     /// The `recordingName` this handle stands for.
     recording_name: String,
 }
+
 impl StoredRecordingHandle {
     /// Makes a handle; no request is sent.
     pub fn new(client: crate::Client, recording_name: impl Into<String>) -> Self {
@@ -1027,64 +586,41 @@ impl StoredRecordingHandle {
             recording_name: recording_name.into(),
         }
     }
+
     /// The id this handle stands for.
     pub fn id(&self) -> &str {
         &self.recording_name
     }
+
     /// The `recordingName`.
     pub fn recording_name(&self) -> &str {
         &self.recording_name
     }
+
     /// The client the handle sends its requests with.
     pub fn client(&self) -> &crate::Client {
         &self.client
     }
-    /// Get a stored recording's details.
-    ///
-    /// `GET /recordings/stored/{recordingName}`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Recording not found
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Recordings::get_stored`](crate::generated::ops::recordings::Recordings::get_stored) on this stored recording: Get a stored recording's details.
     pub fn get_stored(&self) -> crate::generated::ops::recordings::GetStored {
         crate::generated::ops::recordings::Recordings::new(self.client.clone())
             .get_stored(self.recording_name.clone())
     }
-    /// Delete a stored recording.
-    ///
-    /// `DELETE /recordings/stored/{recordingName}`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Recording not found
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Recordings::delete_stored`](crate::generated::ops::recordings::Recordings::delete_stored) on this stored recording: Delete a stored recording.
     pub fn delete_stored(&self) -> crate::generated::ops::recordings::DeleteStored {
         crate::generated::ops::recordings::Recordings::new(self.client.clone())
             .delete_stored(self.recording_name.clone())
     }
-    /// Get the file associated with the stored recording.
-    ///
-    /// `GET /recordings/stored/{recordingName}/file`
-    ///
-    /// Errors the spec documents:
-    /// - 403: The recording file could not be opened
-    /// - 404: Recording not found
-    ///
-    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Recordings::get_stored_file`](crate::generated::ops::recordings::Recordings::get_stored_file) on this stored recording: Get the file associated with the stored recording.
     pub fn get_stored_file(&self) -> crate::generated::ops::recordings::GetStoredFile {
         crate::generated::ops::recordings::Recordings::new(self.client.clone())
             .get_stored_file(self.recording_name.clone())
     }
-    /// Copy a stored recording.
-    ///
-    /// `POST /recordings/stored/{recordingName}/copy`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Recording not found
-    /// - 409: A recording with the same name already exists on the system
-    ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Recordings::copy_stored`](crate::generated::ops::recordings::Recordings::copy_stored) on this stored recording: Copy a stored recording.
     pub fn copy_stored(
         &self,
         destination_recording_name: impl Into<String>,
@@ -1093,15 +629,19 @@ impl StoredRecordingHandle {
             .copy_stored(self.recording_name.clone(), destination_recording_name)
     }
 }
+
 /// A handle on an endpoint: its id and a client, with every `endpoints` operation on it as a method.
 #[derive(Clone, Debug)]
 pub struct EndpointHandle {
     client: crate::Client,
+
     /// The `tech` this handle stands for.
     tech: String,
+
     /// The `resource` this handle stands for.
     resource: String,
 }
+
 impl EndpointHandle {
     /// Makes a handle; no request is sent.
     pub fn new(
@@ -1115,40 +655,29 @@ impl EndpointHandle {
             resource: resource.into(),
         }
     }
+
     /// The `tech`.
     pub fn tech(&self) -> &str {
         &self.tech
     }
+
     /// The `resource`.
     pub fn resource(&self) -> &str {
         &self.resource
     }
+
     /// The client the handle sends its requests with.
     pub fn client(&self) -> &crate::Client {
         &self.client
     }
-    /// Details for an endpoint.
-    ///
-    /// `GET /endpoints/{tech}/{resource}`
-    ///
-    /// Errors the spec documents:
-    /// - 400: Invalid parameters for sending a message.
-    /// - 404: Endpoints not found
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Endpoints::get`](crate::generated::ops::endpoints::Endpoints::get) on this endpoint: Details for an endpoint.
     pub fn get(&self) -> crate::generated::ops::endpoints::Get {
         crate::generated::ops::endpoints::Endpoints::new(self.client.clone())
             .get(self.tech.clone(), self.resource.clone())
     }
-    /// Send a message to some endpoint in a technology.
-    ///
-    /// `PUT /endpoints/{tech}/{resource}/sendMessage`
-    ///
-    /// Errors the spec documents:
-    /// - 400: Invalid parameters for sending a message.
-    /// - 404: Endpoint not found
-    ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Endpoints::send_message_to_endpoint`](crate::generated::ops::endpoints::Endpoints::send_message_to_endpoint) on this endpoint: Send a message to some endpoint in a technology.
     pub fn send_message_to_endpoint(
         &self,
         from: impl Into<String>,
@@ -1156,15 +685,8 @@ impl EndpointHandle {
         crate::generated::ops::endpoints::Endpoints::new(self.client.clone())
             .send_message_to_endpoint(self.tech.clone(), self.resource.clone(), from)
     }
-    /// Refer an endpoint or technology URI to some technology URI or endpoint.
-    ///
-    /// `POST /endpoints/{tech}/{resource}/refer`
-    ///
-    /// Errors the spec documents:
-    /// - 400: Invalid parameters for referring.
-    /// - 404: Endpoint not found
-    ///
-    /// Releases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Endpoints::refer_to_endpoint`](crate::generated::ops::endpoints::Endpoints::refer_to_endpoint) on this endpoint: Refer an endpoint or technology URI to some technology URI or endpoint.
     pub fn refer_to_endpoint(
         &self,
         from: impl Into<String>,
@@ -1174,13 +696,16 @@ impl EndpointHandle {
             .refer_to_endpoint(self.tech.clone(), self.resource.clone(), from, refer_to)
     }
 }
+
 /// A handle on a device state: its id and a client, with every `deviceStates` operation on it as a method.
 #[derive(Clone, Debug)]
 pub struct DeviceStateHandle {
     client: crate::Client,
+
     /// The `deviceName` this handle stands for.
     device_name: String,
 }
+
 impl DeviceStateHandle {
     /// Makes a handle; no request is sent.
     pub fn new(client: crate::Client, device_name: impl Into<String>) -> Self {
@@ -1189,36 +714,29 @@ impl DeviceStateHandle {
             device_name: device_name.into(),
         }
     }
+
     /// The id this handle stands for.
     pub fn id(&self) -> &str {
         &self.device_name
     }
+
     /// The `deviceName`.
     pub fn device_name(&self) -> &str {
         &self.device_name
     }
+
     /// The client the handle sends its requests with.
     pub fn client(&self) -> &crate::Client {
         &self.client
     }
-    /// Retrieve the current state of a device.
-    ///
-    /// `GET /deviceStates/{deviceName}`
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`DeviceStates::get`](crate::generated::ops::device_states::DeviceStates::get) on this device state: Retrieve the current state of a device.
     pub fn get(&self) -> crate::generated::ops::device_states::Get {
         crate::generated::ops::device_states::DeviceStates::new(self.client.clone())
             .get(self.device_name.clone())
     }
-    /// Change the state of a device controlled by ARI. (Note - implicitly creates the device state).
-    ///
-    /// `PUT /deviceStates/{deviceName}`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Device name is missing
-    /// - 409: Uncontrolled device specified
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`DeviceStates::update`](crate::generated::ops::device_states::DeviceStates::update) on this device state: Change the state of a device controlled by ARI. (Note - implicitly creates the device state).
     pub fn update(
         &self,
         device_state: impl Into<crate::generated::ops::device_states::UpdateDeviceState>,
@@ -1226,27 +744,23 @@ impl DeviceStateHandle {
         crate::generated::ops::device_states::DeviceStates::new(self.client.clone())
             .update(self.device_name.clone(), device_state)
     }
-    /// Destroy a device-state controlled by ARI.
-    ///
-    /// `DELETE /deviceStates/{deviceName}`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Device name is missing
-    /// - 409: Uncontrolled device specified
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`DeviceStates::delete`](crate::generated::ops::device_states::DeviceStates::delete) on this device state: Destroy a device-state controlled by ARI.
     pub fn delete(&self) -> crate::generated::ops::device_states::Delete {
         crate::generated::ops::device_states::DeviceStates::new(self.client.clone())
             .delete(self.device_name.clone())
     }
 }
+
 /// A handle on a mailbox: its id and a client, with every `mailboxes` operation on it as a method.
 #[derive(Clone, Debug)]
 pub struct MailboxHandle {
     client: crate::Client,
+
     /// The `mailboxName` this handle stands for.
     mailbox_name: String,
 }
+
 impl MailboxHandle {
     /// Makes a handle; no request is sent.
     pub fn new(client: crate::Client, mailbox_name: impl Into<String>) -> Self {
@@ -1255,38 +769,29 @@ impl MailboxHandle {
             mailbox_name: mailbox_name.into(),
         }
     }
+
     /// The id this handle stands for.
     pub fn id(&self) -> &str {
         &self.mailbox_name
     }
+
     /// The `mailboxName`.
     pub fn mailbox_name(&self) -> &str {
         &self.mailbox_name
     }
+
     /// The client the handle sends its requests with.
     pub fn client(&self) -> &crate::Client {
         &self.client
     }
-    /// Retrieve the current state of a mailbox.
-    ///
-    /// `GET /mailboxes/{mailboxName}`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Mailbox not found
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Mailboxes::get`](crate::generated::ops::mailboxes::Mailboxes::get) on this mailbox: Retrieve the current state of a mailbox.
     pub fn get(&self) -> crate::generated::ops::mailboxes::Get {
         crate::generated::ops::mailboxes::Mailboxes::new(self.client.clone())
             .get(self.mailbox_name.clone())
     }
-    /// Change the state of a mailbox. (Note - implicitly creates the mailbox).
-    ///
-    /// `PUT /mailboxes/{mailboxName}`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Mailbox not found
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Mailboxes::update`](crate::generated::ops::mailboxes::Mailboxes::update) on this mailbox: Change the state of a mailbox. (Note - implicitly creates the mailbox).
     pub fn update(
         &self,
         old_messages: i64,
@@ -1295,26 +800,23 @@ impl MailboxHandle {
         crate::generated::ops::mailboxes::Mailboxes::new(self.client.clone())
             .update(self.mailbox_name.clone(), old_messages, new_messages)
     }
-    /// Destroy a mailbox.
-    ///
-    /// `DELETE /mailboxes/{mailboxName}`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Mailbox not found
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Mailboxes::delete`](crate::generated::ops::mailboxes::Mailboxes::delete) on this mailbox: Destroy a mailbox.
     pub fn delete(&self) -> crate::generated::ops::mailboxes::Delete {
         crate::generated::ops::mailboxes::Mailboxes::new(self.client.clone())
             .delete(self.mailbox_name.clone())
     }
 }
+
 /// A handle on a Stasis application: its id and a client, with every `applications` operation on it as a method.
 #[derive(Clone, Debug)]
 pub struct ApplicationHandle {
     client: crate::Client,
+
     /// The `applicationName` this handle stands for.
     application_name: String,
 }
+
 impl ApplicationHandle {
     /// Makes a handle; no request is sent.
     pub fn new(client: crate::Client, application_name: impl Into<String>) -> Self {
@@ -1323,42 +825,29 @@ impl ApplicationHandle {
             application_name: application_name.into(),
         }
     }
+
     /// The id this handle stands for.
     pub fn id(&self) -> &str {
         &self.application_name
     }
+
     /// The `applicationName`.
     pub fn application_name(&self) -> &str {
         &self.application_name
     }
+
     /// The client the handle sends its requests with.
     pub fn client(&self) -> &crate::Client {
         &self.client
     }
-    /// Get details of an application.
-    ///
-    /// `GET /applications/{applicationName}`
-    ///
-    /// Errors the spec documents:
-    /// - 404: Application does not exist.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Applications::get`](crate::generated::ops::applications::Applications::get) on this Stasis application: Get details of an application.
     pub fn get(&self) -> crate::generated::ops::applications::Get {
         crate::generated::ops::applications::Applications::new(self.client.clone())
             .get(self.application_name.clone())
     }
-    /// Subscribe an application to a event source.
-    ///
-    /// `POST /applications/{applicationName}/subscription`
-    ///
-    /// Returns the state of the application after the subscriptions have changed
-    ///
-    /// Errors the spec documents:
-    /// - 400: Missing parameter.
-    /// - 404: Application does not exist.
-    /// - 422: Event source does not exist.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Applications::subscribe`](crate::generated::ops::applications::Applications::subscribe) on this Stasis application: Subscribe an application to a event source.
     pub fn subscribe(
         &self,
         event_source: impl IntoIterator<Item = impl Into<String>>,
@@ -1366,19 +855,8 @@ impl ApplicationHandle {
         crate::generated::ops::applications::Applications::new(self.client.clone())
             .subscribe(self.application_name.clone(), event_source)
     }
-    /// Unsubscribe an application from an event source.
-    ///
-    /// `DELETE /applications/{applicationName}/subscription`
-    ///
-    /// Returns the state of the application after the subscriptions have changed
-    ///
-    /// Errors the spec documents:
-    /// - 400: Missing parameter; event source scheme not recognized.
-    /// - 404: Application does not exist.
-    /// - 409: Application not subscribed to event source.
-    /// - 422: Event source does not exist.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Applications::unsubscribe`](crate::generated::ops::applications::Applications::unsubscribe) on this Stasis application: Unsubscribe an application from an event source.
     pub fn unsubscribe(
         &self,
         event_source: impl IntoIterator<Item = impl Into<String>>,
@@ -1386,29 +864,23 @@ impl ApplicationHandle {
         crate::generated::ops::applications::Applications::new(self.client.clone())
             .unsubscribe(self.application_name.clone(), event_source)
     }
-    /// Filter application events types.
-    ///
-    /// `PUT /applications/{applicationName}/eventFilter`
-    ///
-    /// Allowed and/or disallowed event type filtering can be done. The body (parameter) should specify a JSON key/value object that describes the type of event filtering needed. One, or both of the following keys can be designated:&lt;br /&gt;&lt;br /&gt;"allowed" - Specifies an allowed list of event types&lt;br /&gt;"disallowed" - Specifies a disallowed list of event types&lt;br /&gt;&lt;br /&gt;Further, each of those key's value should be a JSON array that holds zero, or more JSON key/value objects. Each of these objects must contain the following key with an associated value:&lt;br /&gt;&lt;br /&gt;"type" - The type name of the event to filter&lt;br /&gt;&lt;br /&gt;The value must be the string name (case sensitive) of the event type that needs filtering. For example:&lt;br /&gt;&lt;br /&gt;{ "allowed": \[ { "type": "StasisStart" }, { "type": "StasisEnd" } \] }&lt;br /&gt;&lt;br /&gt;As this specifies only an allowed list, then only those two event type messages are sent to the application. No other event messages are sent.&lt;br /&gt;&lt;br /&gt;The following rules apply:&lt;br /&gt;&lt;br /&gt;* If the body is empty, both the allowed and disallowed filters are set empty.&lt;br /&gt;* If both list types are given then both are set to their respective values (note, specifying an empty array for a given type sets that type to empty).&lt;br /&gt;* If only one list type is given then only that type is set. The other type is not updated.&lt;br /&gt;* An empty "allowed" list means all events are allowed.&lt;br /&gt;* An empty "disallowed" list means no events are disallowed.&lt;br /&gt;* Disallowed events take precedence over allowed events if the event type is specified in both lists.
-    ///
-    /// Errors the spec documents:
-    /// - 400: Bad request.
-    /// - 404: Application does not exist.
-    ///
-    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Applications::filter`](crate::generated::ops::applications::Applications::filter) on this Stasis application: Filter application events types.
     pub fn filter(&self) -> crate::generated::ops::applications::Filter {
         crate::generated::ops::applications::Applications::new(self.client.clone())
             .filter(self.application_name.clone())
     }
 }
+
 /// A handle on a sound: its id and a client, with every `sounds` operation on it as a method.
 #[derive(Clone, Debug)]
 pub struct SoundHandle {
     client: crate::Client,
+
     /// The `soundId` this handle stands for.
     sound_id: String,
 }
+
 impl SoundHandle {
     /// Makes a handle; no request is sent.
     pub fn new(client: crate::Client, sound_id: impl Into<String>) -> Self {
@@ -1417,23 +889,23 @@ impl SoundHandle {
             sound_id: sound_id.into(),
         }
     }
+
     /// The id this handle stands for.
     pub fn id(&self) -> &str {
         &self.sound_id
     }
+
     /// The `soundId`.
     pub fn sound_id(&self) -> &str {
         &self.sound_id
     }
+
     /// The client the handle sends its requests with.
     pub fn client(&self) -> &crate::Client {
         &self.client
     }
-    /// Get a sound's details.
-    ///
-    /// `GET /sounds/{soundId}`
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// [`Sounds::get`](crate::generated::ops::sounds::Sounds::get) on this sound: Get a sound's details.
     pub fn get(&self) -> crate::generated::ops::sounds::Get {
         crate::generated::ops::sounds::Sounds::new(self.client.clone())
             .get(self.sound_id.clone())

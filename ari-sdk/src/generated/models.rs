@@ -9,96 +9,90 @@
 #[non_exhaustive]
 pub struct AdditionalParam {
     /// Name of the parameter
-    ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
     pub parameter_name: String,
+
     /// Value of the parameter
-    ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
     pub parameter_value: String,
 }
+
 impl AdditionalParam {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "AdditionalParam";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_32;
 }
+
 /// Details of a Stasis application
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Application {
     /// Name of this application
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub name: String,
+
     /// Id's for channels subscribed to.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub channel_ids: Vec<String>,
+
     /// Id's for bridges subscribed to.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub bridge_ids: Vec<String>,
+
     /// {tech}/{resource} for endpoints subscribed to.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub endpoint_ids: Vec<String>,
+
     /// Names of the devices subscribed to.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub device_names: Vec<String>,
+
     /// Event types sent to the application.
     ///
     /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events_allowed: Option<Vec<serde_json::Value>>,
+
     /// Event types not sent to the application.
     ///
     /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events_disallowed: Option<Vec<serde_json::Value>>,
 }
+
 impl Application {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Application";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Asterisk system information
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct AsteriskInfo {
     /// Info about how Asterisk was built
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build: Option<crate::generated::models::BuildInfo>,
+
     /// Info about the system running Asterisk
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<crate::generated::models::SystemInfo>,
+
     /// Info about Asterisk configuration
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<crate::generated::models::ConfigInfo>,
+
     /// Info about Asterisk status
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<crate::generated::models::StatusInfo>,
 }
+
 impl AsteriskInfo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "AsteriskInfo";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Asterisk ping information
 ///
 /// Releases: 13.25.0+, 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -106,320 +100,310 @@ impl AsteriskInfo {
 #[non_exhaustive]
 pub struct AsteriskPing {
     /// Asterisk id info
-    ///
-    /// Releases: 13.25.0+, 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub asterisk_id: String,
+
     /// Always string value is pong
-    ///
-    /// Releases: 13.25.0+, 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub ping: String,
+
     /// The timestamp string of request received time
-    ///
-    /// Releases: 13.25.0+, 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub timestamp: String,
 }
+
 impl AsteriskPing {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "AsteriskPing";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_13;
 }
+
 /// The merging of media from one or more channels.
 ///
 /// Everyone on the bridge receives the same audio.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Bridge {
     /// Unique identifier for this bridge
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub id: String,
+
     /// Name of the current bridging technology
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub technology: String,
+
     /// Type of bridge technology
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub bridge_type: BridgeBridgeType,
+
     /// Bridging class
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub bridge_class: String,
+
     /// Entity that created the bridge
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub creator: String,
+
     /// Name the creator gave the bridge
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub name: String,
+
     /// Ids of channels participating in this bridge
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub channels: Vec<String>,
+
     /// The video mode the bridge is using. One of 'none', 'talker', 'sfu', or 'single'.
     ///
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_mode: Option<String>,
+
     /// The ID of the channel that is the source of video in this bridge, if one exists.
     ///
     /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_source_id: Option<String>,
+
     /// Timestamp when bridge was created
     ///
     /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creationtime: Option<String>,
+
     /// Bridge variables
     ///
     /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bridgevars: Option<serde_json::Value>,
 }
+
 impl Bridge {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Bridge";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Info about how Asterisk was built
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct BuildInfo {
     /// OS Asterisk was built on.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub os: String,
+
     /// Kernel version Asterisk was built on.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub kernel: String,
+
     /// Compile time options, or empty string if default.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub options: String,
+
     /// Machine architecture (x86_64, i686, ppc, etc.)
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub machine: String,
+
     /// Date and time when Asterisk was built.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub date: String,
+
     /// Username that build Asterisk
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub user: String,
 }
+
 impl BuildInfo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BuildInfo";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Caller identification
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct CallerID {
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// `name` (the spec does not describe it).
     pub name: String,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `number` (the spec does not describe it).
     pub number: String,
 }
+
 impl CallerID {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "CallerID";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// A specific communication connection between Asterisk and an Endpoint.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Channel {
     /// Unique identifier of the channel.
     ///
     /// This is the same as the Uniqueid field in AMI.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub id: String,
+
     /// Protocol id from underlying channel driver (i.e. Call-ID for chan_pjsip; will be empty if not applicable or not implemented by driver).
     ///
     /// Releases: 16.27.0+, 18.13.0+, 19.5.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol_id: Option<String>,
+
     /// Name of the channel (i.e. SIP/foo-0000a7e3)
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub name: String,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `state` (the spec does not describe it).
     pub state: ChannelState,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `caller` (the spec does not describe it).
     pub caller: crate::generated::models::CallerID,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `connected` (the spec does not describe it).
     pub connected: crate::generated::models::CallerID,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `accountcode` (the spec does not describe it).
     pub accountcode: String,
+
     /// Current location in the dialplan
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub dialplan: crate::generated::models::DialplanCEP,
+
     /// Timestamp when channel was created
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub creationtime: String,
+
     /// The default spoken language
     ///
-    /// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+
     /// Channel variables
     ///
-    /// Releases: 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channelvars: Option<serde_json::Value>,
+
     /// The Caller ID RDNIS
     ///
     /// Releases: 18.21.0+, 20.6.0+, 21.1.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller_rdnis: Option<String>,
+
     /// The Tenant ID for the channel
     ///
     /// Releases: 18.25.0+, 20.10.0+, 21.5.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenantid: Option<String>,
 }
+
 impl Channel {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Channel";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Info about Asterisk configuration
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ConfigInfo {
     /// Asterisk system name.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub name: String,
+
     /// Default language for media playback.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub default_language: String,
+
     /// Maximum number of simultaneous channels.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_channels: Option<i64>,
+
     /// Maximum number of open file handles (files, sockets).
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_open_files: Option<i64>,
+
     /// Maximum load avg on system.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_load: Option<f64>,
+
     /// Effective user/group id for running Asterisk.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub setid: crate::generated::models::SetId,
 }
+
 impl ConfigInfo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ConfigInfo";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// A key/value pair that makes up part of a configuration object.
 ///
-/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.5.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ConfigTuple {
     /// A configuration object attribute.
-    ///
-    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub attribute: String,
+
     /// The value for the attribute.
-    ///
-    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub value: String,
 }
+
 impl ConfigTuple {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ConfigTuple";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_18;
 }
+
 /// Detailed information about a contact on an endpoint.
 ///
-/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.6.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ContactInfo {
     /// The location of the contact.
-    ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub uri: String,
+
     /// The current status of the contact.
-    ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub contact_status: ContactInfoContactStatus,
+
     /// The Address of Record this contact belongs to.
-    ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub aor: String,
+
     /// Current round trip time, in microseconds, for the contact.
-    ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roundtrip_usec: Option<String>,
 }
+
 impl ContactInfo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ContactInfo";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_19;
 }
+
 /// Represents the state of a device.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct DeviceState {
     /// Name of the device.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub name: String,
+
     /// Device's state
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub state: DeviceStateState,
 }
+
 impl DeviceState {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "DeviceState";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Dialed channel information.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Dialed {}
@@ -429,73 +413,71 @@ impl Dialed {
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Dialplan location (context/extension/priority)
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct DialplanCEP {
     /// Context in the dialplan
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub context: String,
+
     /// Extension in the dialplan
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub exten: String,
+
     /// Priority in the dialplan
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub priority: i64,
+
     /// Name of current dialplan application
     ///
     /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_name: Option<String>,
+
     /// Parameter of current dialplan application
     ///
     /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_data: Option<String>,
 }
+
 impl DialplanCEP {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "DialplanCEP";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// An external device that may offer/accept calls to/from Asterisk.
 ///
 /// Unlike most resources, which have a single unique identifier, an endpoint is uniquely identified by the technology/resource pair.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Endpoint {
     /// Technology of the endpoint
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub technology: String,
+
     /// Identifier of the endpoint, specific to the given technology.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub resource: String,
+
     /// Endpoint's state
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<EndpointState>,
+
     /// Id's of channels associated with this endpoint
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub channel_ids: Vec<String>,
 }
+
 impl Endpoint {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Endpoint";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// ExternalMedia session.
 ///
 /// Releases: 16.6.0–16.6.2.
@@ -503,254 +485,242 @@ impl Endpoint {
 #[non_exhaustive]
 pub struct ExternalMedia {
     /// The Asterisk channel representing the external media
-    ///
-    /// Releases: 16.6.0–16.6.2.
     pub channel: crate::generated::models::Channel,
+
     /// The local ip address used
-    ///
-    /// Releases: 16.6.0–16.6.2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_address: Option<String>,
+
     /// The local ip port used
-    ///
-    /// Releases: 16.6.0–16.6.2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_port: Option<i64>,
 }
+
 impl ExternalMedia {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ExternalMedia";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_26;
 }
+
 /// Identifies the format and language of a sound file
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct FormatLangPair {
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// `language` (the spec does not describe it).
     pub language: String,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `format` (the spec does not describe it).
     pub format: String,
 }
+
 impl FormatLangPair {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "FormatLangPair";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// A recording that is in progress
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct LiveRecording {
     /// Base name for the recording
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub name: String,
+
     /// Recording format (wav, gsm, etc.)
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub format: String,
+
     /// URI for the channel or bridge being recorded
     ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_uri: Option<String>,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `state` (the spec does not describe it).
     pub state: LiveRecordingState,
+
     /// Duration in seconds of the recording
     ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.5.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
+
     /// Duration of talking, in seconds, detected in the recording. This is only available if the recording was initiated with a non-zero maxSilenceSeconds.
     ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.5.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub talking_duration: Option<i64>,
+
     /// Duration of silence, in seconds, detected in the recording. This is only available if the recording was initiated with a non-zero maxSilenceSeconds.
     ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.5.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub silence_duration: Option<i64>,
+
     /// Cause for recording failure if failed
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
 }
+
 impl LiveRecording {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "LiveRecording";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Details of an Asterisk log channel
 ///
-/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.6.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct LogChannel {
     /// The log channel path
-    ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub channel: String,
+
     /// Types of logs for the log channel
-    ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub r#type: String,
+
     /// Whether or not a log type is enabled
-    ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub status: String,
+
     /// The various log levels
-    ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub configuration: String,
 }
+
 impl LogChannel {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "LogChannel";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_19;
 }
+
 /// Represents the state of a mailbox.
 ///
-/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.1.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Mailbox {
     /// Name of the mailbox.
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub name: String,
+
     /// Count of old messages in the mailbox.
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub old_messages: i64,
+
     /// Count of new messages in the mailbox.
-    ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub new_messages: i64,
 }
+
 impl Mailbox {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Mailbox";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_1;
 }
+
 /// Details of an Asterisk module
 ///
-/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.5.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Module {
     /// The name of this module
-    ///
-    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub name: String,
+
     /// The description of this module
-    ///
-    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub description: String,
+
     /// The number of times this module is being used
-    ///
-    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub use_count: i64,
+
     /// The running status of this module
-    ///
-    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub status: String,
+
     /// The support state of this module
-    ///
-    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub support_level: String,
 }
+
 impl Module {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Module";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_18;
 }
+
 /// Detailed information about a remote peer that communicates with Asterisk.
 ///
-/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.6.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Peer {
     /// The current state of the peer. Note that the values of the status are dependent on the underlying peer technology.
-    ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub peer_status: String,
+
     /// An optional reason associated with the change in peer_status.
-    ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
+
     /// The IP address of the peer.
-    ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
+
     /// The port of the peer.
-    ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<String>,
+
     /// The last known time the peer was contacted.
-    ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<String>,
 }
+
 impl Peer {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Peer";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_19;
 }
+
 /// Object representing the playback of media to a channel
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Playback {
     /// ID for this playback operation
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub id: String,
+
     /// The URI for the media currently being played back.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub media_uri: String,
+
     /// If a list of URIs is being played, the next media URI to be played back.
     ///
-    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 14.0.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_media_uri: Option<String>,
+
     /// URI for the channel or bridge to play the media on
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub target_uri: String,
+
     /// For media types that support multiple languages, the language requested for playback.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+
     /// Current state of the playback operation.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub state: PlaybackState,
 }
+
 impl Playback {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Playback";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// REST over Websocket header
 ///
 /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
@@ -758,20 +728,19 @@ impl Playback {
 #[non_exhaustive]
 pub struct RESTHeader {
     /// Header name
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     pub name: String,
+
     /// Header value
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     pub value: String,
 }
+
 impl RESTHeader {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RESTHeader";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_33;
 }
+
 /// REST over Websocket Query String Parameter
 ///
 /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
@@ -779,20 +748,19 @@ impl RESTHeader {
 #[non_exhaustive]
 pub struct RESTQueryStringParameter {
     /// Parameter name
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     pub name: String,
+
     /// Parameter value
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     pub value: String,
 }
+
 impl RESTQueryStringParameter {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RESTQueryStringParameter";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_33;
 }
+
 /// REST over Websocket Request.
 ///
 /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
@@ -800,47 +768,40 @@ impl RESTQueryStringParameter {
 #[non_exhaustive]
 pub struct RESTRequest {
     /// Message type.  Must be 'RESTRequest'
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     pub r#type: String,
+
     /// Opaque transaction id.  Can be any valid string.  Will be returned in any response to this request.
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     pub transaction_id: String,
+
     /// Opaque request id.  Can be any valid string.  Will be returned in any response to this request.
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     pub request_id: String,
+
     /// HTTP method (GET, PUT, POST, DELETE, etc.)
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     pub method: String,
+
     /// Resource URI with optional query string parameters.
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     pub uri: String,
+
     /// The Content-Type of the message body.
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
+
     /// Request query string parameters.
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_strings: Option<Vec<crate::generated::models::RESTQueryStringParameter>>,
+
     /// Request message body. Only content types application/json and application/x-www-form-urlencoded are supported.
-    ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_body: Option<String>,
 }
+
 impl RESTRequest {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RESTRequest";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_33;
 }
+
 /// A statistics of a RTP.
 ///
 /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -848,193 +809,161 @@ impl RESTRequest {
 #[non_exhaustive]
 pub struct RTPstat {
     /// Number of packets transmitted.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub txcount: i64,
+
     /// Number of packets received.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub rxcount: i64,
+
     /// Jitter on transmitted packets.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub txjitter: Option<f64>,
+
     /// Jitter on received packets.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rxjitter: Option<f64>,
+
     /// Maximum jitter on remote side.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_maxjitter: Option<f64>,
+
     /// Minimum jitter on remote side.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_minjitter: Option<f64>,
+
     /// Average jitter on remote side.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_normdevjitter: Option<f64>,
+
     /// Standard deviation jitter on remote side.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_stdevjitter: Option<f64>,
+
     /// Maximum jitter on local side.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_maxjitter: Option<f64>,
+
     /// Minimum jitter on local side.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_minjitter: Option<f64>,
+
     /// Average jitter on local side.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_normdevjitter: Option<f64>,
+
     /// Standard deviation jitter on local side.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_stdevjitter: Option<f64>,
+
     /// Number of transmitted packets lost.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub txploss: i64,
+
     /// Number of received packets lost.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub rxploss: i64,
+
     /// Maximum number of packets lost on remote side.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_maxrxploss: Option<f64>,
+
     /// Minimum number of packets lost on remote side.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_minrxploss: Option<f64>,
+
     /// Average number of packets lost on remote side.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_normdevrxploss: Option<f64>,
+
     /// Standard deviation packets lost on remote side.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_stdevrxploss: Option<f64>,
+
     /// Maximum number of packets lost on local side.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_maxrxploss: Option<f64>,
+
     /// Minimum number of packets lost on local side.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_minrxploss: Option<f64>,
+
     /// Average number of packets lost on local side.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_normdevrxploss: Option<f64>,
+
     /// Standard deviation packets lost on local side.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_stdevrxploss: Option<f64>,
+
     /// Total round trip time.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt: Option<f64>,
+
     /// Maximum round trip time.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maxrtt: Option<f64>,
+
     /// Minimum round trip time.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minrtt: Option<f64>,
+
     /// Average round trip time.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normdevrtt: Option<f64>,
+
     /// Standard deviation round trip time.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdevrtt: Option<f64>,
+
     /// Our SSRC.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub local_ssrc: i64,
+
     /// Their SSRC.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub remote_ssrc: i64,
+
     /// Number of octets transmitted.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub txoctetcount: i64,
+
     /// Number of octets received.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub rxoctetcount: i64,
+
     /// The Asterisk channel's unique ID that owns this instance.
-    ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub channel_uniqueid: String,
 }
+
 impl RTPstat {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RTPstat";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_15;
 }
+
 /// transfer destination requested by transferee
 ///
 /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ReferTo {
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
+    /// `requested_destination` (the spec does not describe it).
     pub requested_destination: crate::generated::models::RequiredDestination,
+
     /// The Channel Object, that is to be replaced
-    ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination_channel: Option<crate::generated::models::Channel>,
+
     /// Channel, connected to the to be replaced channel
-    ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connected_channel: Option<crate::generated::models::Channel>,
+
     /// Bridge connecting both destination channels
-    ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bridge: Option<crate::generated::models::Bridge>,
 }
+
 impl ReferTo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ReferTo";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_32;
 }
+
 /// transfer destination requested by transferee
 ///
 /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
@@ -1042,26 +971,24 @@ impl ReferTo {
 #[non_exhaustive]
 pub struct ReferredBy {
     /// The channel on which the refer was received
-    ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
     pub source_channel: crate::generated::models::Channel,
+
     /// Channel, Connected to the channel, receiving the transfer request on.
-    ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connected_channel: Option<crate::generated::models::Channel>,
+
     /// Bridge connecting both Channels
-    ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bridge: Option<crate::generated::models::Bridge>,
 }
+
 impl ReferredBy {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ReferredBy";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_32;
 }
+
 /// Information about the requested destination
 ///
 /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
@@ -1069,163 +996,158 @@ impl ReferredBy {
 #[non_exhaustive]
 pub struct RequiredDestination {
     /// the requested protocol-id by the referee in case of SIP channel, this is a SIP Call ID, Mutually exclusive to destination
-    ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol_id: Option<String>,
+
     /// Destination User Part. Only for Blind transfer. Mutually exclusive to protocol_id
-    ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<String>,
+
     /// List of additional protocol specific information
-    ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additional_protocol_params: Option<
         Vec<crate::generated::models::AdditionalParam>,
     >,
 }
+
 impl RequiredDestination {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RequiredDestination";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_32;
 }
+
 /// Effective user/group id
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct SetId {
     /// Effective user id.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub user: String,
+
     /// Effective group id.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub group: String,
 }
+
 impl SetId {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "SetId";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// A media file that may be played back.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Sound {
     /// Sound's identifier.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub id: String,
+
     /// Text description of the sound, usually the words spoken.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+
     /// The formats and languages in which this sound is available.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub formats: Vec<crate::generated::models::FormatLangPair>,
 }
+
 impl Sound {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Sound";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Info about Asterisk status
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct StatusInfo {
     /// Time when Asterisk was started.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub startup_time: String,
+
     /// Time when Asterisk was last reloaded.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub last_reload_time: String,
 }
+
 impl StatusInfo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "StatusInfo";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// A past recording that may be played back.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct StoredRecording {
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// `name` (the spec does not describe it).
     pub name: String,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `format` (the spec does not describe it).
     pub format: String,
 }
+
 impl StoredRecording {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "StoredRecording";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// Info about Asterisk
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct SystemInfo {
     /// Asterisk version.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub version: String,
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+    /// `entity_id` (the spec does not describe it).
     pub entity_id: String,
 }
+
 impl SystemInfo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "SystemInfo";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// A text message.
 ///
-/// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.5.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct TextMessage {
     /// A technology specific URI specifying the source of the message. For pjsip technology, any SIP URI can be specified. For xmpp, the URI must correspond to the client connection being used to send the message.
-    ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub from: String,
+
     /// A technology specific URI specifying the destination of the message. Valid technologies include pjsip, and xmp. The destination of a message should be an endpoint.
-    ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub to: String,
+
     /// The text of the message.
-    ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub body: String,
+
     /// Technology specific key/value pairs (JSON object) associated with the message.
-    ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variables: Option<TextMessageVariablesType>,
 }
+
 impl TextMessage {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "TextMessage";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_6;
 }
+
 /// A key/value pair variable in a text message.
 ///
 /// Releases: 12.5.0+, 13.0.0–13.31.0, 14.0.0+, 15.0.0+, 16.0.0–16.8.0, 17.0.0–17.2.0.
@@ -1233,37 +1155,36 @@ impl TextMessage {
 #[non_exhaustive]
 pub struct TextMessageVariable {
     /// A unique key identifying the variable.
-    ///
-    /// Releases: 12.5.0+, 13.0.0–13.31.0, 14.0.0+, 15.0.0+, 16.0.0–16.8.0, 17.0.0–17.2.0.
     pub key: String,
+
     /// The value of the variable.
-    ///
-    /// Releases: 12.5.0+, 13.0.0–13.31.0, 14.0.0+, 15.0.0+, 16.0.0–16.8.0, 17.0.0–17.2.0.
     pub value: String,
 }
+
 impl TextMessageVariable {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "TextMessageVariable";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_7;
 }
+
 /// The value of a channel variable
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Variable {
     /// The value of the variable requested
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub value: String,
 }
+
 impl Variable {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Variable";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
+
 /// A dictionary of channel variables
 ///
 /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
@@ -1271,16 +1192,16 @@ impl Variable {
 #[non_exhaustive]
 pub struct Variables {
     /// A dictionary of channel variables
-    ///
-    /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
     pub variables: serde_json::Value,
 }
+
 impl Variables {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Variables";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_38;
 }
+
 /// The values of `BridgeBridgeType`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -1289,11 +1210,14 @@ impl Variables {
 pub enum BridgeBridgeType {
     /// `mixing`
     Mixing,
+
     /// `holding`
     Holding,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl BridgeBridgeType {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["mixing", "holding"];
@@ -1305,11 +1229,13 @@ impl BridgeBridgeType {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for BridgeBridgeType {
     fn from(value: &str) -> Self {
         match value {
@@ -1319,6 +1245,7 @@ impl From<&str> for BridgeBridgeType {
         }
     }
 }
+
 impl From<String> for BridgeBridgeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -1327,22 +1254,26 @@ impl From<String> for BridgeBridgeType {
         }
     }
 }
+
 impl std::str::FromStr for BridgeBridgeType {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for BridgeBridgeType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for BridgeBridgeType {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for BridgeBridgeType {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -1350,6 +1281,7 @@ impl<'de> serde::Deserialize<'de> for BridgeBridgeType {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `ChannelState`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -1358,29 +1290,41 @@ impl<'de> serde::Deserialize<'de> for BridgeBridgeType {
 pub enum ChannelState {
     /// `Down`
     Down,
+
     /// `Rsrved`
     Rsrved,
+
     /// `OffHook`
     OffHook,
+
     /// `Dialing`
     Dialing,
+
     /// `Ring`
     Ring,
+
     /// `Ringing`
     Ringing,
+
     /// `Up`
     Up,
+
     /// `Busy`
     Busy,
+
     /// `Dialing Offhook`
     DialingOffhook,
+
     /// `Pre-ring`
     PreRing,
+
     /// `Unknown`
     UnknownValue,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl ChannelState {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &[
@@ -1413,11 +1357,13 @@ impl ChannelState {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for ChannelState {
     fn from(value: &str) -> Self {
         match value {
@@ -1436,6 +1382,7 @@ impl From<&str> for ChannelState {
         }
     }
 }
+
 impl From<String> for ChannelState {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -1444,22 +1391,26 @@ impl From<String> for ChannelState {
         }
     }
 }
+
 impl std::str::FromStr for ChannelState {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for ChannelState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for ChannelState {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for ChannelState {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -1467,6 +1418,7 @@ impl<'de> serde::Deserialize<'de> for ChannelState {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `ContactInfoContactStatus`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -1475,19 +1427,26 @@ impl<'de> serde::Deserialize<'de> for ChannelState {
 pub enum ContactInfoContactStatus {
     /// `Unreachable`
     Unreachable,
+
     /// `Reachable`
     Reachable,
+
     /// `Unknown`
     UnknownValue,
+
     /// `NonQualified`
     NonQualified,
+
     /// `Removed`
     Removed,
+
     /// `Created`
     Created,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl ContactInfoContactStatus {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &[
@@ -1510,11 +1469,13 @@ impl ContactInfoContactStatus {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for ContactInfoContactStatus {
     fn from(value: &str) -> Self {
         match value {
@@ -1528,6 +1489,7 @@ impl From<&str> for ContactInfoContactStatus {
         }
     }
 }
+
 impl From<String> for ContactInfoContactStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -1536,22 +1498,26 @@ impl From<String> for ContactInfoContactStatus {
         }
     }
 }
+
 impl std::str::FromStr for ContactInfoContactStatus {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for ContactInfoContactStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for ContactInfoContactStatus {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for ContactInfoContactStatus {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -1559,6 +1525,7 @@ impl<'de> serde::Deserialize<'de> for ContactInfoContactStatus {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `DeviceStateState`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -1567,25 +1534,35 @@ impl<'de> serde::Deserialize<'de> for ContactInfoContactStatus {
 pub enum DeviceStateState {
     /// `UNKNOWN`
     UnknownValue,
+
     /// `NOT_INUSE`
     NotInuse,
+
     /// `INUSE`
     Inuse,
+
     /// `BUSY`
     Busy,
+
     /// `INVALID`
     Invalid,
+
     /// `UNAVAILABLE`
     Unavailable,
+
     /// `RINGING`
     Ringing,
+
     /// `RINGINUSE`
     Ringinuse,
+
     /// `ONHOLD`
     Onhold,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl DeviceStateState {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &[
@@ -1614,11 +1591,13 @@ impl DeviceStateState {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for DeviceStateState {
     fn from(value: &str) -> Self {
         match value {
@@ -1635,6 +1614,7 @@ impl From<&str> for DeviceStateState {
         }
     }
 }
+
 impl From<String> for DeviceStateState {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -1643,22 +1623,26 @@ impl From<String> for DeviceStateState {
         }
     }
 }
+
 impl std::str::FromStr for DeviceStateState {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for DeviceStateState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for DeviceStateState {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for DeviceStateState {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -1666,6 +1650,7 @@ impl<'de> serde::Deserialize<'de> for DeviceStateState {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `EndpointState`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -1674,13 +1659,17 @@ impl<'de> serde::Deserialize<'de> for DeviceStateState {
 pub enum EndpointState {
     /// `unknown`
     UnknownValue,
+
     /// `offline`
     Offline,
+
     /// `online`
     Online,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl EndpointState {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["unknown", "offline", "online"];
@@ -1693,11 +1682,13 @@ impl EndpointState {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for EndpointState {
     fn from(value: &str) -> Self {
         match value {
@@ -1708,6 +1699,7 @@ impl From<&str> for EndpointState {
         }
     }
 }
+
 impl From<String> for EndpointState {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -1716,22 +1708,26 @@ impl From<String> for EndpointState {
         }
     }
 }
+
 impl std::str::FromStr for EndpointState {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for EndpointState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for EndpointState {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for EndpointState {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -1739,6 +1735,7 @@ impl<'de> serde::Deserialize<'de> for EndpointState {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `LiveRecordingState`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -1747,19 +1744,26 @@ impl<'de> serde::Deserialize<'de> for EndpointState {
 pub enum LiveRecordingState {
     /// `queued`
     Queued,
+
     /// `recording`
     Recording,
+
     /// `paused`
     Paused,
+
     /// `done`
     Done,
+
     /// `failed`
     Failed,
+
     /// `canceled`
     Canceled,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl LiveRecordingState {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &[
@@ -1782,11 +1786,13 @@ impl LiveRecordingState {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for LiveRecordingState {
     fn from(value: &str) -> Self {
         match value {
@@ -1800,6 +1806,7 @@ impl From<&str> for LiveRecordingState {
         }
     }
 }
+
 impl From<String> for LiveRecordingState {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -1808,22 +1815,26 @@ impl From<String> for LiveRecordingState {
         }
     }
 }
+
 impl std::str::FromStr for LiveRecordingState {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for LiveRecordingState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for LiveRecordingState {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for LiveRecordingState {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -1831,6 +1842,7 @@ impl<'de> serde::Deserialize<'de> for LiveRecordingState {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `PlaybackState`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -1839,19 +1851,26 @@ impl<'de> serde::Deserialize<'de> for LiveRecordingState {
 pub enum PlaybackState {
     /// `queued`
     Queued,
+
     /// `playing`
     Playing,
+
     /// `continuing`
     Continuing,
+
     /// `done`
     Done,
+
     /// `failed`
     Failed,
+
     /// `complete`
     Complete,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl PlaybackState {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &[
@@ -1874,11 +1893,13 @@ impl PlaybackState {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for PlaybackState {
     fn from(value: &str) -> Self {
         match value {
@@ -1892,6 +1913,7 @@ impl From<&str> for PlaybackState {
         }
     }
 }
+
 impl From<String> for PlaybackState {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -1900,22 +1922,26 @@ impl From<String> for PlaybackState {
         }
     }
 }
+
 impl std::str::FromStr for PlaybackState {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for PlaybackState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for PlaybackState {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for PlaybackState {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -1923,6 +1949,7 @@ impl<'de> serde::Deserialize<'de> for PlaybackState {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The releases disagree on the type of `TextMessageVariablesType`: this holds whichever a server sends, trying the newest release's type first.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -1930,6 +1957,7 @@ impl<'de> serde::Deserialize<'de> for PlaybackState {
 pub enum TextMessageVariablesType {
     /// The type as one group of releases defines it.
     Object(serde_json::Value),
+
     /// The type as one group of releases defines it.
     List(Vec<crate::generated::models::TextMessageVariable>),
 }

@@ -3,7 +3,7 @@
 //! The releases the bindings know, and which of them ship each model, field and event.
 
 use crate::meta::{Availability, Release};
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub const AVAILABILITY_0: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -56,7 +56,8 @@ pub const AVAILABILITY_0: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 12.1.0.
 pub const AVAILABILITY_1: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -109,7 +110,8 @@ pub const AVAILABILITY_1: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 12.2.0.
 pub const AVAILABILITY_2: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -162,6 +164,7 @@ pub const AVAILABILITY_2: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 12.2.0+, 13.0.0–13.1.1.
 pub const AVAILABILITY_3: Availability = crate::meta::Availability {
     ranges: &[
@@ -175,7 +178,8 @@ pub const AVAILABILITY_3: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 12.3.0.
 pub const AVAILABILITY_4: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -228,7 +232,8 @@ pub const AVAILABILITY_4: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 12.4.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 12.4.0.
 pub const AVAILABILITY_5: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -281,7 +286,8 @@ pub const AVAILABILITY_5: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 12.5.0.
 pub const AVAILABILITY_6: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -334,6 +340,7 @@ pub const AVAILABILITY_6: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 12.5.0+, 13.0.0–13.31.0, 14.0.0+, 15.0.0+, 16.0.0–16.8.0, 17.0.0–17.2.0.
 pub const AVAILABILITY_7: Availability = crate::meta::Availability {
     ranges: &[
@@ -363,7 +370,8 @@ pub const AVAILABILITY_7: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 12.6.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 12.6.0.
 pub const AVAILABILITY_8: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -416,7 +424,8 @@ pub const AVAILABILITY_8: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 13.1.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 13.1.0.
 pub const AVAILABILITY_9: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -465,7 +474,8 @@ pub const AVAILABILITY_9: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 13.10.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 13.10.0.
 pub const AVAILABILITY_10: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -514,6 +524,7 @@ pub const AVAILABILITY_10: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub const AVAILABILITY_11: Availability = crate::meta::Availability {
     ranges: &[
@@ -563,7 +574,8 @@ pub const AVAILABILITY_11: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 13.2.0.
 pub const AVAILABILITY_12: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -612,6 +624,7 @@ pub const AVAILABILITY_12: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 13.25.0+, 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub const AVAILABILITY_13: Availability = crate::meta::Availability {
     ranges: &[
@@ -653,6 +666,7 @@ pub const AVAILABILITY_13: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub const AVAILABILITY_14: Availability = crate::meta::Availability {
     ranges: &[
@@ -694,6 +708,7 @@ pub const AVAILABILITY_14: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub const AVAILABILITY_15: Availability = crate::meta::Availability {
     ranges: &[
@@ -735,7 +750,8 @@ pub const AVAILABILITY_15: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 13.3.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 13.3.0.
 pub const AVAILABILITY_16: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -784,7 +800,8 @@ pub const AVAILABILITY_16: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 13.4.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 13.4.0.
 pub const AVAILABILITY_17: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -833,7 +850,8 @@ pub const AVAILABILITY_17: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 13.5.0.
 pub const AVAILABILITY_18: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -882,7 +900,8 @@ pub const AVAILABILITY_18: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 13.6.0.
 pub const AVAILABILITY_19: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -931,7 +950,8 @@ pub const AVAILABILITY_19: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 14.0.0.
 pub const AVAILABILITY_20: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -976,7 +996,8 @@ pub const AVAILABILITY_20: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 14.2.0.
 pub const AVAILABILITY_21: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -1021,7 +1042,8 @@ pub const AVAILABILITY_21: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 16.0.0.
 pub const AVAILABILITY_22: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -1058,6 +1080,7 @@ pub const AVAILABILITY_22: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 16.11.0+, 17.5.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub const AVAILABILITY_23: Availability = crate::meta::Availability {
     ranges: &[
@@ -1095,6 +1118,7 @@ pub const AVAILABILITY_23: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 16.27.0+, 18.13.0+, 19.5.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub const AVAILABILITY_24: Availability = crate::meta::Availability {
     ranges: &[
@@ -1128,6 +1152,7 @@ pub const AVAILABILITY_24: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub const AVAILABILITY_25: Availability = crate::meta::Availability {
     ranges: &[
@@ -1165,6 +1190,7 @@ pub const AVAILABILITY_25: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 16.6.0–16.6.2.
 pub const AVAILABILITY_26: Availability = crate::meta::Availability {
     ranges: &[
@@ -1174,7 +1200,8 @@ pub const AVAILABILITY_26: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 17.0.0.
 pub const AVAILABILITY_27: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -1207,7 +1234,8 @@ pub const AVAILABILITY_27: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 18.0.0.
 pub const AVAILABILITY_28: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -1236,6 +1264,7 @@ pub const AVAILABILITY_28: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.
 pub const AVAILABILITY_29: Availability = crate::meta::Availability {
     ranges: &[
@@ -1261,6 +1290,7 @@ pub const AVAILABILITY_29: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 18.21.0+, 20.6.0+, 21.1.0+, 22.0.0+, 23.0.0+.
 pub const AVAILABILITY_30: Availability = crate::meta::Availability {
     ranges: &[
@@ -1286,6 +1316,7 @@ pub const AVAILABILITY_30: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 18.25.0+, 20.10.0+, 21.5.0+, 22.0.0+, 23.0.0+.
 pub const AVAILABILITY_31: Availability = crate::meta::Availability {
     ranges: &[
@@ -1311,6 +1342,7 @@ pub const AVAILABILITY_31: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
 pub const AVAILABILITY_32: Availability = crate::meta::Availability {
     ranges: &[
@@ -1332,6 +1364,7 @@ pub const AVAILABILITY_32: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
 pub const AVAILABILITY_33: Availability = crate::meta::Availability {
     ranges: &[
@@ -1353,6 +1386,7 @@ pub const AVAILABILITY_33: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
 pub const AVAILABILITY_34: Availability = crate::meta::Availability {
     ranges: &[
@@ -1374,6 +1408,7 @@ pub const AVAILABILITY_34: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 20.16.0+, 21.11.0+, 22.6.0+, 23.0.0+.
 pub const AVAILABILITY_35: Availability = crate::meta::Availability {
     ranges: &[
@@ -1395,6 +1430,7 @@ pub const AVAILABILITY_35: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 20.17.0+, 22.7.0+, 23.1.0+.
 pub const AVAILABILITY_36: Availability = crate::meta::Availability {
     ranges: &[
@@ -1412,6 +1448,7 @@ pub const AVAILABILITY_36: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 20.18.0+, 22.8.0+, 23.2.0+.
 pub const AVAILABILITY_37: Availability = crate::meta::Availability {
     ranges: &[
@@ -1429,6 +1466,7 @@ pub const AVAILABILITY_37: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
 pub const AVAILABILITY_38: Availability = crate::meta::Availability {
     ranges: &[
@@ -1446,7 +1484,8 @@ pub const AVAILABILITY_38: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 22.0.0+, 23.0.0+.
+
+/// Releases: every release since 22.0.0.
 pub const AVAILABILITY_39: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -1459,6 +1498,7 @@ pub const AVAILABILITY_39: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Every release the bindings were generated from, ascending.
 pub static RELEASES: [Release; 367usize] = [
     crate::meta::Release::new(12, 0, 0),
@@ -2494,6 +2534,7 @@ pub static FIELDS: &[(&str, &str, Availability)] = &[
 pub fn model(name: &str) -> Option<Availability> {
     MODELS.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| MODELS[i].1)
 }
+
 /// The releases that ship a model field, by wire names.
 pub fn field(model: &str, field: &str) -> Option<Availability> {
     FIELDS

@@ -138,7 +138,12 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
             }));
-            let (c, m, s, frame) = (counters.clone(), measuring.clone(), stop.clone(), frame.clone());
+            let (c, m, s, frame) = (
+                counters.clone(),
+                measuring.clone(),
+                stop.clone(),
+                frame.clone(),
+            );
             tasks.push(tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_millis(20));
                 tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
@@ -160,7 +165,11 @@ async fn main() -> anyhow::Result<()> {
             }));
         }
         let bridge = client.bridges().create().r#type("mixing").send().await?;
-        client.bridges().add_channel(bridge.id.clone(), ids).send().await?;
+        client
+            .bridges()
+            .add_channel(bridge.id.clone(), ids)
+            .send()
+            .await?;
         bridges.push(bridge.id);
     }
     let rss_after = procstat::rss_now_kib();
@@ -202,15 +211,27 @@ async fn main() -> anyhow::Result<()> {
         ast_cpu * 1000.0 / session_s,
         ast_cpu * 100.0 / wall
     );
-    println!("client / Asterisk CPU    {:.3}", client_cpu / ast_cpu.max(1e-9));
+    println!(
+        "client / Asterisk CPU    {:.3}",
+        client_cpu / ast_cpu.max(1e-9)
+    );
     println!(
         "frames received          {received} of {expected} expected ({} missing, {:.3}%)",
         expected.saturating_sub(received),
         expected.saturating_sub(received) as f64 * 100.0 / expected as f64
     );
-    println!("frames sent              {}", counters.sent.load(Ordering::Relaxed));
-    println!("receive gaps > 60 ms     {}", counters.gaps.load(Ordering::Relaxed));
-    println!("send ticks > 10 ms late  {}", counters.late_ticks.load(Ordering::Relaxed));
+    println!(
+        "frames sent              {}",
+        counters.sent.load(Ordering::Relaxed)
+    );
+    println!(
+        "receive gaps > 60 ms     {}",
+        counters.gaps.load(Ordering::Relaxed)
+    );
+    println!(
+        "send ticks > 10 ms late  {}",
+        counters.late_ticks.load(Ordering::Relaxed)
+    );
     println!(
         "memory per session       {:.1} KiB (RSS {} -> {} KiB while making them)",
         rss_after.saturating_sub(rss_before) as f64 / sessions as f64,

@@ -15,8 +15,8 @@ pub mod app;
 pub mod baseline;
 pub mod capture;
 pub mod sdk;
-pub mod stream;
 pub mod sdk_ws;
+pub mod stream;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};

@@ -4,46 +4,54 @@
 
 /// An event that contains itself.
 ///
-/// Releases: 1.0.0+.
+/// Releases: every release since 1.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Loop {
-    /// Releases: 1.0.0+.
+    /// `application` (the spec does not describe it).
     pub application: String,
-    /// Releases: 1.0.0+.
+
+    /// `again` (the spec does not describe it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub again: Option<Box<crate::adversarial_snapshot::events::Loop>>,
-    /// Releases: 1.0.0+.
+
+    /// `node` (the spec does not describe it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<crate::adversarial_snapshot::models::Node>,
 }
+
 impl Loop {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Loop";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
+
 /// An event with keyword fields.
 ///
-/// Releases: 1.0.0+.
+/// Releases: every release since 1.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Tick {
-    /// Releases: 1.0.0+.
+    /// `application` (the spec does not describe it).
     pub application: String,
-    /// Releases: 1.0.0+.
+
+    /// `type_` (the spec does not describe it).
     #[serde(rename = "type_")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
-    /// Releases: 1.0.0+.
+
+    /// `loop` (the spec does not describe it).
     pub r#loop: i64,
 }
+
 impl Tick {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Tick";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
+
 /// An event from the events WebSocket, decoded by its `type`.
 ///
 /// One variant per event type that any known release sends, plus `MissingParams` (a
@@ -54,35 +62,42 @@ impl Tick {
 pub enum Event {
     /// An event that contains itself.
     ///
-    /// Releases: 1.0.0+.
+    /// Releases: every release since 1.0.0.
     Loop(Box<Loop>),
+
     /// An event with keyword fields.
     ///
-    /// Releases: 1.0.0+.
+    /// Releases: every release since 1.0.0.
     Tick(Box<Tick>),
+
     /// An event type that no known release sends, kept whole.
     Unknown {
         /// Its `type`.
         kind: String,
+
         /// The whole JSON object, `type` included.
         raw: serde_json::Value,
     },
 }
+
 /// The type of an [`Event`], without its payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum EventKind {
     /// An event that contains itself.
     ///
-    /// Releases: 1.0.0+.
+    /// Releases: every release since 1.0.0.
     Loop,
+
     /// An event with keyword fields.
     ///
-    /// Releases: 1.0.0+.
+    /// Releases: every release since 1.0.0.
     Tick,
+
     /// An event type that no known release sends.
     Unknown,
 }
+
 impl EventKind {
     /// Every known kind.
     pub const ALL: &'static [EventKind] = &[EventKind::Loop, EventKind::Tick];
@@ -94,6 +109,7 @@ impl EventKind {
             EventKind::Unknown => "Unknown",
         }
     }
+
     /// The kind with this `type` string, if it is a known one.
     pub fn from_type(name: &str) -> Option<EventKind> {
         match name {
@@ -102,6 +118,7 @@ impl EventKind {
             _ => None,
         }
     }
+
     /// The releases that send this event (none for `Unknown`).
     pub fn availability(self) -> crate::meta::Availability {
         match self {
@@ -115,11 +132,13 @@ impl EventKind {
         }
     }
 }
+
 impl std::fmt::Display for EventKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl Event {
     /// The event's kind.
     pub fn kind(&self) -> EventKind {
@@ -129,6 +148,7 @@ impl Event {
             Event::Unknown { .. } => EventKind::Unknown,
         }
     }
+
     /// The `type` string as received.
     pub fn type_name(&self) -> &str {
         match self {
@@ -137,6 +157,7 @@ impl Event {
             Event::Unknown { kind, .. } => kind,
         }
     }
+
     /// The application the event was sent to.
     pub fn application(&self) -> Option<&str> {
         match self {
@@ -145,6 +166,7 @@ impl Event {
             Event::Unknown { raw, .. } => raw.get("application").and_then(|v| v.as_str()),
         }
     }
+
     /// When Asterisk raised the event.
     pub fn timestamp(&self) -> Option<&str> {
         match self {
@@ -153,6 +175,7 @@ impl Event {
             Event::Unknown { raw, .. } => raw.get("timestamp").and_then(|v| v.as_str()),
         }
     }
+
     /// Calls `f` with each channel, bridge, playback, live recording, endpoint and device
     /// state the event carries, so that it can be routed to whoever owns them.
     pub fn visit_resources<'a>(&'a self, _f: impl FnMut(crate::meta::ResourceRef<'a>)) {
@@ -163,6 +186,7 @@ impl Event {
         }
     }
 }
+
 impl crate::decode::Tagged for Event {
     const EXPECTING: &'static str = "an ARI event: a JSON object with a `type`";
     fn from_map<'de, A: serde::de::MapAccess<'de>>(
@@ -188,6 +212,7 @@ impl crate::decode::Tagged for Event {
         )
     }
 }
+
 impl<'de> serde::Deserialize<'de> for Event {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -195,6 +220,7 @@ impl<'de> serde::Deserialize<'de> for Event {
         crate::decode::tagged(deserializer)
     }
 }
+
 impl serde::Serialize for Event {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::Error as _;

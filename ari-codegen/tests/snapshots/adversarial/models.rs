@@ -4,209 +4,243 @@
 
 /// Holds a recursive model without being part of its cycle.
 ///
-/// Releases: 1.0.0+.
+/// Releases: every release since 1.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Holder {
-    /// Releases: 1.0.0+.
+    /// `node` (the spec does not describe it).
     pub node: crate::adversarial_snapshot::models::Node,
 }
+
 impl Holder {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Holder";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
+
 /// Property names that are keywords, start with digits or hold other characters.
 ///
-/// Releases: 1.0.0+.
+/// Releases: every release since 1.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Names {
-    /// Releases: 1.0.0+.
+    /// `type` (the spec does not describe it).
     pub r#type: String,
-    /// Releases: 1.0.0+.
+
+    /// `self` (the spec does not describe it).
     #[serde(rename = "self")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_: Option<String>,
-    /// Releases: 1.0.0+.
+
+    /// `crate` (the spec does not describe it).
     #[serde(rename = "crate")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crate_: Option<String>,
-    /// Releases: 1.0.0+.
+
+    /// `super` (the spec does not describe it).
     #[serde(rename = "super")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub super_: Option<String>,
-    /// Releases: 1.0.0+.
+
+    /// `match` (the spec does not describe it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#match: Option<String>,
-    /// Releases: 1.0.0+.
+
+    /// `async` (the spec does not describe it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#async: Option<bool>,
-    /// Releases: 1.0.0+.
+
+    /// `dyn` (the spec does not describe it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#dyn: Option<i64>,
-    /// Releases: 1.0.0+.
+
+    /// `9lives` (the spec does not describe it).
     #[serde(rename = "9lives")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n9lives: Option<i64>,
-    /// Releases: 1.0.0+.
+
+    /// `a.b` (the spec does not describe it).
     #[serde(rename = "a.b")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub a_b: Option<String>,
-    /// Releases: 1.0.0+.
+
+    /// `x-y` (the spec does not describe it).
     #[serde(rename = "x-y")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_y: Option<String>,
-    /// Releases: 1.0.0+.
+
+    /// `größe` (the spec does not describe it).
     #[serde(rename = "größe")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gr_e: Option<f64>,
-    /// Releases: 1.0.0+.
+
+    /// `client` (the spec does not describe it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
-    /// Releases: 1.0.0+.
+
+    /// `mode` (the spec does not describe it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<NamesMode>,
+
     /// Range: -5 to 5.
-    ///
-    /// Releases: 1.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r_ange: Option<i64>,
 }
+
 impl Names {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Names";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
+
 /// Contains itself directly (by value) and in a list.
 ///
-/// Releases: 1.0.0+.
+/// Releases: every release since 1.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Node {
-    /// Releases: 1.0.0+.
+    /// `value` (the spec does not describe it).
     pub value: i64,
-    /// Releases: 1.0.0+.
+
+    /// `next` (the spec does not describe it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<Box<crate::adversarial_snapshot::models::Node>>,
-    /// Releases: 1.0.0+.
+
+    /// `children` (the spec does not describe it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub children: Option<Vec<crate::adversarial_snapshot::models::Node>>,
-    /// Releases: 1.0.0+.
+
+    /// `self` (the spec does not describe it).
     #[serde(rename = "self")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_: Option<Box<crate::adversarial_snapshot::models::Node>>,
 }
+
 impl Node {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Node";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
+
 /// Contains Pong, which contains Ping.
 ///
-/// Releases: 1.0.0+.
+/// Releases: every release since 1.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Ping {
-    /// Releases: 1.0.0+.
+    /// `pong` (the spec does not describe it).
     pub pong: Box<crate::adversarial_snapshot::models::Pong>,
 }
+
 impl Ping {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Ping";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
+
 /// Contains Ping.
 ///
-/// Releases: 1.0.0+.
+/// Releases: every release since 1.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Pong {
-    /// Releases: 1.0.0+.
+    /// `ping` (the spec does not describe it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ping: Option<Box<crate::adversarial_snapshot::models::Ping>>,
 }
+
 impl Pong {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Pong";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
+
 /// Contains itself only through a list: no box needed.
 ///
-/// Releases: 1.0.0+.
+/// Releases: every release since 1.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Tree {
-    /// Releases: 1.0.0+.
+    /// `kids` (the spec does not describe it).
     pub kids: Vec<crate::adversarial_snapshot::models::Tree>,
 }
+
 impl Tree {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Tree";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
-/// Releases: 1.0.0+.
+
+/// Releases: every release since 1.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Tri1 {
-    /// Releases: 1.0.0+.
+    /// `next` (the spec does not describe it).
     pub next: Box<crate::adversarial_snapshot::models::Tri2>,
 }
+
 impl Tri1 {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Tri1";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
-/// Releases: 1.0.0+.
+
+/// Releases: every release since 1.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Tri2 {
-    /// Releases: 1.0.0+.
+    /// `next` (the spec does not describe it).
     pub next: Box<crate::adversarial_snapshot::models::Tri3>,
 }
+
 impl Tri2 {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Tri2";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
-/// Releases: 1.0.0+.
+
+/// Releases: every release since 1.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Tri3 {
-    /// Releases: 1.0.0+.
+    /// `next` (the spec does not describe it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<Box<crate::adversarial_snapshot::models::Tri1>>,
 }
+
 impl Tri3 {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Tri3";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
+
 /// A model named like a keyword in another case.
 ///
-/// Releases: 1.0.0+.
+/// Releases: every release since 1.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Type {
-    /// Releases: 1.0.0+.
+    /// `of` (the spec does not describe it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub of: Option<crate::adversarial_snapshot::models::Names>,
 }
+
 impl Type {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Type";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
+
 /// The values of `NamesMode`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -215,25 +249,35 @@ impl Type {
 pub enum NamesMode {
     /// `#`
     Hash,
+
     /// `*`
     Star,
+
     /// `+`
     Plus,
+
     /// `Unknown`
     UnknownValue,
+
     /// `Err`
     ErrValue,
+
     /// `1`
     V1,
+
     /// `2x`
     V2x,
+
     /// `foo bar`
     FooBar,
+
     /// `über`
     Ber,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl NamesMode {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &[
@@ -262,11 +306,13 @@ impl NamesMode {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for NamesMode {
     fn from(value: &str) -> Self {
         match value {
@@ -283,6 +329,7 @@ impl From<&str> for NamesMode {
         }
     }
 }
+
 impl From<String> for NamesMode {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -291,22 +338,26 @@ impl From<String> for NamesMode {
         }
     }
 }
+
 impl std::str::FromStr for NamesMode {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for NamesMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for NamesMode {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for NamesMode {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,

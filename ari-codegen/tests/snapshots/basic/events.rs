@@ -4,71 +4,86 @@
 
 /// Missing parameters.
 ///
-/// Releases: 1.0.0+, 2.0.0+.
+/// Releases: every release since 1.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct MissingParams {
-    /// Releases: 1.0.0+, 2.0.0+.
+    /// `asterisk_id` (the spec does not describe it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
-    /// Releases: 1.0.0+, 2.0.0+.
+
+    /// `params` (the spec does not describe it).
     pub params: Vec<String>,
 }
+
 impl MissingParams {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "MissingParams";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::fixture_snapshot::releases::AVAILABILITY_0;
 }
+
 /// A thing moved.
 ///
-/// Releases: 1.0.0+, 2.0.0+.
+/// Releases: every release since 1.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ThingMoved {
-    /// Releases: 1.0.0+, 2.0.0+.
+    /// `asterisk_id` (the spec does not describe it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
-    /// Releases: 1.0.0+, 2.0.0+.
+
+    /// `application` (the spec does not describe it).
     pub application: String,
-    /// Releases: 1.0.0+, 2.0.0+.
+
+    /// `timestamp` (the spec does not describe it).
     pub timestamp: String,
-    /// Releases: 1.0.0+, 2.0.0+.
+
+    /// `thing` (the spec does not describe it).
     pub thing: crate::fixture_snapshot::models::Thing,
-    /// Releases: 1.0.0+, 2.0.0+.
+
+    /// `distance` (the spec does not describe it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distance: Option<f64>,
 }
+
 impl ThingMoved {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ThingMoved";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::fixture_snapshot::releases::AVAILABILITY_0;
 }
+
 /// A thing was renamed (new in 2.0.0).
 ///
-/// Releases: 2.0.0+.
+/// Releases: every release since 2.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ThingRenamed {
-    /// Releases: 2.0.0+.
+    /// `asterisk_id` (the spec does not describe it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
-    /// Releases: 2.0.0+.
+
+    /// `application` (the spec does not describe it).
     pub application: String,
-    /// Releases: 2.0.0+.
+
+    /// `timestamp` (the spec does not describe it).
     pub timestamp: String,
-    /// Releases: 2.0.0+.
+
+    /// `thing` (the spec does not describe it).
     pub thing: crate::fixture_snapshot::models::Thing,
-    /// Releases: 2.0.0+.
+
+    /// `old_name` (the spec does not describe it).
     pub old_name: String,
 }
+
 impl ThingRenamed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ThingRenamed";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::fixture_snapshot::releases::AVAILABILITY_1;
 }
+
 /// An event from the events WebSocket, decoded by its `type`.
 ///
 /// One variant per event type that any known release sends, plus `MissingParams` (a
@@ -79,43 +94,52 @@ impl ThingRenamed {
 pub enum Event {
     /// Missing parameters.
     ///
-    /// Releases: 1.0.0+, 2.0.0+.
+    /// Releases: every release since 1.0.0.
     MissingParams(Box<MissingParams>),
+
     /// A thing moved.
     ///
-    /// Releases: 1.0.0+, 2.0.0+.
+    /// Releases: every release since 1.0.0.
     ThingMoved(Box<ThingMoved>),
+
     /// A thing was renamed (new in 2.0.0).
     ///
-    /// Releases: 2.0.0+.
+    /// Releases: every release since 2.0.0.
     ThingRenamed(Box<ThingRenamed>),
+
     /// An event type that no known release sends, kept whole.
     Unknown {
         /// Its `type`.
         kind: String,
+
         /// The whole JSON object, `type` included.
         raw: serde_json::Value,
     },
 }
+
 /// The type of an [`Event`], without its payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum EventKind {
     /// Missing parameters.
     ///
-    /// Releases: 1.0.0+, 2.0.0+.
+    /// Releases: every release since 1.0.0.
     MissingParams,
+
     /// A thing moved.
     ///
-    /// Releases: 1.0.0+, 2.0.0+.
+    /// Releases: every release since 1.0.0.
     ThingMoved,
+
     /// A thing was renamed (new in 2.0.0).
     ///
-    /// Releases: 2.0.0+.
+    /// Releases: every release since 2.0.0.
     ThingRenamed,
+
     /// An event type that no known release sends.
     Unknown,
 }
+
 impl EventKind {
     /// Every known kind.
     pub const ALL: &'static [EventKind] = &[
@@ -132,6 +156,7 @@ impl EventKind {
             EventKind::Unknown => "Unknown",
         }
     }
+
     /// The kind with this `type` string, if it is a known one.
     pub fn from_type(name: &str) -> Option<EventKind> {
         match name {
@@ -141,6 +166,7 @@ impl EventKind {
             _ => None,
         }
     }
+
     /// The releases that send this event (none for `Unknown`).
     pub fn availability(self) -> crate::meta::Availability {
         match self {
@@ -155,11 +181,13 @@ impl EventKind {
         }
     }
 }
+
 impl std::fmt::Display for EventKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl Event {
     /// The event's kind.
     pub fn kind(&self) -> EventKind {
@@ -170,6 +198,7 @@ impl Event {
             Event::Unknown { .. } => EventKind::Unknown,
         }
     }
+
     /// The `type` string as received.
     pub fn type_name(&self) -> &str {
         match self {
@@ -179,6 +208,7 @@ impl Event {
             Event::Unknown { kind, .. } => kind,
         }
     }
+
     /// The application the event was sent to.
     pub fn application(&self) -> Option<&str> {
         match self {
@@ -188,6 +218,7 @@ impl Event {
             Event::Unknown { raw, .. } => raw.get("application").and_then(|v| v.as_str()),
         }
     }
+
     /// When Asterisk raised the event.
     pub fn timestamp(&self) -> Option<&str> {
         match self {
@@ -197,6 +228,7 @@ impl Event {
             Event::Unknown { raw, .. } => raw.get("timestamp").and_then(|v| v.as_str()),
         }
     }
+
     /// Calls `f` with each channel, bridge, playback, live recording, endpoint and device
     /// state the event carries, so that it can be routed to whoever owns them.
     pub fn visit_resources<'a>(&'a self, _f: impl FnMut(crate::meta::ResourceRef<'a>)) {
@@ -208,6 +240,7 @@ impl Event {
         }
     }
 }
+
 impl crate::decode::Tagged for Event {
     const EXPECTING: &'static str = "an ARI event: a JSON object with a `type`";
     fn from_map<'de, A: serde::de::MapAccess<'de>>(
@@ -238,6 +271,7 @@ impl crate::decode::Tagged for Event {
         )
     }
 }
+
 impl<'de> serde::Deserialize<'de> for Event {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -245,6 +279,7 @@ impl<'de> serde::Deserialize<'de> for Event {
         crate::decode::tagged(deserializer)
     }
 }
+
 impl serde::Serialize for Event {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::Error as _;

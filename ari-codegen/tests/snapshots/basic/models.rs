@@ -4,39 +4,38 @@
 
 /// A thing.
 ///
-/// Releases: 1.0.0+, 2.0.0+.
+/// Releases: every release since 1.0.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Thing {
     /// Unique id.
-    ///
-    /// Releases: 1.0.0+, 2.0.0+.
     pub id: String,
+
     /// A keyword field.
-    ///
-    /// Releases: 1.0.0+, 2.0.0+.
     pub r#type: String,
-    /// Releases: 1.0.0+, 2.0.0+.
+
+    /// `state` (the spec does not describe it).
     pub state: ThingState,
+
     /// Can exceed 32 bits.
-    ///
-    /// Releases: 1.0.0+, 2.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<i64>,
+
     /// Its type changes between releases.
-    ///
-    /// Releases: 1.0.0+, 2.0.0+.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<ThingPayloadType>,
-    /// Releases: 1.0.0+, 2.0.0+.
+
+    /// `created` (the spec does not describe it).
     pub created: String,
 }
+
 impl Thing {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Thing";
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::fixture_snapshot::releases::AVAILABILITY_0;
 }
+
 /// The values of `ThingState`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -45,13 +44,17 @@ impl Thing {
 pub enum ThingState {
     /// `on`
     On,
+
     /// `off`
     Off,
+
     /// `Unknown`
     UnknownValue,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl ThingState {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["on", "off", "Unknown"];
@@ -64,11 +67,13 @@ impl ThingState {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for ThingState {
     fn from(value: &str) -> Self {
         match value {
@@ -79,6 +84,7 @@ impl From<&str> for ThingState {
         }
     }
 }
+
 impl From<String> for ThingState {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -87,22 +93,26 @@ impl From<String> for ThingState {
         }
     }
 }
+
 impl std::str::FromStr for ThingState {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for ThingState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for ThingState {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for ThingState {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -110,6 +120,7 @@ impl<'de> serde::Deserialize<'de> for ThingState {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The releases disagree on the type of `ThingPayloadType`: this holds whichever a server sends, trying the newest release's type first.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -117,6 +128,7 @@ impl<'de> serde::Deserialize<'de> for ThingState {
 pub enum ThingPayloadType {
     /// The type as one group of releases defines it.
     List(Vec<String>),
+
     /// The type as one group of releases defines it.
     Object(serde_json::Value),
 }

@@ -3,7 +3,7 @@
 //! The releases the bindings know, and which of them ship each model, field and event.
 
 use crate::meta::{Availability, Release};
-/// Releases: 1.0.0+, 2.0.0+.
+/// Releases: every release since 1.0.0.
 pub const AVAILABILITY_0: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -16,7 +16,8 @@ pub const AVAILABILITY_0: Availability = crate::meta::Availability {
         },
     ],
 };
-/// Releases: 2.0.0+.
+
+/// Releases: every release since 2.0.0.
 pub const AVAILABILITY_1: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -25,6 +26,7 @@ pub const AVAILABILITY_1: Availability = crate::meta::Availability {
         },
     ],
 };
+
 /// Every release the bindings were generated from, ascending.
 pub static RELEASES: [Release; 3usize] = [
     crate::meta::Release::new(1, 0, 0),
@@ -65,6 +67,7 @@ pub static FIELDS: &[(&str, &str, Availability)] = &[
 pub fn model(name: &str) -> Option<Availability> {
     MODELS.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| MODELS[i].1)
 }
+
 /// The releases that ship a model field, by wire names.
 pub fn field(model: &str, field: &str) -> Option<Availability> {
     FIELDS

@@ -7,46 +7,57 @@
 pub struct Applications {
     client: crate::Client,
 }
+
 impl Applications {
     pub(crate) fn new(client: crate::Client) -> Self {
         Applications { client }
     }
+
     /// List all applications.
     ///
     /// `GET /applications`
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn list(&self) -> List {
         List {
             client: self.client.clone(),
         }
     }
+
     /// Get details of an application.
     ///
     /// `GET /applications/{applicationName}`
     ///
+    /// Arguments:
+    /// - `application_name`: Application's name
+    ///
     /// Errors the spec documents:
     /// - 404: Application does not exist.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn get(&self, application_name: impl Into<String>) -> Get {
         Get {
             client: self.client.clone(),
             application_name: application_name.into(),
         }
     }
+
     /// Subscribe an application to a event source.
     ///
     /// `POST /applications/{applicationName}/subscription`
     ///
     /// Returns the state of the application after the subscriptions have changed
     ///
+    /// Arguments:
+    /// - `application_name`: Application's name
+    /// - `event_source`: URI for event source (channel:{channelId}, bridge:{bridgeId}, endpoint:{tech}\[/{resource}\], deviceState:{deviceName}
+    ///
     /// Errors the spec documents:
     /// - 400: Missing parameter.
     /// - 404: Application does not exist.
     /// - 422: Event source does not exist.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn subscribe(
         &self,
         application_name: impl Into<String>,
@@ -58,11 +69,16 @@ impl Applications {
             event_source: event_source.into_iter().map(|v| v.into()).collect(),
         }
     }
+
     /// Unsubscribe an application from an event source.
     ///
     /// `DELETE /applications/{applicationName}/subscription`
     ///
     /// Returns the state of the application after the subscriptions have changed
+    ///
+    /// Arguments:
+    /// - `application_name`: Application's name
+    /// - `event_source`: URI for event source (channel:{channelId}, bridge:{bridgeId}, endpoint:{tech}\[/{resource}\], deviceState:{deviceName}
     ///
     /// Errors the spec documents:
     /// - 400: Missing parameter; event source scheme not recognized.
@@ -70,7 +86,7 @@ impl Applications {
     /// - 409: Application not subscribed to event source.
     /// - 422: Event source does not exist.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn unsubscribe(
         &self,
         application_name: impl Into<String>,
@@ -82,11 +98,15 @@ impl Applications {
             event_source: event_source.into_iter().map(|v| v.into()).collect(),
         }
     }
+
     /// Filter application events types.
     ///
     /// `PUT /applications/{applicationName}/eventFilter`
     ///
     /// Allowed and/or disallowed event type filtering can be done. The body (parameter) should specify a JSON key/value object that describes the type of event filtering needed. One, or both of the following keys can be designated:&lt;br /&gt;&lt;br /&gt;"allowed" - Specifies an allowed list of event types&lt;br /&gt;"disallowed" - Specifies a disallowed list of event types&lt;br /&gt;&lt;br /&gt;Further, each of those key's value should be a JSON array that holds zero, or more JSON key/value objects. Each of these objects must contain the following key with an associated value:&lt;br /&gt;&lt;br /&gt;"type" - The type name of the event to filter&lt;br /&gt;&lt;br /&gt;The value must be the string name (case sensitive) of the event type that needs filtering. For example:&lt;br /&gt;&lt;br /&gt;{ "allowed": \[ { "type": "StasisStart" }, { "type": "StasisEnd" } \] }&lt;br /&gt;&lt;br /&gt;As this specifies only an allowed list, then only those two event type messages are sent to the application. No other event messages are sent.&lt;br /&gt;&lt;br /&gt;The following rules apply:&lt;br /&gt;&lt;br /&gt;* If the body is empty, both the allowed and disallowed filters are set empty.&lt;br /&gt;* If both list types are given then both are set to their respective values (note, specifying an empty array for a given type sets that type to empty).&lt;br /&gt;* If only one list type is given then only that type is set. The other type is not updated.&lt;br /&gt;* An empty "allowed" list means all events are allowed.&lt;br /&gt;* An empty "disallowed" list means no events are disallowed.&lt;br /&gt;* Disallowed events take precedence over allowed events if the event type is specified in both lists.
+    ///
+    /// Arguments:
+    /// - `application_name`: Application's name
     ///
     /// Errors the spec documents:
     /// - 400: Bad request.
@@ -101,9 +121,10 @@ impl Applications {
         }
     }
 }
+
 /// `GET /applications`: List all applications.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "applications",
     nickname: "list",
@@ -114,18 +135,14 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `applications.list` request: set optional parameters, then `.send().await`.
-///
-/// List all applications.
-///
-/// `GET /applications`
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `applications.list` request, made by [`Applications::list`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct List {
     client: crate::Client,
 }
+
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
@@ -137,9 +154,19 @@ impl List {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for List {
+    type Output = crate::Result<Vec<crate::generated::models::Application>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::Application>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /applications/{applicationName}`: Get details of an application.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "applications",
     nickname: "get",
@@ -162,22 +189,15 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `applications.get` request: set optional parameters, then `.send().await`.
-///
-/// Get details of an application.
-///
-/// `GET /applications/{applicationName}`
-///
-/// Errors the spec documents:
-/// - 404: Application does not exist.
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `applications.get` request, made by [`Applications::get`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Get {
     client: crate::Client,
     application_name: String,
 }
+
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
@@ -192,9 +212,19 @@ impl Get {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Get {
+    type Output = crate::Result<crate::generated::models::Application>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Application>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /applications/{applicationName}/subscription`: Subscribe an application to a event source.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static SUBSCRIBE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "applications",
     nickname: "subscribe",
@@ -231,20 +261,8 @@ pub static SUBSCRIBE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `applications.subscribe` request: set optional parameters, then `.send().await`.
-///
-/// Subscribe an application to a event source.
-///
-/// `POST /applications/{applicationName}/subscription`
-///
-/// Returns the state of the application after the subscriptions have changed
-///
-/// Errors the spec documents:
-/// - 400: Missing parameter.
-/// - 404: Application does not exist.
-/// - 422: Event source does not exist.
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `applications.subscribe` request, made by [`Applications::subscribe`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Subscribe {
@@ -252,6 +270,7 @@ pub struct Subscribe {
     application_name: String,
     event_source: Vec<String>,
 }
+
 impl Subscribe {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SUBSCRIBE;
@@ -275,9 +294,19 @@ impl Subscribe {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Subscribe {
+    type Output = crate::Result<crate::generated::models::Application>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Application>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /applications/{applicationName}/subscription`: Unsubscribe an application from an event source.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static UNSUBSCRIBE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "applications",
     nickname: "unsubscribe",
@@ -318,21 +347,8 @@ pub static UNSUBSCRIBE: crate::meta::OperationInfo = crate::meta::OperationInfo 
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `applications.unsubscribe` request: set optional parameters, then `.send().await`.
-///
-/// Unsubscribe an application from an event source.
-///
-/// `DELETE /applications/{applicationName}/subscription`
-///
-/// Returns the state of the application after the subscriptions have changed
-///
-/// Errors the spec documents:
-/// - 400: Missing parameter; event source scheme not recognized.
-/// - 404: Application does not exist.
-/// - 409: Application not subscribed to event source.
-/// - 422: Event source does not exist.
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `applications.unsubscribe` request, made by [`Applications::unsubscribe`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Unsubscribe {
@@ -340,6 +356,7 @@ pub struct Unsubscribe {
     application_name: String,
     event_source: Vec<String>,
 }
+
 impl Unsubscribe {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &UNSUBSCRIBE;
@@ -363,6 +380,16 @@ impl Unsubscribe {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Unsubscribe {
+    type Output = crate::Result<crate::generated::models::Application>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Application>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `PUT /applications/{applicationName}/eventFilter`: Filter application events types.
 ///
 /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -398,19 +425,8 @@ pub static FILTER: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_14,
 };
-/// A `applications.filter` request: set optional parameters, then `.send().await`.
-///
-/// Filter application events types.
-///
-/// `PUT /applications/{applicationName}/eventFilter`
-///
-/// Allowed and/or disallowed event type filtering can be done. The body (parameter) should specify a JSON key/value object that describes the type of event filtering needed. One, or both of the following keys can be designated:&lt;br /&gt;&lt;br /&gt;"allowed" - Specifies an allowed list of event types&lt;br /&gt;"disallowed" - Specifies a disallowed list of event types&lt;br /&gt;&lt;br /&gt;Further, each of those key's value should be a JSON array that holds zero, or more JSON key/value objects. Each of these objects must contain the following key with an associated value:&lt;br /&gt;&lt;br /&gt;"type" - The type name of the event to filter&lt;br /&gt;&lt;br /&gt;The value must be the string name (case sensitive) of the event type that needs filtering. For example:&lt;br /&gt;&lt;br /&gt;{ "allowed": \[ { "type": "StasisStart" }, { "type": "StasisEnd" } \] }&lt;br /&gt;&lt;br /&gt;As this specifies only an allowed list, then only those two event type messages are sent to the application. No other event messages are sent.&lt;br /&gt;&lt;br /&gt;The following rules apply:&lt;br /&gt;&lt;br /&gt;* If the body is empty, both the allowed and disallowed filters are set empty.&lt;br /&gt;* If both list types are given then both are set to their respective values (note, specifying an empty array for a given type sets that type to empty).&lt;br /&gt;* If only one list type is given then only that type is set. The other type is not updated.&lt;br /&gt;* An empty "allowed" list means all events are allowed.&lt;br /&gt;* An empty "disallowed" list means no events are disallowed.&lt;br /&gt;* Disallowed events take precedence over allowed events if the event type is specified in both lists.
-///
-/// Errors the spec documents:
-/// - 400: Bad request.
-/// - 404: Application does not exist.
-///
-/// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `applications.filter` request, made by [`Applications::filter`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Filter {
@@ -418,16 +434,16 @@ pub struct Filter {
     application_name: String,
     filter: Option<serde_json::Value>,
 }
+
 impl Filter {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &FILTER;
     /// Specify which event types to allow/disallow
-    ///
-    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn filter(mut self, filter: impl Into<serde_json::Value>) -> Self {
         self.filter = Some(filter.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Application> {
         let mut req = crate::Request::new(&FILTER);
@@ -446,5 +462,14 @@ impl Filter {
             req.body_whole("filter", value);
         }
         self.client.send_json(req).await
+    }
+}
+
+impl std::future::IntoFuture for Filter {
+    type Output = crate::Result<crate::generated::models::Application>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Application>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }

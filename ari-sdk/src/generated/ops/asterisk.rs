@@ -7,18 +7,25 @@
 pub struct Asterisk {
     client: crate::Client,
 }
+
 impl Asterisk {
     pub(crate) fn new(client: crate::Client) -> Self {
         Asterisk { client }
     }
+
     /// Retrieve a dynamic configuration object.
     ///
     /// `GET /asterisk/config/dynamic/{configClass}/{objectType}/{id}`
     ///
+    /// Arguments:
+    /// - `config_class`: The configuration class containing dynamic configuration objects.
+    /// - `object_type`: The type of configuration object to retrieve.
+    /// - `id`: The unique identifier of the object to retrieve.
+    ///
     /// Errors the spec documents:
     /// - 404: {configClass|objectType|id} not found
     ///
-    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.5.0.
     pub fn get_object(
         &self,
         config_class: impl Into<String>,
@@ -32,16 +39,22 @@ impl Asterisk {
             id: id.into(),
         }
     }
+
     /// Create or update a dynamic configuration object.
     ///
     /// `PUT /asterisk/config/dynamic/{configClass}/{objectType}/{id}`
+    ///
+    /// Arguments:
+    /// - `config_class`: The configuration class containing dynamic configuration objects.
+    /// - `object_type`: The type of configuration object to create or update.
+    /// - `id`: The unique identifier of the object to create or update.
     ///
     /// Errors the spec documents:
     /// - 400: Bad request body
     /// - 403: Could not create or update object
     /// - 404: {configClass|objectType} not found
     ///
-    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.5.0.
     pub fn update_object(
         &self,
         config_class: impl Into<String>,
@@ -56,15 +69,21 @@ impl Asterisk {
             fields: None,
         }
     }
+
     /// Delete a dynamic configuration object.
     ///
     /// `DELETE /asterisk/config/dynamic/{configClass}/{objectType}/{id}`
+    ///
+    /// Arguments:
+    /// - `config_class`: The configuration class containing dynamic configuration objects.
+    /// - `object_type`: The type of configuration object to delete.
+    /// - `id`: The unique identifier of the object to delete.
     ///
     /// Errors the spec documents:
     /// - 403: Could not delete object
     /// - 404: {configClass|objectType|id} not found
     ///
-    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.5.0.
     pub fn delete_object(
         &self,
         config_class: impl Into<String>,
@@ -78,17 +97,19 @@ impl Asterisk {
             id: id.into(),
         }
     }
+
     /// Gets Asterisk system information.
     ///
     /// `GET /asterisk/info`
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn get_info(&self) -> GetInfo {
         GetInfo {
             client: self.client.clone(),
             only: None,
         }
     }
+
     /// Response pong message.
     ///
     /// `GET /asterisk/ping`
@@ -99,94 +120,117 @@ impl Asterisk {
             client: self.client.clone(),
         }
     }
+
     /// List Asterisk modules.
     ///
     /// `GET /asterisk/modules`
     ///
-    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.5.0.
     pub fn list_modules(&self) -> ListModules {
         ListModules {
             client: self.client.clone(),
         }
     }
+
     /// Get Asterisk module information.
     ///
     /// `GET /asterisk/modules/{moduleName}`
+    ///
+    /// Arguments:
+    /// - `module_name`: Module's name
     ///
     /// Errors the spec documents:
     /// - 404: Module could not be found in running modules.
     /// - 409: Module information could not be retrieved.
     ///
-    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.5.0.
     pub fn get_module(&self, module_name: impl Into<String>) -> GetModule {
         GetModule {
             client: self.client.clone(),
             module_name: module_name.into(),
         }
     }
+
     /// Load an Asterisk module.
     ///
     /// `POST /asterisk/modules/{moduleName}`
     ///
+    /// Arguments:
+    /// - `module_name`: Module's name
+    ///
     /// Errors the spec documents:
     /// - 409: Module could not be loaded.
     ///
-    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.5.0.
     pub fn load_module(&self, module_name: impl Into<String>) -> LoadModule {
         LoadModule {
             client: self.client.clone(),
             module_name: module_name.into(),
         }
     }
+
     /// Unload an Asterisk module.
     ///
     /// `DELETE /asterisk/modules/{moduleName}`
+    ///
+    /// Arguments:
+    /// - `module_name`: Module's name
     ///
     /// Errors the spec documents:
     /// - 404: Module not found in running modules.
     /// - 409: Module could not be unloaded.
     ///
-    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.5.0.
     pub fn unload_module(&self, module_name: impl Into<String>) -> UnloadModule {
         UnloadModule {
             client: self.client.clone(),
             module_name: module_name.into(),
         }
     }
+
     /// Reload an Asterisk module.
     ///
     /// `PUT /asterisk/modules/{moduleName}`
+    ///
+    /// Arguments:
+    /// - `module_name`: Module's name
     ///
     /// Errors the spec documents:
     /// - 404: Module not found in running modules.
     /// - 409: Module could not be reloaded.
     ///
-    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.5.0.
     pub fn reload_module(&self, module_name: impl Into<String>) -> ReloadModule {
         ReloadModule {
             client: self.client.clone(),
             module_name: module_name.into(),
         }
     }
+
     /// Gets Asterisk log channel information.
     ///
     /// `GET /asterisk/logging`
     ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.6.0.
     pub fn list_log_channels(&self) -> ListLogChannels {
         ListLogChannels {
             client: self.client.clone(),
         }
     }
+
     /// Adds a log channel.
     ///
     /// `POST /asterisk/logging/{logChannelName}`
+    ///
+    /// Arguments:
+    /// - `log_channel_name`: The log channel to add
+    /// - `configuration`: levels of the log channel
     ///
     /// Errors the spec documents:
     /// - 400: Bad request body
     /// - 409: Log channel could not be created.
     ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.6.0.
     pub fn add_log(
         &self,
         log_channel_name: impl Into<String>,
@@ -198,56 +242,72 @@ impl Asterisk {
             configuration: configuration.into(),
         }
     }
+
     /// Deletes a log channel.
     ///
     /// `DELETE /asterisk/logging/{logChannelName}`
     ///
+    /// Arguments:
+    /// - `log_channel_name`: Log channels name
+    ///
     /// Errors the spec documents:
     /// - 404: Log channel does not exist.
     ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.6.0.
     pub fn delete_log(&self, log_channel_name: impl Into<String>) -> DeleteLog {
         DeleteLog {
             client: self.client.clone(),
             log_channel_name: log_channel_name.into(),
         }
     }
+
     /// Rotates a log channel.
     ///
     /// `PUT /asterisk/logging/{logChannelName}/rotate`
     ///
+    /// Arguments:
+    /// - `log_channel_name`: Log channel's name
+    ///
     /// Errors the spec documents:
     /// - 404: Log channel does not exist.
     ///
-    /// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.6.0.
     pub fn rotate_log(&self, log_channel_name: impl Into<String>) -> RotateLog {
         RotateLog {
             client: self.client.clone(),
             log_channel_name: log_channel_name.into(),
         }
     }
+
     /// Get the value of a global variable.
     ///
     /// `GET /asterisk/variable`
     ///
+    /// Arguments:
+    /// - `variable`: The variable to get
+    ///
     /// Errors the spec documents:
     /// - 400: Missing variable parameter.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn get_global_var(&self, variable: impl Into<String>) -> GetGlobalVar {
         GetGlobalVar {
             client: self.client.clone(),
             variable: variable.into(),
         }
     }
+
     /// Set the value of a global variable.
     ///
     /// `POST /asterisk/variable`
     ///
+    /// Arguments:
+    /// - `variable`: The variable to set
+    ///
     /// Errors the spec documents:
     /// - 400: Missing variable parameter.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn set_global_var(&self, variable: impl Into<String>) -> SetGlobalVar {
         SetGlobalVar {
             client: self.client.clone(),
@@ -256,9 +316,10 @@ impl Asterisk {
         }
     }
 }
+
 /// `GET /asterisk/config/dynamic/{configClass}/{objectType}/{id}`: Retrieve a dynamic configuration object.
 ///
-/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.5.0.
 pub static GET_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "getObject",
@@ -293,16 +354,8 @@ pub static GET_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_18,
 };
-/// A `asterisk.getObject` request: set optional parameters, then `.send().await`.
-///
-/// Retrieve a dynamic configuration object.
-///
-/// `GET /asterisk/config/dynamic/{configClass}/{objectType}/{id}`
-///
-/// Errors the spec documents:
-/// - 404: {configClass|objectType|id} not found
-///
-/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `asterisk.getObject` request, made by [`Asterisk::get_object`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetObject {
@@ -311,6 +364,7 @@ pub struct GetObject {
     object_type: String,
     id: String,
 }
+
 impl GetObject {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_OBJECT;
@@ -337,9 +391,19 @@ impl GetObject {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for GetObject {
+    type Output = crate::Result<Vec<crate::generated::models::ConfigTuple>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::ConfigTuple>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `PUT /asterisk/config/dynamic/{configClass}/{objectType}/{id}`: Create or update a dynamic configuration object.
 ///
-/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.5.0.
 pub static UPDATE_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "updateObject",
@@ -388,18 +452,8 @@ pub static UPDATE_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_18,
 };
-/// A `asterisk.updateObject` request: set optional parameters, then `.send().await`.
-///
-/// Create or update a dynamic configuration object.
-///
-/// `PUT /asterisk/config/dynamic/{configClass}/{objectType}/{id}`
-///
-/// Errors the spec documents:
-/// - 400: Bad request body
-/// - 403: Could not create or update object
-/// - 404: {configClass|objectType} not found
-///
-/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `asterisk.updateObject` request, made by [`Asterisk::update_object`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct UpdateObject {
@@ -409,12 +463,11 @@ pub struct UpdateObject {
     id: String,
     fields: Option<std::collections::BTreeMap<String, String>>,
 }
+
 impl UpdateObject {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &UPDATE_OBJECT;
     /// The body object should have a value that is a list of ConfigTuples, which provide the fields to update. Ex. \[ { "attribute": "directmedia", "value": "false" } \]
-    ///
-    /// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn fields(
         mut self,
         fields: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -424,6 +477,7 @@ impl UpdateObject {
         );
         self
     }
+
     /// Sends the request.
     pub async fn send(
         self,
@@ -456,9 +510,19 @@ impl UpdateObject {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for UpdateObject {
+    type Output = crate::Result<Vec<crate::generated::models::ConfigTuple>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::ConfigTuple>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /asterisk/config/dynamic/{configClass}/{objectType}/{id}`: Delete a dynamic configuration object.
 ///
-/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.5.0.
 pub static DELETE_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "deleteObject",
@@ -497,17 +561,8 @@ pub static DELETE_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_18,
 };
-/// A `asterisk.deleteObject` request: set optional parameters, then `.send().await`.
-///
-/// Delete a dynamic configuration object.
-///
-/// `DELETE /asterisk/config/dynamic/{configClass}/{objectType}/{id}`
-///
-/// Errors the spec documents:
-/// - 403: Could not delete object
-/// - 404: {configClass|objectType|id} not found
-///
-/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `asterisk.deleteObject` request, made by [`Asterisk::delete_object`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct DeleteObject {
@@ -516,6 +571,7 @@ pub struct DeleteObject {
     object_type: String,
     id: String,
 }
+
 impl DeleteObject {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &DELETE_OBJECT;
@@ -540,9 +596,19 @@ impl DeleteObject {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for DeleteObject {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /asterisk/info`: Gets Asterisk system information.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static GET_INFO: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "getInfo",
@@ -560,25 +626,19 @@ pub static GET_INFO: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `asterisk.getInfo` request: set optional parameters, then `.send().await`.
-///
-/// Gets Asterisk system information.
-///
-/// `GET /asterisk/info`
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `asterisk.getInfo` request, made by [`Asterisk::get_info`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetInfo {
     client: crate::Client,
     only: Option<Vec<GetInfoOnly>>,
 }
+
 impl GetInfo {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_INFO;
     /// Filter information returned
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn only(
         mut self,
         only: impl IntoIterator<Item = impl Into<GetInfoOnly>>,
@@ -586,6 +646,7 @@ impl GetInfo {
         self.only = Some(only.into_iter().map(|v| v.into()).collect());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::AsteriskInfo> {
         let mut req = crate::Request::new(&GET_INFO);
@@ -609,6 +670,16 @@ impl GetInfo {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for GetInfo {
+    type Output = crate::Result<crate::generated::models::AsteriskInfo>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::AsteriskInfo>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /asterisk/ping`: Response pong message.
 ///
 /// Releases: 13.25.0+, 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -622,18 +693,14 @@ pub static PING: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_13,
 };
-/// A `asterisk.ping` request: set optional parameters, then `.send().await`.
-///
-/// Response pong message.
-///
-/// `GET /asterisk/ping`
-///
-/// Releases: 13.25.0+, 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `asterisk.ping` request, made by [`Asterisk::ping`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Ping {
     client: crate::Client,
 }
+
 impl Ping {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &PING;
@@ -643,9 +710,19 @@ impl Ping {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Ping {
+    type Output = crate::Result<crate::generated::models::AsteriskPing>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::AsteriskPing>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /asterisk/modules`: List Asterisk modules.
 ///
-/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.5.0.
 pub static LIST_MODULES: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "listModules",
@@ -656,18 +733,14 @@ pub static LIST_MODULES: crate::meta::OperationInfo = crate::meta::OperationInfo
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_18,
 };
-/// A `asterisk.listModules` request: set optional parameters, then `.send().await`.
-///
-/// List Asterisk modules.
-///
-/// `GET /asterisk/modules`
-///
-/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `asterisk.listModules` request, made by [`Asterisk::list_modules`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct ListModules {
     client: crate::Client,
 }
+
 impl ListModules {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST_MODULES;
@@ -677,9 +750,19 @@ impl ListModules {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for ListModules {
+    type Output = crate::Result<Vec<crate::generated::models::Module>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::Module>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /asterisk/modules/{moduleName}`: Get Asterisk module information.
 ///
-/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.5.0.
 pub static GET_MODULE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "getModule",
@@ -706,23 +789,15 @@ pub static GET_MODULE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_18,
 };
-/// A `asterisk.getModule` request: set optional parameters, then `.send().await`.
-///
-/// Get Asterisk module information.
-///
-/// `GET /asterisk/modules/{moduleName}`
-///
-/// Errors the spec documents:
-/// - 404: Module could not be found in running modules.
-/// - 409: Module information could not be retrieved.
-///
-/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `asterisk.getModule` request, made by [`Asterisk::get_module`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetModule {
     client: crate::Client,
     module_name: String,
 }
+
 impl GetModule {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_MODULE;
@@ -737,9 +812,19 @@ impl GetModule {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for GetModule {
+    type Output = crate::Result<crate::generated::models::Module>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Module>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /asterisk/modules/{moduleName}`: Load an Asterisk module.
 ///
-/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.5.0.
 pub static LOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "loadModule",
@@ -762,22 +847,15 @@ pub static LOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInfo 
     ],
     availability: crate::generated::releases::AVAILABILITY_18,
 };
-/// A `asterisk.loadModule` request: set optional parameters, then `.send().await`.
-///
-/// Load an Asterisk module.
-///
-/// `POST /asterisk/modules/{moduleName}`
-///
-/// Errors the spec documents:
-/// - 409: Module could not be loaded.
-///
-/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `asterisk.loadModule` request, made by [`Asterisk::load_module`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct LoadModule {
     client: crate::Client,
     module_name: String,
 }
+
 impl LoadModule {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LOAD_MODULE;
@@ -792,9 +870,19 @@ impl LoadModule {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for LoadModule {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /asterisk/modules/{moduleName}`: Unload an Asterisk module.
 ///
-/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.5.0.
 pub static UNLOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "unloadModule",
@@ -821,23 +909,15 @@ pub static UNLOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_18,
 };
-/// A `asterisk.unloadModule` request: set optional parameters, then `.send().await`.
-///
-/// Unload an Asterisk module.
-///
-/// `DELETE /asterisk/modules/{moduleName}`
-///
-/// Errors the spec documents:
-/// - 404: Module not found in running modules.
-/// - 409: Module could not be unloaded.
-///
-/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `asterisk.unloadModule` request, made by [`Asterisk::unload_module`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct UnloadModule {
     client: crate::Client,
     module_name: String,
 }
+
 impl UnloadModule {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &UNLOAD_MODULE;
@@ -852,9 +932,19 @@ impl UnloadModule {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for UnloadModule {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `PUT /asterisk/modules/{moduleName}`: Reload an Asterisk module.
 ///
-/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.5.0.
 pub static RELOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "reloadModule",
@@ -881,23 +971,15 @@ pub static RELOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_18,
 };
-/// A `asterisk.reloadModule` request: set optional parameters, then `.send().await`.
-///
-/// Reload an Asterisk module.
-///
-/// `PUT /asterisk/modules/{moduleName}`
-///
-/// Errors the spec documents:
-/// - 404: Module not found in running modules.
-/// - 409: Module could not be reloaded.
-///
-/// Releases: 13.5.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `asterisk.reloadModule` request, made by [`Asterisk::reload_module`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct ReloadModule {
     client: crate::Client,
     module_name: String,
 }
+
 impl ReloadModule {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &RELOAD_MODULE;
@@ -912,9 +994,19 @@ impl ReloadModule {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for ReloadModule {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /asterisk/logging`: Gets Asterisk log channel information.
 ///
-/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.6.0.
 pub static LIST_LOG_CHANNELS: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "listLogChannels",
@@ -925,18 +1017,14 @@ pub static LIST_LOG_CHANNELS: crate::meta::OperationInfo = crate::meta::Operatio
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_19,
 };
-/// A `asterisk.listLogChannels` request: set optional parameters, then `.send().await`.
-///
-/// Gets Asterisk log channel information.
-///
-/// `GET /asterisk/logging`
-///
-/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `asterisk.listLogChannels` request, made by [`Asterisk::list_log_channels`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct ListLogChannels {
     client: crate::Client,
 }
+
 impl ListLogChannels {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST_LOG_CHANNELS;
@@ -946,9 +1034,19 @@ impl ListLogChannels {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for ListLogChannels {
+    type Output = crate::Result<Vec<crate::generated::models::LogChannel>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::LogChannel>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /asterisk/logging/{logChannelName}`: Adds a log channel.
 ///
-/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.6.0.
 pub static ADD_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "addLog",
@@ -981,17 +1079,8 @@ pub static ADD_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_19,
 };
-/// A `asterisk.addLog` request: set optional parameters, then `.send().await`.
-///
-/// Adds a log channel.
-///
-/// `POST /asterisk/logging/{logChannelName}`
-///
-/// Errors the spec documents:
-/// - 400: Bad request body
-/// - 409: Log channel could not be created.
-///
-/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `asterisk.addLog` request, made by [`Asterisk::add_log`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct AddLog {
@@ -999,6 +1088,7 @@ pub struct AddLog {
     log_channel_name: String,
     configuration: String,
 }
+
 impl AddLog {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &ADD_LOG;
@@ -1017,9 +1107,19 @@ impl AddLog {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for AddLog {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /asterisk/logging/{logChannelName}`: Deletes a log channel.
 ///
-/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.6.0.
 pub static DELETE_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "deleteLog",
@@ -1042,22 +1142,15 @@ pub static DELETE_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_19,
 };
-/// A `asterisk.deleteLog` request: set optional parameters, then `.send().await`.
-///
-/// Deletes a log channel.
-///
-/// `DELETE /asterisk/logging/{logChannelName}`
-///
-/// Errors the spec documents:
-/// - 404: Log channel does not exist.
-///
-/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `asterisk.deleteLog` request, made by [`Asterisk::delete_log`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct DeleteLog {
     client: crate::Client,
     log_channel_name: String,
 }
+
 impl DeleteLog {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &DELETE_LOG;
@@ -1072,9 +1165,19 @@ impl DeleteLog {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for DeleteLog {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `PUT /asterisk/logging/{logChannelName}/rotate`: Rotates a log channel.
 ///
-/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.6.0.
 pub static ROTATE_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "rotateLog",
@@ -1097,22 +1200,15 @@ pub static ROTATE_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_19,
 };
-/// A `asterisk.rotateLog` request: set optional parameters, then `.send().await`.
-///
-/// Rotates a log channel.
-///
-/// `PUT /asterisk/logging/{logChannelName}/rotate`
-///
-/// Errors the spec documents:
-/// - 404: Log channel does not exist.
-///
-/// Releases: 13.6.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `asterisk.rotateLog` request, made by [`Asterisk::rotate_log`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct RotateLog {
     client: crate::Client,
     log_channel_name: String,
 }
+
 impl RotateLog {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &ROTATE_LOG;
@@ -1127,9 +1223,19 @@ impl RotateLog {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for RotateLog {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /asterisk/variable`: Get the value of a global variable.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static GET_GLOBAL_VAR: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "getGlobalVar",
@@ -1152,22 +1258,15 @@ pub static GET_GLOBAL_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `asterisk.getGlobalVar` request: set optional parameters, then `.send().await`.
-///
-/// Get the value of a global variable.
-///
-/// `GET /asterisk/variable`
-///
-/// Errors the spec documents:
-/// - 400: Missing variable parameter.
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `asterisk.getGlobalVar` request, made by [`Asterisk::get_global_var`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetGlobalVar {
     client: crate::Client,
     variable: String,
 }
+
 impl GetGlobalVar {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_GLOBAL_VAR;
@@ -1181,9 +1280,19 @@ impl GetGlobalVar {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for GetGlobalVar {
+    type Output = crate::Result<crate::generated::models::Variable>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Variable>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /asterisk/variable`: Set the value of a global variable.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static SET_GLOBAL_VAR: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "setGlobalVar",
@@ -1212,16 +1321,8 @@ pub static SET_GLOBAL_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `asterisk.setGlobalVar` request: set optional parameters, then `.send().await`.
-///
-/// Set the value of a global variable.
-///
-/// `POST /asterisk/variable`
-///
-/// Errors the spec documents:
-/// - 400: Missing variable parameter.
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `asterisk.setGlobalVar` request, made by [`Asterisk::set_global_var`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SetGlobalVar {
@@ -1229,16 +1330,16 @@ pub struct SetGlobalVar {
     variable: String,
     value: Option<String>,
 }
+
 impl SetGlobalVar {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SET_GLOBAL_VAR;
     /// The value to set the variable to
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn value(mut self, value: impl Into<String>) -> Self {
         self.value = Some(value.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&SET_GLOBAL_VAR);
@@ -1252,6 +1353,16 @@ impl SetGlobalVar {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for SetGlobalVar {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// The values of `GetInfoOnly`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -1260,15 +1371,20 @@ impl SetGlobalVar {
 pub enum GetInfoOnly {
     /// `build`
     Build,
+
     /// `system`
     System,
+
     /// `config`
     Config,
+
     /// `status`
     Status,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl GetInfoOnly {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["build", "system", "config", "status"];
@@ -1282,11 +1398,13 @@ impl GetInfoOnly {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for GetInfoOnly {
     fn from(value: &str) -> Self {
         match value {
@@ -1298,6 +1416,7 @@ impl From<&str> for GetInfoOnly {
         }
     }
 }
+
 impl From<String> for GetInfoOnly {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -1306,22 +1425,26 @@ impl From<String> for GetInfoOnly {
         }
     }
 }
+
 impl std::str::FromStr for GetInfoOnly {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for GetInfoOnly {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for GetInfoOnly {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for GetInfoOnly {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,

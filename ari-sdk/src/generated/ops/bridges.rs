@@ -7,20 +7,23 @@
 pub struct Bridges {
     client: crate::Client,
 }
+
 impl Bridges {
     pub(crate) fn new(client: crate::Client) -> Self {
         Bridges { client }
     }
+
     /// List all active bridges in Asterisk.
     ///
     /// `GET /bridges`
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn list(&self) -> List {
         List {
             client: self.client.clone(),
         }
     }
+
     /// Create a new bridge.
     ///
     /// `POST /bridges`
@@ -30,7 +33,7 @@ impl Bridges {
     /// Errors the spec documents:
     /// - 409: Bridge with the same bridgeId already exists
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn create(&self) -> Create {
         Create {
             client: self.client.clone(),
@@ -40,16 +43,20 @@ impl Bridges {
             variables: None,
         }
     }
+
     /// Create a new bridge.
     ///
     /// `POST /bridges/{bridgeId}`
     ///
     /// This bridge persists until it has been shut down, or Asterisk has been shut down.
     ///
+    /// Arguments:
+    /// - `bridge_id`: Unique ID to give to the bridge being created.
+    ///
     /// Errors the spec documents:
     /// - 409: Bridge with the same bridgeId already exists
     ///
-    /// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.2.0.
     pub fn create_with_id(&self, bridge_id: impl Into<String>) -> CreateWithId {
         CreateWithId {
             client: self.client.clone(),
@@ -59,39 +66,52 @@ impl Bridges {
             variables: None,
         }
     }
+
     /// Get bridge details.
     ///
     /// `GET /bridges/{bridgeId}`
     ///
+    /// Arguments:
+    /// - `bridge_id`: Bridge's id
+    ///
     /// Errors the spec documents:
     /// - 404: Bridge not found
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn get(&self, bridge_id: impl Into<String>) -> Get {
         Get {
             client: self.client.clone(),
             bridge_id: bridge_id.into(),
         }
     }
+
     /// Shut down a bridge.
     ///
     /// `DELETE /bridges/{bridgeId}`
     ///
     /// If any channels are in this bridge, they will be removed and resume whatever they were doing beforehand.
     ///
+    /// Arguments:
+    /// - `bridge_id`: Bridge's id
+    ///
     /// Errors the spec documents:
     /// - 404: Bridge not found
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn destroy(&self, bridge_id: impl Into<String>) -> Destroy {
         Destroy {
             client: self.client.clone(),
             bridge_id: bridge_id.into(),
         }
     }
+
     /// Get the value of a bridge variable or function.
     ///
     /// `GET /bridges/{bridgeId}/variable`
+    ///
+    /// Arguments:
+    /// - `bridge_id`: Bridge's id
+    /// - `variable`: The bridge variable or function to get
     ///
     /// Errors the spec documents:
     /// - 400: Missing variable parameter.
@@ -110,9 +130,14 @@ impl Bridges {
             variable: variable.into(),
         }
     }
+
     /// Set the value of a bridge variable or function.
     ///
     /// `POST /bridges/{bridgeId}/variable`
+    ///
+    /// Arguments:
+    /// - `bridge_id`: Bridge's id
+    /// - `variable`: The bridge variable or function to set
     ///
     /// Errors the spec documents:
     /// - 400: Missing variable parameter.
@@ -133,9 +158,14 @@ impl Bridges {
             report_events: None,
         }
     }
+
     /// Get the value of multiple bridge variables or functions.
     ///
     /// `GET /bridges/{bridgeId}/variables`
+    ///
+    /// Arguments:
+    /// - `bridge_id`: Bridge's id
+    /// - `variables`: The bridge variables or functions to get
     ///
     /// Errors the spec documents:
     /// - 400: Missing variables parameter.
@@ -154,9 +184,14 @@ impl Bridges {
             variables: variables.into_iter().map(|v| v.into()).collect(),
         }
     }
+
     /// Set the values of multiple bridge variables or functions.
     ///
     /// `POST /bridges/{bridgeId}/variables`
+    ///
+    /// Arguments:
+    /// - `bridge_id`: Bridge's id
+    /// - `variables`: The "variables" key in the body object holds variable key/value pairs to set on the bridge. Each variable value may be either a string or an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in bridge events (defaults to false). Ex. { "variables": { "Bridge_State": "WaitingForAgent", "Support_Level": { "value": "Premium", "report_events": true } } }
     ///
     /// Errors the spec documents:
     /// - 400: Missing variables parameter.
@@ -175,9 +210,14 @@ impl Bridges {
             variables: variables.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
         }
     }
+
     /// Add a channel to a bridge.
     ///
     /// `POST /bridges/{bridgeId}/addChannel`
+    ///
+    /// Arguments:
+    /// - `bridge_id`: Bridge's id
+    /// - `channel`: Ids of channels to add to bridge
     ///
     /// Errors the spec documents:
     /// - 400: Channel not found
@@ -185,7 +225,7 @@ impl Bridges {
     /// - 409: Bridge not in Stasis application; Channel currently recording
     /// - 422: Channel not in Stasis application
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn add_channel(
         &self,
         bridge_id: impl Into<String>,
@@ -201,9 +241,14 @@ impl Bridges {
             inhibit_connected_line_updates: None,
         }
     }
+
     /// Remove a channel from a bridge.
     ///
     /// `POST /bridges/{bridgeId}/removeChannel`
+    ///
+    /// Arguments:
+    /// - `bridge_id`: Bridge's id
+    /// - `channel`: Ids of channels to remove from bridge
     ///
     /// Errors the spec documents:
     /// - 400: Channel not found
@@ -211,7 +256,7 @@ impl Bridges {
     /// - 409: Bridge not in Stasis application
     /// - 422: Channel not in this bridge
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn remove_channel(
         &self,
         bridge_id: impl Into<String>,
@@ -223,9 +268,14 @@ impl Bridges {
             channel: channel.into_iter().map(|v| v.into()).collect(),
         }
     }
+
     /// Set a channel as the video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants.
     ///
     /// `POST /bridges/{bridgeId}/videoSource/{channelId}`
+    ///
+    /// Arguments:
+    /// - `bridge_id`: Bridge's id
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Bridge or Channel not found
@@ -244,9 +294,13 @@ impl Bridges {
             channel_id: channel_id.into(),
         }
     }
+
     /// Removes any explicit video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants. When no explicit video source is set, talk detection will be used to determine the active video stream.
     ///
     /// `DELETE /bridges/{bridgeId}/videoSource`
+    ///
+    /// Arguments:
+    /// - `bridge_id`: Bridge's id
     ///
     /// Errors the spec documents:
     /// - 404: Bridge not found
@@ -258,15 +312,19 @@ impl Bridges {
             bridge_id: bridge_id.into(),
         }
     }
+
     /// Play music on hold to a bridge or change the MOH class that is playing.
     ///
     /// `POST /bridges/{bridgeId}/moh`
+    ///
+    /// Arguments:
+    /// - `bridge_id`: Bridge's id
     ///
     /// Errors the spec documents:
     /// - 404: Bridge not found
     /// - 409: Bridge not in Stasis application
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn start_moh(&self, bridge_id: impl Into<String>) -> StartMoh {
         StartMoh {
             client: self.client.clone(),
@@ -274,35 +332,44 @@ impl Bridges {
             moh_class: None,
         }
     }
+
     /// Stop playing music on hold to a bridge.
     ///
     /// `DELETE /bridges/{bridgeId}/moh`
     ///
     /// This will only stop music on hold being played via POST bridges/{bridgeId}/moh.
     ///
+    /// Arguments:
+    /// - `bridge_id`: Bridge's id
+    ///
     /// Errors the spec documents:
     /// - 404: Bridge not found
     /// - 409: Bridge not in Stasis application
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn stop_moh(&self, bridge_id: impl Into<String>) -> StopMoh {
         StopMoh {
             client: self.client.clone(),
             bridge_id: bridge_id.into(),
         }
     }
+
     /// Start playback of media on a bridge.
     ///
     /// `POST /bridges/{bridgeId}/play`
     ///
     /// The media URI may be any of a number of URI's. Currently sound:, recording:, number:, digits:, characters:, and tone: URI's are supported. This operation creates a playback resource that can be used to control the playback of media (pause, rewind, fast forward, etc.)
     ///
+    /// Arguments:
+    /// - `bridge_id`: Bridge's id
+    /// - `media`: Media URIs to play.
+    ///
     /// Errors the spec documents:
     /// - 404: Bridge not found
     /// - 409: Bridge not in a Stasis application
     /// - 422: The format specified is unknown on this system
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn play(
         &self,
         bridge_id: impl Into<String>,
@@ -319,18 +386,24 @@ impl Bridges {
             playback_id: None,
         }
     }
+
     /// Start playback of media on a bridge.
     ///
     /// `POST /bridges/{bridgeId}/play/{playbackId}`
     ///
     /// The media URI may be any of a number of URI's. Currently sound:, recording:, number:, digits:, characters:, and tone: URI's are supported. This operation creates a playback resource that can be used to control the playback of media (pause, rewind, fast forward, etc.)
     ///
+    /// Arguments:
+    /// - `bridge_id`: Bridge's id
+    /// - `playback_id`: Playback ID.
+    /// - `media`: Media URIs to play.
+    ///
     /// Errors the spec documents:
     /// - 404: Bridge not found
     /// - 409: Bridge not in a Stasis application
     /// - 422: The format specified is unknown on this system
     ///
-    /// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.3.0.
     pub fn play_with_id(
         &self,
         bridge_id: impl Into<String>,
@@ -348,11 +421,17 @@ impl Bridges {
             skipms: None,
         }
     }
+
     /// Start a recording.
     ///
     /// `POST /bridges/{bridgeId}/record`
     ///
     /// This records the mixed audio from all channels participating in this bridge.
+    ///
+    /// Arguments:
+    /// - `bridge_id`: Bridge's id
+    /// - `name`: Recording's filename
+    /// - `format`: Format to encode audio in
     ///
     /// Errors the spec documents:
     /// - 400: Invalid parameters
@@ -360,7 +439,7 @@ impl Bridges {
     /// - 409: Bridge is not in a Stasis application; A recording with the same name already exists on the system and can not be overwritten because it is in progress or ifExists=fail
     /// - 422: The format specified is unknown on this system
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn record(
         &self,
         bridge_id: impl Into<String>,
@@ -380,11 +459,15 @@ impl Bridges {
             terminate_on: None,
         }
     }
+
     /// Create a new bridge or updates an existing one.
     ///
     /// `POST /bridges/{bridgeId}`
     ///
     /// This bridge persists until it has been shut down, or Asterisk has been shut down.
+    ///
+    /// Arguments:
+    /// - `bridge_id`: Unique ID to give to the bridge being created.
     ///
     /// Releases: 12.2.0+, 13.0.0–13.1.1.
     pub fn create_or_update_with_id(
@@ -399,9 +482,10 @@ impl Bridges {
         }
     }
 }
+
 /// `GET /bridges`: List all active bridges in Asterisk.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "list",
@@ -412,18 +496,14 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.list` request: set optional parameters, then `.send().await`.
-///
-/// List all active bridges in Asterisk.
-///
-/// `GET /bridges`
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `bridges.list` request, made by [`Bridges::list`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct List {
     client: crate::Client,
 }
+
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
@@ -433,9 +513,19 @@ impl List {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for List {
+    type Output = crate::Result<Vec<crate::generated::models::Bridge>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::Bridge>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /bridges`: Create a new bridge.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "create",
@@ -476,18 +566,8 @@ pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.create` request: set optional parameters, then `.send().await`.
-///
-/// Create a new bridge.
-///
-/// `POST /bridges`
-///
-/// This bridge persists until it has been shut down, or Asterisk has been shut down.
-///
-/// Errors the spec documents:
-/// - 409: Bridge with the same bridgeId already exists
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `bridges.create` request, made by [`Bridges::create`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Create {
@@ -497,30 +577,30 @@ pub struct Create {
     name: Option<String>,
     variables: Option<std::collections::BTreeMap<String, String>>,
 }
+
 impl Create {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CREATE;
     /// Comma separated list of bridge type attributes (mixing, holding, dtmf_events, proxy_media, video_sfu, video_single, sdp_label).
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn r#type(mut self, r#type: impl Into<String>) -> Self {
         self.r#type = Some(r#type.into());
         self
     }
+
     /// Unique ID to give to the bridge being created.
     ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.2.0.
     pub fn bridge_id(mut self, bridge_id: impl Into<String>) -> Self {
         self.bridge_id = Some(bridge_id.into());
         self
     }
+
     /// Name to give to the bridge being created.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
+
     /// The "variables" key in the body object holds variable key/value pairs to set on the bridge on creation. Each variable is an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in bridge events (defaults to false).   Ex. { "name": "SupportBridge", "variables": {  "Bridge_State": { "value": "WaitingForAgent", "report_events": true } } }
     ///
     /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
@@ -533,6 +613,7 @@ impl Create {
         );
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Bridge> {
         let mut req = crate::Request::new(&CREATE);
@@ -557,9 +638,19 @@ impl Create {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Create {
+    type Output = crate::Result<crate::generated::models::Bridge>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Bridge>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /bridges/{bridgeId}`: Create a new bridge.
 ///
-/// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.2.0.
 pub static CREATE_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "createWithId",
@@ -600,18 +691,8 @@ pub static CREATE_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationIn
     ],
     availability: crate::generated::releases::AVAILABILITY_12,
 };
-/// A `bridges.createWithId` request: set optional parameters, then `.send().await`.
-///
-/// Create a new bridge.
-///
-/// `POST /bridges/{bridgeId}`
-///
-/// This bridge persists until it has been shut down, or Asterisk has been shut down.
-///
-/// Errors the spec documents:
-/// - 409: Bridge with the same bridgeId already exists
-///
-/// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `bridges.createWithId` request, made by [`Bridges::create_with_id`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct CreateWithId {
@@ -621,23 +702,22 @@ pub struct CreateWithId {
     name: Option<String>,
     variables: Option<std::collections::BTreeMap<String, String>>,
 }
+
 impl CreateWithId {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CREATE_WITH_ID;
     /// Comma separated list of bridge type attributes (mixing, holding, dtmf_events, proxy_media, video_sfu, video_single, sdp_label) to set.
-    ///
-    /// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn r#type(mut self, r#type: impl Into<String>) -> Self {
         self.r#type = Some(r#type.into());
         self
     }
+
     /// Set the name of the bridge.
-    ///
-    /// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
+
     /// The "variables" key in the body object holds variable key/value pairs to set on the bridge on creation. Each variable is an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in bridge events (defaults to false).   Ex. { "name": "SupportBridge", "variables": {  "Bridge_State": { "value": "WaitingForAgent", "report_events": true } } }
     ///
     /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
@@ -650,6 +730,7 @@ impl CreateWithId {
         );
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Bridge> {
         let mut req = crate::Request::new(&CREATE_WITH_ID);
@@ -676,9 +757,19 @@ impl CreateWithId {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for CreateWithId {
+    type Output = crate::Result<crate::generated::models::Bridge>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Bridge>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /bridges/{bridgeId}`: Get bridge details.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "get",
@@ -701,22 +792,15 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.get` request: set optional parameters, then `.send().await`.
-///
-/// Get bridge details.
-///
-/// `GET /bridges/{bridgeId}`
-///
-/// Errors the spec documents:
-/// - 404: Bridge not found
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `bridges.get` request, made by [`Bridges::get`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Get {
     client: crate::Client,
     bridge_id: String,
 }
+
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
@@ -731,9 +815,19 @@ impl Get {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Get {
+    type Output = crate::Result<crate::generated::models::Bridge>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Bridge>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /bridges/{bridgeId}`: Shut down a bridge.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static DESTROY: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "destroy",
@@ -756,24 +850,15 @@ pub static DESTROY: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.destroy` request: set optional parameters, then `.send().await`.
-///
-/// Shut down a bridge.
-///
-/// `DELETE /bridges/{bridgeId}`
-///
-/// If any channels are in this bridge, they will be removed and resume whatever they were doing beforehand.
-///
-/// Errors the spec documents:
-/// - 404: Bridge not found
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `bridges.destroy` request, made by [`Bridges::destroy`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Destroy {
     client: crate::Client,
     bridge_id: String,
 }
+
 impl Destroy {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &DESTROY;
@@ -788,6 +873,16 @@ impl Destroy {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Destroy {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /bridges/{bridgeId}/variable`: Get the value of a bridge variable or function.
 ///
 /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
@@ -827,18 +922,8 @@ pub static GET_BRIDGE_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
     ],
     availability: crate::generated::releases::AVAILABILITY_38,
 };
-/// A `bridges.getBridgeVar` request: set optional parameters, then `.send().await`.
-///
-/// Get the value of a bridge variable or function.
-///
-/// `GET /bridges/{bridgeId}/variable`
-///
-/// Errors the spec documents:
-/// - 400: Missing variable parameter.
-/// - 404: Bridge or variable not found
-/// - 409: Bridge not in a Stasis application
-///
-/// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
+
+/// A `bridges.getBridgeVar` request, made by [`Bridges::get_bridge_var`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetBridgeVar {
@@ -846,6 +931,7 @@ pub struct GetBridgeVar {
     bridge_id: String,
     variable: String,
 }
+
 impl GetBridgeVar {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_BRIDGE_VAR;
@@ -864,6 +950,16 @@ impl GetBridgeVar {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for GetBridgeVar {
+    type Output = crate::Result<crate::generated::models::Variable>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Variable>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /bridges/{bridgeId}/variable`: Set the value of a bridge variable or function.
 ///
 /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
@@ -915,18 +1011,8 @@ pub static SET_BRIDGE_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
     ],
     availability: crate::generated::releases::AVAILABILITY_38,
 };
-/// A `bridges.setBridgeVar` request: set optional parameters, then `.send().await`.
-///
-/// Set the value of a bridge variable or function.
-///
-/// `POST /bridges/{bridgeId}/variable`
-///
-/// Errors the spec documents:
-/// - 400: Missing variable parameter.
-/// - 404: Bridge not found
-/// - 409: Bridge not in a Stasis application
-///
-/// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
+
+/// A `bridges.setBridgeVar` request, made by [`Bridges::set_bridge_var`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SetBridgeVar {
@@ -936,25 +1022,24 @@ pub struct SetBridgeVar {
     value: Option<String>,
     report_events: Option<bool>,
 }
+
 impl SetBridgeVar {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SET_BRIDGE_VAR;
     /// The value to set the variable to
-    ///
-    /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
     pub fn value(mut self, value: impl Into<String>) -> Self {
         self.value = Some(value.into());
         self
     }
+
     /// Whether this variable should be included in bridge events. Defaults to false.
     ///
     /// Server default: `false`.
-    ///
-    /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
     pub fn report_events(mut self, report_events: bool) -> Self {
         self.report_events = Some(report_events);
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&SET_BRIDGE_VAR);
@@ -979,6 +1064,16 @@ impl SetBridgeVar {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for SetBridgeVar {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /bridges/{bridgeId}/variables`: Get the value of multiple bridge variables or functions.
 ///
 /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
@@ -1018,18 +1113,8 @@ pub static GET_BRIDGE_VARS: crate::meta::OperationInfo = crate::meta::OperationI
     ],
     availability: crate::generated::releases::AVAILABILITY_38,
 };
-/// A `bridges.getBridgeVars` request: set optional parameters, then `.send().await`.
-///
-/// Get the value of multiple bridge variables or functions.
-///
-/// `GET /bridges/{bridgeId}/variables`
-///
-/// Errors the spec documents:
-/// - 400: Missing variables parameter.
-/// - 404: Bridge or variable not found
-/// - 409: Bridge not in a Stasis application
-///
-/// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
+
+/// A `bridges.getBridgeVars` request, made by [`Bridges::get_bridge_vars`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetBridgeVars {
@@ -1037,6 +1122,7 @@ pub struct GetBridgeVars {
     bridge_id: String,
     variables: Vec<String>,
 }
+
 impl GetBridgeVars {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_BRIDGE_VARS;
@@ -1060,6 +1146,16 @@ impl GetBridgeVars {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for GetBridgeVars {
+    type Output = crate::Result<crate::generated::models::Variables>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Variables>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /bridges/{bridgeId}/variables`: Set the values of multiple bridge variables or functions.
 ///
 /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
@@ -1099,18 +1195,8 @@ pub static SET_BRIDGE_VARS: crate::meta::OperationInfo = crate::meta::OperationI
     ],
     availability: crate::generated::releases::AVAILABILITY_38,
 };
-/// A `bridges.setBridgeVars` request: set optional parameters, then `.send().await`.
-///
-/// Set the values of multiple bridge variables or functions.
-///
-/// `POST /bridges/{bridgeId}/variables`
-///
-/// Errors the spec documents:
-/// - 400: Missing variables parameter.
-/// - 404: Bridge not found
-/// - 409: Bridge not in a Stasis application
-///
-/// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
+
+/// A `bridges.setBridgeVars` request, made by [`Bridges::set_bridge_vars`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SetBridgeVars {
@@ -1118,6 +1204,7 @@ pub struct SetBridgeVars {
     bridge_id: String,
     variables: std::collections::BTreeMap<String, String>,
 }
+
 impl SetBridgeVars {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SET_BRIDGE_VARS;
@@ -1142,9 +1229,19 @@ impl SetBridgeVars {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for SetBridgeVars {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /bridges/{bridgeId}/addChannel`: Add a channel to a bridge.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static ADD_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "addChannel",
@@ -1209,19 +1306,8 @@ pub static ADD_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInfo 
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.addChannel` request: set optional parameters, then `.send().await`.
-///
-/// Add a channel to a bridge.
-///
-/// `POST /bridges/{bridgeId}/addChannel`
-///
-/// Errors the spec documents:
-/// - 400: Channel not found
-/// - 404: Bridge not found
-/// - 409: Bridge not in Stasis application; Channel currently recording
-/// - 422: Channel not in Stasis application
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `bridges.addChannel` request, made by [`Bridges::add_channel`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct AddChannel {
@@ -1233,39 +1319,41 @@ pub struct AddChannel {
     mute: Option<bool>,
     inhibit_connected_line_updates: Option<bool>,
 }
+
 impl AddChannel {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &ADD_CHANNEL;
     /// Channel's role in the bridge
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn role(mut self, role: impl Into<String>) -> Self {
         self.role = Some(role.into());
         self
     }
+
     /// Absorb DTMF coming from this channel, preventing it to pass through to the bridge
     ///
     /// Server default: `false`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn absorb_dtmf(mut self, absorb_dtmf: bool) -> Self {
         self.absorb_dtmf = Some(absorb_dtmf);
         self
     }
+
     /// Mute audio from this channel, preventing it to pass through to the bridge
     ///
     /// Server default: `false`.
     ///
-    /// Releases: 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 16.0.0.
     pub fn mute(mut self, mute: bool) -> Self {
         self.mute = Some(mute);
         self
     }
+
     /// Do not present the identity of the newly connected channel to other bridge members
     ///
     /// Server default: `false`.
     ///
-    /// Releases: 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 18.0.0.
     pub fn inhibit_connected_line_updates(
         mut self,
         inhibit_connected_line_updates: bool,
@@ -1273,6 +1361,7 @@ impl AddChannel {
         self.inhibit_connected_line_updates = Some(inhibit_connected_line_updates);
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&ADD_CHANNEL);
@@ -1311,9 +1400,19 @@ impl AddChannel {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for AddChannel {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /bridges/{bridgeId}/removeChannel`: Remove a channel from a bridge.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static REMOVE_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "removeChannel",
@@ -1354,19 +1453,8 @@ pub static REMOVE_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationIn
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.removeChannel` request: set optional parameters, then `.send().await`.
-///
-/// Remove a channel from a bridge.
-///
-/// `POST /bridges/{bridgeId}/removeChannel`
-///
-/// Errors the spec documents:
-/// - 400: Channel not found
-/// - 404: Bridge not found
-/// - 409: Bridge not in Stasis application
-/// - 422: Channel not in this bridge
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `bridges.removeChannel` request, made by [`Bridges::remove_channel`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct RemoveChannel {
@@ -1374,6 +1462,7 @@ pub struct RemoveChannel {
     bridge_id: String,
     channel: Vec<String>,
 }
+
 impl RemoveChannel {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &REMOVE_CHANNEL;
@@ -1397,6 +1486,16 @@ impl RemoveChannel {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for RemoveChannel {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /bridges/{bridgeId}/videoSource/{channelId}`: Set a channel as the video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants.
 ///
 /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -1436,18 +1535,8 @@ pub static SET_VIDEO_SOURCE: crate::meta::OperationInfo = crate::meta::Operation
     ],
     availability: crate::generated::releases::AVAILABILITY_11,
 };
-/// A `bridges.setVideoSource` request: set optional parameters, then `.send().await`.
-///
-/// Set a channel as the video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants.
-///
-/// `POST /bridges/{bridgeId}/videoSource/{channelId}`
-///
-/// Errors the spec documents:
-/// - 404: Bridge or Channel not found
-/// - 409: Channel not in Stasis application
-/// - 422: Channel not in this Bridge
-///
-/// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `bridges.setVideoSource` request, made by [`Bridges::set_video_source`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SetVideoSource {
@@ -1455,6 +1544,7 @@ pub struct SetVideoSource {
     bridge_id: String,
     channel_id: String,
 }
+
 impl SetVideoSource {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SET_VIDEO_SOURCE;
@@ -1474,6 +1564,16 @@ impl SetVideoSource {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for SetVideoSource {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /bridges/{bridgeId}/videoSource`: Removes any explicit video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants. When no explicit video source is set, talk detection will be used to determine the active video stream.
 ///
 /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -1499,22 +1599,15 @@ pub static CLEAR_VIDEO_SOURCE: crate::meta::OperationInfo = crate::meta::Operati
     ],
     availability: crate::generated::releases::AVAILABILITY_11,
 };
-/// A `bridges.clearVideoSource` request: set optional parameters, then `.send().await`.
-///
-/// Removes any explicit video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants. When no explicit video source is set, talk detection will be used to determine the active video stream.
-///
-/// `DELETE /bridges/{bridgeId}/videoSource`
-///
-/// Errors the spec documents:
-/// - 404: Bridge not found
-///
-/// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `bridges.clearVideoSource` request, made by [`Bridges::clear_video_source`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct ClearVideoSource {
     client: crate::Client,
     bridge_id: String,
 }
+
 impl ClearVideoSource {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CLEAR_VIDEO_SOURCE;
@@ -1529,9 +1622,19 @@ impl ClearVideoSource {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for ClearVideoSource {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /bridges/{bridgeId}/moh`: Play music on hold to a bridge or change the MOH class that is playing.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static START_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "startMoh",
@@ -1564,17 +1667,8 @@ pub static START_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.startMoh` request: set optional parameters, then `.send().await`.
-///
-/// Play music on hold to a bridge or change the MOH class that is playing.
-///
-/// `POST /bridges/{bridgeId}/moh`
-///
-/// Errors the spec documents:
-/// - 404: Bridge not found
-/// - 409: Bridge not in Stasis application
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `bridges.startMoh` request, made by [`Bridges::start_moh`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct StartMoh {
@@ -1582,16 +1676,16 @@ pub struct StartMoh {
     bridge_id: String,
     moh_class: Option<String>,
 }
+
 impl StartMoh {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &START_MOH;
     /// Channel's id
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn moh_class(mut self, moh_class: impl Into<String>) -> Self {
         self.moh_class = Some(moh_class.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&START_MOH);
@@ -1606,9 +1700,19 @@ impl StartMoh {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for StartMoh {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /bridges/{bridgeId}/moh`: Stop playing music on hold to a bridge.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static STOP_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "stopMoh",
@@ -1635,25 +1739,15 @@ pub static STOP_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.stopMoh` request: set optional parameters, then `.send().await`.
-///
-/// Stop playing music on hold to a bridge.
-///
-/// `DELETE /bridges/{bridgeId}/moh`
-///
-/// This will only stop music on hold being played via POST bridges/{bridgeId}/moh.
-///
-/// Errors the spec documents:
-/// - 404: Bridge not found
-/// - 409: Bridge not in Stasis application
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `bridges.stopMoh` request, made by [`Bridges::stop_moh`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct StopMoh {
     client: crate::Client,
     bridge_id: String,
 }
+
 impl StopMoh {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &STOP_MOH;
@@ -1668,9 +1762,19 @@ impl StopMoh {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for StopMoh {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /bridges/{bridgeId}/play`: Start playback of media on a bridge.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static PLAY: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "play",
@@ -1737,20 +1841,8 @@ pub static PLAY: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.play` request: set optional parameters, then `.send().await`.
-///
-/// Start playback of media on a bridge.
-///
-/// `POST /bridges/{bridgeId}/play`
-///
-/// The media URI may be any of a number of URI's. Currently sound:, recording:, number:, digits:, characters:, and tone: URI's are supported. This operation creates a playback resource that can be used to control the playback of media (pause, rewind, fast forward, etc.)
-///
-/// Errors the spec documents:
-/// - 404: Bridge not found
-/// - 409: Bridge not in a Stasis application
-/// - 422: The format specified is unknown on this system
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `bridges.play` request, made by [`Bridges::play`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Play {
@@ -1763,6 +1855,7 @@ pub struct Play {
     skipms: Option<i64>,
     playback_id: Option<String>,
 }
+
 impl Play {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &PLAY;
@@ -1773,42 +1866,41 @@ impl Play {
         self.announcer_format = Some(announcer_format.into());
         self
     }
+
     /// For sounds, selects language for sound.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn lang(mut self, lang: impl Into<String>) -> Self {
         self.lang = Some(lang.into());
         self
     }
+
     /// Number of milliseconds to skip before playing. Only applies to the first URI if multiple media URIs are specified.
     ///
     /// Server default: `0`.
     ///
     /// Range: 0 to unbounded, checked before sending.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn offsetms(mut self, offsetms: i64) -> Self {
         self.offsetms = Some(offsetms);
         self
     }
+
     /// Number of milliseconds to skip for forward/reverse operations.
     ///
     /// Server default: `3000`.
     ///
     /// Range: 0 to unbounded, checked before sending.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn skipms(mut self, skipms: i64) -> Self {
         self.skipms = Some(skipms);
         self
     }
+
     /// Playback Id.
     ///
-    /// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.3.0.
     pub fn playback_id(mut self, playback_id: impl Into<String>) -> Self {
         self.playback_id = Some(playback_id.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Playback> {
         let mut req = crate::Request::new(&PLAY);
@@ -1862,9 +1954,19 @@ impl Play {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Play {
+    type Output = crate::Result<crate::generated::models::Playback>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Playback>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /bridges/{bridgeId}/play/{playbackId}`: Start playback of media on a bridge.
 ///
-/// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.3.0.
 pub static PLAY_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "playWithId",
@@ -1931,20 +2033,8 @@ pub static PLAY_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo
     ],
     availability: crate::generated::releases::AVAILABILITY_4,
 };
-/// A `bridges.playWithId` request: set optional parameters, then `.send().await`.
-///
-/// Start playback of media on a bridge.
-///
-/// `POST /bridges/{bridgeId}/play/{playbackId}`
-///
-/// The media URI may be any of a number of URI's. Currently sound:, recording:, number:, digits:, characters:, and tone: URI's are supported. This operation creates a playback resource that can be used to control the playback of media (pause, rewind, fast forward, etc.)
-///
-/// Errors the spec documents:
-/// - 404: Bridge not found
-/// - 409: Bridge not in a Stasis application
-/// - 422: The format specified is unknown on this system
-///
-/// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `bridges.playWithId` request, made by [`Bridges::play_with_id`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct PlayWithId {
@@ -1957,6 +2047,7 @@ pub struct PlayWithId {
     offsetms: Option<i64>,
     skipms: Option<i64>,
 }
+
 impl PlayWithId {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &PLAY_WITH_ID;
@@ -1967,35 +2058,33 @@ impl PlayWithId {
         self.announcer_format = Some(announcer_format.into());
         self
     }
+
     /// For sounds, selects language for sound.
-    ///
-    /// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn lang(mut self, lang: impl Into<String>) -> Self {
         self.lang = Some(lang.into());
         self
     }
+
     /// Number of milliseconds to skip before playing. Only applies to the first URI if multiple media URIs are specified.
     ///
     /// Server default: `0`.
     ///
     /// Range: 0 to unbounded, checked before sending.
-    ///
-    /// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn offsetms(mut self, offsetms: i64) -> Self {
         self.offsetms = Some(offsetms);
         self
     }
+
     /// Number of milliseconds to skip for forward/reverse operations.
     ///
     /// Server default: `3000`.
     ///
     /// Range: 0 to unbounded, checked before sending.
-    ///
-    /// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn skipms(mut self, skipms: i64) -> Self {
         self.skipms = Some(skipms);
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Playback> {
         let mut req = crate::Request::new(&PLAY_WITH_ID);
@@ -2051,9 +2140,19 @@ impl PlayWithId {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for PlayWithId {
+    type Output = crate::Result<crate::generated::models::Playback>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Playback>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /bridges/{bridgeId}/record`: Start a recording.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static RECORD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "record",
@@ -2136,21 +2235,8 @@ pub static RECORD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `bridges.record` request: set optional parameters, then `.send().await`.
-///
-/// Start a recording.
-///
-/// `POST /bridges/{bridgeId}/record`
-///
-/// This records the mixed audio from all channels participating in this bridge.
-///
-/// Errors the spec documents:
-/// - 400: Invalid parameters
-/// - 404: Bridge not found
-/// - 409: Bridge is not in a Stasis application; A recording with the same name already exists on the system and can not be overwritten because it is in progress or ifExists=fail
-/// - 422: The format specified is unknown on this system
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `bridges.record` request, made by [`Bridges::record`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Record {
@@ -2165,6 +2251,7 @@ pub struct Record {
     beep: Option<bool>,
     terminate_on: Option<RecordTerminateOn>,
 }
+
 impl Record {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &RECORD;
@@ -2175,55 +2262,51 @@ impl Record {
         self.recorder_format = Some(recorder_format.into());
         self
     }
+
     /// Maximum duration of the recording, in seconds. 0 for no limit.
     ///
     /// Server default: `0`.
     ///
     /// Range: 0 to unbounded, checked before sending.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn max_duration_seconds(mut self, max_duration_seconds: i64) -> Self {
         self.max_duration_seconds = Some(max_duration_seconds);
         self
     }
+
     /// Maximum duration of silence, in seconds. 0 for no limit.
     ///
     /// Server default: `0`.
     ///
     /// Range: 0 to unbounded, checked before sending.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn max_silence_seconds(mut self, max_silence_seconds: i64) -> Self {
         self.max_silence_seconds = Some(max_silence_seconds);
         self
     }
+
     /// Action to take if a recording with the same name already exists.
     ///
     /// Server default: `fail`.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn if_exists(mut self, if_exists: impl Into<RecordIfExists>) -> Self {
         self.if_exists = Some(if_exists.into());
         self
     }
+
     /// Play beep when recording begins
     ///
     /// Server default: `false`.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn beep(mut self, beep: bool) -> Self {
         self.beep = Some(beep);
         self
     }
+
     /// DTMF input to terminate recording.
     ///
     /// Server default: `none`.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn terminate_on(mut self, terminate_on: impl Into<RecordTerminateOn>) -> Self {
         self.terminate_on = Some(terminate_on.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::LiveRecording> {
         let mut req = crate::Request::new(&RECORD);
@@ -2297,6 +2380,16 @@ impl Record {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Record {
+    type Output = crate::Result<crate::generated::models::LiveRecording>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::LiveRecording>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /bridges/{bridgeId}`: Create a new bridge or updates an existing one.
 ///
 /// Releases: 12.2.0+, 13.0.0–13.1.1.
@@ -2329,15 +2422,8 @@ pub static CREATE_OR_UPDATE_WITH_ID: crate::meta::OperationInfo = crate::meta::O
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_3,
 };
-/// A `bridges.create_or_update_with_id` request: set optional parameters, then `.send().await`.
-///
-/// Create a new bridge or updates an existing one.
-///
-/// `POST /bridges/{bridgeId}`
-///
-/// This bridge persists until it has been shut down, or Asterisk has been shut down.
-///
-/// Releases: 12.2.0+, 13.0.0–13.1.1.
+
+/// A `bridges.create_or_update_with_id` request, made by [`Bridges::create_or_update_with_id`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct CreateOrUpdateWithId {
@@ -2346,23 +2432,22 @@ pub struct CreateOrUpdateWithId {
     bridge_id: String,
     name: Option<String>,
 }
+
 impl CreateOrUpdateWithId {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CREATE_OR_UPDATE_WITH_ID;
     /// Comma separated list of bridge type attributes (mixing, holding, dtmf_events, proxy_media) to set.
-    ///
-    /// Releases: 12.2.0+, 13.0.0–13.1.1.
     pub fn r#type(mut self, r#type: impl Into<String>) -> Self {
         self.r#type = Some(r#type.into());
         self
     }
+
     /// Set the name of the bridge.
-    ///
-    /// Releases: 12.2.0+, 13.0.0–13.1.1.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Bridge> {
         let mut req = crate::Request::new(&CREATE_OR_UPDATE_WITH_ID);
@@ -2380,6 +2465,16 @@ impl CreateOrUpdateWithId {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for CreateOrUpdateWithId {
+    type Output = crate::Result<crate::generated::models::Bridge>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Bridge>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// The values of `RecordIfExists`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -2388,13 +2483,17 @@ impl CreateOrUpdateWithId {
 pub enum RecordIfExists {
     /// `fail`
     Fail,
+
     /// `overwrite`
     Overwrite,
+
     /// `append`
     Append,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl RecordIfExists {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["fail", "overwrite", "append"];
@@ -2407,11 +2506,13 @@ impl RecordIfExists {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for RecordIfExists {
     fn from(value: &str) -> Self {
         match value {
@@ -2422,6 +2523,7 @@ impl From<&str> for RecordIfExists {
         }
     }
 }
+
 impl From<String> for RecordIfExists {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -2430,22 +2532,26 @@ impl From<String> for RecordIfExists {
         }
     }
 }
+
 impl std::str::FromStr for RecordIfExists {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for RecordIfExists {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for RecordIfExists {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for RecordIfExists {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -2453,6 +2559,7 @@ impl<'de> serde::Deserialize<'de> for RecordIfExists {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `RecordTerminateOn`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -2461,15 +2568,20 @@ impl<'de> serde::Deserialize<'de> for RecordIfExists {
 pub enum RecordTerminateOn {
     /// `none`
     None,
+
     /// `any`
     Any,
+
     /// `*`
     Star,
+
     /// `#`
     Hash,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl RecordTerminateOn {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["none", "any", "*", "#"];
@@ -2483,11 +2595,13 @@ impl RecordTerminateOn {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for RecordTerminateOn {
     fn from(value: &str) -> Self {
         match value {
@@ -2499,6 +2613,7 @@ impl From<&str> for RecordTerminateOn {
         }
     }
 }
+
 impl From<String> for RecordTerminateOn {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -2507,22 +2622,26 @@ impl From<String> for RecordTerminateOn {
         }
     }
 }
+
 impl std::str::FromStr for RecordTerminateOn {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for RecordTerminateOn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for RecordTerminateOn {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for RecordTerminateOn {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,

@@ -7,31 +7,37 @@
 pub struct Channels {
     client: crate::Client,
 }
+
 impl Channels {
     pub(crate) fn new(client: crate::Client) -> Self {
         Channels { client }
     }
+
     /// List all active channels in Asterisk.
     ///
     /// `GET /channels`
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn list(&self) -> List {
         List {
             client: self.client.clone(),
         }
     }
+
     /// Create a new channel (originate).
     ///
     /// `POST /channels`
     ///
     /// The new channel is created immediately and a snapshot of it returned. If a Stasis application is provided it will be automatically subscribed to the originated channel for further events and updates.
     ///
+    /// Arguments:
+    /// - `endpoint`: Endpoint to call.
+    ///
     /// Errors the spec documents:
     /// - 400: Invalid parameters for originating a channel.
     /// - 409: Channel with given unique ID already exists.
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn originate(&self, endpoint: impl Into<String>) -> Originate {
         Originate {
             client: self.client.clone(),
@@ -51,14 +57,19 @@ impl Channels {
             formats: None,
         }
     }
+
     /// Create channel.
     ///
     /// `POST /channels/create`
     ///
+    /// Arguments:
+    /// - `endpoint`: Endpoint for channel communication
+    /// - `app`: Stasis Application to place channel into
+    ///
     /// Errors the spec documents:
     /// - 409: Channel with given unique ID already exists.
     ///
-    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 14.0.0.
     pub fn create(&self, endpoint: impl Into<String>, app: impl Into<String>) -> Create {
         Create {
             client: self.client.clone(),
@@ -72,31 +83,40 @@ impl Channels {
             variables: None,
         }
     }
+
     /// Channel details.
     ///
     /// `GET /channels/{channelId}`
     ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn get(&self, channel_id: impl Into<String>) -> Get {
         Get {
             client: self.client.clone(),
             channel_id: channel_id.into(),
         }
     }
+
     /// Create a new channel (originate with id).
     ///
     /// `POST /channels/{channelId}`
     ///
     /// The new channel is created immediately and a snapshot of it returned. If a Stasis application is provided it will be automatically subscribed to the originated channel for further events and updates.
     ///
+    /// Arguments:
+    /// - `channel_id`: The unique id to assign the channel on creation.
+    /// - `endpoint`: Endpoint to call.
+    ///
     /// Errors the spec documents:
     /// - 400: Invalid parameters for originating a channel.
     /// - 409: Channel with given unique ID already exists.
     ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.2.0.
     pub fn originate_with_id(
         &self,
         channel_id: impl Into<String>,
@@ -120,15 +140,19 @@ impl Channels {
             formats: None,
         }
     }
+
     /// Delete (i.e. hangup) a channel.
     ///
     /// `DELETE /channels/{channelId}`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 400: Invalid reason for hangup provided
     /// - 404: Channel not found
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn hangup(&self, channel_id: impl Into<String>) -> Hangup {
         Hangup {
             client: self.client.clone(),
@@ -137,16 +161,20 @@ impl Channels {
             reason: None,
         }
     }
+
     /// Exit application; continue execution in the dialplan.
     ///
     /// `POST /channels/{channelId}/continue`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn continue_in_dialplan(
         &self,
         channel_id: impl Into<String>,
@@ -160,9 +188,14 @@ impl Channels {
             label: None,
         }
     }
+
     /// Move the channel from one Stasis application to another.
     ///
     /// `POST /channels/{channelId}/move`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `app`: The channel will be passed to this Stasis application.
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
@@ -177,9 +210,14 @@ impl Channels {
             app_args: None,
         }
     }
+
     /// Redirect the channel to a different location.
     ///
     /// `POST /channels/{channelId}/redirect`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `endpoint`: The endpoint to redirect the channel to
     ///
     /// Errors the spec documents:
     /// - 400: Endpoint parameter not provided
@@ -188,7 +226,7 @@ impl Channels {
     /// - 412: Channel in invalid state
     /// - 422: Endpoint is not the same type as the channel
     ///
-    /// Releases: 13.3.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.3.0.
     pub fn redirect(
         &self,
         channel_id: impl Into<String>,
@@ -200,57 +238,73 @@ impl Channels {
             endpoint: endpoint.into(),
         }
     }
+
     /// Answer a channel.
     ///
     /// `POST /channels/{channelId}/answer`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn answer(&self, channel_id: impl Into<String>) -> Answer {
         Answer {
             client: self.client.clone(),
             channel_id: channel_id.into(),
         }
     }
+
     /// Indicate ringing to a channel.
     ///
     /// `POST /channels/{channelId}/ring`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn ring(&self, channel_id: impl Into<String>) -> Ring {
         Ring {
             client: self.client.clone(),
             channel_id: channel_id.into(),
         }
     }
+
     /// Stop ringing indication on a channel if locally generated.
     ///
     /// `DELETE /channels/{channelId}/ring`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn ring_stop(&self, channel_id: impl Into<String>) -> RingStop {
         RingStop {
             client: self.client.clone(),
             channel_id: channel_id.into(),
         }
     }
+
     /// Indicate progress on a channel.
     ///
     /// `POST /channels/{channelId}/progress`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
@@ -264,9 +318,13 @@ impl Channels {
             channel_id: channel_id.into(),
         }
     }
+
     /// Send provided DTMF to a given channel.
     ///
     /// `POST /channels/{channelId}/dtmf`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 400: DTMF is required
@@ -274,7 +332,7 @@ impl Channels {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn send_dtmf(&self, channel_id: impl Into<String>) -> SendDtmf {
         SendDtmf {
             client: self.client.clone(),
@@ -286,16 +344,20 @@ impl Channels {
             after: None,
         }
     }
+
     /// Mute a channel.
     ///
     /// `POST /channels/{channelId}/mute`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn mute(&self, channel_id: impl Into<String>) -> Mute {
         Mute {
             client: self.client.clone(),
@@ -303,16 +365,20 @@ impl Channels {
             direction: None,
         }
     }
+
     /// Unmute a channel.
     ///
     /// `DELETE /channels/{channelId}/mute`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn unmute(&self, channel_id: impl Into<String>) -> Unmute {
         Unmute {
             client: self.client.clone(),
@@ -320,50 +386,62 @@ impl Channels {
             direction: None,
         }
     }
+
     /// Hold a channel.
     ///
     /// `POST /channels/{channelId}/hold`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn hold(&self, channel_id: impl Into<String>) -> Hold {
         Hold {
             client: self.client.clone(),
             channel_id: channel_id.into(),
         }
     }
+
     /// Remove a channel from hold.
     ///
     /// `DELETE /channels/{channelId}/hold`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn unhold(&self, channel_id: impl Into<String>) -> Unhold {
         Unhold {
             client: self.client.clone(),
             channel_id: channel_id.into(),
         }
     }
+
     /// Play music on hold to a channel.
     ///
     /// `POST /channels/{channelId}/moh`
     ///
     /// Using media operations such as /play on a channel playing MOH in this manner will suspend MOH without resuming automatically. If continuing music on hold is desired, the stasis application must reinitiate music on hold.
     ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn start_moh(&self, channel_id: impl Into<String>) -> StartMoh {
         StartMoh {
             client: self.client.clone(),
@@ -371,68 +449,85 @@ impl Channels {
             moh_class: None,
         }
     }
+
     /// Stop playing music on hold to a channel.
     ///
     /// `DELETE /channels/{channelId}/moh`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn stop_moh(&self, channel_id: impl Into<String>) -> StopMoh {
         StopMoh {
             client: self.client.clone(),
             channel_id: channel_id.into(),
         }
     }
+
     /// Play silence to a channel.
     ///
     /// `POST /channels/{channelId}/silence`
     ///
     /// Using media operations such as /play on a channel playing silence in this manner will suspend silence without resuming automatically.
     ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn start_silence(&self, channel_id: impl Into<String>) -> StartSilence {
         StartSilence {
             client: self.client.clone(),
             channel_id: channel_id.into(),
         }
     }
+
     /// Stop playing silence to a channel.
     ///
     /// `DELETE /channels/{channelId}/silence`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn stop_silence(&self, channel_id: impl Into<String>) -> StopSilence {
         StopSilence {
             client: self.client.clone(),
             channel_id: channel_id.into(),
         }
     }
+
     /// Start playback of media.
     ///
     /// `POST /channels/{channelId}/play`
     ///
     /// The media URI may be any of a number of URI's. Currently sound:, recording:, number:, digits:, characters:, and tone: URI's are supported. This operation creates a playback resource that can be used to control the playback of media (pause, rewind, fast forward, etc.)
     ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `media`: Media URIs to play.
+    ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn play(
         &self,
         channel_id: impl Into<String>,
@@ -448,18 +543,24 @@ impl Channels {
             playback_id: None,
         }
     }
+
     /// Start playback of media and specify the playbackId.
     ///
     /// `POST /channels/{channelId}/play/{playbackId}`
     ///
     /// The media URI may be any of a number of URI's. Currently sound:, recording:, number:, digits:, characters:, and tone: URI's are supported. This operation creates a playback resource that can be used to control the playback of media (pause, rewind, fast forward, etc.)
     ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `playback_id`: Playback ID.
+    /// - `media`: Media URIs to play.
+    ///
     /// Errors the spec documents:
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.2.0.
     pub fn play_with_id(
         &self,
         channel_id: impl Into<String>,
@@ -476,11 +577,17 @@ impl Channels {
             skipms: None,
         }
     }
+
     /// Start a recording.
     ///
     /// `POST /channels/{channelId}/record`
     ///
     /// Record audio from a channel. Note that this will not capture audio sent to the channel. The bridge itself has a record feature if that's what you want.
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `name`: Recording's filename
+    /// - `format`: Format to encode audio in
     ///
     /// Errors the spec documents:
     /// - 400: Invalid parameters
@@ -488,7 +595,7 @@ impl Channels {
     /// - 409: Channel is not in a Stasis application; the channel is currently bridged with other channels; A recording with the same name already exists on the system and can not be overwritten because it is in progress or ifExists=fail
     /// - 422: The format specified is unknown on this system
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn record(
         &self,
         channel_id: impl Into<String>,
@@ -507,16 +614,21 @@ impl Channels {
             terminate_on: None,
         }
     }
+
     /// Get the value of a channel variable or function.
     ///
     /// `GET /channels/{channelId}/variable`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `variable`: The channel variable or function to get
     ///
     /// Errors the spec documents:
     /// - 400: Missing variable parameter.
     /// - 404: Channel or variable not found
     /// - 409: Channel not in a Stasis application
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn get_channel_var(
         &self,
         channel_id: impl Into<String>,
@@ -528,16 +640,21 @@ impl Channels {
             variable: variable.into(),
         }
     }
+
     /// Set the value of a channel variable or function.
     ///
     /// `POST /channels/{channelId}/variable`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `variable`: The channel variable or function to set
     ///
     /// Errors the spec documents:
     /// - 400: Missing variable parameter.
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn set_channel_var(
         &self,
         channel_id: impl Into<String>,
@@ -551,9 +668,14 @@ impl Channels {
             report_events: None,
         }
     }
+
     /// Get the value of multiple channel variables or functions.
     ///
     /// `GET /channels/{channelId}/variables`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `variables`: The channel variables or functions to get
     ///
     /// Errors the spec documents:
     /// - 400: Missing variables parameter.
@@ -572,9 +694,14 @@ impl Channels {
             variables: variables.into_iter().map(|v| v.into()).collect(),
         }
     }
+
     /// Set the values of multiple channel variables or functions.
     ///
     /// `POST /channels/{channelId}/variables`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `variables`: The "variables" key in the body object holds variable key/value pairs to set on the channel. Each variable value may be either a string or an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in channel events (defaults to false). Ex. { "variables": { "CALLERID(name)": "Alice", "Call_State": { "value": "WaitingForAgent", "report_events": true } } }
     ///
     /// Errors the spec documents:
     /// - 400: Missing variables parameter.
@@ -593,17 +720,22 @@ impl Channels {
             variables: variables.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
         }
     }
+
     /// Start snooping.
     ///
     /// `POST /channels/{channelId}/snoop`
     ///
     /// Snoop (spy/whisper) on a specific channel.
     ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `app`: Application the snooping channel is placed into
+    ///
     /// Errors the spec documents:
     /// - 400: Invalid parameters
     /// - 404: Channel not found
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn snoop_channel(
         &self,
         channel_id: impl Into<String>,
@@ -619,17 +751,23 @@ impl Channels {
             snoop_id: None,
         }
     }
+
     /// Start snooping.
     ///
     /// `POST /channels/{channelId}/snoop/{snoopId}`
     ///
     /// Snoop (spy/whisper) on a specific channel.
     ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `snoop_id`: Unique ID to assign to snooping channel
+    /// - `app`: Application the snooping channel is placed into
+    ///
     /// Errors the spec documents:
     /// - 400: Invalid parameters
     /// - 404: Channel not found
     ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.2.0.
     pub fn snoop_channel_with_id(
         &self,
         channel_id: impl Into<String>,
@@ -646,15 +784,19 @@ impl Channels {
             app_args: None,
         }
     }
+
     /// Dial a created channel.
     ///
     /// `POST /channels/{channelId}/dial`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel cannot be found.
     /// - 409: Channel cannot be dialed.
     ///
-    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 14.0.0.
     pub fn dial(&self, channel_id: impl Into<String>) -> Dial {
         Dial {
             client: self.client.clone(),
@@ -663,9 +805,13 @@ impl Channels {
             timeout: None,
         }
     }
+
     /// RTP stats on a channel.
     ///
     /// `GET /channels/{channelId}/rtp_statistics`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
     ///
     /// Errors the spec documents:
     /// - 404: Channel cannot be found.
@@ -677,11 +823,16 @@ impl Channels {
             channel_id: channel_id.into(),
         }
     }
+
     /// Start an External Media session.
     ///
     /// `POST /channels/externalMedia`
     ///
     /// Create a channel to an External Media source/sink.  The combination of transport and encapsulation will select one of chan_rtp(udp/rtp), chan_audiosocket(tcp/audiosocket) or chan_websocket(websocket/none) channel drivers.
+    ///
+    /// Arguments:
+    /// - `app`: Stasis Application to place channel into
+    /// - `format`: Format to encode audio in
     ///
     /// Errors the spec documents:
     /// - 400: Invalid parameters
@@ -708,9 +859,14 @@ impl Channels {
             transport_data: None,
         }
     }
+
     /// Inform the channel about the progress of the attended/blind transfer.
     ///
     /// `POST /channels/{channelId}/transfer_progress`
+    ///
+    /// Arguments:
+    /// - `channel_id`: Channel's id
+    /// - `states`: The state of the progress
     ///
     /// Errors the spec documents:
     /// - 400: Endpoint parameter not provided
@@ -731,9 +887,10 @@ impl Channels {
         }
     }
 }
+
 /// `GET /channels`: List all active channels in Asterisk.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "list",
@@ -744,18 +901,14 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.list` request: set optional parameters, then `.send().await`.
-///
-/// List all active channels in Asterisk.
-///
-/// `GET /channels`
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.list` request, made by [`Channels::list`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct List {
     client: crate::Client,
 }
+
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
@@ -765,9 +918,19 @@ impl List {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for List {
+    type Output = crate::Result<Vec<crate::generated::models::Channel>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::Channel>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels`: Create a new channel (originate).
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static ORIGINATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "originate",
@@ -872,19 +1035,8 @@ pub static ORIGINATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.originate` request: set optional parameters, then `.send().await`.
-///
-/// Create a new channel (originate).
-///
-/// `POST /channels`
-///
-/// The new channel is created immediately and a snapshot of it returned. If a Stasis application is provided it will be automatically subscribed to the originated channel for further events and updates.
-///
-/// Errors the spec documents:
-/// - 400: Invalid parameters for originating a channel.
-/// - 409: Channel with given unique ID already exists.
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.originate` request, made by [`Channels::originate`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Originate {
@@ -904,70 +1056,65 @@ pub struct Originate {
     originator: Option<String>,
     formats: Option<String>,
 }
+
 impl Originate {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &ORIGINATE;
     /// The extension to dial after the endpoint answers. Mutually exclusive with 'app'.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn extension(mut self, extension: impl Into<String>) -> Self {
         self.extension = Some(extension.into());
         self
     }
+
     /// The context to dial after the endpoint answers. If omitted, uses 'default'. Mutually exclusive with 'app'.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn context(mut self, context: impl Into<String>) -> Self {
         self.context = Some(context.into());
         self
     }
+
     /// The priority to dial after the endpoint answers. If omitted, uses 1. Mutually exclusive with 'app'.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn priority(mut self, priority: i64) -> Self {
         self.priority = Some(priority);
         self
     }
+
     /// The label to dial after the endpoint answers. Will supersede 'priority' if provided. Mutually exclusive with 'app'.
     ///
-    /// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.2.0.
     pub fn label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
         self
     }
+
     /// The application that is subscribed to the originated channel. When the channel is answered, it will be passed to this Stasis application. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app(mut self, app: impl Into<String>) -> Self {
         self.app = Some(app.into());
         self
     }
+
     /// The application arguments to pass to the Stasis application provided by 'app'. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app_args(mut self, app_args: impl Into<String>) -> Self {
         self.app_args = Some(app_args.into());
         self
     }
+
     /// CallerID to use when dialing the endpoint or extension.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn caller_id(mut self, caller_id: impl Into<String>) -> Self {
         self.caller_id = Some(caller_id.into());
         self
     }
+
     /// Timeout (in seconds) before giving up dialing, or -1 for no timeout.
     ///
     /// Server default: `30`.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn timeout(mut self, timeout: i64) -> Self {
         self.timeout = Some(timeout);
         self
     }
+
     /// The "variables" key in the body object holds variable key/value pairs to set on the channel on creation. Each variable value may be either a string or an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in channel events (defaults to false). Other keys in the body object are interpreted as query parameters. Ex. { "endpoint": "SIP/Alice", "variables": { "CALLERID(name)": "Alice", "Call_State": { "value": "WaitingForAgent", "report_events": true } } }
     ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.1.0.
     pub fn variables(
         mut self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -977,34 +1124,39 @@ impl Originate {
         );
         self
     }
+
     /// The unique id to assign the channel on creation.
     ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.2.0.
     pub fn channel_id(mut self, channel_id: impl Into<String>) -> Self {
         self.channel_id = Some(channel_id.into());
         self
     }
+
     /// The unique id to assign the second channel when using local channels.
     ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.2.0.
     pub fn other_channel_id(mut self, other_channel_id: impl Into<String>) -> Self {
         self.other_channel_id = Some(other_channel_id.into());
         self
     }
+
     /// The unique id of the channel which is originating this one.
     ///
-    /// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.2.0.
     pub fn originator(mut self, originator: impl Into<String>) -> Self {
         self.originator = Some(originator.into());
         self
     }
+
     /// The format name capability list to use if originator is not specified. Ex. "ulaw,slin16".  Format names can be found with "core show codecs".
     ///
-    /// Releases: 13.10.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.10.0.
     pub fn formats(mut self, formats: impl Into<String>) -> Self {
         self.formats = Some(formats.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Channel> {
         let mut req = crate::Request::new(&ORIGINATE);
@@ -1060,9 +1212,19 @@ impl Originate {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Originate {
+    type Output = crate::Result<crate::generated::models::Channel>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Channel>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/create`: Create channel.
 ///
-/// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 14.0.0.
 pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "create",
@@ -1127,16 +1289,8 @@ pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_20,
 };
-/// A `channels.create` request: set optional parameters, then `.send().await`.
-///
-/// Create channel.
-///
-/// `POST /channels/create`
-///
-/// Errors the spec documents:
-/// - 409: Channel with given unique ID already exists.
-///
-/// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.create` request, made by [`Channels::create`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Create {
@@ -1150,44 +1304,40 @@ pub struct Create {
     formats: Option<String>,
     variables: Option<std::collections::BTreeMap<String, String>>,
 }
+
 impl Create {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CREATE;
     /// The application arguments to pass to the Stasis application provided by 'app'. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
-    ///
-    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app_args(mut self, app_args: impl Into<String>) -> Self {
         self.app_args = Some(app_args.into());
         self
     }
+
     /// The unique id to assign the channel on creation.
-    ///
-    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn channel_id(mut self, channel_id: impl Into<String>) -> Self {
         self.channel_id = Some(channel_id.into());
         self
     }
+
     /// The unique id to assign the second channel when using local channels.
-    ///
-    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn other_channel_id(mut self, other_channel_id: impl Into<String>) -> Self {
         self.other_channel_id = Some(other_channel_id.into());
         self
     }
+
     /// Unique ID of the calling channel
-    ///
-    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn originator(mut self, originator: impl Into<String>) -> Self {
         self.originator = Some(originator.into());
         self
     }
+
     /// The format name capability list to use if originator is not specified. Ex. "ulaw,slin16".  Format names can be found with "core show codecs".
-    ///
-    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn formats(mut self, formats: impl Into<String>) -> Self {
         self.formats = Some(formats.into());
         self
     }
+
     /// The "variables" key in the body object holds variable key/value pairs to set on the channel on creation. Each variable value may be either a string or an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in channel events (defaults to false). Other keys in the body object are interpreted as query parameters. Ex. { "endpoint": "SIP/Alice", "variables": { "CALLERID(name)": "Alice", "Call_State": { "value": "WaitingForAgent", "report_events": true } } }
     ///
     /// Releases: 16.11.0+, 17.5.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -1200,6 +1350,7 @@ impl Create {
         );
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Channel> {
         let mut req = crate::Request::new(&CREATE);
@@ -1238,9 +1389,19 @@ impl Create {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Create {
+    type Output = crate::Result<crate::generated::models::Channel>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Channel>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /channels/{channelId}`: Channel details.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "get",
@@ -1263,22 +1424,15 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.get` request: set optional parameters, then `.send().await`.
-///
-/// Channel details.
-///
-/// `GET /channels/{channelId}`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.get` request, made by [`Channels::get`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Get {
     client: crate::Client,
     channel_id: String,
 }
+
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
@@ -1293,9 +1447,19 @@ impl Get {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Get {
+    type Output = crate::Result<crate::generated::models::Channel>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Channel>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}`: Create a new channel (originate with id).
 ///
-/// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.2.0.
 pub static ORIGINATE_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "originateWithId",
@@ -1400,19 +1564,8 @@ pub static ORIGINATE_WITH_ID: crate::meta::OperationInfo = crate::meta::Operatio
     ],
     availability: crate::generated::releases::AVAILABILITY_2,
 };
-/// A `channels.originateWithId` request: set optional parameters, then `.send().await`.
-///
-/// Create a new channel (originate with id).
-///
-/// `POST /channels/{channelId}`
-///
-/// The new channel is created immediately and a snapshot of it returned. If a Stasis application is provided it will be automatically subscribed to the originated channel for further events and updates.
-///
-/// Errors the spec documents:
-/// - 400: Invalid parameters for originating a channel.
-/// - 409: Channel with given unique ID already exists.
-///
-/// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.originateWithId` request, made by [`Channels::originate_with_id`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct OriginateWithId {
@@ -1432,70 +1585,63 @@ pub struct OriginateWithId {
     originator: Option<String>,
     formats: Option<String>,
 }
+
 impl OriginateWithId {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &ORIGINATE_WITH_ID;
     /// The extension to dial after the endpoint answers. Mutually exclusive with 'app'.
-    ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn extension(mut self, extension: impl Into<String>) -> Self {
         self.extension = Some(extension.into());
         self
     }
+
     /// The context to dial after the endpoint answers. If omitted, uses 'default'. Mutually exclusive with 'app'.
-    ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn context(mut self, context: impl Into<String>) -> Self {
         self.context = Some(context.into());
         self
     }
+
     /// The priority to dial after the endpoint answers. If omitted, uses 1. Mutually exclusive with 'app'.
-    ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn priority(mut self, priority: i64) -> Self {
         self.priority = Some(priority);
         self
     }
+
     /// The label to dial after the endpoint answers. Will supersede 'priority' if provided. Mutually exclusive with 'app'.
     ///
-    /// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.2.0.
     pub fn label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
         self
     }
+
     /// The application that is subscribed to the originated channel. When the channel is answered, it will be passed to this Stasis application. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
-    ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app(mut self, app: impl Into<String>) -> Self {
         self.app = Some(app.into());
         self
     }
+
     /// The application arguments to pass to the Stasis application provided by 'app'. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
-    ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app_args(mut self, app_args: impl Into<String>) -> Self {
         self.app_args = Some(app_args.into());
         self
     }
+
     /// CallerID to use when dialing the endpoint or extension.
-    ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn caller_id(mut self, caller_id: impl Into<String>) -> Self {
         self.caller_id = Some(caller_id.into());
         self
     }
+
     /// Timeout (in seconds) before giving up dialing, or -1 for no timeout.
     ///
     /// Server default: `30`.
-    ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn timeout(mut self, timeout: i64) -> Self {
         self.timeout = Some(timeout);
         self
     }
+
     /// The "variables" key in the body object holds variable key/value pairs to set on the channel on creation. Each variable value may be either a string or an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in channel events (defaults to false). Other keys in the body object are interpreted as query parameters. Ex. { "endpoint": "SIP/Alice", "variables": { "CALLERID(name)": "Alice", "Call_State": { "value": "WaitingForAgent", "report_events": true } } }
-    ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn variables(
         mut self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -1505,27 +1651,29 @@ impl OriginateWithId {
         );
         self
     }
+
     /// The unique id to assign the second channel when using local channels.
-    ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn other_channel_id(mut self, other_channel_id: impl Into<String>) -> Self {
         self.other_channel_id = Some(other_channel_id.into());
         self
     }
+
     /// The unique id of the channel which is originating this one.
     ///
-    /// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.2.0.
     pub fn originator(mut self, originator: impl Into<String>) -> Self {
         self.originator = Some(originator.into());
         self
     }
+
     /// The format name capability list to use if originator is not specified. Ex. "ulaw,slin16".  Format names can be found with "core show codecs".
     ///
-    /// Releases: 13.10.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.10.0.
     pub fn formats(mut self, formats: impl Into<String>) -> Self {
         self.formats = Some(formats.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Channel> {
         let mut req = crate::Request::new(&ORIGINATE_WITH_ID);
@@ -1583,9 +1731,19 @@ impl OriginateWithId {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for OriginateWithId {
+    type Output = crate::Result<crate::generated::models::Channel>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Channel>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /channels/{channelId}`: Delete (i.e. hangup) a channel.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static HANGUP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "hangup",
@@ -1624,17 +1782,8 @@ pub static HANGUP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.hangup` request: set optional parameters, then `.send().await`.
-///
-/// Delete (i.e. hangup) a channel.
-///
-/// `DELETE /channels/{channelId}`
-///
-/// Errors the spec documents:
-/// - 400: Invalid reason for hangup provided
-/// - 404: Channel not found
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.hangup` request, made by [`Channels::hangup`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Hangup {
@@ -1643,23 +1792,24 @@ pub struct Hangup {
     reason_code: Option<String>,
     reason: Option<HangupReason>,
 }
+
 impl Hangup {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &HANGUP;
     /// The reason code for hanging up the channel for detail use. Mutually exclusive with 'reason'. See detail hangup codes at here. https://docs.asterisk.org/Configuration/Miscellaneous/Hangup-Cause-Mappings/
     ///
-    /// Releases: 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 17.0.0.
     pub fn reason_code(mut self, reason_code: impl Into<String>) -> Self {
         self.reason_code = Some(reason_code.into());
         self
     }
+
     /// Reason for hanging up the channel for simple use. Mutually exclusive with 'reason_code'.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn reason(mut self, reason: impl Into<HangupReason>) -> Self {
         self.reason = Some(reason.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&HANGUP);
@@ -1686,9 +1836,19 @@ impl Hangup {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Hangup {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}/continue`: Exit application; continue execution in the dialplan.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static CONTINUE_IN_DIALPLAN: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "continueInDialplan",
@@ -1743,18 +1903,8 @@ pub static CONTINUE_IN_DIALPLAN: crate::meta::OperationInfo = crate::meta::Opera
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.continueInDialplan` request: set optional parameters, then `.send().await`.
-///
-/// Exit application; continue execution in the dialplan.
-///
-/// `POST /channels/{channelId}/continue`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.continueInDialplan` request, made by [`Channels::continue_in_dialplan`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct ContinueInDialplan {
@@ -1765,37 +1915,36 @@ pub struct ContinueInDialplan {
     priority: Option<i64>,
     label: Option<String>,
 }
+
 impl ContinueInDialplan {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CONTINUE_IN_DIALPLAN;
     /// The context to continue to.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn context(mut self, context: impl Into<String>) -> Self {
         self.context = Some(context.into());
         self
     }
+
     /// The extension to continue to.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn extension(mut self, extension: impl Into<String>) -> Self {
         self.extension = Some(extension.into());
         self
     }
+
     /// The priority to continue to.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn priority(mut self, priority: i64) -> Self {
         self.priority = Some(priority);
         self
     }
+
     /// The label to continue to - will supersede 'priority' if both are provided.
     ///
-    /// Releases: 13.2.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 13.2.0.
     pub fn label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&CONTINUE_IN_DIALPLAN);
@@ -1819,6 +1968,16 @@ impl ContinueInDialplan {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for ContinueInDialplan {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}/move`: Move the channel from one Stasis application to another.
 ///
 /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -1860,17 +2019,8 @@ pub static MOVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_14,
 };
-/// A `channels.move` request: set optional parameters, then `.send().await`.
-///
-/// Move the channel from one Stasis application to another.
-///
-/// `POST /channels/{channelId}/move`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-///
-/// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.move` request, made by [`Channels::move`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Move {
@@ -1879,16 +2029,16 @@ pub struct Move {
     app: String,
     app_args: Option<String>,
 }
+
 impl Move {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &MOVE;
     /// The application arguments to pass to the Stasis application provided by 'app'.
-    ///
-    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app_args(mut self, app_args: impl Into<String>) -> Self {
         self.app_args = Some(app_args.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&MOVE);
@@ -1907,9 +2057,19 @@ impl Move {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Move {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}/redirect`: Redirect the channel to a different location.
 ///
-/// Releases: 13.3.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 13.3.0.
 pub static REDIRECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "redirect",
@@ -1954,20 +2114,8 @@ pub static REDIRECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_16,
 };
-/// A `channels.redirect` request: set optional parameters, then `.send().await`.
-///
-/// Redirect the channel to a different location.
-///
-/// `POST /channels/{channelId}/redirect`
-///
-/// Errors the spec documents:
-/// - 400: Endpoint parameter not provided
-/// - 404: Channel or endpoint not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-/// - 422: Endpoint is not the same type as the channel
-///
-/// Releases: 13.3.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.redirect` request, made by [`Channels::redirect`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Redirect {
@@ -1975,6 +2123,7 @@ pub struct Redirect {
     channel_id: String,
     endpoint: String,
 }
+
 impl Redirect {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &REDIRECT;
@@ -1993,9 +2142,19 @@ impl Redirect {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Redirect {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}/answer`: Answer a channel.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static ANSWER: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "answer",
@@ -2026,24 +2185,15 @@ pub static ANSWER: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.answer` request: set optional parameters, then `.send().await`.
-///
-/// Answer a channel.
-///
-/// `POST /channels/{channelId}/answer`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.answer` request, made by [`Channels::answer`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Answer {
     client: crate::Client,
     channel_id: String,
 }
+
 impl Answer {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &ANSWER;
@@ -2058,9 +2208,19 @@ impl Answer {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Answer {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}/ring`: Indicate ringing to a channel.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static RING: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "ring",
@@ -2091,24 +2251,15 @@ pub static RING: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.ring` request: set optional parameters, then `.send().await`.
-///
-/// Indicate ringing to a channel.
-///
-/// `POST /channels/{channelId}/ring`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.ring` request, made by [`Channels::ring`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Ring {
     client: crate::Client,
     channel_id: String,
 }
+
 impl Ring {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &RING;
@@ -2123,9 +2274,19 @@ impl Ring {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Ring {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /channels/{channelId}/ring`: Stop ringing indication on a channel if locally generated.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static RING_STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "ringStop",
@@ -2156,24 +2317,15 @@ pub static RING_STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.ringStop` request: set optional parameters, then `.send().await`.
-///
-/// Stop ringing indication on a channel if locally generated.
-///
-/// `DELETE /channels/{channelId}/ring`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.ringStop` request, made by [`Channels::ring_stop`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct RingStop {
     client: crate::Client,
     channel_id: String,
 }
+
 impl RingStop {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &RING_STOP;
@@ -2188,6 +2340,16 @@ impl RingStop {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for RingStop {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}/progress`: Indicate progress on a channel.
 ///
 /// Releases: 20.16.0+, 21.11.0+, 22.6.0+, 23.0.0+.
@@ -2221,24 +2383,15 @@ pub static PROGRESS: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_35,
 };
-/// A `channels.progress` request: set optional parameters, then `.send().await`.
-///
-/// Indicate progress on a channel.
-///
-/// `POST /channels/{channelId}/progress`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 20.16.0+, 21.11.0+, 22.6.0+, 23.0.0+.
+
+/// A `channels.progress` request, made by [`Channels::progress`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Progress {
     client: crate::Client,
     channel_id: String,
 }
+
 impl Progress {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &PROGRESS;
@@ -2253,9 +2406,19 @@ impl Progress {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Progress {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}/dtmf`: Send provided DTMF to a given channel.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static SEND_DTMF: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "sendDTMF",
@@ -2320,19 +2483,8 @@ pub static SEND_DTMF: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.sendDTMF` request: set optional parameters, then `.send().await`.
-///
-/// Send provided DTMF to a given channel.
-///
-/// `POST /channels/{channelId}/dtmf`
-///
-/// Errors the spec documents:
-/// - 400: DTMF is required
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.sendDTMF` request, made by [`Channels::send_dtmf`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SendDtmf {
@@ -2344,52 +2496,48 @@ pub struct SendDtmf {
     duration: Option<i64>,
     after: Option<i64>,
 }
+
 impl SendDtmf {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SEND_DTMF;
     /// DTMF To send.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn dtmf(mut self, dtmf: impl Into<String>) -> Self {
         self.dtmf = Some(dtmf.into());
         self
     }
+
     /// Amount of time to wait before DTMF digits (specified in milliseconds) start.
     ///
     /// Server default: `0`.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn before(mut self, before: i64) -> Self {
         self.before = Some(before);
         self
     }
+
     /// Amount of time in between DTMF digits (specified in milliseconds).
     ///
     /// Server default: `100`.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn between(mut self, between: i64) -> Self {
         self.between = Some(between);
         self
     }
+
     /// Length of each DTMF digit (specified in milliseconds).
     ///
     /// Server default: `100`.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn duration(mut self, duration: i64) -> Self {
         self.duration = Some(duration);
         self
     }
+
     /// Amount of time to wait after DTMF digits (specified in milliseconds) end.
     ///
     /// Server default: `0`.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn after(mut self, after: i64) -> Self {
         self.after = Some(after);
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&SEND_DTMF);
@@ -2416,9 +2564,19 @@ impl SendDtmf {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for SendDtmf {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}/mute`: Mute a channel.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static MUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "mute",
@@ -2455,18 +2613,8 @@ pub static MUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.mute` request: set optional parameters, then `.send().await`.
-///
-/// Mute a channel.
-///
-/// `POST /channels/{channelId}/mute`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.mute` request, made by [`Channels::mute`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Mute {
@@ -2474,18 +2622,18 @@ pub struct Mute {
     channel_id: String,
     direction: Option<MuteDirection>,
 }
+
 impl Mute {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &MUTE;
     /// Direction in which to mute audio
     ///
     /// Server default: `both`.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn direction(mut self, direction: impl Into<MuteDirection>) -> Self {
         self.direction = Some(direction.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&MUTE);
@@ -2509,9 +2657,19 @@ impl Mute {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Mute {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /channels/{channelId}/mute`: Unmute a channel.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static UNMUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "unmute",
@@ -2548,18 +2706,8 @@ pub static UNMUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.unmute` request: set optional parameters, then `.send().await`.
-///
-/// Unmute a channel.
-///
-/// `DELETE /channels/{channelId}/mute`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.unmute` request, made by [`Channels::unmute`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Unmute {
@@ -2567,18 +2715,18 @@ pub struct Unmute {
     channel_id: String,
     direction: Option<UnmuteDirection>,
 }
+
 impl Unmute {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &UNMUTE;
     /// Direction in which to unmute audio
     ///
     /// Server default: `both`.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn direction(mut self, direction: impl Into<UnmuteDirection>) -> Self {
         self.direction = Some(direction.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&UNMUTE);
@@ -2602,9 +2750,19 @@ impl Unmute {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Unmute {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}/hold`: Hold a channel.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static HOLD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "hold",
@@ -2635,24 +2793,15 @@ pub static HOLD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.hold` request: set optional parameters, then `.send().await`.
-///
-/// Hold a channel.
-///
-/// `POST /channels/{channelId}/hold`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.hold` request, made by [`Channels::hold`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Hold {
     client: crate::Client,
     channel_id: String,
 }
+
 impl Hold {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &HOLD;
@@ -2667,9 +2816,19 @@ impl Hold {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Hold {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /channels/{channelId}/hold`: Remove a channel from hold.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static UNHOLD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "unhold",
@@ -2700,24 +2859,15 @@ pub static UNHOLD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.unhold` request: set optional parameters, then `.send().await`.
-///
-/// Remove a channel from hold.
-///
-/// `DELETE /channels/{channelId}/hold`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.unhold` request, made by [`Channels::unhold`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Unhold {
     client: crate::Client,
     channel_id: String,
 }
+
 impl Unhold {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &UNHOLD;
@@ -2732,9 +2882,19 @@ impl Unhold {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Unhold {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}/moh`: Play music on hold to a channel.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static START_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "startMoh",
@@ -2771,20 +2931,8 @@ pub static START_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.startMoh` request: set optional parameters, then `.send().await`.
-///
-/// Play music on hold to a channel.
-///
-/// `POST /channels/{channelId}/moh`
-///
-/// Using media operations such as /play on a channel playing MOH in this manner will suspend MOH without resuming automatically. If continuing music on hold is desired, the stasis application must reinitiate music on hold.
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.startMoh` request, made by [`Channels::start_moh`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct StartMoh {
@@ -2792,16 +2940,16 @@ pub struct StartMoh {
     channel_id: String,
     moh_class: Option<String>,
 }
+
 impl StartMoh {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &START_MOH;
     /// Music on hold class to use
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn moh_class(mut self, moh_class: impl Into<String>) -> Self {
         self.moh_class = Some(moh_class.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&START_MOH);
@@ -2816,9 +2964,19 @@ impl StartMoh {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for StartMoh {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /channels/{channelId}/moh`: Stop playing music on hold to a channel.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static STOP_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "stopMoh",
@@ -2849,24 +3007,15 @@ pub static STOP_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.stopMoh` request: set optional parameters, then `.send().await`.
-///
-/// Stop playing music on hold to a channel.
-///
-/// `DELETE /channels/{channelId}/moh`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.stopMoh` request, made by [`Channels::stop_moh`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct StopMoh {
     client: crate::Client,
     channel_id: String,
 }
+
 impl StopMoh {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &STOP_MOH;
@@ -2881,9 +3030,19 @@ impl StopMoh {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for StopMoh {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}/silence`: Play silence to a channel.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static START_SILENCE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "startSilence",
@@ -2914,26 +3073,15 @@ pub static START_SILENCE: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.startSilence` request: set optional parameters, then `.send().await`.
-///
-/// Play silence to a channel.
-///
-/// `POST /channels/{channelId}/silence`
-///
-/// Using media operations such as /play on a channel playing silence in this manner will suspend silence without resuming automatically.
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.startSilence` request, made by [`Channels::start_silence`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct StartSilence {
     client: crate::Client,
     channel_id: String,
 }
+
 impl StartSilence {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &START_SILENCE;
@@ -2948,9 +3096,19 @@ impl StartSilence {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for StartSilence {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /channels/{channelId}/silence`: Stop playing silence to a channel.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static STOP_SILENCE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "stopSilence",
@@ -2981,24 +3139,15 @@ pub static STOP_SILENCE: crate::meta::OperationInfo = crate::meta::OperationInfo
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.stopSilence` request: set optional parameters, then `.send().await`.
-///
-/// Stop playing silence to a channel.
-///
-/// `DELETE /channels/{channelId}/silence`
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.stopSilence` request, made by [`Channels::stop_silence`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct StopSilence {
     client: crate::Client,
     channel_id: String,
 }
+
 impl StopSilence {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &STOP_SILENCE;
@@ -3013,9 +3162,19 @@ impl StopSilence {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for StopSilence {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}/play`: Start playback of media.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static PLAY: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "play",
@@ -3076,20 +3235,8 @@ pub static PLAY: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.play` request: set optional parameters, then `.send().await`.
-///
-/// Start playback of media.
-///
-/// `POST /channels/{channelId}/play`
-///
-/// The media URI may be any of a number of URI's. Currently sound:, recording:, number:, digits:, characters:, and tone: URI's are supported. This operation creates a playback resource that can be used to control the playback of media (pause, rewind, fast forward, etc.)
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.play` request, made by [`Channels::play`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Play {
@@ -3101,39 +3248,38 @@ pub struct Play {
     skipms: Option<i64>,
     playback_id: Option<String>,
 }
+
 impl Play {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &PLAY;
     /// For sounds, selects language for sound.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn lang(mut self, lang: impl Into<String>) -> Self {
         self.lang = Some(lang.into());
         self
     }
+
     /// Number of milliseconds to skip before playing. Only applies to the first URI if multiple media URIs are specified.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn offsetms(mut self, offsetms: i64) -> Self {
         self.offsetms = Some(offsetms);
         self
     }
+
     /// Number of milliseconds to skip for forward/reverse operations.
     ///
     /// Server default: `3000`.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn skipms(mut self, skipms: i64) -> Self {
         self.skipms = Some(skipms);
         self
     }
+
     /// Playback ID.
     ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.2.0.
     pub fn playback_id(mut self, playback_id: impl Into<String>) -> Self {
         self.playback_id = Some(playback_id.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Playback> {
         let mut req = crate::Request::new(&PLAY);
@@ -3166,9 +3312,19 @@ impl Play {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Play {
+    type Output = crate::Result<crate::generated::models::Playback>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Playback>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}/play/{playbackId}`: Start playback of media and specify the playbackId.
 ///
-/// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.2.0.
 pub static PLAY_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "playWithId",
@@ -3229,20 +3385,8 @@ pub static PLAY_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo
     ],
     availability: crate::generated::releases::AVAILABILITY_2,
 };
-/// A `channels.playWithId` request: set optional parameters, then `.send().await`.
-///
-/// Start playback of media and specify the playbackId.
-///
-/// `POST /channels/{channelId}/play/{playbackId}`
-///
-/// The media URI may be any of a number of URI's. Currently sound:, recording:, number:, digits:, characters:, and tone: URI's are supported. This operation creates a playback resource that can be used to control the playback of media (pause, rewind, fast forward, etc.)
-///
-/// Errors the spec documents:
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.playWithId` request, made by [`Channels::play_with_id`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct PlayWithId {
@@ -3254,32 +3398,30 @@ pub struct PlayWithId {
     offsetms: Option<i64>,
     skipms: Option<i64>,
 }
+
 impl PlayWithId {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &PLAY_WITH_ID;
     /// For sounds, selects language for sound.
-    ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn lang(mut self, lang: impl Into<String>) -> Self {
         self.lang = Some(lang.into());
         self
     }
+
     /// Number of milliseconds to skip before playing. Only applies to the first URI if multiple media URIs are specified.
-    ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn offsetms(mut self, offsetms: i64) -> Self {
         self.offsetms = Some(offsetms);
         self
     }
+
     /// Number of milliseconds to skip for forward/reverse operations.
     ///
     /// Server default: `3000`.
-    ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn skipms(mut self, skipms: i64) -> Self {
         self.skipms = Some(skipms);
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Playback> {
         let mut req = crate::Request::new(&PLAY_WITH_ID);
@@ -3314,9 +3456,19 @@ impl PlayWithId {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for PlayWithId {
+    type Output = crate::Result<crate::generated::models::Playback>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Playback>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}/record`: Start a recording.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static RECORD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "record",
@@ -3393,21 +3545,8 @@ pub static RECORD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.record` request: set optional parameters, then `.send().await`.
-///
-/// Start a recording.
-///
-/// `POST /channels/{channelId}/record`
-///
-/// Record audio from a channel. Note that this will not capture audio sent to the channel. The bridge itself has a record feature if that's what you want.
-///
-/// Errors the spec documents:
-/// - 400: Invalid parameters
-/// - 404: Channel not found
-/// - 409: Channel is not in a Stasis application; the channel is currently bridged with other channels; A recording with the same name already exists on the system and can not be overwritten because it is in progress or ifExists=fail
-/// - 422: The format specified is unknown on this system
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.record` request, made by [`Channels::record`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Record {
@@ -3421,6 +3560,7 @@ pub struct Record {
     beep: Option<bool>,
     terminate_on: Option<RecordTerminateOn>,
 }
+
 impl Record {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &RECORD;
@@ -3429,50 +3569,45 @@ impl Record {
     /// Server default: `0`.
     ///
     /// Range: 0 to unbounded, checked before sending.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn max_duration_seconds(mut self, max_duration_seconds: i64) -> Self {
         self.max_duration_seconds = Some(max_duration_seconds);
         self
     }
+
     /// Maximum duration of silence, in seconds. 0 for no limit
     ///
     /// Server default: `0`.
     ///
     /// Range: 0 to unbounded, checked before sending.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn max_silence_seconds(mut self, max_silence_seconds: i64) -> Self {
         self.max_silence_seconds = Some(max_silence_seconds);
         self
     }
+
     /// Action to take if a recording with the same name already exists.
     ///
     /// Server default: `fail`.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn if_exists(mut self, if_exists: impl Into<RecordIfExists>) -> Self {
         self.if_exists = Some(if_exists.into());
         self
     }
+
     /// Play beep when recording begins
     ///
     /// Server default: `false`.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn beep(mut self, beep: bool) -> Self {
         self.beep = Some(beep);
         self
     }
+
     /// DTMF input to terminate recording
     ///
     /// Server default: `none`.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn terminate_on(mut self, terminate_on: impl Into<RecordTerminateOn>) -> Self {
         self.terminate_on = Some(terminate_on.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::LiveRecording> {
         let mut req = crate::Request::new(&RECORD);
@@ -3543,9 +3678,19 @@ impl Record {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Record {
+    type Output = crate::Result<crate::generated::models::LiveRecording>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::LiveRecording>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /channels/{channelId}/variable`: Get the value of a channel variable or function.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static GET_CHANNEL_VAR: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "getChannelVar",
@@ -3582,18 +3727,8 @@ pub static GET_CHANNEL_VAR: crate::meta::OperationInfo = crate::meta::OperationI
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.getChannelVar` request: set optional parameters, then `.send().await`.
-///
-/// Get the value of a channel variable or function.
-///
-/// `GET /channels/{channelId}/variable`
-///
-/// Errors the spec documents:
-/// - 400: Missing variable parameter.
-/// - 404: Channel or variable not found
-/// - 409: Channel not in a Stasis application
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.getChannelVar` request, made by [`Channels::get_channel_var`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetChannelVar {
@@ -3601,6 +3736,7 @@ pub struct GetChannelVar {
     channel_id: String,
     variable: String,
 }
+
 impl GetChannelVar {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_CHANNEL_VAR;
@@ -3619,9 +3755,19 @@ impl GetChannelVar {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for GetChannelVar {
+    type Output = crate::Result<crate::generated::models::Variable>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Variable>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}/variable`: Set the value of a channel variable or function.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static SET_CHANNEL_VAR: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "setChannelVar",
@@ -3670,18 +3816,8 @@ pub static SET_CHANNEL_VAR: crate::meta::OperationInfo = crate::meta::OperationI
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.setChannelVar` request: set optional parameters, then `.send().await`.
-///
-/// Set the value of a channel variable or function.
-///
-/// `POST /channels/{channelId}/variable`
-///
-/// Errors the spec documents:
-/// - 400: Missing variable parameter.
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.setChannelVar` request, made by [`Channels::set_channel_var`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SetChannelVar {
@@ -3691,16 +3827,16 @@ pub struct SetChannelVar {
     value: Option<String>,
     report_events: Option<bool>,
 }
+
 impl SetChannelVar {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SET_CHANNEL_VAR;
     /// The value to set the variable to
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn value(mut self, value: impl Into<String>) -> Self {
         self.value = Some(value.into());
         self
     }
+
     /// Whether this variable should be included in channel events. Defaults to false.
     ///
     /// Server default: `false`.
@@ -3710,6 +3846,7 @@ impl SetChannelVar {
         self.report_events = Some(report_events);
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&SET_CHANNEL_VAR);
@@ -3734,6 +3871,16 @@ impl SetChannelVar {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for SetChannelVar {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /channels/{channelId}/variables`: Get the value of multiple channel variables or functions.
 ///
 /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
@@ -3773,18 +3920,8 @@ pub static GET_CHANNEL_VARS: crate::meta::OperationInfo = crate::meta::Operation
     ],
     availability: crate::generated::releases::AVAILABILITY_38,
 };
-/// A `channels.getChannelVars` request: set optional parameters, then `.send().await`.
-///
-/// Get the value of multiple channel variables or functions.
-///
-/// `GET /channels/{channelId}/variables`
-///
-/// Errors the spec documents:
-/// - 400: Missing variables parameter.
-/// - 404: Channel or variable not found
-/// - 409: Channel not in a Stasis application
-///
-/// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
+
+/// A `channels.getChannelVars` request, made by [`Channels::get_channel_vars`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetChannelVars {
@@ -3792,6 +3929,7 @@ pub struct GetChannelVars {
     channel_id: String,
     variables: Vec<String>,
 }
+
 impl GetChannelVars {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_CHANNEL_VARS;
@@ -3815,6 +3953,16 @@ impl GetChannelVars {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for GetChannelVars {
+    type Output = crate::Result<crate::generated::models::Variables>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Variables>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}/variables`: Set the values of multiple channel variables or functions.
 ///
 /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
@@ -3854,18 +4002,8 @@ pub static SET_CHANNEL_VARS: crate::meta::OperationInfo = crate::meta::Operation
     ],
     availability: crate::generated::releases::AVAILABILITY_38,
 };
-/// A `channels.setChannelVars` request: set optional parameters, then `.send().await`.
-///
-/// Set the values of multiple channel variables or functions.
-///
-/// `POST /channels/{channelId}/variables`
-///
-/// Errors the spec documents:
-/// - 400: Missing variables parameter.
-/// - 404: Channel not found
-/// - 409: Channel not in a Stasis application
-///
-/// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
+
+/// A `channels.setChannelVars` request, made by [`Channels::set_channel_vars`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SetChannelVars {
@@ -3873,6 +4011,7 @@ pub struct SetChannelVars {
     channel_id: String,
     variables: std::collections::BTreeMap<String, String>,
 }
+
 impl SetChannelVars {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SET_CHANNEL_VARS;
@@ -3897,9 +4036,19 @@ impl SetChannelVars {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for SetChannelVars {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}/snoop`: Start snooping.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static SNOOP_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "snoopChannel",
@@ -3956,19 +4105,8 @@ pub static SNOOP_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `channels.snoopChannel` request: set optional parameters, then `.send().await`.
-///
-/// Start snooping.
-///
-/// `POST /channels/{channelId}/snoop`
-///
-/// Snoop (spy/whisper) on a specific channel.
-///
-/// Errors the spec documents:
-/// - 400: Invalid parameters
-/// - 404: Channel not found
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.snoopChannel` request, made by [`Channels::snoop_channel`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SnoopChannel {
@@ -3980,41 +4118,40 @@ pub struct SnoopChannel {
     app_args: Option<String>,
     snoop_id: Option<String>,
 }
+
 impl SnoopChannel {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SNOOP_CHANNEL;
     /// Direction of audio to spy on
     ///
     /// Server default: `none`.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn spy(mut self, spy: impl Into<SnoopChannelSpy>) -> Self {
         self.spy = Some(spy.into());
         self
     }
+
     /// Direction of audio to whisper into
     ///
     /// Server default: `none`.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn whisper(mut self, whisper: impl Into<SnoopChannelWhisper>) -> Self {
         self.whisper = Some(whisper.into());
         self
     }
+
     /// The application arguments to pass to the Stasis application
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app_args(mut self, app_args: impl Into<String>) -> Self {
         self.app_args = Some(app_args.into());
         self
     }
+
     /// Unique ID to assign to snooping channel
     ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.2.0.
     pub fn snoop_id(mut self, snoop_id: impl Into<String>) -> Self {
         self.snoop_id = Some(snoop_id.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Channel> {
         let mut req = crate::Request::new(&SNOOP_CHANNEL);
@@ -4062,9 +4199,19 @@ impl SnoopChannel {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for SnoopChannel {
+    type Output = crate::Result<crate::generated::models::Channel>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Channel>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}/snoop/{snoopId}`: Start snooping.
 ///
-/// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.2.0.
 pub static SNOOP_CHANNEL_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "snoopChannelWithId",
@@ -4121,19 +4268,8 @@ pub static SNOOP_CHANNEL_WITH_ID: crate::meta::OperationInfo = crate::meta::Oper
     ],
     availability: crate::generated::releases::AVAILABILITY_2,
 };
-/// A `channels.snoopChannelWithId` request: set optional parameters, then `.send().await`.
-///
-/// Start snooping.
-///
-/// `POST /channels/{channelId}/snoop/{snoopId}`
-///
-/// Snoop (spy/whisper) on a specific channel.
-///
-/// Errors the spec documents:
-/// - 400: Invalid parameters
-/// - 404: Channel not found
-///
-/// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.snoopChannelWithId` request, made by [`Channels::snoop_channel_with_id`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SnoopChannelWithId {
@@ -4145,34 +4281,32 @@ pub struct SnoopChannelWithId {
     app: String,
     app_args: Option<String>,
 }
+
 impl SnoopChannelWithId {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SNOOP_CHANNEL_WITH_ID;
     /// Direction of audio to spy on
     ///
     /// Server default: `none`.
-    ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn spy(mut self, spy: impl Into<SnoopChannelWithIdSpy>) -> Self {
         self.spy = Some(spy.into());
         self
     }
+
     /// Direction of audio to whisper into
     ///
     /// Server default: `none`.
-    ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn whisper(mut self, whisper: impl Into<SnoopChannelWithIdWhisper>) -> Self {
         self.whisper = Some(whisper.into());
         self
     }
+
     /// The application arguments to pass to the Stasis application
-    ///
-    /// Releases: 12.2.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn app_args(mut self, app_args: impl Into<String>) -> Self {
         self.app_args = Some(app_args.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Channel> {
         let mut req = crate::Request::new(&SNOOP_CHANNEL_WITH_ID);
@@ -4225,9 +4359,19 @@ impl SnoopChannelWithId {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for SnoopChannelWithId {
+    type Output = crate::Result<crate::generated::models::Channel>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Channel>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}/dial`: Dial a created channel.
 ///
-/// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 14.0.0.
 pub static DIAL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "dial",
@@ -4266,17 +4410,8 @@ pub static DIAL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_20,
 };
-/// A `channels.dial` request: set optional parameters, then `.send().await`.
-///
-/// Dial a created channel.
-///
-/// `POST /channels/{channelId}/dial`
-///
-/// Errors the spec documents:
-/// - 404: Channel cannot be found.
-/// - 409: Channel cannot be dialed.
-///
-/// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.dial` request, made by [`Channels::dial`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Dial {
@@ -4285,27 +4420,26 @@ pub struct Dial {
     caller: Option<String>,
     timeout: Option<i64>,
 }
+
 impl Dial {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &DIAL;
     /// Channel ID of caller
-    ///
-    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn caller(mut self, caller: impl Into<String>) -> Self {
         self.caller = Some(caller.into());
         self
     }
+
     /// Dial timeout
     ///
     /// Server default: `0`.
     ///
     /// Range: 0 to unbounded, checked before sending.
-    ///
-    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn timeout(mut self, timeout: i64) -> Self {
         self.timeout = Some(timeout);
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&DIAL);
@@ -4332,6 +4466,16 @@ impl Dial {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Dial {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /channels/{channelId}/rtp_statistics`: RTP stats on a channel.
 ///
 /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -4357,22 +4501,15 @@ pub static RTPSTATISTICS: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_15,
 };
-/// A `channels.rtpstatistics` request: set optional parameters, then `.send().await`.
-///
-/// RTP stats on a channel.
-///
-/// `GET /channels/{channelId}/rtp_statistics`
-///
-/// Errors the spec documents:
-/// - 404: Channel cannot be found.
-///
-/// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.rtpstatistics` request, made by [`Channels::rtpstatistics`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Rtpstatistics {
     client: crate::Client,
     channel_id: String,
 }
+
 impl Rtpstatistics {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &RTPSTATISTICS;
@@ -4387,6 +4524,16 @@ impl Rtpstatistics {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Rtpstatistics {
+    type Output = crate::Result<crate::generated::models::RTPstat>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::RTPstat>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/externalMedia`: Start an External Media session.
 ///
 /// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -4476,19 +4623,8 @@ pub static EXTERNAL_MEDIA: crate::meta::OperationInfo = crate::meta::OperationIn
     ],
     availability: crate::generated::releases::AVAILABILITY_25,
 };
-/// A `channels.externalMedia` request: set optional parameters, then `.send().await`.
-///
-/// Start an External Media session.
-///
-/// `POST /channels/externalMedia`
-///
-/// Create a channel to an External Media source/sink.  The combination of transport and encapsulation will select one of chan_rtp(udp/rtp), chan_audiosocket(tcp/audiosocket) or chan_websocket(websocket/none) channel drivers.
-///
-/// Errors the spec documents:
-/// - 400: Invalid parameters
-/// - 409: Channel is not in a Stasis application; Channel is already bridged
-///
-/// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `channels.externalMedia` request, made by [`Channels::external_media`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct ExternalMedia {
@@ -4505,19 +4641,17 @@ pub struct ExternalMedia {
     data: Option<String>,
     transport_data: Option<String>,
 }
+
 impl ExternalMedia {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &EXTERNAL_MEDIA;
     /// The unique id to assign the channel on creation.
-    ///
-    /// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn channel_id(mut self, channel_id: impl Into<String>) -> Self {
         self.channel_id = Some(channel_id.into());
         self
     }
+
     /// The "variables" key in the body object holds variable key/value pairs to set on the channel on creation. Each variable value may be either a string or an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in channel events (defaults to false). Other keys in the body object are interpreted as query parameters. Ex. { "endpoint": "SIP/Alice", "variables": { "CALLERID(name)": "Alice", "Call_State": { "value": "WaitingForAgent", "report_events": true } } }
-    ///
-    /// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn variables(
         mut self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -4527,18 +4661,16 @@ impl ExternalMedia {
         );
         self
     }
+
     /// Hostname/ip:port or websocket_client connection ID of external host.  May be empty for a websocket server connection.
-    ///
-    /// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn external_host(mut self, external_host: impl Into<String>) -> Self {
         self.external_host = Some(external_host.into());
         self
     }
+
     /// Payload encapsulation protocol.  Must be 'none' for the websocket transport.
     ///
     /// Server default: `rtp`.
-    ///
-    /// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn encapsulation(
         mut self,
         encapsulation: impl Into<ExternalMediaEncapsulation>,
@@ -4546,20 +4678,18 @@ impl ExternalMedia {
         self.encapsulation = Some(encapsulation.into());
         self
     }
+
     /// Transport protocol
     ///
     /// Server default: `udp`.
-    ///
-    /// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn transport(mut self, transport: impl Into<ExternalMediaTransport>) -> Self {
         self.transport = Some(transport.into());
         self
     }
+
     /// Connection type (client/server). 'server' is only valid for the websocket transport.
     ///
     /// Server default: `client`.
-    ///
-    /// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn connection_type(
         mut self,
         connection_type: impl Into<ExternalMediaConnectionType>,
@@ -4567,22 +4697,23 @@ impl ExternalMedia {
         self.connection_type = Some(connection_type.into());
         self
     }
+
     /// External media direction
     ///
     /// Server default: `both`.
-    ///
-    /// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn direction(mut self, direction: impl Into<ExternalMediaDirection>) -> Self {
         self.direction = Some(direction.into());
         self
     }
+
     /// An arbitrary data field
     ///
-    /// Releases: 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 18.0.0.
     pub fn data(mut self, data: impl Into<String>) -> Self {
         self.data = Some(data.into());
         self
     }
+
     /// Transport-specific data. For websocket this is appended to the dialstring.
     ///
     /// Releases: 20.18.0+, 22.8.0+, 23.2.0+.
@@ -4590,6 +4721,7 @@ impl ExternalMedia {
         self.transport_data = Some(transport_data.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<ExternalMediaResponseType> {
         let mut req = crate::Request::new(&EXTERNAL_MEDIA);
@@ -4683,6 +4815,16 @@ impl ExternalMedia {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for ExternalMedia {
+    type Output = crate::Result<ExternalMediaResponseType>;
+    type IntoFuture = crate::RequestFuture<ExternalMediaResponseType>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /channels/{channelId}/transfer_progress`: Inform the channel about the progress of the attended/blind transfer.
 ///
 /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
@@ -4726,19 +4868,8 @@ pub static TRANSFER_PROGRESS: crate::meta::OperationInfo = crate::meta::Operatio
     ],
     availability: crate::generated::releases::AVAILABILITY_32,
 };
-/// A `channels.transfer_progress` request: set optional parameters, then `.send().await`.
-///
-/// Inform the channel about the progress of the attended/blind transfer.
-///
-/// `POST /channels/{channelId}/transfer_progress`
-///
-/// Errors the spec documents:
-/// - 400: Endpoint parameter not provided
-/// - 404: Channel or endpoint not found
-/// - 409: Channel not in a Stasis application
-/// - 412: Channel in invalid state
-///
-/// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
+
+/// A `channels.transfer_progress` request, made by [`Channels::transfer_progress`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct TransferProgress {
@@ -4746,6 +4877,7 @@ pub struct TransferProgress {
     channel_id: String,
     states: String,
 }
+
 impl TransferProgress {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &TRANSFER_PROGRESS;
@@ -4764,6 +4896,16 @@ impl TransferProgress {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for TransferProgress {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// The values of `ExternalMediaConnectionType`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -4772,11 +4914,14 @@ impl TransferProgress {
 pub enum ExternalMediaConnectionType {
     /// `client`
     Client,
+
     /// `server`
     Server,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl ExternalMediaConnectionType {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["client", "server"];
@@ -4788,11 +4933,13 @@ impl ExternalMediaConnectionType {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for ExternalMediaConnectionType {
     fn from(value: &str) -> Self {
         match value {
@@ -4802,6 +4949,7 @@ impl From<&str> for ExternalMediaConnectionType {
         }
     }
 }
+
 impl From<String> for ExternalMediaConnectionType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -4810,22 +4958,26 @@ impl From<String> for ExternalMediaConnectionType {
         }
     }
 }
+
 impl std::str::FromStr for ExternalMediaConnectionType {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for ExternalMediaConnectionType {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for ExternalMediaConnectionType {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for ExternalMediaConnectionType {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -4833,6 +4985,7 @@ impl<'de> serde::Deserialize<'de> for ExternalMediaConnectionType {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `ExternalMediaDirection`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -4841,9 +4994,11 @@ impl<'de> serde::Deserialize<'de> for ExternalMediaConnectionType {
 pub enum ExternalMediaDirection {
     /// `both`
     Both,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl ExternalMediaDirection {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["both"];
@@ -4854,11 +5009,13 @@ impl ExternalMediaDirection {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for ExternalMediaDirection {
     fn from(value: &str) -> Self {
         match value {
@@ -4867,6 +5024,7 @@ impl From<&str> for ExternalMediaDirection {
         }
     }
 }
+
 impl From<String> for ExternalMediaDirection {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -4875,22 +5033,26 @@ impl From<String> for ExternalMediaDirection {
         }
     }
 }
+
 impl std::str::FromStr for ExternalMediaDirection {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for ExternalMediaDirection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for ExternalMediaDirection {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for ExternalMediaDirection {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -4898,6 +5060,7 @@ impl<'de> serde::Deserialize<'de> for ExternalMediaDirection {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `ExternalMediaEncapsulation`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -4906,13 +5069,17 @@ impl<'de> serde::Deserialize<'de> for ExternalMediaDirection {
 pub enum ExternalMediaEncapsulation {
     /// `rtp`
     Rtp,
+
     /// `audiosocket`
     Audiosocket,
+
     /// `none`
     None,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl ExternalMediaEncapsulation {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["rtp", "audiosocket", "none"];
@@ -4925,11 +5092,13 @@ impl ExternalMediaEncapsulation {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for ExternalMediaEncapsulation {
     fn from(value: &str) -> Self {
         match value {
@@ -4940,6 +5109,7 @@ impl From<&str> for ExternalMediaEncapsulation {
         }
     }
 }
+
 impl From<String> for ExternalMediaEncapsulation {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -4948,22 +5118,26 @@ impl From<String> for ExternalMediaEncapsulation {
         }
     }
 }
+
 impl std::str::FromStr for ExternalMediaEncapsulation {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for ExternalMediaEncapsulation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for ExternalMediaEncapsulation {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for ExternalMediaEncapsulation {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -4971,6 +5145,7 @@ impl<'de> serde::Deserialize<'de> for ExternalMediaEncapsulation {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `ExternalMediaTransport`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -4979,13 +5154,17 @@ impl<'de> serde::Deserialize<'de> for ExternalMediaEncapsulation {
 pub enum ExternalMediaTransport {
     /// `udp`
     Udp,
+
     /// `tcp`
     Tcp,
+
     /// `websocket`
     Websocket,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl ExternalMediaTransport {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["udp", "tcp", "websocket"];
@@ -4998,11 +5177,13 @@ impl ExternalMediaTransport {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for ExternalMediaTransport {
     fn from(value: &str) -> Self {
         match value {
@@ -5013,6 +5194,7 @@ impl From<&str> for ExternalMediaTransport {
         }
     }
 }
+
 impl From<String> for ExternalMediaTransport {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5021,22 +5203,26 @@ impl From<String> for ExternalMediaTransport {
         }
     }
 }
+
 impl std::str::FromStr for ExternalMediaTransport {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for ExternalMediaTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for ExternalMediaTransport {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for ExternalMediaTransport {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5044,6 +5230,7 @@ impl<'de> serde::Deserialize<'de> for ExternalMediaTransport {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `HangupReason`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5052,33 +5239,47 @@ impl<'de> serde::Deserialize<'de> for ExternalMediaTransport {
 pub enum HangupReason {
     /// `normal`
     Normal,
+
     /// `busy`
     Busy,
+
     /// `congestion`
     Congestion,
+
     /// `no_answer`
     NoAnswer,
+
     /// `timeout`
     Timeout,
+
     /// `rejected`
     Rejected,
+
     /// `unallocated`
     Unallocated,
+
     /// `normal_unspecified`
     NormalUnspecified,
+
     /// `number_incomplete`
     NumberIncomplete,
+
     /// `codec_mismatch`
     CodecMismatch,
+
     /// `interworking`
     Interworking,
+
     /// `failure`
     Failure,
+
     /// `answered_elsewhere`
     AnsweredElsewhere,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl HangupReason {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &[
@@ -5115,11 +5316,13 @@ impl HangupReason {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for HangupReason {
     fn from(value: &str) -> Self {
         match value {
@@ -5140,6 +5343,7 @@ impl From<&str> for HangupReason {
         }
     }
 }
+
 impl From<String> for HangupReason {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5148,22 +5352,26 @@ impl From<String> for HangupReason {
         }
     }
 }
+
 impl std::str::FromStr for HangupReason {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for HangupReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for HangupReason {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for HangupReason {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5171,6 +5379,7 @@ impl<'de> serde::Deserialize<'de> for HangupReason {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `MuteDirection`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5179,13 +5388,17 @@ impl<'de> serde::Deserialize<'de> for HangupReason {
 pub enum MuteDirection {
     /// `both`
     Both,
+
     /// `in`
     In,
+
     /// `out`
     Out,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl MuteDirection {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["both", "in", "out"];
@@ -5198,11 +5411,13 @@ impl MuteDirection {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for MuteDirection {
     fn from(value: &str) -> Self {
         match value {
@@ -5213,6 +5428,7 @@ impl From<&str> for MuteDirection {
         }
     }
 }
+
 impl From<String> for MuteDirection {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5221,22 +5437,26 @@ impl From<String> for MuteDirection {
         }
     }
 }
+
 impl std::str::FromStr for MuteDirection {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for MuteDirection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for MuteDirection {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for MuteDirection {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5244,6 +5464,7 @@ impl<'de> serde::Deserialize<'de> for MuteDirection {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `RecordIfExists`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5252,13 +5473,17 @@ impl<'de> serde::Deserialize<'de> for MuteDirection {
 pub enum RecordIfExists {
     /// `fail`
     Fail,
+
     /// `overwrite`
     Overwrite,
+
     /// `append`
     Append,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl RecordIfExists {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["fail", "overwrite", "append"];
@@ -5271,11 +5496,13 @@ impl RecordIfExists {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for RecordIfExists {
     fn from(value: &str) -> Self {
         match value {
@@ -5286,6 +5513,7 @@ impl From<&str> for RecordIfExists {
         }
     }
 }
+
 impl From<String> for RecordIfExists {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5294,22 +5522,26 @@ impl From<String> for RecordIfExists {
         }
     }
 }
+
 impl std::str::FromStr for RecordIfExists {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for RecordIfExists {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for RecordIfExists {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for RecordIfExists {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5317,6 +5549,7 @@ impl<'de> serde::Deserialize<'de> for RecordIfExists {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `RecordTerminateOn`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5325,15 +5558,20 @@ impl<'de> serde::Deserialize<'de> for RecordIfExists {
 pub enum RecordTerminateOn {
     /// `none`
     None,
+
     /// `any`
     Any,
+
     /// `*`
     Star,
+
     /// `#`
     Hash,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl RecordTerminateOn {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["none", "any", "*", "#"];
@@ -5347,11 +5585,13 @@ impl RecordTerminateOn {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for RecordTerminateOn {
     fn from(value: &str) -> Self {
         match value {
@@ -5363,6 +5603,7 @@ impl From<&str> for RecordTerminateOn {
         }
     }
 }
+
 impl From<String> for RecordTerminateOn {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5371,22 +5612,26 @@ impl From<String> for RecordTerminateOn {
         }
     }
 }
+
 impl std::str::FromStr for RecordTerminateOn {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for RecordTerminateOn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for RecordTerminateOn {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for RecordTerminateOn {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5394,6 +5639,7 @@ impl<'de> serde::Deserialize<'de> for RecordTerminateOn {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `SnoopChannelSpy`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5402,15 +5648,20 @@ impl<'de> serde::Deserialize<'de> for RecordTerminateOn {
 pub enum SnoopChannelSpy {
     /// `none`
     None,
+
     /// `both`
     Both,
+
     /// `out`
     Out,
+
     /// `in`
     In,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl SnoopChannelSpy {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["none", "both", "out", "in"];
@@ -5424,11 +5675,13 @@ impl SnoopChannelSpy {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for SnoopChannelSpy {
     fn from(value: &str) -> Self {
         match value {
@@ -5440,6 +5693,7 @@ impl From<&str> for SnoopChannelSpy {
         }
     }
 }
+
 impl From<String> for SnoopChannelSpy {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5448,22 +5702,26 @@ impl From<String> for SnoopChannelSpy {
         }
     }
 }
+
 impl std::str::FromStr for SnoopChannelSpy {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for SnoopChannelSpy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for SnoopChannelSpy {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for SnoopChannelSpy {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5471,6 +5729,7 @@ impl<'de> serde::Deserialize<'de> for SnoopChannelSpy {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `SnoopChannelWhisper`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5479,15 +5738,20 @@ impl<'de> serde::Deserialize<'de> for SnoopChannelSpy {
 pub enum SnoopChannelWhisper {
     /// `none`
     None,
+
     /// `both`
     Both,
+
     /// `out`
     Out,
+
     /// `in`
     In,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl SnoopChannelWhisper {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["none", "both", "out", "in"];
@@ -5501,11 +5765,13 @@ impl SnoopChannelWhisper {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for SnoopChannelWhisper {
     fn from(value: &str) -> Self {
         match value {
@@ -5517,6 +5783,7 @@ impl From<&str> for SnoopChannelWhisper {
         }
     }
 }
+
 impl From<String> for SnoopChannelWhisper {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5525,22 +5792,26 @@ impl From<String> for SnoopChannelWhisper {
         }
     }
 }
+
 impl std::str::FromStr for SnoopChannelWhisper {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for SnoopChannelWhisper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for SnoopChannelWhisper {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for SnoopChannelWhisper {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5548,6 +5819,7 @@ impl<'de> serde::Deserialize<'de> for SnoopChannelWhisper {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `SnoopChannelWithIdSpy`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5556,15 +5828,20 @@ impl<'de> serde::Deserialize<'de> for SnoopChannelWhisper {
 pub enum SnoopChannelWithIdSpy {
     /// `none`
     None,
+
     /// `both`
     Both,
+
     /// `out`
     Out,
+
     /// `in`
     In,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl SnoopChannelWithIdSpy {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["none", "both", "out", "in"];
@@ -5578,11 +5855,13 @@ impl SnoopChannelWithIdSpy {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for SnoopChannelWithIdSpy {
     fn from(value: &str) -> Self {
         match value {
@@ -5594,6 +5873,7 @@ impl From<&str> for SnoopChannelWithIdSpy {
         }
     }
 }
+
 impl From<String> for SnoopChannelWithIdSpy {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5602,22 +5882,26 @@ impl From<String> for SnoopChannelWithIdSpy {
         }
     }
 }
+
 impl std::str::FromStr for SnoopChannelWithIdSpy {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for SnoopChannelWithIdSpy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for SnoopChannelWithIdSpy {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for SnoopChannelWithIdSpy {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5625,6 +5909,7 @@ impl<'de> serde::Deserialize<'de> for SnoopChannelWithIdSpy {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `SnoopChannelWithIdWhisper`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5633,15 +5918,20 @@ impl<'de> serde::Deserialize<'de> for SnoopChannelWithIdSpy {
 pub enum SnoopChannelWithIdWhisper {
     /// `none`
     None,
+
     /// `both`
     Both,
+
     /// `out`
     Out,
+
     /// `in`
     In,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl SnoopChannelWithIdWhisper {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["none", "both", "out", "in"];
@@ -5655,11 +5945,13 @@ impl SnoopChannelWithIdWhisper {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for SnoopChannelWithIdWhisper {
     fn from(value: &str) -> Self {
         match value {
@@ -5671,6 +5963,7 @@ impl From<&str> for SnoopChannelWithIdWhisper {
         }
     }
 }
+
 impl From<String> for SnoopChannelWithIdWhisper {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5679,22 +5972,26 @@ impl From<String> for SnoopChannelWithIdWhisper {
         }
     }
 }
+
 impl std::str::FromStr for SnoopChannelWithIdWhisper {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for SnoopChannelWithIdWhisper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for SnoopChannelWithIdWhisper {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for SnoopChannelWithIdWhisper {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5702,6 +5999,7 @@ impl<'de> serde::Deserialize<'de> for SnoopChannelWithIdWhisper {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The values of `UnmuteDirection`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -5710,13 +6008,17 @@ impl<'de> serde::Deserialize<'de> for SnoopChannelWithIdWhisper {
 pub enum UnmuteDirection {
     /// `both`
     Both,
+
     /// `in`
     In,
+
     /// `out`
     Out,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl UnmuteDirection {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["both", "in", "out"];
@@ -5729,11 +6031,13 @@ impl UnmuteDirection {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for UnmuteDirection {
     fn from(value: &str) -> Self {
         match value {
@@ -5744,6 +6048,7 @@ impl From<&str> for UnmuteDirection {
         }
     }
 }
+
 impl From<String> for UnmuteDirection {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -5752,22 +6057,26 @@ impl From<String> for UnmuteDirection {
         }
     }
 }
+
 impl std::str::FromStr for UnmuteDirection {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for UnmuteDirection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for UnmuteDirection {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for UnmuteDirection {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -5775,6 +6084,7 @@ impl<'de> serde::Deserialize<'de> for UnmuteDirection {
         crate::decode::str_enum(deserializer)
     }
 }
+
 /// The releases disagree on the type of `ExternalMediaResponseType`: this holds whichever a server sends, trying the newest release's type first.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -5782,6 +6092,7 @@ impl<'de> serde::Deserialize<'de> for UnmuteDirection {
 pub enum ExternalMediaResponseType {
     /// The type as one group of releases defines it.
     Channel(crate::generated::models::Channel),
+
     /// The type as one group of releases defines it.
     ExternalMedia(crate::generated::models::ExternalMedia),
 }

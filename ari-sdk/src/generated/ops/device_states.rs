@@ -7,40 +7,51 @@
 pub struct DeviceStates {
     client: crate::Client,
 }
+
 impl DeviceStates {
     pub(crate) fn new(client: crate::Client) -> Self {
         DeviceStates { client }
     }
+
     /// List all ARI controlled device states.
     ///
     /// `GET /deviceStates`
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn list(&self) -> List {
         List {
             client: self.client.clone(),
         }
     }
+
     /// Retrieve the current state of a device.
     ///
     /// `GET /deviceStates/{deviceName}`
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Arguments:
+    /// - `device_name`: Name of the device
+    ///
+    /// Releases: every release since 12.0.0.
     pub fn get(&self, device_name: impl Into<String>) -> Get {
         Get {
             client: self.client.clone(),
             device_name: device_name.into(),
         }
     }
+
     /// Change the state of a device controlled by ARI. (Note - implicitly creates the device state).
     ///
     /// `PUT /deviceStates/{deviceName}`
+    ///
+    /// Arguments:
+    /// - `device_name`: Name of the device
+    /// - `device_state`: Device state value
     ///
     /// Errors the spec documents:
     /// - 404: Device name is missing
     /// - 409: Uncontrolled device specified
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn update(
         &self,
         device_name: impl Into<String>,
@@ -52,15 +63,19 @@ impl DeviceStates {
             device_state: device_state.into(),
         }
     }
+
     /// Destroy a device-state controlled by ARI.
     ///
     /// `DELETE /deviceStates/{deviceName}`
+    ///
+    /// Arguments:
+    /// - `device_name`: Name of the device
     ///
     /// Errors the spec documents:
     /// - 404: Device name is missing
     /// - 409: Uncontrolled device specified
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn delete(&self, device_name: impl Into<String>) -> Delete {
         Delete {
             client: self.client.clone(),
@@ -68,9 +83,10 @@ impl DeviceStates {
         }
     }
 }
+
 /// `GET /deviceStates`: List all ARI controlled device states.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "deviceStates",
     nickname: "list",
@@ -81,18 +97,14 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `deviceStates.list` request: set optional parameters, then `.send().await`.
-///
-/// List all ARI controlled device states.
-///
-/// `GET /deviceStates`
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `deviceStates.list` request, made by [`DeviceStates::list`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct List {
     client: crate::Client,
 }
+
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
@@ -104,9 +116,19 @@ impl List {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for List {
+    type Output = crate::Result<Vec<crate::generated::models::DeviceState>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::DeviceState>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /deviceStates/{deviceName}`: Retrieve the current state of a device.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "deviceStates",
     nickname: "get",
@@ -124,19 +146,15 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `deviceStates.get` request: set optional parameters, then `.send().await`.
-///
-/// Retrieve the current state of a device.
-///
-/// `GET /deviceStates/{deviceName}`
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `deviceStates.get` request, made by [`DeviceStates::get`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Get {
     client: crate::Client,
     device_name: String,
 }
+
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
@@ -151,9 +169,19 @@ impl Get {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Get {
+    type Output = crate::Result<crate::generated::models::DeviceState>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::DeviceState>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `PUT /deviceStates/{deviceName}`: Change the state of a device controlled by ARI. (Note - implicitly creates the device state).
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static UPDATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "deviceStates",
     nickname: "update",
@@ -186,17 +214,8 @@ pub static UPDATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `deviceStates.update` request: set optional parameters, then `.send().await`.
-///
-/// Change the state of a device controlled by ARI. (Note - implicitly creates the device state).
-///
-/// `PUT /deviceStates/{deviceName}`
-///
-/// Errors the spec documents:
-/// - 404: Device name is missing
-/// - 409: Uncontrolled device specified
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `deviceStates.update` request, made by [`DeviceStates::update`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Update {
@@ -204,6 +223,7 @@ pub struct Update {
     device_name: String,
     device_state: UpdateDeviceState,
 }
+
 impl Update {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &UPDATE;
@@ -231,9 +251,19 @@ impl Update {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Update {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /deviceStates/{deviceName}`: Destroy a device-state controlled by ARI.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "deviceStates",
     nickname: "delete",
@@ -260,23 +290,15 @@ pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `deviceStates.delete` request: set optional parameters, then `.send().await`.
-///
-/// Destroy a device-state controlled by ARI.
-///
-/// `DELETE /deviceStates/{deviceName}`
-///
-/// Errors the spec documents:
-/// - 404: Device name is missing
-/// - 409: Uncontrolled device specified
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `deviceStates.delete` request, made by [`DeviceStates::delete`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Delete {
     client: crate::Client,
     device_name: String,
 }
+
 impl Delete {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &DELETE;
@@ -291,6 +313,16 @@ impl Delete {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Delete {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// The values of `UpdateDeviceState`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -299,23 +331,32 @@ impl Delete {
 pub enum UpdateDeviceState {
     /// `NOT_INUSE`
     NotInuse,
+
     /// `INUSE`
     Inuse,
+
     /// `BUSY`
     Busy,
+
     /// `INVALID`
     Invalid,
+
     /// `UNAVAILABLE`
     Unavailable,
+
     /// `RINGING`
     Ringing,
+
     /// `RINGINUSE`
     Ringinuse,
+
     /// `ONHOLD`
     Onhold,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl UpdateDeviceState {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &[
@@ -342,11 +383,13 @@ impl UpdateDeviceState {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for UpdateDeviceState {
     fn from(value: &str) -> Self {
         match value {
@@ -362,6 +405,7 @@ impl From<&str> for UpdateDeviceState {
         }
     }
 }
+
 impl From<String> for UpdateDeviceState {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -370,22 +414,26 @@ impl From<String> for UpdateDeviceState {
         }
     }
 }
+
 impl std::str::FromStr for UpdateDeviceState {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for UpdateDeviceState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for UpdateDeviceState {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for UpdateDeviceState {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,

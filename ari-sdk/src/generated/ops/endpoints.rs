@@ -7,29 +7,36 @@
 pub struct Endpoints {
     client: crate::Client,
 }
+
 impl Endpoints {
     pub(crate) fn new(client: crate::Client) -> Self {
         Endpoints { client }
     }
+
     /// List all endpoints.
     ///
     /// `GET /endpoints`
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn list(&self) -> List {
         List {
             client: self.client.clone(),
         }
     }
+
     /// Send a message to some technology URI or endpoint.
     ///
     /// `PUT /endpoints/sendMessage`
+    ///
+    /// Arguments:
+    /// - `to`: The endpoint resource or technology specific URI to send the message to. Valid resources are pjsip, and xmpp.
+    /// - `from`: The endpoint resource or technology specific identity to send this message from. Valid resources are pjsip, and xmpp.
     ///
     /// Errors the spec documents:
     /// - 400: Invalid parameters for sending a message.
     /// - 404: Endpoint not found
     ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.5.0.
     pub fn send_message(
         &self,
         to: impl Into<String>,
@@ -43,9 +50,15 @@ impl Endpoints {
             variables: None,
         }
     }
+
     /// Refer an endpoint or technology URI to some technology URI or endpoint.
     ///
     /// `POST /endpoints/refer`
+    ///
+    /// Arguments:
+    /// - `to`: The endpoint resource or technology specific URI that should be referred to somewhere. Valid resource is pjsip.
+    /// - `from`: The endpoint resource or technology specific identity to refer from.
+    /// - `refer_to`: The endpoint resource or technology specific URI to refer to.
     ///
     /// Errors the spec documents:
     /// - 400: Invalid parameters for referring.
@@ -67,29 +80,38 @@ impl Endpoints {
             variables: None,
         }
     }
+
     /// List available endoints for a given endpoint technology.
     ///
     /// `GET /endpoints/{tech}`
     ///
+    /// Arguments:
+    /// - `tech`: Technology of the endpoints (pjsip,iax2,...)
+    ///
     /// Errors the spec documents:
     /// - 404: Endpoints not found
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn list_by_tech(&self, tech: impl Into<String>) -> ListByTech {
         ListByTech {
             client: self.client.clone(),
             tech: tech.into(),
         }
     }
+
     /// Details for an endpoint.
     ///
     /// `GET /endpoints/{tech}/{resource}`
+    ///
+    /// Arguments:
+    /// - `tech`: Technology of the endpoint
+    /// - `resource`: ID of the endpoint
     ///
     /// Errors the spec documents:
     /// - 400: Invalid parameters for sending a message.
     /// - 404: Endpoints not found
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn get(&self, tech: impl Into<String>, resource: impl Into<String>) -> Get {
         Get {
             client: self.client.clone(),
@@ -97,15 +119,21 @@ impl Endpoints {
             resource: resource.into(),
         }
     }
+
     /// Send a message to some endpoint in a technology.
     ///
     /// `PUT /endpoints/{tech}/{resource}/sendMessage`
+    ///
+    /// Arguments:
+    /// - `tech`: Technology of the endpoint
+    /// - `resource`: ID of the endpoint
+    /// - `from`: The endpoint resource or technology specific identity to send this message from. Valid resources are pjsip and xmpp.
     ///
     /// Errors the spec documents:
     /// - 400: Invalid parameters for sending a message.
     /// - 404: Endpoint not found
     ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.5.0.
     pub fn send_message_to_endpoint(
         &self,
         tech: impl Into<String>,
@@ -121,9 +149,16 @@ impl Endpoints {
             variables: None,
         }
     }
+
     /// Refer an endpoint or technology URI to some technology URI or endpoint.
     ///
     /// `POST /endpoints/{tech}/{resource}/refer`
+    ///
+    /// Arguments:
+    /// - `tech`: Technology of the endpoint
+    /// - `resource`: ID of the endpoint
+    /// - `from`: The endpoint resource or technology specific identity to refer from.
+    /// - `refer_to`: The endpoint resource or technology specific URI to refer to.
     ///
     /// Errors the spec documents:
     /// - 400: Invalid parameters for referring.
@@ -148,9 +183,10 @@ impl Endpoints {
         }
     }
 }
+
 /// `GET /endpoints`: List all endpoints.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "endpoints",
     nickname: "list",
@@ -161,18 +197,14 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `endpoints.list` request: set optional parameters, then `.send().await`.
-///
-/// List all endpoints.
-///
-/// `GET /endpoints`
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `endpoints.list` request, made by [`Endpoints::list`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct List {
     client: crate::Client,
 }
+
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
@@ -182,9 +214,19 @@ impl List {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for List {
+    type Output = crate::Result<Vec<crate::generated::models::Endpoint>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::Endpoint>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `PUT /endpoints/sendMessage`: Send a message to some technology URI or endpoint.
 ///
-/// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.5.0.
 pub static SEND_MESSAGE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "endpoints",
     nickname: "sendMessage",
@@ -229,17 +271,8 @@ pub static SEND_MESSAGE: crate::meta::OperationInfo = crate::meta::OperationInfo
     ],
     availability: crate::generated::releases::AVAILABILITY_6,
 };
-/// A `endpoints.sendMessage` request: set optional parameters, then `.send().await`.
-///
-/// Send a message to some technology URI or endpoint.
-///
-/// `PUT /endpoints/sendMessage`
-///
-/// Errors the spec documents:
-/// - 400: Invalid parameters for sending a message.
-/// - 404: Endpoint not found
-///
-/// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `endpoints.sendMessage` request, made by [`Endpoints::send_message`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SendMessage {
@@ -249,19 +282,17 @@ pub struct SendMessage {
     body: Option<String>,
     variables: Option<std::collections::BTreeMap<String, String>>,
 }
+
 impl SendMessage {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SEND_MESSAGE;
     /// The body of the message
-    ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn body(mut self, body: impl Into<String>) -> Self {
         self.body = Some(body.into());
         self
     }
+
     /// The "variables" key in the body object holds technology specific key/value pairs to append to the message. These can be interpreted and used by the various resource types; for example, pjsip and sip resource types will add the key/value pairs as SIP headers,
-    ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn variables(
         mut self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -271,6 +302,7 @@ impl SendMessage {
         );
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&SEND_MESSAGE);
@@ -297,6 +329,16 @@ impl SendMessage {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for SendMessage {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /endpoints/refer`: Refer an endpoint or technology URI to some technology URI or endpoint.
 ///
 /// Releases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -350,17 +392,8 @@ pub static REFER: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_29,
 };
-/// A `endpoints.refer` request: set optional parameters, then `.send().await`.
-///
-/// Refer an endpoint or technology URI to some technology URI or endpoint.
-///
-/// `POST /endpoints/refer`
-///
-/// Errors the spec documents:
-/// - 400: Invalid parameters for referring.
-/// - 404: Endpoint not found
-///
-/// Releases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `endpoints.refer` request, made by [`Endpoints::refer`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Refer {
@@ -371,21 +404,19 @@ pub struct Refer {
     to_self: Option<bool>,
     variables: Option<std::collections::BTreeMap<String, String>>,
 }
+
 impl Refer {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &REFER;
     /// If true and "refer_to" refers to an Asterisk endpoint, the "refer_to" value is set to point to this Asterisk endpoint - so the referee is referred to Asterisk. Otherwise, use the contact URI associated with the endpoint.
     ///
     /// Server default: `false`.
-    ///
-    /// Releases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn to_self(mut self, to_self: bool) -> Self {
         self.to_self = Some(to_self);
         self
     }
+
     /// The "variables" key in the body object holds technology specific key/value pairs to append to the message. These can be interpreted and used by the various resource types; for example, the pjsip resource type will add the key/value pairs as SIP headers. The "display_name" key is used by the PJSIP technology. Its value will be prepended as a display name to the Refer-To URI.
-    ///
-    /// Releases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn variables(
         mut self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -395,6 +426,7 @@ impl Refer {
         );
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&REFER);
@@ -425,9 +457,19 @@ impl Refer {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Refer {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /endpoints/{tech}`: List available endoints for a given endpoint technology.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static LIST_BY_TECH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "endpoints",
     nickname: "listByTech",
@@ -450,22 +492,15 @@ pub static LIST_BY_TECH: crate::meta::OperationInfo = crate::meta::OperationInfo
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `endpoints.listByTech` request: set optional parameters, then `.send().await`.
-///
-/// List available endoints for a given endpoint technology.
-///
-/// `GET /endpoints/{tech}`
-///
-/// Errors the spec documents:
-/// - 404: Endpoints not found
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `endpoints.listByTech` request, made by [`Endpoints::list_by_tech`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct ListByTech {
     client: crate::Client,
     tech: String,
 }
+
 impl ListByTech {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST_BY_TECH;
@@ -480,9 +515,19 @@ impl ListByTech {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for ListByTech {
+    type Output = crate::Result<Vec<crate::generated::models::Endpoint>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::Endpoint>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /endpoints/{tech}/{resource}`: Details for an endpoint.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "endpoints",
     nickname: "get",
@@ -515,17 +560,8 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `endpoints.get` request: set optional parameters, then `.send().await`.
-///
-/// Details for an endpoint.
-///
-/// `GET /endpoints/{tech}/{resource}`
-///
-/// Errors the spec documents:
-/// - 400: Invalid parameters for sending a message.
-/// - 404: Endpoints not found
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `endpoints.get` request, made by [`Endpoints::get`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Get {
@@ -533,6 +569,7 @@ pub struct Get {
     tech: String,
     resource: String,
 }
+
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
@@ -552,9 +589,19 @@ impl Get {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Get {
+    type Output = crate::Result<crate::generated::models::Endpoint>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Endpoint>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `PUT /endpoints/{tech}/{resource}/sendMessage`: Send a message to some endpoint in a technology.
 ///
-/// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.5.0.
 pub static SEND_MESSAGE_TO_ENDPOINT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "endpoints",
     nickname: "sendMessageToEndpoint",
@@ -605,17 +652,8 @@ pub static SEND_MESSAGE_TO_ENDPOINT: crate::meta::OperationInfo = crate::meta::O
     ],
     availability: crate::generated::releases::AVAILABILITY_6,
 };
-/// A `endpoints.sendMessageToEndpoint` request: set optional parameters, then `.send().await`.
-///
-/// Send a message to some endpoint in a technology.
-///
-/// `PUT /endpoints/{tech}/{resource}/sendMessage`
-///
-/// Errors the spec documents:
-/// - 400: Invalid parameters for sending a message.
-/// - 404: Endpoint not found
-///
-/// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `endpoints.sendMessageToEndpoint` request, made by [`Endpoints::send_message_to_endpoint`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct SendMessageToEndpoint {
@@ -626,19 +664,17 @@ pub struct SendMessageToEndpoint {
     body: Option<String>,
     variables: Option<std::collections::BTreeMap<String, String>>,
 }
+
 impl SendMessageToEndpoint {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SEND_MESSAGE_TO_ENDPOINT;
     /// The body of the message
-    ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn body(mut self, body: impl Into<String>) -> Self {
         self.body = Some(body.into());
         self
     }
+
     /// The "variables" key in the body object holds technology specific key/value pairs to append to the message. These can be interpreted and used by the various resource types; for example, pjsip and sip resource types will add the key/value pairs as SIP headers,
-    ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn variables(
         mut self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -648,6 +684,7 @@ impl SendMessageToEndpoint {
         );
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&SEND_MESSAGE_TO_ENDPOINT);
@@ -680,6 +717,16 @@ impl SendMessageToEndpoint {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for SendMessageToEndpoint {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /endpoints/{tech}/{resource}/refer`: Refer an endpoint or technology URI to some technology URI or endpoint.
 ///
 /// Releases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.
@@ -739,17 +786,8 @@ pub static REFER_TO_ENDPOINT: crate::meta::OperationInfo = crate::meta::Operatio
     ],
     availability: crate::generated::releases::AVAILABILITY_29,
 };
-/// A `endpoints.referToEndpoint` request: set optional parameters, then `.send().await`.
-///
-/// Refer an endpoint or technology URI to some technology URI or endpoint.
-///
-/// `POST /endpoints/{tech}/{resource}/refer`
-///
-/// Errors the spec documents:
-/// - 400: Invalid parameters for referring.
-/// - 404: Endpoint not found
-///
-/// Releases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `endpoints.referToEndpoint` request, made by [`Endpoints::refer_to_endpoint`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct ReferToEndpoint {
@@ -761,21 +799,19 @@ pub struct ReferToEndpoint {
     to_self: Option<bool>,
     variables: Option<std::collections::BTreeMap<String, String>>,
 }
+
 impl ReferToEndpoint {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &REFER_TO_ENDPOINT;
     /// If true and "refer_to" refers to an Asterisk endpoint, the "refer_to" value is set to point to this Asterisk endpoint - so the referee is referred to Asterisk. Otherwise, use the contact URI associated with the endpoint.
     ///
     /// Server default: `false`.
-    ///
-    /// Releases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn to_self(mut self, to_self: bool) -> Self {
         self.to_self = Some(to_self);
         self
     }
+
     /// The "variables" key in the body object holds technology specific key/value pairs to append to the message. These can be interpreted and used by the various resource types; for example, the pjsip resource type will add the key/value pairs as SIP headers,
-    ///
-    /// Releases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn variables(
         mut self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -785,6 +821,7 @@ impl ReferToEndpoint {
         );
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&REFER_TO_ENDPOINT);
@@ -819,5 +856,14 @@ impl ReferToEndpoint {
             req.body_param("variables", value);
         }
         self.client.send_unit(req).await
+    }
+}
+
+impl std::future::IntoFuture for ReferToEndpoint {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }

@@ -7,20 +7,26 @@
 pub struct Events {
     client: crate::Client,
 }
+
 impl Events {
     pub(crate) fn new(client: crate::Client) -> Self {
         Events { client }
     }
+
     /// Generate a user event.
     ///
     /// `POST /events/user/{eventName}`
+    ///
+    /// Arguments:
+    /// - `event_name`: Event name
+    /// - `application`: The name of the application that will receive this event
     ///
     /// Errors the spec documents:
     /// - 400: Invalid even tsource URI or userevent data.
     /// - 404: Application does not exist.
     /// - 422: Event source not found.
     ///
-    /// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.3.0.
     pub fn user_event(
         &self,
         event_name: impl Into<String>,
@@ -34,11 +40,16 @@ impl Events {
             variables: None,
         }
     }
+
     /// Claim a broadcast channel for this application.
     ///
     /// `POST /events/claim`
     ///
     /// Atomically claims a channel that is in broadcast state. Only the first claim succeeds.
+    ///
+    /// Arguments:
+    /// - `channel_id`: The ID of the channel to claim
+    /// - `application`: The name of the application claiming the channel
     ///
     /// Errors the spec documents:
     /// - 404: Channel not found or not in broadcast state.
@@ -57,9 +68,10 @@ impl Events {
         }
     }
 }
+
 /// `GET /events`: WebSocket connection for events.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static EVENT_WEBSOCKET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "events",
     nickname: "eventWebsocket",
@@ -83,11 +95,12 @@ pub static EVENT_WEBSOCKET: crate::meta::OperationInfo = crate::meta::OperationI
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
+
 /// The WebSocket subprotocol of `eventWebsocket`.
 pub const EVENT_WEBSOCKET_PROTOCOL: &str = "ari";
 /// `POST /events/user/{eventName}`: Generate a user event.
 ///
-/// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.3.0.
 pub static USER_EVENT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "events",
     nickname: "userEvent",
@@ -136,18 +149,8 @@ pub static USER_EVENT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_4,
 };
-/// A `events.userEvent` request: set optional parameters, then `.send().await`.
-///
-/// Generate a user event.
-///
-/// `POST /events/user/{eventName}`
-///
-/// Errors the spec documents:
-/// - 400: Invalid even tsource URI or userevent data.
-/// - 404: Application does not exist.
-/// - 422: Event source not found.
-///
-/// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `events.userEvent` request, made by [`Events::user_event`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct UserEvent {
@@ -157,12 +160,11 @@ pub struct UserEvent {
     source: Option<Vec<String>>,
     variables: Option<std::collections::BTreeMap<String, String>>,
 }
+
 impl UserEvent {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &USER_EVENT;
     /// URI for event source (channel:{channelId}, bridge:{bridgeId}, endpoint:{tech}/{resource}, deviceState:{deviceName}
-    ///
-    /// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn source(
         mut self,
         source: impl IntoIterator<Item = impl Into<String>>,
@@ -170,9 +172,8 @@ impl UserEvent {
         self.source = Some(source.into_iter().map(|v| v.into()).collect());
         self
     }
+
     /// The "variables" key in the body object holds custom key/value pairs to add to the user event. Ex. { "variables": { "key": "value" } }
-    ///
-    /// Releases: 12.3.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn variables(
         mut self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -182,6 +183,7 @@ impl UserEvent {
         );
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&USER_EVENT);
@@ -214,6 +216,16 @@ impl UserEvent {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for UserEvent {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /events/claim`: Claim a broadcast channel for this application.
 ///
 /// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
@@ -249,19 +261,8 @@ pub static CLAIM_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_38,
 };
-/// A `events.claimChannel` request: set optional parameters, then `.send().await`.
-///
-/// Claim a broadcast channel for this application.
-///
-/// `POST /events/claim`
-///
-/// Atomically claims a channel that is in broadcast state. Only the first claim succeeds.
-///
-/// Errors the spec documents:
-/// - 404: Channel not found or not in broadcast state.
-/// - 409: Channel has already been claimed by another application.
-///
-/// Releases: 20.20.0+, 22.10.0+, 23.4.0+.
+
+/// A `events.claimChannel` request, made by [`Events::claim_channel`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct ClaimChannel {
@@ -269,6 +270,7 @@ pub struct ClaimChannel {
     channel_id: String,
     application: String,
 }
+
 impl ClaimChannel {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CLAIM_CHANNEL;
@@ -284,5 +286,14 @@ impl ClaimChannel {
             req.query("application", v);
         }
         self.client.send_unit(req).await
+    }
+}
+
+impl std::future::IntoFuture for ClaimChannel {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }

@@ -7,42 +7,54 @@
 pub struct Mailboxes {
     client: crate::Client,
 }
+
 impl Mailboxes {
     pub(crate) fn new(client: crate::Client) -> Self {
         Mailboxes { client }
     }
+
     /// List all mailboxes.
     ///
     /// `GET /mailboxes`
     ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.1.0.
     pub fn list(&self) -> List {
         List {
             client: self.client.clone(),
         }
     }
+
     /// Retrieve the current state of a mailbox.
     ///
     /// `GET /mailboxes/{mailboxName}`
     ///
+    /// Arguments:
+    /// - `mailbox_name`: Name of the mailbox
+    ///
     /// Errors the spec documents:
     /// - 404: Mailbox not found
     ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.1.0.
     pub fn get(&self, mailbox_name: impl Into<String>) -> Get {
         Get {
             client: self.client.clone(),
             mailbox_name: mailbox_name.into(),
         }
     }
+
     /// Change the state of a mailbox. (Note - implicitly creates the mailbox).
     ///
     /// `PUT /mailboxes/{mailboxName}`
     ///
+    /// Arguments:
+    /// - `mailbox_name`: Name of the mailbox
+    /// - `old_messages`: Count of old messages in the mailbox
+    /// - `new_messages`: Count of new messages in the mailbox
+    ///
     /// Errors the spec documents:
     /// - 404: Mailbox not found
     ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.1.0.
     pub fn update(
         &self,
         mailbox_name: impl Into<String>,
@@ -56,14 +68,18 @@ impl Mailboxes {
             new_messages,
         }
     }
+
     /// Destroy a mailbox.
     ///
     /// `DELETE /mailboxes/{mailboxName}`
     ///
+    /// Arguments:
+    /// - `mailbox_name`: Name of the mailbox
+    ///
     /// Errors the spec documents:
     /// - 404: Mailbox not found
     ///
-    /// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.1.0.
     pub fn delete(&self, mailbox_name: impl Into<String>) -> Delete {
         Delete {
             client: self.client.clone(),
@@ -71,9 +87,10 @@ impl Mailboxes {
         }
     }
 }
+
 /// `GET /mailboxes`: List all mailboxes.
 ///
-/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.1.0.
 pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "mailboxes",
     nickname: "list",
@@ -84,18 +101,14 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_1,
 };
-/// A `mailboxes.list` request: set optional parameters, then `.send().await`.
-///
-/// List all mailboxes.
-///
-/// `GET /mailboxes`
-///
-/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `mailboxes.list` request, made by [`Mailboxes::list`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct List {
     client: crate::Client,
 }
+
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
@@ -105,9 +118,19 @@ impl List {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for List {
+    type Output = crate::Result<Vec<crate::generated::models::Mailbox>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::Mailbox>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /mailboxes/{mailboxName}`: Retrieve the current state of a mailbox.
 ///
-/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.1.0.
 pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "mailboxes",
     nickname: "get",
@@ -130,22 +153,15 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_1,
 };
-/// A `mailboxes.get` request: set optional parameters, then `.send().await`.
-///
-/// Retrieve the current state of a mailbox.
-///
-/// `GET /mailboxes/{mailboxName}`
-///
-/// Errors the spec documents:
-/// - 404: Mailbox not found
-///
-/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `mailboxes.get` request, made by [`Mailboxes::get`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Get {
     client: crate::Client,
     mailbox_name: String,
 }
+
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
@@ -160,9 +176,19 @@ impl Get {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Get {
+    type Output = crate::Result<crate::generated::models::Mailbox>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Mailbox>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `PUT /mailboxes/{mailboxName}`: Change the state of a mailbox. (Note - implicitly creates the mailbox).
 ///
-/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.1.0.
 pub static UPDATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "mailboxes",
     nickname: "update",
@@ -197,16 +223,8 @@ pub static UPDATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_1,
 };
-/// A `mailboxes.update` request: set optional parameters, then `.send().await`.
-///
-/// Change the state of a mailbox. (Note - implicitly creates the mailbox).
-///
-/// `PUT /mailboxes/{mailboxName}`
-///
-/// Errors the spec documents:
-/// - 404: Mailbox not found
-///
-/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `mailboxes.update` request, made by [`Mailboxes::update`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Update {
@@ -215,6 +233,7 @@ pub struct Update {
     old_messages: i64,
     new_messages: i64,
 }
+
 impl Update {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &UPDATE;
@@ -237,9 +256,19 @@ impl Update {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Update {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /mailboxes/{mailboxName}`: Destroy a mailbox.
 ///
-/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.1.0.
 pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "mailboxes",
     nickname: "delete",
@@ -262,22 +291,15 @@ pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_1,
 };
-/// A `mailboxes.delete` request: set optional parameters, then `.send().await`.
-///
-/// Destroy a mailbox.
-///
-/// `DELETE /mailboxes/{mailboxName}`
-///
-/// Errors the spec documents:
-/// - 404: Mailbox not found
-///
-/// Releases: 12.1.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `mailboxes.delete` request, made by [`Mailboxes::delete`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Delete {
     client: crate::Client,
     mailbox_name: String,
 }
+
 impl Delete {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &DELETE;
@@ -290,5 +312,14 @@ impl Delete {
             req.path_param("mailboxName", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+
+impl std::future::IntoFuture for Delete {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }

@@ -29,47 +29,58 @@ impl crate::Client {
     pub fn applications(&self) -> applications::Applications {
         applications::Applications::new(self.clone())
     }
+
     /// The `asterisk` resource.
     pub fn asterisk(&self) -> asterisk::Asterisk {
         asterisk::Asterisk::new(self.clone())
     }
+
     /// The `bridges` resource.
     pub fn bridges(&self) -> bridges::Bridges {
         bridges::Bridges::new(self.clone())
     }
+
     /// The `channels` resource.
     pub fn channels(&self) -> channels::Channels {
         channels::Channels::new(self.clone())
     }
+
     /// The `deviceStates` resource.
     pub fn device_states(&self) -> device_states::DeviceStates {
         device_states::DeviceStates::new(self.clone())
     }
+
     /// The `endpoints` resource.
     pub fn endpoints(&self) -> endpoints::Endpoints {
         endpoints::Endpoints::new(self.clone())
     }
+
     /// The `events` resource.
     pub fn events(&self) -> events::Events {
         events::Events::new(self.clone())
     }
+
     /// The `mailboxes` resource.
     pub fn mailboxes(&self) -> mailboxes::Mailboxes {
         mailboxes::Mailboxes::new(self.clone())
     }
+
     /// The `playbacks` resource.
     pub fn playbacks(&self) -> playbacks::Playbacks {
         playbacks::Playbacks::new(self.clone())
     }
+
     /// The `recordings` resource.
     pub fn recordings(&self) -> recordings::Recordings {
         recordings::Recordings::new(self.clone())
     }
+
     /// The `sounds` resource.
     pub fn sounds(&self) -> sounds::Sounds {
         sounds::Sounds::new(self.clone())
     }
 }
+
 /// Every operation of every known release, by resource file then spec order.
 pub static OPERATIONS: &[&crate::meta::OperationInfo] = &[
     &applications::LIST,

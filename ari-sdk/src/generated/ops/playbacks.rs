@@ -7,48 +7,62 @@
 pub struct Playbacks {
     client: crate::Client,
 }
+
 impl Playbacks {
     pub(crate) fn new(client: crate::Client) -> Self {
         Playbacks { client }
     }
+
     /// Get a playback's details.
     ///
     /// `GET /playbacks/{playbackId}`
     ///
+    /// Arguments:
+    /// - `playback_id`: Playback's id
+    ///
     /// Errors the spec documents:
     /// - 404: The playback cannot be found
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn get(&self, playback_id: impl Into<String>) -> Get {
         Get {
             client: self.client.clone(),
             playback_id: playback_id.into(),
         }
     }
+
     /// Stop a playback.
     ///
     /// `DELETE /playbacks/{playbackId}`
     ///
+    /// Arguments:
+    /// - `playback_id`: Playback's id
+    ///
     /// Errors the spec documents:
     /// - 404: The playback cannot be found
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn stop(&self, playback_id: impl Into<String>) -> Stop {
         Stop {
             client: self.client.clone(),
             playback_id: playback_id.into(),
         }
     }
+
     /// Control a playback.
     ///
     /// `POST /playbacks/{playbackId}/control`
+    ///
+    /// Arguments:
+    /// - `playback_id`: Playback's id
+    /// - `operation`: Operation to perform on the playback.
     ///
     /// Errors the spec documents:
     /// - 400: The provided operation parameter was invalid
     /// - 404: The playback cannot be found
     /// - 409: The operation cannot be performed in the playback's current state
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn control(
         &self,
         playback_id: impl Into<String>,
@@ -61,9 +75,10 @@ impl Playbacks {
         }
     }
 }
+
 /// `GET /playbacks/{playbackId}`: Get a playback's details.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "playbacks",
     nickname: "get",
@@ -86,22 +101,15 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `playbacks.get` request: set optional parameters, then `.send().await`.
-///
-/// Get a playback's details.
-///
-/// `GET /playbacks/{playbackId}`
-///
-/// Errors the spec documents:
-/// - 404: The playback cannot be found
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `playbacks.get` request, made by [`Playbacks::get`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Get {
     client: crate::Client,
     playback_id: String,
 }
+
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
@@ -116,9 +124,19 @@ impl Get {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Get {
+    type Output = crate::Result<crate::generated::models::Playback>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Playback>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /playbacks/{playbackId}`: Stop a playback.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "playbacks",
     nickname: "stop",
@@ -141,22 +159,15 @@ pub static STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `playbacks.stop` request: set optional parameters, then `.send().await`.
-///
-/// Stop a playback.
-///
-/// `DELETE /playbacks/{playbackId}`
-///
-/// Errors the spec documents:
-/// - 404: The playback cannot be found
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `playbacks.stop` request, made by [`Playbacks::stop`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Stop {
     client: crate::Client,
     playback_id: String,
 }
+
 impl Stop {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &STOP;
@@ -171,9 +182,19 @@ impl Stop {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Stop {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /playbacks/{playbackId}/control`: Control a playback.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static CONTROL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "playbacks",
     nickname: "control",
@@ -210,18 +231,8 @@ pub static CONTROL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `playbacks.control` request: set optional parameters, then `.send().await`.
-///
-/// Control a playback.
-///
-/// `POST /playbacks/{playbackId}/control`
-///
-/// Errors the spec documents:
-/// - 400: The provided operation parameter was invalid
-/// - 404: The playback cannot be found
-/// - 409: The operation cannot be performed in the playback's current state
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `playbacks.control` request, made by [`Playbacks::control`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Control {
@@ -229,6 +240,7 @@ pub struct Control {
     playback_id: String,
     operation: ControlOperation,
 }
+
 impl Control {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CONTROL;
@@ -256,6 +268,16 @@ impl Control {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Control {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// The values of `ControlOperation`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -264,17 +286,23 @@ impl Control {
 pub enum ControlOperation {
     /// `restart`
     Restart,
+
     /// `pause`
     Pause,
+
     /// `unpause`
     Unpause,
+
     /// `reverse`
     Reverse,
+
     /// `forward`
     Forward,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl ControlOperation {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &[
@@ -295,11 +323,13 @@ impl ControlOperation {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for ControlOperation {
     fn from(value: &str) -> Self {
         match value {
@@ -312,6 +342,7 @@ impl From<&str> for ControlOperation {
         }
     }
 }
+
 impl From<String> for ControlOperation {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -320,22 +351,26 @@ impl From<String> for ControlOperation {
         }
     }
 }
+
 impl std::str::FromStr for ControlOperation {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for ControlOperation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for ControlOperation {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for ControlOperation {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,

@@ -7,72 +7,91 @@
 pub struct Recordings {
     client: crate::Client,
 }
+
 impl Recordings {
     pub(crate) fn new(client: crate::Client) -> Self {
         Recordings { client }
     }
+
     /// List recordings that are complete.
     ///
     /// `GET /recordings/stored`
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn list_stored(&self) -> ListStored {
         ListStored {
             client: self.client.clone(),
         }
     }
+
     /// Get a stored recording's details.
     ///
     /// `GET /recordings/stored/{recordingName}`
     ///
+    /// Arguments:
+    /// - `recording_name`: The name of the recording
+    ///
     /// Errors the spec documents:
     /// - 404: Recording not found
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn get_stored(&self, recording_name: impl Into<String>) -> GetStored {
         GetStored {
             client: self.client.clone(),
             recording_name: recording_name.into(),
         }
     }
+
     /// Delete a stored recording.
     ///
     /// `DELETE /recordings/stored/{recordingName}`
     ///
+    /// Arguments:
+    /// - `recording_name`: The name of the recording
+    ///
     /// Errors the spec documents:
     /// - 404: Recording not found
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn delete_stored(&self, recording_name: impl Into<String>) -> DeleteStored {
         DeleteStored {
             client: self.client.clone(),
             recording_name: recording_name.into(),
         }
     }
+
     /// Get the file associated with the stored recording.
     ///
     /// `GET /recordings/stored/{recordingName}/file`
+    ///
+    /// Arguments:
+    /// - `recording_name`: The name of the recording
     ///
     /// Errors the spec documents:
     /// - 403: The recording file could not be opened
     /// - 404: Recording not found
     ///
-    /// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 14.0.0.
     pub fn get_stored_file(&self, recording_name: impl Into<String>) -> GetStoredFile {
         GetStoredFile {
             client: self.client.clone(),
             recording_name: recording_name.into(),
         }
     }
+
     /// Copy a stored recording.
     ///
     /// `POST /recordings/stored/{recordingName}/copy`
+    ///
+    /// Arguments:
+    /// - `recording_name`: The name of the recording to copy
+    /// - `destination_recording_name`: The destination name of the recording
     ///
     /// Errors the spec documents:
     /// - 404: Recording not found
     /// - 409: A recording with the same name already exists on the system
     ///
-    /// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.5.0.
     pub fn copy_stored(
         &self,
         recording_name: impl Into<String>,
@@ -84,106 +103,134 @@ impl Recordings {
             destination_recording_name: destination_recording_name.into(),
         }
     }
+
     /// List live recordings.
     ///
     /// `GET /recordings/live/{recordingName}`
     ///
+    /// Arguments:
+    /// - `recording_name`: The name of the recording
+    ///
     /// Errors the spec documents:
     /// - 404: Recording not found
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn get_live(&self, recording_name: impl Into<String>) -> GetLive {
         GetLive {
             client: self.client.clone(),
             recording_name: recording_name.into(),
         }
     }
+
     /// Stop a live recording and discard it.
     ///
     /// `DELETE /recordings/live/{recordingName}`
     ///
+    /// Arguments:
+    /// - `recording_name`: The name of the recording
+    ///
     /// Errors the spec documents:
     /// - 404: Recording not found
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn cancel(&self, recording_name: impl Into<String>) -> Cancel {
         Cancel {
             client: self.client.clone(),
             recording_name: recording_name.into(),
         }
     }
+
     /// Stop a live recording and store it.
     ///
     /// `POST /recordings/live/{recordingName}/stop`
     ///
+    /// Arguments:
+    /// - `recording_name`: The name of the recording
+    ///
     /// Errors the spec documents:
     /// - 404: Recording not found
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn stop(&self, recording_name: impl Into<String>) -> Stop {
         Stop {
             client: self.client.clone(),
             recording_name: recording_name.into(),
         }
     }
+
     /// Pause a live recording.
     ///
     /// `POST /recordings/live/{recordingName}/pause`
     ///
     /// Pausing a recording suspends silence detection, which will be restarted when the recording is unpaused. Paused time is not included in the accounting for maxDurationSeconds.
     ///
+    /// Arguments:
+    /// - `recording_name`: The name of the recording
+    ///
     /// Errors the spec documents:
     /// - 404: Recording not found
     /// - 409: Recording not in session
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn pause(&self, recording_name: impl Into<String>) -> Pause {
         Pause {
             client: self.client.clone(),
             recording_name: recording_name.into(),
         }
     }
+
     /// Unpause a live recording.
     ///
     /// `DELETE /recordings/live/{recordingName}/pause`
+    ///
+    /// Arguments:
+    /// - `recording_name`: The name of the recording
     ///
     /// Errors the spec documents:
     /// - 404: Recording not found
     /// - 409: Recording not in session
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn unpause(&self, recording_name: impl Into<String>) -> Unpause {
         Unpause {
             client: self.client.clone(),
             recording_name: recording_name.into(),
         }
     }
+
     /// Mute a live recording.
     ///
     /// `POST /recordings/live/{recordingName}/mute`
     ///
     /// Muting a recording suspends silence detection, which will be restarted when the recording is unmuted.
     ///
+    /// Arguments:
+    /// - `recording_name`: The name of the recording
+    ///
     /// Errors the spec documents:
     /// - 404: Recording not found
     /// - 409: Recording not in session
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn mute(&self, recording_name: impl Into<String>) -> Mute {
         Mute {
             client: self.client.clone(),
             recording_name: recording_name.into(),
         }
     }
+
     /// Unmute a live recording.
     ///
     /// `DELETE /recordings/live/{recordingName}/mute`
+    ///
+    /// Arguments:
+    /// - `recording_name`: The name of the recording
     ///
     /// Errors the spec documents:
     /// - 404: Recording not found
     /// - 409: Recording not in session
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn unmute(&self, recording_name: impl Into<String>) -> Unmute {
         Unmute {
             client: self.client.clone(),
@@ -191,9 +238,10 @@ impl Recordings {
         }
     }
 }
+
 /// `GET /recordings/stored`: List recordings that are complete.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static LIST_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "listStored",
@@ -204,18 +252,14 @@ pub static LIST_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo 
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.listStored` request: set optional parameters, then `.send().await`.
-///
-/// List recordings that are complete.
-///
-/// `GET /recordings/stored`
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `recordings.listStored` request, made by [`Recordings::list_stored`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct ListStored {
     client: crate::Client,
 }
+
 impl ListStored {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST_STORED;
@@ -227,9 +271,21 @@ impl ListStored {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for ListStored {
+    type Output = crate::Result<Vec<crate::generated::models::StoredRecording>>;
+    type IntoFuture = crate::RequestFuture<
+        Vec<crate::generated::models::StoredRecording>,
+    >;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /recordings/stored/{recordingName}`: Get a stored recording's details.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static GET_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "getStored",
@@ -252,22 +308,15 @@ pub static GET_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.getStored` request: set optional parameters, then `.send().await`.
-///
-/// Get a stored recording's details.
-///
-/// `GET /recordings/stored/{recordingName}`
-///
-/// Errors the spec documents:
-/// - 404: Recording not found
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `recordings.getStored` request, made by [`Recordings::get_stored`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetStored {
     client: crate::Client,
     recording_name: String,
 }
+
 impl GetStored {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_STORED;
@@ -282,9 +331,19 @@ impl GetStored {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for GetStored {
+    type Output = crate::Result<crate::generated::models::StoredRecording>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::StoredRecording>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /recordings/stored/{recordingName}`: Delete a stored recording.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static DELETE_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "deleteStored",
@@ -307,22 +366,15 @@ pub static DELETE_STORED: crate::meta::OperationInfo = crate::meta::OperationInf
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.deleteStored` request: set optional parameters, then `.send().await`.
-///
-/// Delete a stored recording.
-///
-/// `DELETE /recordings/stored/{recordingName}`
-///
-/// Errors the spec documents:
-/// - 404: Recording not found
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `recordings.deleteStored` request, made by [`Recordings::delete_stored`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct DeleteStored {
     client: crate::Client,
     recording_name: String,
 }
+
 impl DeleteStored {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &DELETE_STORED;
@@ -337,9 +389,19 @@ impl DeleteStored {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for DeleteStored {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /recordings/stored/{recordingName}/file`: Get the file associated with the stored recording.
 ///
-/// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 14.0.0.
 pub static GET_STORED_FILE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "getStoredFile",
@@ -366,23 +428,15 @@ pub static GET_STORED_FILE: crate::meta::OperationInfo = crate::meta::OperationI
     ],
     availability: crate::generated::releases::AVAILABILITY_20,
 };
-/// A `recordings.getStoredFile` request: set optional parameters, then `.send().await`.
-///
-/// Get the file associated with the stored recording.
-///
-/// `GET /recordings/stored/{recordingName}/file`
-///
-/// Errors the spec documents:
-/// - 403: The recording file could not be opened
-/// - 404: Recording not found
-///
-/// Releases: 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `recordings.getStoredFile` request, made by [`Recordings::get_stored_file`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetStoredFile {
     client: crate::Client,
     recording_name: String,
 }
+
 impl GetStoredFile {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_STORED_FILE;
@@ -397,9 +451,19 @@ impl GetStoredFile {
         self.client.send_binary(req).await
     }
 }
+
+impl std::future::IntoFuture for GetStoredFile {
+    type Output = crate::Result<bytes::Bytes>;
+    type IntoFuture = crate::RequestFuture<bytes::Bytes>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /recordings/stored/{recordingName}/copy`: Copy a stored recording.
 ///
-/// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.5.0.
 pub static COPY_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "copyStored",
@@ -432,17 +496,8 @@ pub static COPY_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo 
     ],
     availability: crate::generated::releases::AVAILABILITY_6,
 };
-/// A `recordings.copyStored` request: set optional parameters, then `.send().await`.
-///
-/// Copy a stored recording.
-///
-/// `POST /recordings/stored/{recordingName}/copy`
-///
-/// Errors the spec documents:
-/// - 404: Recording not found
-/// - 409: A recording with the same name already exists on the system
-///
-/// Releases: 12.5.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `recordings.copyStored` request, made by [`Recordings::copy_stored`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct CopyStored {
@@ -450,6 +505,7 @@ pub struct CopyStored {
     recording_name: String,
     destination_recording_name: String,
 }
+
 impl CopyStored {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &COPY_STORED;
@@ -468,9 +524,19 @@ impl CopyStored {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for CopyStored {
+    type Output = crate::Result<crate::generated::models::StoredRecording>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::StoredRecording>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /recordings/live/{recordingName}`: List live recordings.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static GET_LIVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "getLive",
@@ -493,22 +559,15 @@ pub static GET_LIVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.getLive` request: set optional parameters, then `.send().await`.
-///
-/// List live recordings.
-///
-/// `GET /recordings/live/{recordingName}`
-///
-/// Errors the spec documents:
-/// - 404: Recording not found
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `recordings.getLive` request, made by [`Recordings::get_live`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetLive {
     client: crate::Client,
     recording_name: String,
 }
+
 impl GetLive {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_LIVE;
@@ -523,9 +582,19 @@ impl GetLive {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for GetLive {
+    type Output = crate::Result<crate::generated::models::LiveRecording>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::LiveRecording>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /recordings/live/{recordingName}`: Stop a live recording and discard it.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static CANCEL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "cancel",
@@ -548,22 +617,15 @@ pub static CANCEL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.cancel` request: set optional parameters, then `.send().await`.
-///
-/// Stop a live recording and discard it.
-///
-/// `DELETE /recordings/live/{recordingName}`
-///
-/// Errors the spec documents:
-/// - 404: Recording not found
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `recordings.cancel` request, made by [`Recordings::cancel`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Cancel {
     client: crate::Client,
     recording_name: String,
 }
+
 impl Cancel {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CANCEL;
@@ -578,9 +640,19 @@ impl Cancel {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Cancel {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /recordings/live/{recordingName}/stop`: Stop a live recording and store it.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "stop",
@@ -603,22 +675,15 @@ pub static STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.stop` request: set optional parameters, then `.send().await`.
-///
-/// Stop a live recording and store it.
-///
-/// `POST /recordings/live/{recordingName}/stop`
-///
-/// Errors the spec documents:
-/// - 404: Recording not found
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `recordings.stop` request, made by [`Recordings::stop`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Stop {
     client: crate::Client,
     recording_name: String,
 }
+
 impl Stop {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &STOP;
@@ -633,9 +698,19 @@ impl Stop {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Stop {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /recordings/live/{recordingName}/pause`: Pause a live recording.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static PAUSE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "pause",
@@ -662,25 +737,15 @@ pub static PAUSE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.pause` request: set optional parameters, then `.send().await`.
-///
-/// Pause a live recording.
-///
-/// `POST /recordings/live/{recordingName}/pause`
-///
-/// Pausing a recording suspends silence detection, which will be restarted when the recording is unpaused. Paused time is not included in the accounting for maxDurationSeconds.
-///
-/// Errors the spec documents:
-/// - 404: Recording not found
-/// - 409: Recording not in session
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `recordings.pause` request, made by [`Recordings::pause`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Pause {
     client: crate::Client,
     recording_name: String,
 }
+
 impl Pause {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &PAUSE;
@@ -695,9 +760,19 @@ impl Pause {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Pause {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /recordings/live/{recordingName}/pause`: Unpause a live recording.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static UNPAUSE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "unpause",
@@ -724,23 +799,15 @@ pub static UNPAUSE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.unpause` request: set optional parameters, then `.send().await`.
-///
-/// Unpause a live recording.
-///
-/// `DELETE /recordings/live/{recordingName}/pause`
-///
-/// Errors the spec documents:
-/// - 404: Recording not found
-/// - 409: Recording not in session
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `recordings.unpause` request, made by [`Recordings::unpause`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Unpause {
     client: crate::Client,
     recording_name: String,
 }
+
 impl Unpause {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &UNPAUSE;
@@ -755,9 +822,19 @@ impl Unpause {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Unpause {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /recordings/live/{recordingName}/mute`: Mute a live recording.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static MUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "mute",
@@ -784,25 +861,15 @@ pub static MUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.mute` request: set optional parameters, then `.send().await`.
-///
-/// Mute a live recording.
-///
-/// `POST /recordings/live/{recordingName}/mute`
-///
-/// Muting a recording suspends silence detection, which will be restarted when the recording is unmuted.
-///
-/// Errors the spec documents:
-/// - 404: Recording not found
-/// - 409: Recording not in session
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `recordings.mute` request, made by [`Recordings::mute`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Mute {
     client: crate::Client,
     recording_name: String,
 }
+
 impl Mute {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &MUTE;
@@ -817,9 +884,19 @@ impl Mute {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Mute {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /recordings/live/{recordingName}/mute`: Unmute a live recording.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static UNMUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "recordings",
     nickname: "unmute",
@@ -846,23 +923,15 @@ pub static UNMUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `recordings.unmute` request: set optional parameters, then `.send().await`.
-///
-/// Unmute a live recording.
-///
-/// `DELETE /recordings/live/{recordingName}/mute`
-///
-/// Errors the spec documents:
-/// - 404: Recording not found
-/// - 409: Recording not in session
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `recordings.unmute` request, made by [`Recordings::unmute`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Unmute {
     client: crate::Client,
     recording_name: String,
 }
+
 impl Unmute {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &UNMUTE;
@@ -875,5 +944,14 @@ impl Unmute {
             req.path_param("recordingName", &s);
         }
         self.client.send_unit(req).await
+    }
+}
+
+impl std::future::IntoFuture for Unmute {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }

@@ -7,15 +7,17 @@
 pub struct Sounds {
     client: crate::Client,
 }
+
 impl Sounds {
     pub(crate) fn new(client: crate::Client) -> Self {
         Sounds { client }
     }
+
     /// List all sounds.
     ///
     /// `GET /sounds`
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: every release since 12.0.0.
     pub fn list(&self) -> List {
         List {
             client: self.client.clone(),
@@ -23,11 +25,15 @@ impl Sounds {
             format: None,
         }
     }
+
     /// Get a sound's details.
     ///
     /// `GET /sounds/{soundId}`
     ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Arguments:
+    /// - `sound_id`: Sound's id
+    ///
+    /// Releases: every release since 12.0.0.
     pub fn get(&self, sound_id: impl Into<String>) -> Get {
         Get {
             client: self.client.clone(),
@@ -35,9 +41,10 @@ impl Sounds {
         }
     }
 }
+
 /// `GET /sounds`: List all sounds.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "sounds",
     nickname: "list",
@@ -61,13 +68,8 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `sounds.list` request: set optional parameters, then `.send().await`.
-///
-/// List all sounds.
-///
-/// `GET /sounds`
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `sounds.list` request, made by [`Sounds::list`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct List {
@@ -75,23 +77,22 @@ pub struct List {
     lang: Option<String>,
     format: Option<String>,
 }
+
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
     /// Lookup sound for a specific language.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn lang(mut self, lang: impl Into<String>) -> Self {
         self.lang = Some(lang.into());
         self
     }
+
     /// Lookup sound in a specific format.
-    ///
-    /// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
     pub fn format(mut self, format: impl Into<String>) -> Self {
         self.format = Some(format.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<Vec<crate::generated::models::Sound>> {
         let mut req = crate::Request::new(&LIST);
@@ -104,9 +105,19 @@ impl List {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for List {
+    type Output = crate::Result<Vec<crate::generated::models::Sound>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::generated::models::Sound>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /sounds/{soundId}`: Get a sound's details.
 ///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: every release since 12.0.0.
 pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "sounds",
     nickname: "get",
@@ -124,19 +135,15 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::generated::releases::AVAILABILITY_0,
 };
-/// A `sounds.get` request: set optional parameters, then `.send().await`.
-///
-/// Get a sound's details.
-///
-/// `GET /sounds/{soundId}`
-///
-/// Releases: 12.0.0+, 13.0.0+, 14.0.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+
+/// A `sounds.get` request, made by [`Sounds::get`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Get {
     client: crate::Client,
     sound_id: String,
 }
+
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
@@ -149,5 +156,14 @@ impl Get {
             req.path_param("soundId", &s);
         }
         self.client.send_json(req).await
+    }
+}
+
+impl std::future::IntoFuture for Get {
+    type Output = crate::Result<crate::generated::models::Sound>;
+    type IntoFuture = crate::RequestFuture<crate::generated::models::Sound>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }

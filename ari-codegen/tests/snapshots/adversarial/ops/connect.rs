@@ -7,24 +7,27 @@
 pub struct Connect {
     client: crate::Client,
 }
+
 impl Connect {
     pub(crate) fn new(client: crate::Client) -> Self {
         Connect { client }
     }
+
     /// A resource named like a Client method.
     ///
     /// `GET /connect`
     ///
-    /// Releases: 1.0.0+.
+    /// Releases: every release since 1.0.0.
     pub fn list(&self) -> List {
         List {
             client: self.client.clone(),
         }
     }
 }
+
 /// `GET /connect`: A resource named like a Client method.
 ///
-/// Releases: 1.0.0+.
+/// Releases: every release since 1.0.0.
 pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "connect",
     nickname: "list",
@@ -35,18 +38,14 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::adversarial_snapshot::releases::AVAILABILITY_0,
 };
-/// A `connect.list` request: set optional parameters, then `.send().await`.
-///
-/// A resource named like a Client method.
-///
-/// `GET /connect`
-///
-/// Releases: 1.0.0+.
+
+/// A `connect.list` request, made by [`Connect::list`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct List {
     client: crate::Client,
 }
+
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
@@ -56,5 +55,16 @@ impl List {
     ) -> crate::Result<Vec<crate::adversarial_snapshot::models::Holder>> {
         let req = crate::Request::new(&LIST);
         self.client.send_json(req).await
+    }
+}
+
+impl std::future::IntoFuture for List {
+    type Output = crate::Result<Vec<crate::adversarial_snapshot::models::Holder>>;
+    type IntoFuture = crate::RequestFuture<
+        Vec<crate::adversarial_snapshot::models::Holder>,
+    >;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }

@@ -7,24 +7,27 @@
 pub struct DashName {
     client: crate::Client,
 }
+
 impl DashName {
     pub(crate) fn new(client: crate::Client) -> Self {
         DashName { client }
     }
+
     /// A resource with a dash in its name.
     ///
     /// `GET /dash-name`
     ///
-    /// Releases: 1.0.0+.
+    /// Releases: every release since 1.0.0.
     pub fn list(&self) -> List {
         List {
             client: self.client.clone(),
         }
     }
 }
+
 /// `GET /dash-name`: A resource with a dash in its name.
 ///
-/// Releases: 1.0.0+.
+/// Releases: every release since 1.0.0.
 pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "dash-name",
     nickname: "list",
@@ -35,18 +38,14 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::adversarial_snapshot::releases::AVAILABILITY_0,
 };
-/// A `dash-name.list` request: set optional parameters, then `.send().await`.
-///
-/// A resource with a dash in its name.
-///
-/// `GET /dash-name`
-///
-/// Releases: 1.0.0+.
+
+/// A `dash-name.list` request, made by [`DashName::list`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct List {
     client: crate::Client,
 }
+
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
@@ -54,5 +53,14 @@ impl List {
     pub async fn send(self) -> crate::Result<crate::adversarial_snapshot::models::Tree> {
         let req = crate::Request::new(&LIST);
         self.client.send_json(req).await
+    }
+}
+
+impl std::future::IntoFuture for List {
+    type Output = crate::Result<crate::adversarial_snapshot::models::Tree>;
+    type IntoFuture = crate::RequestFuture<crate::adversarial_snapshot::models::Tree>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }

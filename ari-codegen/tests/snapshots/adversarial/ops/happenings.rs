@@ -7,14 +7,16 @@
 pub struct Happenings {
     client: crate::Client,
 }
+
 impl Happenings {
     pub(crate) fn new(client: crate::Client) -> Self {
         Happenings { client }
     }
 }
+
 /// `GET /happenings`: Events.
 ///
-/// Releases: 1.0.0+.
+/// Releases: every release since 1.0.0.
 pub static EVENT_WEBSOCKET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "happenings",
     nickname: "eventWebsocket",
@@ -32,5 +34,6 @@ pub static EVENT_WEBSOCKET: crate::meta::OperationInfo = crate::meta::OperationI
     errors: &[],
     availability: crate::adversarial_snapshot::releases::AVAILABILITY_0,
 };
+
 /// The WebSocket subprotocol of `eventWebsocket`.
 pub const EVENT_WEBSOCKET_PROTOCOL: &str = "ari";

@@ -17,23 +17,28 @@ impl crate::Client {
     pub fn connect_resource(&self) -> connect::Connect {
         connect::Connect::new(self.clone())
     }
+
     /// The `dash-name` resource.
     pub fn dash_name(&self) -> dash_name::DashName {
         dash_name::DashName::new(self.clone())
     }
+
     /// The `happenings` resource.
     pub fn happenings(&self) -> happenings::Happenings {
         happenings::Happenings::new(self.clone())
     }
+
     /// The `type` resource.
     pub fn r#type(&self) -> r#type::Type {
         r#type::Type::new(self.clone())
     }
+
     /// The `weird` resource.
     pub fn weird(&self) -> weird::Weird {
         weird::Weird::new(self.clone())
     }
 }
+
 /// Every operation of every known release, by resource file then spec order.
 pub static OPERATIONS: &[&crate::meta::OperationInfo] = &[
     &connect::LIST,

@@ -7,22 +7,25 @@
 pub struct Type {
     client: crate::Client,
 }
+
 impl Type {
     pub(crate) fn new(client: crate::Client) -> Self {
         Type { client }
     }
+
     /// A resource named like a keyword.
     ///
     /// `GET /type`
     ///
-    /// Releases: 1.0.0+.
+    /// Releases: every release since 1.0.0.
     pub fn get(&self) -> Get {
         Get { client: self.client.clone() }
     }
 }
+
 /// `GET /type`: A resource named like a keyword.
 ///
-/// Releases: 1.0.0+.
+/// Releases: every release since 1.0.0.
 pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "type",
     nickname: "get",
@@ -33,18 +36,14 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::adversarial_snapshot::releases::AVAILABILITY_0,
 };
-/// A `type.get` request: set optional parameters, then `.send().await`.
-///
-/// A resource named like a keyword.
-///
-/// `GET /type`
-///
-/// Releases: 1.0.0+.
+
+/// A `type.get` request, made by [`Type::get`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Get {
     client: crate::Client,
 }
+
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
@@ -52,5 +51,14 @@ impl Get {
     pub async fn send(self) -> crate::Result<crate::adversarial_snapshot::models::Type> {
         let req = crate::Request::new(&GET);
         self.client.send_json(req).await
+    }
+}
+
+impl std::future::IntoFuture for Get {
+    type Output = crate::Result<crate::adversarial_snapshot::models::Type>;
+    type IntoFuture = crate::RequestFuture<crate::adversarial_snapshot::models::Type>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }

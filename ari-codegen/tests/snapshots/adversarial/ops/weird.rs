@@ -7,15 +7,20 @@
 pub struct Weird {
     client: crate::Client,
 }
+
 impl Weird {
     pub(crate) fn new(client: crate::Client) -> Self {
         Weird { client }
     }
+
     /// A keyword nickname.
     ///
     /// `GET /weird`
     ///
-    /// Releases: 1.0.0+.
+    /// Arguments:
+    /// - `type`:
+    ///
+    /// Releases: every release since 1.0.0.
     pub fn r#type(&self, r#type: impl Into<String>) -> Type {
         Type {
             client: self.client.clone(),
@@ -26,11 +31,12 @@ impl Weird {
             mode: None,
         }
     }
+
     /// A nickname that starts with a digit.
     ///
     /// `POST /weird`
     ///
-    /// Releases: 1.0.0+.
+    /// Releases: every release since 1.0.0.
     pub fn n9lives(&self) -> V9lives {
         V9lives {
             client: self.client.clone(),
@@ -38,21 +44,26 @@ impl Weird {
             crate_: None,
         }
     }
+
     /// A nickname with a dash.
     ///
     /// `DELETE /weird`
     ///
-    /// Releases: 1.0.0+.
+    /// Releases: every release since 1.0.0.
     pub fn get_all(&self) -> GetAll {
         GetAll {
             client: self.client.clone(),
         }
     }
+
     /// A keyword nickname with a path parameter.
     ///
     /// `PUT /weird/{id}`
     ///
-    /// Releases: 1.0.0+.
+    /// Arguments:
+    /// - `id`:
+    ///
+    /// Releases: every release since 1.0.0.
     pub fn r#move(&self, id: impl Into<String>) -> Move {
         Move {
             client: self.client.clone(),
@@ -61,9 +72,10 @@ impl Weird {
         }
     }
 }
+
 /// `GET /weird`: A keyword nickname.
 ///
-/// Releases: 1.0.0+.
+/// Releases: every release since 1.0.0.
 pub static TYPE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "weird",
     nickname: "type",
@@ -105,13 +117,8 @@ pub static TYPE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::adversarial_snapshot::releases::AVAILABILITY_0,
 };
-/// A `weird.type` request: set optional parameters, then `.send().await`.
-///
-/// A keyword nickname.
-///
-/// `GET /weird`
-///
-/// Releases: 1.0.0+.
+
+/// A `weird.type` request, made by [`Weird::type`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Type {
@@ -122,37 +129,34 @@ pub struct Type {
     a_b: Option<Vec<String>>,
     mode: Option<TypeMode>,
 }
+
 impl Type {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &TYPE;
     /// Sets `self`.
-    ///
-    /// Releases: 1.0.0+.
     pub fn self_(mut self, self_: impl Into<String>) -> Self {
         self.self_ = Some(self_.into());
         self
     }
+
     /// Sets `9x`.
-    ///
-    /// Releases: 1.0.0+.
     pub fn n9x(mut self, n9x: i64) -> Self {
         self.n9x = Some(n9x);
         self
     }
+
     /// Sets `a-b`.
-    ///
-    /// Releases: 1.0.0+.
     pub fn a_b(mut self, a_b: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.a_b = Some(a_b.into_iter().map(|v| v.into()).collect());
         self
     }
+
     /// Sets `mode`.
-    ///
-    /// Releases: 1.0.0+.
     pub fn mode(mut self, mode: impl Into<TypeMode>) -> Self {
         self.mode = Some(mode.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::adversarial_snapshot::models::Node> {
         let mut req = crate::Request::new(&TYPE);
@@ -189,9 +193,19 @@ impl Type {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Type {
+    type Output = crate::Result<crate::adversarial_snapshot::models::Node>;
+    type IntoFuture = crate::RequestFuture<crate::adversarial_snapshot::models::Node>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /weird`: A nickname that starts with a digit.
 ///
-/// Releases: 1.0.0+.
+/// Releases: every release since 1.0.0.
 pub static N9LIVES: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "weird",
     nickname: "9lives",
@@ -215,13 +229,8 @@ pub static N9LIVES: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::adversarial_snapshot::releases::AVAILABILITY_0,
 };
-/// A `weird.9lives` request: set optional parameters, then `.send().await`.
-///
-/// A nickname that starts with a digit.
-///
-/// `POST /weird`
-///
-/// Releases: 1.0.0+.
+
+/// A `weird.9lives` request, made by [`Weird::n9lives`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct V9lives {
@@ -229,12 +238,11 @@ pub struct V9lives {
     variables: Option<std::collections::BTreeMap<String, String>>,
     crate_: Option<bool>,
 }
+
 impl V9lives {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &N9LIVES;
     /// Sets `variables`.
-    ///
-    /// Releases: 1.0.0+.
     pub fn variables(
         mut self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -244,13 +252,13 @@ impl V9lives {
         );
         self
     }
+
     /// Sets `crate`.
-    ///
-    /// Releases: 1.0.0+.
     pub fn crate_(mut self, crate_: bool) -> Self {
         self.crate_ = Some(crate_);
         self
     }
+
     /// Sends the request.
     pub async fn send(
         self,
@@ -271,9 +279,21 @@ impl V9lives {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for V9lives {
+    type Output = crate::Result<Vec<crate::adversarial_snapshot::models::Ping>>;
+    type IntoFuture = crate::RequestFuture<
+        Vec<crate::adversarial_snapshot::models::Ping>,
+    >;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /weird`: A nickname with a dash.
 ///
-/// Releases: 1.0.0+.
+/// Releases: every release since 1.0.0.
 pub static GET_ALL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "weird",
     nickname: "get-all",
@@ -284,18 +304,14 @@ pub static GET_ALL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::adversarial_snapshot::releases::AVAILABILITY_0,
 };
-/// A `weird.get-all` request: set optional parameters, then `.send().await`.
-///
-/// A nickname with a dash.
-///
-/// `DELETE /weird`
-///
-/// Releases: 1.0.0+.
+
+/// A `weird.get-all` request, made by [`Weird::get_all`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetAll {
     client: crate::Client,
 }
+
 impl GetAll {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_ALL;
@@ -305,9 +321,19 @@ impl GetAll {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for GetAll {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `PUT /weird/{id}`: A keyword nickname with a path parameter.
 ///
-/// Releases: 1.0.0+.
+/// Releases: every release since 1.0.0.
 pub static MOVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "weird",
     nickname: "move",
@@ -331,13 +357,8 @@ pub static MOVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::adversarial_snapshot::releases::AVAILABILITY_0,
 };
-/// A `weird.move` request: set optional parameters, then `.send().await`.
-///
-/// A keyword nickname with a path parameter.
-///
-/// `PUT /weird/{id}`
-///
-/// Releases: 1.0.0+.
+
+/// A `weird.move` request, made by [`Weird::move`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Move {
@@ -345,16 +366,16 @@ pub struct Move {
     id: String,
     super_: Option<String>,
 }
+
 impl Move {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &MOVE;
     /// Sets `super`.
-    ///
-    /// Releases: 1.0.0+.
     pub fn super_(mut self, super_: impl Into<String>) -> Self {
         self.super_ = Some(super_.into());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::adversarial_snapshot::models::Tri1> {
         let mut req = crate::Request::new(&MOVE);
@@ -369,6 +390,16 @@ impl Move {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Move {
+    type Output = crate::Result<crate::adversarial_snapshot::models::Tri1>;
+    type IntoFuture = crate::RequestFuture<crate::adversarial_snapshot::models::Tri1>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// The values of `TypeMode`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -377,15 +408,20 @@ impl Move {
 pub enum TypeMode {
     /// `fast`
     Fast,
+
     /// `Unknown`
     UnknownValue,
+
     /// `Err`
     ErrValue,
+
     /// `#`
     Hash,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl TypeMode {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["fast", "Unknown", "Err", "#"];
@@ -399,11 +435,13 @@ impl TypeMode {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for TypeMode {
     fn from(value: &str) -> Self {
         match value {
@@ -415,6 +453,7 @@ impl From<&str> for TypeMode {
         }
     }
 }
+
 impl From<String> for TypeMode {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -423,22 +462,26 @@ impl From<String> for TypeMode {
         }
     }
 }
+
 impl std::str::FromStr for TypeMode {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for TypeMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for TypeMode {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for TypeMode {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,

@@ -11,11 +11,13 @@ impl crate::Client {
     pub fn notifications(&self) -> notifications::Notifications {
         notifications::Notifications::new(self.clone())
     }
+
     /// The `things` resource.
     pub fn things(&self) -> things::Things {
         things::Things::new(self.clone())
     }
 }
+
 /// Every operation of every known release, by resource file then spec order.
 pub static OPERATIONS: &[&crate::meta::OperationInfo] = &[
     &notifications::EVENT_WEBSOCKET,

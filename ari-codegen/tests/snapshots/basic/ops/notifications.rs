@@ -7,14 +7,16 @@
 pub struct Notifications {
     client: crate::Client,
 }
+
 impl Notifications {
     pub(crate) fn new(client: crate::Client) -> Self {
         Notifications { client }
     }
 }
+
 /// `GET /notifications`: WebSocket connection for events.
 ///
-/// Releases: 1.0.0+, 2.0.0+.
+/// Releases: every release since 1.0.0.
 pub static EVENT_WEBSOCKET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "notifications",
     nickname: "eventWebsocket",
@@ -32,5 +34,6 @@ pub static EVENT_WEBSOCKET: crate::meta::OperationInfo = crate::meta::OperationI
     errors: &[],
     availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
+
 /// The WebSocket subprotocol of `eventWebsocket`.
 pub const EVENT_WEBSOCKET_PROTOCOL: &str = "ari";

@@ -7,25 +7,31 @@
 pub struct Things {
     client: crate::Client,
 }
+
 impl Things {
     pub(crate) fn new(client: crate::Client) -> Self {
         Things { client }
     }
+
     /// List things.
     ///
     /// `GET /things`
     ///
-    /// Releases: 1.0.0+, 2.0.0+.
+    /// Releases: every release since 1.0.0.
     pub fn list(&self) -> List {
         List {
             client: self.client.clone(),
         }
     }
+
     /// Create a thing with a body.
     ///
     /// `POST /things`
     ///
-    /// Releases: 1.0.0+, 2.0.0+.
+    /// Arguments:
+    /// - `name`: Name \[of\] the &lt;thing&gt;.
+    ///
+    /// Releases: every release since 1.0.0.
     pub fn create(&self, name: impl Into<String>) -> Create {
         Create {
             client: self.client.clone(),
@@ -35,40 +41,53 @@ impl Things {
             tags: None,
         }
     }
+
     /// Get a thing.
     ///
     /// `GET /things/{thingId}`
     ///
+    /// Arguments:
+    /// - `thing_id`:
+    ///
     /// Errors the spec documents:
     /// - 404: Thing not found
     ///
-    /// Releases: 1.0.0+, 2.0.0+.
+    /// Releases: every release since 1.0.0.
     pub fn get(&self, thing_id: impl Into<String>) -> Get {
         Get {
             client: self.client.clone(),
             thing_id: thing_id.into(),
         }
     }
+
     /// Delete a thing.
     ///
     /// `DELETE /things/{thingId}`
+    ///
+    /// Arguments:
+    /// - `thing_id`:
     ///
     /// Errors the spec documents:
     /// - 404: Thing not found
     /// - 409: Thing busy
     ///
-    /// Releases: 1.0.0+, 2.0.0+.
+    /// Releases: every release since 1.0.0.
     pub fn delete(&self, thing_id: impl Into<String>) -> Delete {
         Delete {
             client: self.client.clone(),
             thing_id: thing_id.into(),
         }
     }
+
     /// Rename a thing (new in 2.0.0).
     ///
     /// `PUT /things/{thingId}`
     ///
-    /// Releases: 2.0.0+.
+    /// Arguments:
+    /// - `thing_id`:
+    /// - `new_name`:
+    ///
+    /// Releases: every release since 2.0.0.
     pub fn rename(
         &self,
         thing_id: impl Into<String>,
@@ -80,11 +99,16 @@ impl Things {
             new_name: new_name.into(),
         }
     }
+
     /// Move a thing (a keyword nickname).
     ///
     /// `POST /things/{thingId}/move`
     ///
-    /// Releases: 1.0.0+, 2.0.0+.
+    /// Arguments:
+    /// - `thing_id`:
+    /// - `type`: A keyword parameter.
+    ///
+    /// Releases: every release since 1.0.0.
     pub fn r#move(
         &self,
         thing_id: impl Into<String>,
@@ -99,11 +123,15 @@ impl Things {
             transfer_progress: None,
         }
     }
+
     /// Download a thing's file.
     ///
     /// `GET /things/{thingId}/file`
     ///
-    /// Releases: 1.0.0+, 2.0.0+.
+    /// Arguments:
+    /// - `thing_id`:
+    ///
+    /// Releases: every release since 1.0.0.
     pub fn get_file(&self, thing_id: impl Into<String>) -> GetFile {
         GetFile {
             client: self.client.clone(),
@@ -111,9 +139,10 @@ impl Things {
         }
     }
 }
+
 /// `GET /things`: List things.
 ///
-/// Releases: 1.0.0+, 2.0.0+.
+/// Releases: every release since 1.0.0.
 pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "things",
     nickname: "list",
@@ -124,18 +153,14 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
-/// A `things.list` request: set optional parameters, then `.send().await`.
-///
-/// List things.
-///
-/// `GET /things`
-///
-/// Releases: 1.0.0+, 2.0.0+.
+
+/// A `things.list` request, made by [`Things::list`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct List {
     client: crate::Client,
 }
+
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
@@ -147,9 +172,19 @@ impl List {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for List {
+    type Output = crate::Result<Vec<crate::fixture_snapshot::models::Thing>>;
+    type IntoFuture = crate::RequestFuture<Vec<crate::fixture_snapshot::models::Thing>>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /things`: Create a thing with a body.
 ///
-/// Releases: 1.0.0+, 2.0.0+.
+/// Releases: every release since 1.0.0.
 pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "things",
     nickname: "create",
@@ -185,13 +220,8 @@ pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
-/// A `things.create` request: set optional parameters, then `.send().await`.
-///
-/// Create a thing with a body.
-///
-/// `POST /things`
-///
-/// Releases: 1.0.0+, 2.0.0+.
+
+/// A `things.create` request, made by [`Things::create`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Create {
@@ -201,12 +231,11 @@ pub struct Create {
     fields: Option<serde_json::Value>,
     tags: Option<Vec<String>>,
 }
+
 impl Create {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CREATE;
     /// Variables to set.
-    ///
-    /// Releases: 1.0.0+, 2.0.0+.
     pub fn variables(
         mut self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -216,20 +245,19 @@ impl Create {
         );
         self
     }
+
     /// Sets `fields`.
-    ///
-    /// Releases: 1.0.0+, 2.0.0+.
     pub fn fields(mut self, fields: impl Into<serde_json::Value>) -> Self {
         self.fields = Some(fields.into());
         self
     }
+
     /// Sets `tags`.
-    ///
-    /// Releases: 1.0.0+, 2.0.0+.
     pub fn tags(mut self, tags: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.tags = Some(tags.into_iter().map(|v| v.into()).collect());
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::fixture_snapshot::models::Thing> {
         let mut req = crate::Request::new(&CREATE);
@@ -266,9 +294,19 @@ impl Create {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Create {
+    type Output = crate::Result<crate::fixture_snapshot::models::Thing>;
+    type IntoFuture = crate::RequestFuture<crate::fixture_snapshot::models::Thing>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /things/{thingId}`: Get a thing.
 ///
-/// Releases: 1.0.0+, 2.0.0+.
+/// Releases: every release since 1.0.0.
 pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "things",
     nickname: "get",
@@ -291,22 +329,15 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
-/// A `things.get` request: set optional parameters, then `.send().await`.
-///
-/// Get a thing.
-///
-/// `GET /things/{thingId}`
-///
-/// Errors the spec documents:
-/// - 404: Thing not found
-///
-/// Releases: 1.0.0+, 2.0.0+.
+
+/// A `things.get` request, made by [`Things::get`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Get {
     client: crate::Client,
     thing_id: String,
 }
+
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
@@ -321,9 +352,19 @@ impl Get {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Get {
+    type Output = crate::Result<crate::fixture_snapshot::models::Thing>;
+    type IntoFuture = crate::RequestFuture<crate::fixture_snapshot::models::Thing>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `DELETE /things/{thingId}`: Delete a thing.
 ///
-/// Releases: 1.0.0+, 2.0.0+.
+/// Releases: every release since 1.0.0.
 pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "things",
     nickname: "delete",
@@ -350,23 +391,15 @@ pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     ],
     availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
-/// A `things.delete` request: set optional parameters, then `.send().await`.
-///
-/// Delete a thing.
-///
-/// `DELETE /things/{thingId}`
-///
-/// Errors the spec documents:
-/// - 404: Thing not found
-/// - 409: Thing busy
-///
-/// Releases: 1.0.0+, 2.0.0+.
+
+/// A `things.delete` request, made by [`Things::delete`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Delete {
     client: crate::Client,
     thing_id: String,
 }
+
 impl Delete {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &DELETE;
@@ -381,9 +414,19 @@ impl Delete {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Delete {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `PUT /things/{thingId}`: Rename a thing (new in 2.0.0).
 ///
-/// Releases: 2.0.0+.
+/// Releases: every release since 2.0.0.
 pub static RENAME: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "things",
     nickname: "rename",
@@ -407,13 +450,8 @@ pub static RENAME: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::fixture_snapshot::releases::AVAILABILITY_1,
 };
-/// A `things.rename` request: set optional parameters, then `.send().await`.
-///
-/// Rename a thing (new in 2.0.0).
-///
-/// `PUT /things/{thingId}`
-///
-/// Releases: 2.0.0+.
+
+/// A `things.rename` request, made by [`Things::rename`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Rename {
@@ -421,6 +459,7 @@ pub struct Rename {
     thing_id: String,
     new_name: String,
 }
+
 impl Rename {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &RENAME;
@@ -439,9 +478,19 @@ impl Rename {
         self.client.send_json(req).await
     }
 }
+
+impl std::future::IntoFuture for Rename {
+    type Output = crate::Result<crate::fixture_snapshot::models::Thing>;
+    type IntoFuture = crate::RequestFuture<crate::fixture_snapshot::models::Thing>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `POST /things/{thingId}/move`: Move a thing (a keyword nickname).
 ///
-/// Releases: 1.0.0+, 2.0.0+.
+/// Releases: every release since 1.0.0.
 pub static MOVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "things",
     nickname: "move",
@@ -483,13 +532,8 @@ pub static MOVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
-/// A `things.move` request: set optional parameters, then `.send().await`.
-///
-/// Move a thing (a keyword nickname).
-///
-/// `POST /things/{thingId}/move`
-///
-/// Releases: 1.0.0+, 2.0.0+.
+
+/// A `things.move` request, made by [`Things::move`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct Move {
@@ -500,34 +544,32 @@ pub struct Move {
     speed: Option<i64>,
     transfer_progress: Option<bool>,
 }
+
 impl Move {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &MOVE;
     /// Sets `mode`.
     ///
     /// Server default: `fast`.
-    ///
-    /// Releases: 1.0.0+, 2.0.0+.
     pub fn mode(mut self, mode: impl Into<MoveMode>) -> Self {
         self.mode = Some(mode.into());
         self
     }
+
     /// Sets `speed`.
     ///
     /// Range: 0 to 100, checked before sending.
-    ///
-    /// Releases: 1.0.0+, 2.0.0+.
     pub fn speed(mut self, speed: i64) -> Self {
         self.speed = Some(speed);
         self
     }
+
     /// Snake case among camelCase.
-    ///
-    /// Releases: 1.0.0+, 2.0.0+.
     pub fn transfer_progress(mut self, transfer_progress: bool) -> Self {
         self.transfer_progress = Some(transfer_progress);
         self
     }
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&MOVE);
@@ -582,9 +624,19 @@ impl Move {
         self.client.send_unit(req).await
     }
 }
+
+impl std::future::IntoFuture for Move {
+    type Output = crate::Result<()>;
+    type IntoFuture = crate::RequestFuture<()>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// `GET /things/{thingId}/file`: Download a thing's file.
 ///
-/// Releases: 1.0.0+, 2.0.0+.
+/// Releases: every release since 1.0.0.
 pub static GET_FILE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "things",
     nickname: "getFile",
@@ -602,19 +654,15 @@ pub static GET_FILE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     errors: &[],
     availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
-/// A `things.getFile` request: set optional parameters, then `.send().await`.
-///
-/// Download a thing's file.
-///
-/// `GET /things/{thingId}/file`
-///
-/// Releases: 1.0.0+, 2.0.0+.
+
+/// A `things.getFile` request, made by [`Things::get_file`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
 #[must_use = "a request does nothing until `.send().await`"]
 pub struct GetFile {
     client: crate::Client,
     thing_id: String,
 }
+
 impl GetFile {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_FILE;
@@ -629,6 +677,16 @@ impl GetFile {
         self.client.send_binary(req).await
     }
 }
+
+impl std::future::IntoFuture for GetFile {
+    type Output = crate::Result<bytes::Bytes>;
+    type IntoFuture = crate::RequestFuture<bytes::Bytes>;
+    /// Sends the request: `.await` on the builder is `.send().await`.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
 /// The values of `MoveMode`.
 ///
 /// `Unknown` carries a value that the spec of no known release lists; it round-trips unchanged.
@@ -637,17 +695,23 @@ impl GetFile {
 pub enum MoveMode {
     /// `fast`
     Fast,
+
     /// `slow`
     Slow,
+
     /// `Unknown`
     UnknownValue,
+
     /// `#`
     Hash,
+
     /// `teleport`
     Teleport,
+
     /// A value no known release lists, kept as received.
     Unknown(String),
 }
+
 impl MoveMode {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &[
@@ -668,11 +732,13 @@ impl MoveMode {
             Self::Unknown(other) => other,
         }
     }
+
     /// Whether the value is one the spec lists.
     pub fn is_known(&self) -> bool {
         !matches!(self, Self::Unknown(_))
     }
 }
+
 impl From<&str> for MoveMode {
     fn from(value: &str) -> Self {
         match value {
@@ -685,6 +751,7 @@ impl From<&str> for MoveMode {
         }
     }
 }
+
 impl From<String> for MoveMode {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
@@ -693,22 +760,26 @@ impl From<String> for MoveMode {
         }
     }
 }
+
 impl std::str::FromStr for MoveMode {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::from(s))
     }
 }
+
 impl std::fmt::Display for MoveMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
+
 impl serde::Serialize for MoveMode {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
 }
+
 impl<'de> serde::Deserialize<'de> for MoveMode {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
