@@ -4,7 +4,7 @@
 //! [`send_unit`](crate::Client::send_unit) or [`send_binary`](crate::Client::send_binary), which
 //! gate the call by release and then hand a [`Call`] to the client's [`Carrier`]. The carrier only
 //! moves bytes: it returns the status and body as Asterisk sent them ([`Reply`]), and the client
-//! turns a non-2xx reply into an [`Error`] the same way whatever carried it, so the
+//! turns a non-2xx reply into an `Error` the same way whatever carried it, so the
 //! typed results and error kinds (status, Asterisk's message, the spec's documented reason) do not
 //! depend on the carrier.
 //!

@@ -422,3 +422,124 @@ async fn the_outbound_listener_example_serves_per_call_connections() {
     })
     .await;
 }
+
+/// Runs `cargo xtask asterisk restart --release 22` from the workspace root (needs root, and the
+/// servers of `cargo xtask asterisk up`).
+fn restart_asterisk_22() -> Result<(), String> {
+    let xtask = |cmd: &str| -> Result<(), String> {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let out = std::process::Command::new(cargo)
+            .args(["xtask", "asterisk", cmd, "--release", "22"])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .output()
+            .map_err(|e| format!("running cargo xtask asterisk {cmd}: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "cargo xtask asterisk {cmd} --release 22 failed ({}):\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    };
+    match xtask("restart") {
+        // The xtask race that tests/tests/restart.rs describes: the old server still held the
+        // port. Wait (bounded) until it can be bound, then start it with `up`.
+        Err(e) if e.contains("already in use") => {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while std::net::TcpListener::bind(("127.0.0.1", 8088)).is_err() {
+                if std::time::Instant::now() > deadline {
+                    return Err(format!("{e}\nport 8088 still busy 30 s later"));
+                }
+                // No event tells when a dying process lets go of a port.
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            xtask("up")
+        }
+        other => other,
+    }
+}
+
+/// Asterisk restarts: it dials the listener again by itself, and both connection types serve
+/// calls afterwards, on the same listeners. Only against the local server of
+/// `cargo xtask asterisk up`, which this test restarts; every other test against 22 holds the
+/// restart lock shared, this one exclusively.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_connections_come_back_after_asterisk_restarts() {
+    let test = "outbound_after_restart";
+    if env_url(22).is_some_and(|u| u != "http://127.0.0.1:8088/ari") {
+        eprintln!("SKIP {test}: ARI_URL_22 is not the local server this test may restart");
+        return;
+    }
+    let path = std::env::temp_dir().join("ari-rs-asterisk-22.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    lock.lock()
+        .unwrap_or_else(|e| panic!("lock {}: {e}", path.display()));
+    let Some(http) = server(22, test).await else {
+        return;
+    };
+    let _persistent = PERSISTENT_PORT.lock().await;
+    let _per_call = PER_CALL_PORT.lock().await;
+    let mut persistent = listen(8765).await;
+    let mut per_call = listen(8766).await;
+    let before = next_connection(&mut persistent).await;
+
+    tokio::task::spawn_blocking(restart_asterisk_22)
+        .await
+        .expect("restart task")
+        .expect("Asterisk 22 restarted");
+    drop(before);
+
+    // Asterisk dials the persistent listener again; a whole call goes over the new socket.
+    let mut conn = tokio::time::timeout(Duration::from_secs(60), persistent.accept())
+        .await
+        .expect("Asterisk reconnected within 60 s of its restart")
+        .expect("listener open");
+    let client = conn.client().clone();
+    let id = unique("out-restart");
+    client
+        .channels()
+        .originate("Local/wait@default")
+        .app("outbound-persistent")
+        .channel_id(&id)
+        .send()
+        .await
+        .expect("originate over the new outbound socket");
+    wait_event(&mut conn, |e| match e {
+        Event::StasisStart(s) if s.channel.id == id => Some(()),
+        _ => None,
+    })
+    .await;
+    client.channels().hangup(&id).send().await.expect("hangup");
+
+    // A per-call connection is opened for a new call after the restart too.
+    http.channels()
+        .originate("Local/stasis-outbound-percall@default")
+        .extension("wait")
+        .context("default")
+        .priority(1)
+        .send()
+        .await
+        .expect("originate a per-call call");
+    let mut call_conn = next_connection(&mut per_call).await;
+    let channel = wait_event(&mut call_conn, |e| match e {
+        Event::StasisStart(s) => Some(s.channel.id.clone()),
+        _ => None,
+    })
+    .await;
+    call_conn
+        .client()
+        .channels()
+        .hangup(&channel)
+        .send()
+        .await
+        .expect("hangup over the per-call socket");
+    persistent.shutdown();
+    per_call.shutdown();
+}

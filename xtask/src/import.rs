@@ -14,7 +14,7 @@
 //! (Debian forms such as `22.10.1+dfsg+~cs6.17.60671434-1` are understood), else the `.version`
 //! file at the root of a source tree.
 //!
-//! The files are parsed and checked first ([`Revision::parse`]); a broken spec is reported with
+//! The files are parsed and checked first (`Revision::parse`); a broken spec is reported with
 //! the file, the JSON path and the problem, and nothing is written. Then:
 //!
 //! - if they equal the files of a revision already in the corpus — compared as parsed JSON with
