@@ -34,7 +34,9 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
-    cmd.args(["test", "--workspace"]).args(&args.cargo_args);
+    // `--no-fail-fast`: one run reports every failing test target, not only the first.
+    cmd.args(["test", "--workspace", "--no-fail-fast"])
+        .args(&args.cargo_args);
     if args.no_servers {
         return finish(
             cmd.status().context("running cargo test")?.success(),

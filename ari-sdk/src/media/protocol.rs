@@ -38,9 +38,10 @@ impl ControlFormat {
         }
     }
 
-    /// The format a message is written in, told by its first character.
+    /// The format a message is written in, told by its first character: `{` or `[` (a JSON
+    /// value that is not an object, refused as such rather than read as an event name).
     pub fn of_message(text: &str) -> ControlFormat {
-        if text.trim_start().starts_with('{') {
+        if text.trim_start().starts_with(['{', '[']) {
             ControlFormat::Json
         } else {
             ControlFormat::PlainText
