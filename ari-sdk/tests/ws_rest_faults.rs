@@ -552,3 +552,48 @@ async fn credentials_never_in_frames_debug_or_errors() {
         assert!(!text.contains("YXJpLXVzZXI6YXJpLXNlY3JldA"), "{text}");
     }
 }
+
+/// Asterisk passes every `RESTResponse` through the socket's application event filter, and reads
+/// a missing body on the socket as JSON `null`: filters sent over the socket keep the answers
+/// allowed, and a reset goes out as `{}`.
+#[tokio::test]
+async fn event_filters_over_the_socket_keep_answers_allowed_and_reset_as_an_empty_object() {
+    let mut fake = Fake::start().await;
+    let (_s, rest) = stream_with_rest(&fake.client()).await;
+    let app = json!({"name": "app", "channel_ids": [], "bridge_ids": [], "endpoint_ids": [], "device_names": []});
+    let cases = [
+        (
+            Some(json!({"allowed": [{"type": "DeviceStateChanged"}]})),
+            json!({"allowed": [{"type": "DeviceStateChanged"}, {"type": "RESTResponse"}]}),
+        ),
+        (
+            Some(json!({"disallowed": [{"type": "RESTResponse"}, {"type": "Dial"}]})),
+            json!({"disallowed": [{"type": "Dial"}]}),
+        ),
+        (
+            Some(json!({"allowed": [], "disallowed": [{"type": "Dial"}]})),
+            json!({"allowed": [], "disallowed": [{"type": "Dial"}]}),
+        ),
+        (None, json!({})),
+    ];
+    for (asked, sent) in cases {
+        let call = {
+            let rest = rest.clone();
+            tokio::spawn(async move {
+                let b = rest.applications().filter("app");
+                match asked {
+                    Some(f) => b.filter(f).send().await,
+                    None => b.send().await,
+                }
+            })
+        };
+        let got = fake.next().await;
+        assert_eq!(got.frame["method"], "PUT");
+        assert_eq!(got.frame["uri"], "applications/app/eventFilter");
+        let body: Value =
+            serde_json::from_str(got.frame["message_body"].as_str().expect("a body")).unwrap();
+        assert_eq!(body, sent);
+        got.reply(200, Some(app.clone()));
+        call.await.unwrap().expect("answered");
+    }
+}

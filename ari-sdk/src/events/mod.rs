@@ -387,7 +387,12 @@ impl EventsBuilder {
     ///   when it drops fail at once the same way (their effect on the server is unknown), and
     ///   calls made after a reconnect go over the new socket;
     /// - the client's [`request_timeout`](crate::ClientBuilder::request_timeout) bounds each
-    ///   call, from queueing to the answer.
+    ///   call, from queueing to the answer;
+    /// - an application event filter set over the socket always lets `RESTResponse` through
+    ///   (added to a non-empty `allowed` list, taken out of `disallowed`): Asterisk passes each
+    ///   answer through the filter of the socket's first application, and a filter without it
+    ///   would silently stop every answer. A filter set on that application by another client,
+    ///   over HTTP, is not guarded and has the same effect.
     ///
     /// The `RESTResponse` events are taken by the calls and do not reach the event stream unless
     /// [`rest_responses_in_stream`](Self::rest_responses_in_stream) asks for them.

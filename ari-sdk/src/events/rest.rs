@@ -257,6 +257,15 @@ pub(crate) fn encode(call: &Call, id: &str) -> Result<String> {
         ),
         None => None,
     };
+    let guarded = match body {
+        Some(b) if is_event_filter(call) => keep_answers_allowed(b),
+        // Over HTTP a filter call without a body resets the filter. On the socket Asterisk reads
+        // a missing `message_body` as JSON `null` and refuses it ("Invalid format definition");
+        // an empty object resets both lists the same way.
+        None if is_event_filter(call) => Some("{}".to_owned()),
+        _ => None,
+    };
+    let body = guarded.as_deref().or(body);
     let frame = RequestFrame {
         kind: "RESTRequest",
         request_id: id,
@@ -267,6 +276,43 @@ pub(crate) fn encode(call: &Call, id: &str) -> Result<String> {
         message_body: body,
     };
     serde_json::to_string(&frame).map_err(|e| Error::config(format!("RESTRequest frame: {e}")))
+}
+
+/// Whether the call sets an application's event filter (`PUT /applications/{name}/eventFilter`).
+fn is_event_filter(call: &Call) -> bool {
+    let info = call.operation();
+    info.method == "PUT" && info.resource == "applications" && info.path.ends_with("/eventFilter")
+}
+
+/// Asterisk sends each `RESTResponse` through the event filter of the socket's (first)
+/// application (`ari_websocket_send_event` checks `stasis_app_event_allowed`), so a filter that
+/// does not allow `RESTResponse` would silently stop every answer on the socket, the answer to
+/// the filter call included. Over the WebSocket the filter therefore always lets `RESTResponse`
+/// through: it is added to a non-empty `allowed` list and taken out of `disallowed`. Returns the
+/// body to send instead, or `None` to send it as given (it already allows the answers, or it is
+/// not a JSON object, which Asterisk refuses itself).
+fn keep_answers_allowed(body: &str) -> Option<String> {
+    use serde_json::Value;
+    let is_answer = |v: &Value| v.get("type").and_then(Value::as_str) == Some("RESTResponse");
+    let mut filter: Value = serde_json::from_str(body).ok()?;
+    let obj = filter.as_object_mut()?;
+    let mut changed = false;
+    if let Some(Value::Array(allowed)) = obj.get_mut("allowed")
+        && !allowed.is_empty()
+        && !allowed.iter().any(is_answer)
+    {
+        allowed.push(serde_json::json!({ "type": "RESTResponse" }));
+        changed = true;
+    }
+    if let Some(Value::Array(disallowed)) = obj.get_mut("disallowed") {
+        let before = disallowed.len();
+        disallowed.retain(|v| !is_answer(v));
+        changed |= disallowed.len() != before;
+    }
+    if changed {
+        tracing::debug!("event filter sent over the WebSocket keeps RESTResponse allowed");
+    }
+    changed.then(|| filter.to_string())
 }
 
 fn not_connected() -> Error {
@@ -336,6 +382,31 @@ impl Carrier for WsCarrier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_filters_keep_the_answers_allowed() {
+        let sent = |b: &str| {
+            keep_answers_allowed(b).map(|s| serde_json::from_str::<serde_json::Value>(&s).unwrap())
+        };
+        assert_eq!(
+            sent(r#"{"allowed":[{"type":"DeviceStateChanged"}]}"#),
+            Some(
+                serde_json::json!({"allowed":[{"type":"DeviceStateChanged"},{"type":"RESTResponse"}]})
+            )
+        );
+        assert_eq!(
+            sent(r#"{"disallowed":[{"type":"RESTResponse"},{"type":"ChannelVarset"}]}"#),
+            Some(serde_json::json!({"disallowed":[{"type":"ChannelVarset"}]}))
+        );
+        // Already allowing the answers, allowing everything, or not an object: sent as given.
+        assert_eq!(sent(r#"{"allowed":[{"type":"RESTResponse"}]}"#), None);
+        assert_eq!(
+            sent(r#"{"allowed":[],"disallowed":[{"type":"Dial"}]}"#),
+            None
+        );
+        assert_eq!(sent("[1]"), None);
+        assert_eq!(sent("{not json"), None);
+    }
 
     #[test]
     fn answers_match_ids_once_and_ignore_the_rest() {
