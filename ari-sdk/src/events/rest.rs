@@ -257,13 +257,16 @@ pub(crate) fn encode(call: &Call, id: &str) -> Result<String> {
         ),
         None => None,
     };
-    let guarded = match body {
-        Some(b) if is_event_filter(call) => keep_answers_allowed(b),
-        // Over HTTP a filter call without a body resets the filter. On the socket Asterisk reads
-        // a missing `message_body` as JSON `null` and refuses it ("Invalid format definition");
-        // an empty object resets both lists the same way.
-        None if is_event_filter(call) => Some("{}".to_owned()),
-        _ => None,
+    let guarded = if is_event_filter(call) {
+        match body {
+            Some(b) => keep_answers_allowed(b),
+            // Over HTTP a filter call without a body resets the filter. On the socket Asterisk
+            // reads a missing `message_body` as JSON `null` and refuses it ("Invalid format
+            // definition"); an empty object resets both lists the same way.
+            None => Some("{}".to_owned()),
+        }
+    } else {
+        None
     };
     let body = guarded.as_deref().or(body);
     let frame = RequestFrame {
