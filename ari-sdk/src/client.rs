@@ -625,7 +625,11 @@ impl Client {
             body,
             content_type,
         } = carrier.send(call).await?;
-        if let Some(e) = not_ari(status, content_type.as_deref(), &body) {
+        // The base answered `/asterisk/info` already (the version learned for gating), so it is
+        // the ARI root: ARI's "Resource not found" then means this server lacks the resource
+        // (a module not loaded), an ordinary 404.
+        let root_known = matches!(self.inner.version.get(), Some(Some(_)));
+        if let Some(e) = not_ari(status, content_type.as_deref(), &body, root_known) {
             return Err(e);
         }
         if (200..300).contains(&status) {
@@ -642,9 +646,15 @@ impl Client {
 /// An answer that ARI never gives, which means the request did not reach ARI: a 404 that is not
 /// JSON (Asterisk's HTTP server, like most, answers a path outside `/ari` with an HTML page), a
 /// success that is an HTML page (a web server that serves one for every path), or ARI's own 404
-/// for a path it has no resource at. Other error statuses with an HTML body (a proxy's 502) are
+/// for a path it has no resource at, unless `root_known` (the base is known to be ARI's root,
+/// so the server lacks that resource). Other error statuses with an HTML body (a proxy's 502) are
 /// left as they are: they may pass.
-pub(crate) fn not_ari(status: u16, content_type: Option<&str>, body: &[u8]) -> Option<Error> {
+pub(crate) fn not_ari(
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+    root_known: bool,
+) -> Option<Error> {
     let media = content_type.map(|c| {
         c.split(';')
             .next()
@@ -661,7 +671,10 @@ pub(crate) fn not_ari(status: u16, content_type: Option<&str>, body: &[u8]) -> O
         let shown = content_type.map(|c| c.chars().take(80).collect());
         return Some(Error::not_ari_root(status, error::NotAri::NotJson(shown)));
     }
-    if status == 404 && asterisk_message(body).as_deref() == Some("Resource not found") {
+    if status == 404
+        && !root_known
+        && asterisk_message(body).as_deref() == Some("Resource not found")
+    {
         return Some(Error::not_ari_root(status, error::NotAri::NoResource));
     }
     None

@@ -511,6 +511,36 @@ async fn asterisk_like() -> RestServer {
     .await
 }
 
+/// ARI's "Resource not found" is ambiguous: a base that is not the root, or a server without
+/// that resource (its module not loaded). Once the base has answered `/asterisk/info` (the
+/// version learned for gating) it is the root, so the answer is an ordinary 404.
+#[tokio::test]
+async fn resource_not_found_at_a_known_root_is_an_ordinary_404() {
+    let server = RestServer::start(|req| {
+        if req.path() == "/ari/asterisk/info" {
+            Reply::Json(200, r#"{"system":{"version":"16.28.0"}}"#.into())
+        } else {
+            Reply::Json(404, r#"{"message":"Resource not found"}"#.into())
+        }
+    })
+    .await;
+    let client = |gating: bool| {
+        Client::builder()
+            .base_url(server.base_url())
+            .credentials("ari-user", "ari-secret")
+            .release_gating(gating)
+            .build()
+            .unwrap()
+    };
+    let e = client(true).send_unit(get("1761.42")).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Http, "{e}");
+    assert_eq!(e.status(), Some(404));
+    assert!(e.to_string().contains("Resource not found"), "{e}");
+    // Without gating nothing has shown the base to be the root: the answer stays ambiguous.
+    let e = client(false).send_unit(get("1761.42")).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotAriRoot, "{e}");
+}
+
 #[tokio::test]
 async fn a_base_url_that_is_not_an_ari_root_says_so() {
     let server = asterisk_like().await;

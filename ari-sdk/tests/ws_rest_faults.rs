@@ -520,7 +520,10 @@ async fn a_release_without_rest_over_websocket_is_refused_before_sending() {
     );
     assert_eq!(
         e.to_string(),
-        "bridges.list (GET /bridges): REST over websocket not supported by Asterisk 16.28.0; shipped in 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+"
+        format!(
+            "bridges.list (GET http://{}/ari/bridges): REST over websocket not supported by Asterisk 16.28.0; shipped in 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+",
+            fake.addr
+        )
     );
     assert!(
         tokio::time::timeout(Duration::from_millis(100), fake.frames.recv())

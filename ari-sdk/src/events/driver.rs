@@ -589,7 +589,7 @@ pub(crate) fn from_tungstenite(e: tungstenite::Error) -> Error {
                 .get(http::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok());
             let body = response.body().as_deref().unwrap_or_default();
-            if let Some(e) = crate::client::not_ari(status, content_type, body) {
+            if let Some(e) = crate::client::not_ari(status, content_type, body, false) {
                 return e;
             }
             let message = response
