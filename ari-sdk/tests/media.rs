@@ -613,3 +613,57 @@ async fn connection_type_client_both_ways() {
     })
     .await;
 }
+
+/// `connect_routed` returns only once the media channel is in the app: two media channels
+/// bridged right after it returns are accepted every time (after a plain `connect`, the same
+/// bridge can be refused with "Channel not in Stasis application"), and the returned events
+/// show the channel entering the bridge.
+#[tokio::test]
+async fn connect_routed_channels_can_be_bridged_at_once() {
+    let Some(client) = server(22, "connect_routed").await else {
+        return;
+    };
+    with_timeout(async {
+        let name = format!("media-routed-{}", std::process::id());
+        let events = client
+            .event_stream()
+            .app(&name)
+            .connect()
+            .await
+            .expect("events connect");
+        let (router, mut unrouted) =
+            ari_sdk::routing::Router::new(&client, events).expect("router");
+        tokio::spawn(async move { while unrouted.next().await.is_some() {} });
+        for round in 0..5 {
+            let mut a = client
+                .websocket_media(name.clone(), "slin16")
+                .connect_routed(&router)
+                .await
+                .expect("media a");
+            let b = client
+                .websocket_media(name.clone(), "slin16")
+                .connect_routed(&router)
+                .await
+                .expect("media b");
+            let bridge =
+                ari_sdk::media::helpers::bridge_with_media(&client, &a.channel.id, &b.channel.id)
+                    .await
+                    .unwrap_or_else(|e| panic!("round {round}: bridging at once: {e}"));
+            loop {
+                match a.events.next().await {
+                    Some(Event::ChannelEnteredBridge(e)) => {
+                        assert_eq!(e.bridge.id, bridge);
+                        break;
+                    }
+                    Some(_) => {}
+                    None => panic!("round {round}: events ended before ChannelEnteredBridge"),
+                }
+            }
+            for id in [&a.channel.id, &b.channel.id] {
+                let _ = client.channels().hangup(id.clone()).send().await;
+            }
+            let _ = client.bridges().destroy(bridge).send().await;
+        }
+    })
+    .await;
+}

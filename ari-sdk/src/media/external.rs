@@ -162,6 +162,49 @@ impl WebSocketMedia {
         }
     }
 
+    /// Like [`WebSocketMedia::connect`], and also waits until the channel has entered the Stasis
+    /// app (its `StasisStart`, seen through `router`), so it can be bridged at once.
+    ///
+    /// chan_websocket sends `MEDIA_START` before it answers the channel, and the channel
+    /// enters the app only once answered: a bridge made right after [`WebSocketMedia::connect`]
+    /// can be refused with "Channel not in Stasis application". The channel is subscribed
+    /// before it exists, so its `StasisStart` cannot be missed; the returned events carry the
+    /// rest of its life. With [`WebSocketMedia::no_auto_answer`] the channel enters the app
+    /// only after the app sends `ANSWER`, so this returns at `MEDIA_START` and the app waits
+    /// for `StasisStart` on the returned events itself.
+    ///
+    /// On failure (the channel ends first, or no `StasisStart` within the connect timeout)
+    /// the channel is hung up before the error is returned.
+    pub async fn connect_routed(
+        mut self,
+        router: &crate::routing::Router,
+    ) -> Result<RoutedMedia, MediaError> {
+        let id = self
+            .channel_id
+            .get_or_insert_with(|| uuid::Uuid::new_v4().to_string())
+            .clone();
+        let mut events = router.channel(id.clone()).events;
+        let (channel, release) = self.create("server", None).await?;
+        let ready = async {
+            let session = self.open(&channel, release).await?;
+            if !self.no_auto_answer {
+                wait_for_stasis_start(&mut events, &id, self.connect_timeout).await?;
+            }
+            Ok::<_, MediaError>(session)
+        };
+        match ready.await {
+            Ok(session) => Ok(RoutedMedia {
+                channel,
+                session,
+                events,
+            }),
+            Err(e) => {
+                let _ = self.client.channels().hangup(id).send().await;
+                Err(e)
+            }
+        }
+    }
+
     /// Connection type `client`: Asterisk connects to the app through the
     /// `websocket_client.conf` entry `connection` and `listener` receives the connection. The
     /// channel id is announced to the listener before the channel is made (one is generated
@@ -301,6 +344,47 @@ impl WebSocketMedia {
             .map_err(|e| connect_err(e.to_string()))?;
         MediaSession::from_websocket(ws, release, self.options.clone()).await
     }
+}
+
+/// A media channel that is in the Stasis app, with its session and its events; from
+/// [`WebSocketMedia::connect_routed`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RoutedMedia {
+    /// The channel, as `POST /channels/externalMedia` returned it.
+    pub channel: Channel,
+    /// The media session, past `MEDIA_START`.
+    pub session: MediaSession,
+    /// The channel's events after its `StasisStart`, until its life in the app ends.
+    pub events: crate::routing::ResourceEvents,
+}
+
+async fn wait_for_stasis_start(
+    events: &mut crate::routing::ResourceEvents,
+    id: &str,
+    timeout: Duration,
+) -> Result<(), MediaError> {
+    use crate::Event;
+    use futures::StreamExt;
+    let wait = async {
+        while let Some(event) = events.next().await {
+            match event {
+                Event::StasisStart(_) => return Ok(()),
+                Event::StasisEnd(_) | Event::ChannelDestroyed(_) => {
+                    return Err(MediaError::Protocol(format!(
+                        "media channel {id} ended before it entered the Stasis app"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Err(MediaError::Protocol(format!(
+            "the events connection closed before media channel {id} entered the Stasis app"
+        )))
+    };
+    tokio::time::timeout(timeout, wait)
+        .await
+        .map_err(|_| MediaError::Timeout("waiting for the media channel's StasisStart"))?
 }
 
 fn gate(what: &str, availability: Availability, release: Release) -> Result<(), MediaError> {

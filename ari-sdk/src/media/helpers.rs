@@ -9,8 +9,9 @@ use super::session::{MediaFormat, MediaItem, MediaReceiver, MediaSender};
 use crate::Client;
 
 /// Puts `caller` and the media channel in a new mixing bridge; returns the bridge id. Call it
-/// after the session is ready ([`super::WebSocketMedia::connect`] returns only then), so no
-/// audio is lost to a bridge that has no media connection yet.
+/// once the media channel is connected and in the app ([`super::WebSocketMedia::connect_routed`]
+/// returns only then), so no audio is lost to a bridge that has no media connection yet and
+/// the bridge is not refused with "Channel not in Stasis application".
 pub async fn bridge_with_media(
     client: &Client,
     caller: &str,

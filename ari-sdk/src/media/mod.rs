@@ -20,7 +20,10 @@
 //! - Connection type `server` (the app connects to Asterisk's HTTP server at
 //!   `/media/<connection id>`): [`WebSocketMedia`] (from [`Client::websocket_media`]) creates the
 //!   channel, connects, waits for `MEDIA_START` and only then returns the channel and the
-//!   session, so the app cannot bridge the channel before its media is connected.
+//!   session. chan_websocket answers the channel only after `MEDIA_START`, and the channel
+//!   enters the app only once answered, so [`WebSocketMedia::connect_routed`] also waits for
+//!   its `StasisStart` (through a [`crate::routing::Router`]): then the app cannot bridge the
+//!   channel before it is both connected and in the app.
 //! - Connection type `client` (Asterisk connects to the app through a `websocket_client.conf`
 //!   entry): a [`MediaListener`] on the `server` feature's listener (which checks Asterisk's
 //!   credentials) runs the protocol on each accepted socket and hands each session to whoever
@@ -38,7 +41,7 @@ mod session;
 
 pub use client_type::{ExpectedSession, MediaListener};
 pub use error::MediaError;
-pub use external::{WebSocketMedia, media_url};
+pub use external::{RoutedMedia, WebSocketMedia, media_url};
 pub use protocol::{
     ControlFormat, ControlParseError, EncodeError, MediaCommand, MediaDirection, MediaEvent,
     MediaStart, MediaStatus,

@@ -86,8 +86,11 @@ async fn main() -> anyhow::Result<()> {
     let client = Client::new(&args.url, &args.user, &args.password)?;
     client.connect().await?;
     let app = format!("media-bench-{}", std::process::id());
-    let mut events = client.event_stream().app(&app).connect().await?;
-    tokio::spawn(async move { while events.next().await.is_some() {} });
+    let events = client.event_stream().app(&app).connect().await?;
+    // The router shows each media channel's StasisStart to `connect_routed`, so the bridge is
+    // made only once both channels are in the app.
+    let (router, mut unrouted) = ari_sdk::routing::Router::new(&client, events)?;
+    tokio::spawn(async move { while unrouted.next().await.is_some() {} });
 
     let rss_before = procstat::rss_now_kib();
     let counters = Arc::new(Counters::default());
@@ -107,11 +110,12 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..pairs {
         let mut ids = Vec::new();
         for _ in 0..2 {
-            let (ch, session) = client
+            let media = client
                 .websocket_media(app.clone(), "slin16")
-                .connect()
+                .connect_routed(&router)
                 .await
                 .context("media session")?;
+            let (ch, session) = (media.channel, media.session);
             ids.push(ch.id.clone());
             channels.push(ch.id);
             let (mut tx, mut rx) = session.split();
