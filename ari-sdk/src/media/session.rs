@@ -541,6 +541,12 @@ impl MediaSender {
     }
 
     async fn wait_for_room(&mut self) -> Result<(), MediaError> {
+        // The common case, a sender at real time with the flow open, needs no subscription
+        // and no timer: this runs once per frame (50 times a second per session).
+        let state = *self.shared.flow.borrow();
+        if state == Flow::Open && Instant::now() >= self.room_at() {
+            return Ok(());
+        }
         let mut flow = self.shared.flow.subscribe();
         let mut waited = false;
         loop {
@@ -555,11 +561,7 @@ impl MediaSender {
                 }
                 Flow::Open => {}
             }
-            // Room for one more frame once at most `max_queued - 1` are ahead of real time.
-            let room_at = self
-                .playout_end
-                .checked_sub(self.ptime * (self.max_queued - 1))
-                .unwrap_or(self.playout_end);
+            let room_at = self.room_at();
             if Instant::now() >= room_at {
                 if waited {
                     self.stats.waits += 1;
@@ -572,6 +574,14 @@ impl MediaSender {
                 _ = flow.changed() => {}
             }
         }
+    }
+
+    /// When there is room for one more frame: once at most `max_queued - 1` are ahead of
+    /// real time.
+    fn room_at(&self) -> Instant {
+        self.playout_end
+            .checked_sub(self.ptime * (self.max_queued - 1))
+            .unwrap_or(self.playout_end)
     }
 
     async fn write(&self, msg: Message) -> Result<(), MediaError> {

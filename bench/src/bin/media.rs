@@ -20,7 +20,7 @@ use std::time::Duration;
 use anyhow::Context;
 use ari_bench::procstat;
 use ari_sdk::Client;
-use ari_sdk::media::MediaItem;
+use ari_sdk::media::{MediaItem, MediaSender};
 use clap::Parser;
 use futures::StreamExt;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -43,6 +43,18 @@ struct Args {
     /// Asterisk's pid (default: the `asterisk` process whose root is the 22.10.1 chroot).
     #[arg(long)]
     asterisk_pid: Option<u32>,
+    /// Tokio runtime: `current` (one thread, the sessions share its epoll wake-ups) or `multi`
+    /// (the default multi-thread runtime, one worker per core).
+    #[arg(long, default_value = "current")]
+    runtime: String,
+    /// Send clock: `shared` (one 20 ms tick sends a frame on every session, as a media
+    /// gateway's mixer clock would) or `session` (one interval per session).
+    #[arg(long, default_value = "shared")]
+    clock: String,
+    /// With the current-thread runtime: wake at most every this many milliseconds, taking all
+    /// the sockets that became ready meanwhile in one go (0: wake on every socket event).
+    #[arg(long, default_value_t = 0)]
+    coalesce_ms: u64,
 }
 
 #[derive(Default)]
@@ -74,9 +86,39 @@ fn cpu_of(pid: u32) -> anyhow::Result<f64> {
     Ok((u + s) as f64 / 100.0)
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let runtime = match args.runtime.as_str() {
+        "current" => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        "multi" => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?,
+        other => anyhow::bail!("--runtime {other}: expected current or multi"),
+    };
+    if !matches!(args.clock.as_str(), "shared" | "session") {
+        anyhow::bail!("--clock {}: expected shared or session", args.clock);
+    }
+    if args.coalesce_ms > 0 {
+        anyhow::ensure!(
+            args.runtime == "current",
+            "--coalesce-ms needs --runtime current"
+        );
+        let period = Duration::from_millis(args.coalesce_ms);
+        // Blocking the only thread on purpose: while it sleeps, frames queue in the sockets;
+        // the yield then makes the runtime poll epoll without waiting and serve them all.
+        runtime.spawn(async move {
+            loop {
+                std::thread::sleep(period);
+                tokio::task::yield_now().await;
+            }
+        });
+    }
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
     let pairs = args.sessions.div_ceil(2);
     let sessions = pairs * 2;
     let apid = match args.asterisk_pid {
@@ -107,6 +149,48 @@ async fn main() -> anyhow::Result<()> {
         })
         .collect::<Vec<u8>>()
         .into();
+    // With the shared clock, one task owns every sender and sends a frame on each per tick.
+    let clock_tx = if args.clock == "shared" {
+        let (joins, mut joined) = tokio::sync::mpsc::unbounded_channel::<MediaSender>();
+        let (c, m, s, frame) = (
+            counters.clone(),
+            measuring.clone(),
+            stop.clone(),
+            frame.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut senders: Vec<MediaSender> = Vec::new();
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
+            loop {
+                let due = tick.tick().await;
+                if s.load(Ordering::Relaxed) {
+                    break;
+                }
+                while let Ok(tx) = joined.try_recv() {
+                    senders.push(tx);
+                }
+                let counting = m.load(Ordering::Relaxed);
+                if counting && Instant::now() - due > Duration::from_millis(10) {
+                    c.late_ticks.fetch_add(1, Ordering::Relaxed);
+                }
+                let mut i = 0;
+                while i < senders.len() {
+                    if senders[i].send_frame(frame.clone()).await.is_err() {
+                        senders.swap_remove(i);
+                        continue;
+                    }
+                    if counting {
+                        c.sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                    i += 1;
+                }
+            }
+        }));
+        Some(joins)
+    } else {
+        None
+    };
     for _ in 0..pairs {
         let mut ids = Vec::new();
         for _ in 0..2 {
@@ -142,6 +226,10 @@ async fn main() -> anyhow::Result<()> {
                     }
                 }
             }));
+            if let Some(joins) = &clock_tx {
+                let _ = joins.send(tx);
+                continue;
+            }
             let (c, m, s, frame) = (
                 counters.clone(),
                 measuring.clone(),
@@ -203,7 +291,10 @@ async fn main() -> anyhow::Result<()> {
     let ast_cpu = a1 - a0;
     let expected = (session_s * 50.0).round() as u64;
     let received = counters.received.load(Ordering::Relaxed);
-    println!("sessions                 {sessions} (slin16, 20 ms, {pairs} bridges)");
+    println!(
+        "sessions                 {sessions} (slin16, 20 ms, {pairs} bridges; {} runtime, {} clock)",
+        args.runtime, args.clock
+    );
     println!("window                   {wall:.1} s");
     println!(
         "client CPU               {client_cpu:.3} s = {:.3} ms per session-second ({:.1}% of one core)",
@@ -214,6 +305,11 @@ async fn main() -> anyhow::Result<()> {
         "Asterisk CPU             {ast_cpu:.2} s = {:.3} ms per session-second ({:.1}% of one core)",
         ast_cpu * 1000.0 / session_s,
         ast_cpu * 100.0 / wall
+    );
+    println!(
+        "client user / system     {:.3} s / {:.3} s",
+        u1.user_s - u0.user_s,
+        u1.sys_s - u0.sys_s
     );
     println!(
         "client / Asterisk CPU    {:.3}",
