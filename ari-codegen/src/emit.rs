@@ -62,7 +62,7 @@ pub fn emit(api: &Api) -> Result<BTreeMap<String, String>, GenError> {
     Ok(files)
 }
 
-fn format_file(name: &str, doc: &str, tokens: TokenStream) -> Result<String, GenError> {
+pub(crate) fn format_file(name: &str, doc: &str, tokens: TokenStream) -> Result<String, GenError> {
     let file: syn::File = syn::parse2(tokens).map_err(|e| GenError::Syntax {
         file: name.to_owned(),
         error: e.to_string(),
@@ -144,7 +144,7 @@ fn doc_linked(text: &str) -> TokenStream {
     quote! { #( #[doc = #lines] )* }
 }
 
-fn releases_doc(api: &Api, ranges: &[ari_spec::ReleaseRange]) -> String {
+pub(crate) fn releases_doc(api: &Api, ranges: &[ari_spec::ReleaseRange]) -> String {
     if ranges.is_empty() {
         return "Releases: none of the known releases.".to_owned();
     }
