@@ -43,7 +43,15 @@ pub fn command() -> Command {
                         .value_parser(clap::value_parser!(clap_complete::Shell)),
                 ),
         )
-        .subcommand(Command::new("man").about("Print the man page (roff)"))
+        .subcommand(
+            Command::new("man")
+                .about("Print the man page (roff), or write one page per command with --out")
+                .arg(
+                    Arg::new("out").long("out").value_name("DIR").help(
+                        "Write ari.1, ari-channels.1, ari-channels-originate.1, ... into DIR",
+                    ),
+                ),
+        )
 }
 
 fn global_args() -> Vec<Arg> {

@@ -66,14 +66,23 @@ fn run(m: &clap::ArgMatches) -> Result<(), Failure> {
                 .get_one::<clap_complete::Shell>("shell")
                 .ok_or_else(|| Failure::usage("no shell given"))?;
             let mut cmd = app::command();
-            clap_complete::generate(shell, &mut cmd, "ari", &mut std::io::stdout());
-            Ok(())
+            // Into memory first: clap_complete panics when its writer fails (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "ari", &mut script);
+            output::write_result(std::io::Write::write_all(&mut std::io::stdout(), &script))
         }
-        "man" => {
-            let man = clap_mangen::Man::new(app::command());
-            man.render(&mut std::io::stdout())
-                .map_err(|e| Failure::other(format!("writing the man page: {e}")))
-        }
+        "man" => match sub.get_one::<String>("out") {
+            Some(dir) => std::fs::create_dir_all(dir)
+                .and_then(|()| clap_mangen::generate_to(app::command(), dir))
+                .map_err(|e| Failure::other(format!("writing man pages to {dir}: {e}"))),
+            None => {
+                let mut page = Vec::new();
+                clap_mangen::Man::new(app::command())
+                    .render(&mut page)
+                    .map_err(|e| Failure::other(format!("rendering the man page: {e}")))?;
+                output::write_result(std::io::Write::write_all(&mut std::io::stdout(), &page))
+            }
+        },
         resource => match sub.subcommand() {
             Some((op_name, op_m)) => {
                 let op = tree::find(generated::RESOURCES, resource, op_name).ok_or_else(|| {

@@ -377,6 +377,18 @@ fn load_revision(corpus_dir: &Path, entry: &ReleaseEntry) -> Result<Revision, Di
     Ok(rev)
 }
 
+/// The revision that `release` ships in the corpus at `corpus_dir`, fix-ups applied, and its
+/// entry in the release map; an unknown release is an error naming the nearest known ones.
+pub fn load_release(
+    corpus_dir: &Path,
+    release: &str,
+) -> Result<(ReleaseEntry, Revision), DiffError> {
+    let releases = Corpus::read_release_map(corpus_dir).map_err(|e| DiffError(e.to_string()))?;
+    let entry = find_release(&releases, release, corpus_dir)?;
+    let rev = load_revision(corpus_dir, entry)?;
+    Ok((entry.clone(), rev))
+}
+
 /// The API change between two releases of the corpus in `corpus_dir`.
 pub fn diff_releases(corpus_dir: &Path, from: &str, to: &str) -> Result<ApiDiff, DiffError> {
     let releases = Corpus::read_release_map(corpus_dir).map_err(|e| DiffError(e.to_string()))?;
