@@ -13,10 +13,64 @@ use crate::ir::{Api, EnumDef, Field, Location, Model, Operation, Param, Resource
 use crate::names::{ident, snake};
 use crate::{COMMAND, GenError, ranges_text};
 
-/// Emits every file.
+/// The items of the `ari-sdk` runtime that generated code calls: inside `ari-sdk` they are
+/// `crate::...`; bindings generated for a user's crate ([`Api::runtime`] = `ari_sdk`) call them
+/// as `ari_sdk::...`. This list is the runtime surface that ari-sdk keeps stable for them.
+pub const RUNTIME_ITEMS: &[&str] = &[
+    "meta",
+    "Client",
+    "Error",
+    "Request",
+    "RequestFuture",
+    "Result",
+    "decode",
+];
+
+/// Rewrites `crate::<runtime item>` to `<runtime>::<runtime item>` everywhere in `tokens`.
+fn retarget(tokens: TokenStream, runtime: &TokenStream) -> TokenStream {
+    use proc_macro2::{Group, TokenTree};
+    let trees: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = Vec::with_capacity(trees.len());
+    let mut i = 0;
+    while i < trees.len() {
+        let is_crate_path = matches!(&trees[i], TokenTree::Ident(id) if id == "crate")
+            && matches!(trees.get(i + 1), Some(TokenTree::Punct(p)) if p.as_char() == ':')
+            && matches!(trees.get(i + 2), Some(TokenTree::Punct(p)) if p.as_char() == ':')
+            && matches!(trees.get(i + 3), Some(TokenTree::Ident(id)) if RUNTIME_ITEMS.iter().any(|r| id == r));
+        if is_crate_path {
+            out.extend(runtime.clone());
+            i += 1;
+            continue;
+        }
+        match &trees[i] {
+            TokenTree::Group(g) => {
+                let mut ng = Group::new(g.delimiter(), retarget(g.stream(), runtime));
+                ng.set_span(g.span());
+                out.push(TokenTree::Group(ng));
+            }
+            t => out.push(t.clone()),
+        }
+        i += 1;
+    }
+    out.into_iter().collect()
+}
+
+/// Emits every file. With [`Api::runtime`] other than `crate`, the files are for a user's crate:
+/// they call the runtime through that path, and the client's resource accessors
+/// (`client.channels()`) come from the trait `ops::Resources` instead of an inherent impl.
 pub fn emit(api: &Api) -> Result<BTreeMap<String, String>, GenError> {
     let mut files = BTreeMap::new();
+    let external = api.runtime != "crate";
+    let runtime: TokenStream = api
+        .runtime
+        .parse()
+        .map_err(|e| GenError::Spec(format!("runtime path `{}`: {e}", api.runtime)))?;
     let mut add = |name: &str, doc: &str, tokens: TokenStream| -> Result<(), GenError> {
+        let tokens = if external {
+            retarget(tokens, &runtime)
+        } else {
+            tokens
+        };
         files.insert(name.to_owned(), format_file(name, doc, tokens)?);
         Ok(())
     };
@@ -57,12 +111,12 @@ pub fn emit(api: &Api) -> Result<BTreeMap<String, String>, GenError> {
     add(
         "ops/mod.rs",
         "One module per ARI resource file, and the client's entry points to them.",
-        emit_ops_mod(&ops_mod),
+        emit_ops_mod(&ops_mod, external),
     )?;
     Ok(files)
 }
 
-fn format_file(name: &str, doc: &str, tokens: TokenStream) -> Result<String, GenError> {
+pub(crate) fn format_file(name: &str, doc: &str, tokens: TokenStream) -> Result<String, GenError> {
     let file: syn::File = syn::parse2(tokens).map_err(|e| GenError::Syntax {
         file: name.to_owned(),
         error: e.to_string(),
@@ -144,7 +198,7 @@ fn doc_linked(text: &str) -> TokenStream {
     quote! { #( #[doc = #lines] )* }
 }
 
-fn releases_doc(api: &Api, ranges: &[ari_spec::ReleaseRange]) -> String {
+pub(crate) fn releases_doc(api: &Api, ranges: &[ari_spec::ReleaseRange]) -> String {
     if ranges.is_empty() {
         return "Releases: none of the known releases.".to_owned();
     }
@@ -1168,7 +1222,7 @@ pub fn handle_ids(resource: &str) -> impl Iterator<Item = &'static str> + '_ {
         .flat_map(|h| h.ids.iter().copied())
 }
 
-fn emit_ops_mod(resources: &[&Resource]) -> TokenStream {
+fn emit_ops_mod(resources: &[&Resource], external: bool) -> TokenStream {
     let mods: Vec<_> = resources.iter().map(|r| ident(&r.module)).collect();
     let accessors: Vec<_> = resources.iter().map(|r| ident(&accessor(r))).collect();
     let entries: Vec<_> = resources
@@ -1186,12 +1240,29 @@ fn emit_ops_mod(resources: &[&Resource]) -> TokenStream {
             quote! { &#m::#c }
         })
     });
+    // A crate cannot add inherent methods to another crate's type: outside ari-sdk the
+    // accessors are a trait implemented for the client.
+    let accessors_impl = if external {
+        quote! {
+            /// The client's entry points to the resources: `use` this trait, then `client.channels()`.
+            pub trait Resources {
+                #( #docs fn #accessors(&self) -> #mods::#entries; )*
+            }
+            impl Resources for crate::Client {
+                #( fn #accessors(&self) -> #mods::#entries { #mods::#entries::new(self.clone()) } )*
+            }
+        }
+    } else {
+        quote! {
+            impl crate::Client {
+                #( #docs pub fn #accessors(&self) -> #mods::#entries { #mods::#entries::new(self.clone()) } )*
+            }
+        }
+    };
     quote! {
         #( #docs pub mod #mods; )*
 
-        impl crate::Client {
-            #( #docs pub fn #accessors(&self) -> #mods::#entries { #mods::#entries::new(self.clone()) } )*
-        }
+        #accessors_impl
 
         /// Every operation of every known release, by resource file then spec order.
         pub static OPERATIONS: &[&crate::meta::OperationInfo] = &[#(#all),*];

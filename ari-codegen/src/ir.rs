@@ -33,6 +33,9 @@ pub struct Api {
     /// The module path the bindings live at inside `ari-sdk` (`crate::generated`); snapshot
     /// tests put fixture bindings elsewhere.
     pub root: String,
+    /// The path of the runtime crate the bindings call (`crate` inside `ari-sdk`; `ari_sdk` for
+    /// bindings that live in a user's crate, see [`crate::emit::emit`]).
+    pub runtime: String,
     /// Every release of the corpus, ascending.
     pub releases: Vec<Release>,
     /// Major lines of the corpus.
@@ -365,6 +368,7 @@ pub fn build(corpus: &Corpus) -> Result<Api, GenError> {
         lookup: Lookup::default(),
         availabilities: Vec::new(),
         root: "crate::generated".to_owned(),
+        runtime: "crate".to_owned(),
         releases: corpus.releases.iter().map(|e| e.release).collect(),
         majors,
         models,

@@ -5,6 +5,7 @@
 //! `ari-sdk/src/generated/`, each starting with a do-not-edit header. Output is deterministic:
 //! every collection is ordered, so generating twice gives identical bytes.
 
+pub mod cli;
 pub mod emit;
 pub mod ir;
 pub mod names;

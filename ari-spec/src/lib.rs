@@ -7,8 +7,11 @@
 //! - [`fixups`]: named corrections of upstream mistakes, each stale-checked against the corpus.
 //! - [`corpus`]: the vendored revisions of every release 12.0.0–23.4.1, the release map, and which
 //!   releases ship each operation, parameter, model, field and event.
+//! - [`diff`]: the API change between two releases (operations, parameters, models, fields,
+//!   events), as text or JSON.
 
 pub mod corpus;
+pub mod diff;
 pub mod fixups;
 #[cfg(feature = "http")]
 pub mod http;

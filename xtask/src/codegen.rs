@@ -1,4 +1,5 @@
-//! `cargo xtask codegen [--check]`: regenerates `ari-sdk/src/generated/` from the vendored corpus.
+//! `cargo xtask codegen [--check]`: regenerates `ari-sdk/src/generated/` (the bindings) and
+//! `ari-cli/src/generated/` (the `ari` command tree) from the vendored corpus.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,19 @@ pub fn root() -> PathBuf {
 /// Where the generated files live.
 pub fn out_dir() -> PathBuf {
     root().join("ari-sdk/src/generated")
+}
+
+/// Where the CLI's generated command tree lives.
+pub fn cli_out_dir() -> PathBuf {
+    root().join("ari-cli/src/generated")
+}
+
+/// Every generated output: (folder, files).
+fn outputs(out: &ari_codegen::Output) -> anyhow::Result<Vec<(PathBuf, BTreeMap<String, String>)>> {
+    Ok(vec![
+        (out_dir(), out.files.clone()),
+        (cli_out_dir(), ari_codegen::cli::emit(&out.api)?),
+    ])
 }
 
 /// Generates the files in memory.
@@ -88,31 +102,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let corpus_dir = args.corpus.unwrap_or_else(ari_spec::Corpus::vendored_dir);
     let out = generate(&corpus_dir)?;
-    let dir = out_dir();
+    let outputs = outputs(&out)?;
     if args.check {
-        let stale = stale_files(&out.files, &dir)?;
-        if !stale.is_empty() {
-            bail!(
-                "the generated bindings in {} are stale:\n  {}\nrun `cargo xtask codegen` and commit the result",
-                dir.display(),
-                stale.join("\n  ")
-            );
+        for (dir, files) in &outputs {
+            let stale = stale_files(files, dir)?;
+            if !stale.is_empty() {
+                bail!(
+                    "the generated code in {} is stale:\n  {}\nrun `cargo xtask codegen` and commit the result",
+                    dir.display(),
+                    stale.join("\n  ")
+                );
+            }
         }
         eprintln!(
-            "generated bindings are fresh ({} files, {:.2?})",
-            out.files.len(),
+            "generated code is fresh ({} files, {:.2?})",
+            outputs.iter().map(|(_, f)| f.len()).sum::<usize>(),
             started.elapsed()
         );
         return Ok(());
     }
-    // Wipe first, so a file that is no longer generated does not linger.
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
-    }
-    for (name, text) in &out.files {
-        let path = dir.join(name);
-        std::fs::create_dir_all(path.parent().expect("files live in a folder"))?;
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    for (dir, files) in &outputs {
+        // Wipe first, so a file that is no longer generated does not linger.
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+        }
+        for (name, text) in files {
+            let path = dir.join(name);
+            std::fs::create_dir_all(path.parent().expect("files live in a folder"))?;
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
     }
     let api = &out.api;
     let ops: usize = api.resources.values().map(|r| r.operations.len()).sum();
@@ -145,11 +163,14 @@ mod tests {
     #[test]
     fn generated_code_is_fresh() {
         let out = generate(&ari_spec::Corpus::vendored_dir()).expect("generation succeeds");
-        let stale = stale_files(&out.files, &out_dir()).unwrap();
-        assert!(
-            stale.is_empty(),
-            "ari-sdk/src/generated is stale: {stale:?}\nrun `cargo xtask codegen` and commit the result"
-        );
+        for (dir, files) in outputs(&out).unwrap() {
+            let stale = stale_files(&files, &dir).unwrap();
+            assert!(
+                stale.is_empty(),
+                "{} is stale: {stale:?}\nrun `cargo xtask codegen` and commit the result",
+                dir.display()
+            );
+        }
     }
 
     /// Generating twice gives identical bytes.

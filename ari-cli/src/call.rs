@@ -1,0 +1,60 @@
+//! Runs one operation command: settings -> client -> request -> answer printed.
+
+use std::io::{IsTerminal, Write};
+
+use clap::ArgMatches;
+
+use crate::exit::Failure;
+use crate::output::{self, Format};
+use crate::tree::{self, Op, Response};
+use crate::{conn, events};
+
+/// A current-thread runtime: the CLI makes one call (or tails one stream) at a time.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::other(format!("starting the async runtime: {e}")))
+}
+
+/// Sends the operation `op` with the arguments in `m` (globals in `root`) and prints the answer.
+pub fn run(root: &ArgMatches, op: &'static Op, m: &ArgMatches) -> Result<(), Failure> {
+    if op.response == Response::WebSocket {
+        return events::run_op(root, m);
+    }
+    let format = Format::from_flag(m.get_one::<String>("output").map(String::as_str));
+    let settings = conn::settings(m)?;
+    let client = conn::client(&settings)?;
+    let req = tree::request(op, m);
+    let rt = runtime()?;
+    match op.response {
+        Response::Json => {
+            let v: serde_json::Value = rt.block_on(client.send_json(req))?;
+            output::print(&v, format)
+        }
+        Response::Empty | Response::WebSocket => {
+            rt.block_on(client.send_unit(req))?;
+            Ok(())
+        }
+        Response::Binary => {
+            let file = m.get_one::<String>("file").map(String::as_str);
+            // Bytes on a terminal garble it: ask for a file instead, before sending anything.
+            if matches!(file, None | Some("-")) && std::io::stdout().is_terminal() && file.is_none()
+            {
+                return Err(Failure::usage(format!(
+                    "{}.{} answers with binary data: give --file PATH, or --file - to write it to the terminal anyway",
+                    op.info.resource, op.info.nickname
+                )));
+            }
+            let bytes = rt.block_on(client.send_binary(req))?;
+            match file {
+                Some(path) if path != "-" => std::fs::write(path, &bytes)
+                    .map_err(|e| Failure::other(format!("writing {path}: {e}"))),
+                _ => {
+                    let mut out = std::io::stdout().lock();
+                    output::write_result(out.write_all(&bytes).and_then(|()| out.flush()))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! `ari codegen --from URL|DIR --out DIR`: bindings for exactly the spec one server serves (a
+//! custom module, a release newer than ari-sdk knows), made by ari-codegen like ari-sdk's own,
+//! as a module of the user's crate that calls the ari-sdk runtime
+//! ([`ari_codegen::emit::RUNTIME_ITEMS`]).
+//!
+//! The user's crate needs `ari-sdk`, `serde` (with `derive`), `serde_json` and `bytes`, and
+//! `mod ari;` (or the `--module` path) where the files were written.
+
+use std::path::{Path, PathBuf};
+
+use ari_spec::{Corpus, DirSource, RawRevision, Release, ReleaseEntry, Source, fixups};
+use clap::{Arg, ArgAction, ArgMatches, Command};
+
+use crate::call::runtime;
+use crate::conn;
+use crate::exit::Failure;
+
+/// The `ari codegen` command.
+pub fn command() -> Command {
+    Command::new("codegen")
+        .about("Generate ari-sdk bindings for the spec one server (or folder) serves")
+        .long_about(
+            "Generate ari-sdk bindings for exactly the spec one server serves (a custom module, a \
+             release newer than ari-sdk knows): a module of your crate that calls the ari-sdk \
+             runtime. Add `mod ari;` where --out points (or the --module path), and depend on \
+             ari-sdk, serde (derive), serde_json and bytes. Resources are reached through the \
+             trait `ops::Resources` (`use crate::ari::ops::Resources; client.channels()`).",
+        )
+        .arg(
+            Arg::new("from")
+                .long("from")
+                .required(true)
+                .value_name("URL|DIR")
+                .help("An ARI base URL (http://host:8088/ari) or a folder with resources.json and api-docs/"),
+        )
+        .arg(
+            Arg::new("out")
+                .long("out")
+                .required(true)
+                .value_name("DIR")
+                .help("Folder to write the module's files into (created if needed)"),
+        )
+        .arg(
+            Arg::new("release")
+                .long("release")
+                .value_name("X.Y.Z")
+                .help("The Asterisk release the spec is from (default: asked from the server, or the folder's name)"),
+        )
+        .arg(
+            Arg::new("module")
+                .long("module")
+                .value_name("PATH")
+                .default_value("crate::ari")
+                .help("The module path the files will live at in your crate"),
+        )
+        .arg(
+            Arg::new("check")
+                .long("check")
+                .action(ArgAction::SetTrue)
+                .help("Write nothing; fail (exit 1) naming the files that differ from what would be written"),
+        )
+}
+
+/// Loads one revision from a URL (with the connection settings' credentials) or a folder.
+pub fn load_raw(from: &str, m: &ArgMatches) -> Result<(RawRevision, Option<Release>), Failure> {
+    if from.starts_with("http://") || from.starts_with("https://") {
+        let settings = conn::settings(m)?;
+        let settings = conn::Settings {
+            url: from.to_owned(),
+            ..settings
+        };
+        let mut source = ari_spec::http::HttpSource::new(from);
+        if !settings.user.is_empty() {
+            source = source.with_auth(&settings.user, &settings.password);
+        }
+        let raw = RawRevision::fetch(&source).map_err(|e| spec_failure(&source, e))?;
+        // The spec's own apiVersion is ARI's, not Asterisk's: ask the server its release.
+        let client = conn::client(&settings)?;
+        let version = runtime()?.block_on(client.connect())?;
+        Ok((raw, version.and_then(|v| v.release).map(sdk_release)))
+    } else {
+        let dir = Path::new(from);
+        if !dir.join("resources.json").is_file() {
+            return Err(Failure::usage(format!(
+                "{from}: no resources.json there (give an ARI base URL or a spec folder)"
+            )));
+        }
+        let source = DirSource::new(dir);
+        let raw = RawRevision::fetch(&source).map_err(|e| spec_failure(&source, e))?;
+        let named = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.parse::<Release>().ok());
+        Ok((raw, named))
+    }
+}
+
+fn sdk_release(r: ari_sdk::Release) -> Release {
+    Release::new(r.major, r.minor, r.patch)
+}
+
+fn spec_failure(source: &dyn Source, e: ari_spec::SpecError) -> Failure {
+    Failure::new(
+        crate::exit::BAD_ANSWER,
+        format!("loading the spec from {}: {e}", source.describe()),
+    )
+}
+
+/// A corpus of one revision, shipped by one release.
+pub fn one_release_corpus(raw: &RawRevision, release: Release) -> Result<Corpus, Failure> {
+    let (rev, _) = fixups::parse_fixed(raw)
+        .map_err(|e| Failure::new(crate::exit::BAD_ANSWER, format!("the spec: {e}")))?;
+    let name = release.to_string();
+    Ok(Corpus {
+        dir: PathBuf::new(),
+        releases: vec![ReleaseEntry {
+            release,
+            revision: name.clone(),
+        }],
+        revisions: [(name, rev)].into_iter().collect(),
+        fixups_applied: Default::default(),
+    })
+}
+
+/// Runs `ari codegen ...`.
+pub fn run(m: &ArgMatches) -> Result<(), Failure> {
+    let from = m.get_one::<String>("from").expect("required");
+    let out = PathBuf::from(m.get_one::<String>("out").expect("required"));
+    let module = m.get_one::<String>("module").expect("has a default");
+    let (raw, found) = load_raw(from, m)?;
+    let release = match m.get_one::<String>("release") {
+        Some(r) => r
+            .parse::<Release>()
+            .map_err(|e| Failure::usage(format!("--release {r}: {e}")))?,
+        None => found.ok_or_else(|| {
+            Failure::usage("cannot tell the spec's release: give --release X.Y.Z")
+        })?,
+    };
+    let corpus = one_release_corpus(&raw, release)?;
+    let mut api = ari_codegen::ir::build(&corpus).map_err(|e| Failure::other(e.to_string()))?;
+    api.root = module.clone();
+    api.runtime = "ari_sdk".to_owned();
+    let files = ari_codegen::emit::emit(&api).map_err(|e| Failure::other(e.to_string()))?;
+    let files: Vec<(String, String)> = files
+        .into_iter()
+        .map(|(name, text)| {
+            // The header names the command that regenerates the file: this one.
+            let text = text.replacen(
+                &format!("`{}`", ari_codegen::COMMAND),
+                &format!("`ari codegen --from {from}`"),
+                1,
+            );
+            (name, text)
+        })
+        .collect();
+    if m.get_flag("check") {
+        let stale: Vec<&str> = files
+            .iter()
+            .filter(|(name, text)| {
+                std::fs::read_to_string(out.join(name)).ok().as_deref() != Some(text)
+            })
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if !stale.is_empty() {
+            return Err(Failure::other(format!(
+                "{} is stale: {}; rerun without --check",
+                out.display(),
+                stale.join(", ")
+            )));
+        }
+        return Ok(());
+    }
+    for (name, text) in &files {
+        let path = out.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Failure::other(format!("creating {}: {e}", parent.display())))?;
+        }
+        std::fs::write(&path, text)
+            .map_err(|e| Failure::other(format!("writing {}: {e}", path.display())))?;
+    }
+    let ops: usize = api.resources.values().map(|r| r.operations.len()).sum();
+    eprintln!(
+        "ari: wrote {} files to {} for release {release}: {ops} operations, {} models, {} events",
+        files.len(),
+        out.display(),
+        api.models.len(),
+        api.events.len()
+    );
+    Ok(())
+}

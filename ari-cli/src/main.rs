@@ -1,0 +1,153 @@
+//! `ari`: a command-line client for the Asterisk REST Interface.
+//!
+//! Its command tree (`generated/`) is made by `cargo xtask codegen` from the same IR as the
+//! ari-sdk bindings, so it has one command per operation of every known release, and it sends
+//! every call through ari-sdk, release gating included. `main` only parses and dispatches; a
+//! failure is one line on stderr and an exit code by its kind (see [`exit`]).
+
+mod app;
+mod call;
+mod conn;
+mod events;
+mod exit;
+#[rustfmt::skip]
+mod generated;
+mod gen_cmd;
+mod output;
+mod spec;
+mod tree;
+
+use std::process::ExitCode;
+
+use exit::Failure;
+
+fn main() -> ExitCode {
+    let matches = match app::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            use clap::error::ErrorKind as K;
+            return match e.kind() {
+                K::DisplayHelp
+                | K::DisplayVersion
+                | K::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = e.print();
+                    // clap's convention: help asked for by omission is a usage error.
+                    if e.kind() == K::DisplayHelpOnMissingArgumentOrSubcommand {
+                        ExitCode::from(exit::USAGE)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                _ => {
+                    eprintln!("ari: {}", exit::clap_message(&e));
+                    ExitCode::from(exit::USAGE)
+                }
+            };
+        }
+    };
+    match run(&matches) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("ari: {f}");
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn run(m: &clap::ArgMatches) -> Result<(), Failure> {
+    let (name, sub) = m
+        .subcommand()
+        .ok_or_else(|| Failure::usage("no command given"))?;
+    match name {
+        "spec" => spec::run(sub),
+        "codegen" => gen_cmd::run(sub),
+        "completions" => {
+            let shell = *sub
+                .get_one::<clap_complete::Shell>("shell")
+                .ok_or_else(|| Failure::usage("no shell given"))?;
+            let mut cmd = app::command();
+            // Into memory first: clap_complete panics when its writer fails (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "ari", &mut script);
+            output::write_result(std::io::Write::write_all(&mut std::io::stdout(), &script))
+        }
+        "man" => match sub.get_one::<String>("out") {
+            Some(dir) => std::fs::create_dir_all(dir)
+                .and_then(|()| clap_mangen::generate_to(app::command(), dir))
+                .map_err(|e| Failure::other(format!("writing man pages to {dir}: {e}"))),
+            None => {
+                let mut page = Vec::new();
+                clap_mangen::Man::new(app::command())
+                    .render(&mut page)
+                    .map_err(|e| Failure::other(format!("rendering the man page: {e}")))?;
+                output::write_result(std::io::Write::write_all(&mut std::io::stdout(), &page))
+            }
+        },
+        resource => match sub.subcommand() {
+            Some((op_name, op_m)) => {
+                let op = tree::find(generated::RESOURCES, resource, op_name).ok_or_else(|| {
+                    Failure::usage(format!("unknown command {resource} {op_name}"))
+                })?;
+                call::run(m, op, op_m)
+            }
+            None if resource == "events" => events::run(m, sub),
+            None => Err(Failure::usage(format!("ari {resource}: name an operation"))),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ari_sdk::meta::{Release, Support};
+
+    /// Every operation of every release has a command: per release of the corpus, the commands
+    /// whose operation that release ships number exactly the operations of its revision.
+    #[test]
+    fn one_command_per_operation_of_every_release() {
+        let corpus = ari_spec::Corpus::vendored().expect("the vendored corpus loads");
+        let majors = ari_sdk::releases::KNOWN_MAJORS;
+        assert!(corpus.releases.len() > 300, "{}", corpus.releases.len());
+        for e in &corpus.releases {
+            let rev = &corpus.revisions[&e.revision];
+            let expected: usize = rev
+                .resources
+                .iter()
+                .map(|(_, d)| d.apis.iter().map(|a| a.operations.len()).sum::<usize>())
+                .sum();
+            let r = Release::new(e.release.major, e.release.minor, e.release.patch);
+            let got = crate::generated::RESOURCES
+                .iter()
+                .flat_map(|res| res.ops)
+                .filter(|op| op.info.availability.support(r, majors) == Support::Yes)
+                .count();
+            assert_eq!(got, expected, "release {r}: commands vs operations");
+        }
+    }
+
+    /// The command tree is a valid clap command (clap's own consistency checks).
+    #[test]
+    fn command_tree_is_consistent() {
+        crate::app::command().debug_assert();
+    }
+
+    /// Command names are unique per resource and every operation of the SDK has one.
+    #[test]
+    fn every_sdk_operation_has_a_command() {
+        let commands: usize = crate::generated::RESOURCES
+            .iter()
+            .map(|r| r.ops.len())
+            .sum();
+        assert_eq!(commands, ari_sdk::ops::OPERATIONS.len());
+        for info in ari_sdk::ops::OPERATIONS {
+            assert!(
+                crate::generated::RESOURCES
+                    .iter()
+                    .flat_map(|r| r.ops)
+                    .any(|op| std::ptr::eq(op.info, *info)),
+                "{}.{} has no command",
+                info.resource,
+                info.nickname
+            );
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! What the `ari` tests share: the binary, the real servers' settings, unique app names.
+//!
+//! The servers are Asterisk 22.10.1 at `ARI_URL_22` and 16.28.0 at `ARI_URL_16`, with
+//! `ARI_USER` / `ARI_PASSWORD` (default `asterisk` / `asterisk`). Without the URL a test prints
+//! a `SKIP` line and passes; with `ARI_REQUIRE_SERVERS=1` an unset URL means the default servers
+//! (`http://127.0.0.1:8088/ari`, `:8089`), as in the SDK's own real-server tests.
+
+#![allow(dead_code)]
+
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use assert_cmd::Command;
+
+fn require_servers() -> bool {
+    std::env::var("ARI_REQUIRE_SERVERS").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// A server to test against.
+#[derive(Clone, Debug)]
+pub struct Server {
+    /// 22 or 16.
+    pub major: u16,
+    /// ARI base URL.
+    pub url: String,
+    /// ARI user.
+    pub user: String,
+    /// ARI password.
+    pub password: String,
+}
+
+/// The server of `major`, or `None` after a `SKIP` line when it is not configured.
+pub fn server(major: u16, test: &str) -> Option<Server> {
+    let url = match std::env::var(format!("ARI_URL_{major}")) {
+        Ok(url) if !url.is_empty() => url,
+        _ if require_servers() => match major {
+            22 => "http://127.0.0.1:8088/ari".to_owned(),
+            _ => "http://127.0.0.1:8089/ari".to_owned(),
+        },
+        _ => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIP {test}: ARI_URL_{major} is not set (set ARI_REQUIRE_SERVERS=1 for the default servers)"
+            );
+            return None;
+        }
+    };
+    Some(Server {
+        major,
+        url,
+        user: std::env::var("ARI_USER").unwrap_or_else(|_| "asterisk".to_owned()),
+        password: std::env::var("ARI_PASSWORD").unwrap_or_else(|_| "asterisk".to_owned()),
+    })
+}
+
+/// The `ari` binary with no connection settings from the test's environment or a config file.
+pub fn bare() -> Command {
+    let mut cmd = Command::cargo_bin("ari").expect("the ari binary is built");
+    for v in [
+        "ARI_URL",
+        "ARI_USER",
+        "ARI_PASSWORD",
+        "ARI_SERVER",
+        "ARI_CONFIG",
+    ] {
+        cmd.env_remove(v);
+    }
+    // No config file from the developer's home.
+    cmd.env(
+        "XDG_CONFIG_HOME",
+        std::env::temp_dir().join("ari-cli-tests-no-config"),
+    );
+    cmd
+}
+
+impl Server {
+    /// The `ari` binary aimed at this server through the environment.
+    pub fn ari(&self) -> Command {
+        let mut cmd = bare();
+        cmd.env("ARI_URL", &self.url)
+            .env("ARI_USER", &self.user)
+            .env("ARI_PASSWORD", &self.password);
+        cmd
+    }
+
+    /// Runs `ari args...`, expects success, and returns stdout parsed as JSON (piped: compact).
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.ari().args(args).output().expect("ari runs");
+        assert!(
+            out.status.success(),
+            "ari {args:?} failed ({:?}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "ari {args:?}: stdout is not one JSON document ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// Runs `ari args...` and expects success with nothing on stdout.
+    pub fn ok(&self, args: &[&str]) {
+        let out = self.ari().args(args).output().expect("ari runs");
+        assert!(
+            out.status.success(),
+            "ari {args:?} failed ({:?}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Runs `ari args...`, expects failure with `code`, and returns the one stderr line.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.ari().args(args).output().expect("ari runs");
+        failure(&out, args, code)
+    }
+}
+
+/// Checks a failed run: exit `code`, exactly one line on stderr starting `ari: `, no panic.
+pub fn failure(out: &std::process::Output, args: &[&str], code: i32) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "ari {args:?}: exit code; stderr: {stderr}"
+    );
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "ari {args:?}: one line: {stderr:?}"
+    );
+    assert!(stderr.starts_with("ari: "), "{stderr:?}");
+    assert!(!stderr.contains("panicked"), "{stderr:?}");
+    stderr.trim_end().to_owned()
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A Stasis application name no other test (or helper) uses.
+pub fn unique_app(what: &str) -> String {
+    format!(
+        "ari-cli-{what}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
