@@ -715,28 +715,8 @@ pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
 /// [`decode_json`] for text already known to be UTF-8 (WebSocket text frames): serde_json then
 /// skips validating every string again.
 pub(crate) fn decode_json_str<T: DeserializeOwned>(text: &str) -> Result<T> {
-    if let Ok(value) = serde_json::from_str(text) {
-        return Ok(value);
-    }
-    decode_tracked(serde_json::Deserializer::from_str(text), text.as_bytes())
-}
-
-/// The slow decode of a body that failed: tracks the path for the error.
-fn decode_tracked<T: DeserializeOwned>(
-    mut de: serde_json::Deserializer<serde_json::de::StrRead<'_>>,
-    body: &[u8],
-) -> Result<T> {
-    let value: T =
-        serde_path_to_error::deserialize(&mut de).map_err(|e| error::decode_error(e, body))?;
-    // Trailing garbage after the value is a malformed body too.
-    de.end().map_err(|e| {
-        Error::decode(
-            ".".to_owned(),
-            e.to_string(),
-            String::from_utf8_lossy(&body[..body.len().min(120)]).into_owned(),
-        )
-    })?;
-    Ok(value)
+    // Trailing garbage after the value is an error here too (`from_str` checks the end).
+    serde_json::from_str(text).map_err(|e| error::decode_error(e, text))
 }
 
 #[cfg(test)]

@@ -633,14 +633,114 @@ pub(crate) fn classify_chain(err: &(dyn StdError + 'static)) -> TransportKind {
 }
 
 /// Makes a decode error with the JSON path and a short excerpt of the body around the failure.
-pub(crate) fn decode_error(
-    err: serde_path_to_error::Error<serde_json::Error>,
-    body: &[u8],
-) -> Error {
-    let path = err.path().to_string();
-    let inner = err.inner();
-    let excerpt = excerpt_at(body, inner.line(), inner.column());
-    Error::decode(path, inner.to_string(), excerpt)
+///
+/// The path is found by scanning the text up to where serde_json stopped, not by tracking it
+/// during decoding: a tracking deserializer would compile every model's decoder a second time,
+/// for a path that only a failure needs.
+pub(crate) fn decode_error(err: serde_json::Error, text: &str) -> Error {
+    let at = offset_of(text.as_bytes(), err.line(), err.column());
+    let path = json_path_at(text.as_bytes(), at);
+    let excerpt = excerpt_at(text.as_bytes(), err.line(), err.column());
+    Error::decode(path, err.to_string(), excerpt)
+}
+
+/// The byte offset just past a 1-based line and column (serde_json's position of an error: the
+/// last byte it read).
+fn offset_of(body: &[u8], line: usize, column: usize) -> usize {
+    let mut start = 0usize;
+    if line > 1 {
+        let mut seen = 1;
+        for (i, b) in body.iter().enumerate() {
+            if *b == b'\n' {
+                seen += 1;
+                if seen == line {
+                    start = i + 1;
+                    break;
+                }
+            }
+        }
+    }
+    (start + column).min(body.len())
+}
+
+/// The path (`caller.name`, `[1].state`, `.` for the top) of the value that `body[..end]`
+/// ends inside. A key stays on the path until the `,` or the bracket after its value, so a
+/// value that was read whole but was of the wrong type keeps its key, and an object that ended
+/// without a required field is named itself.
+pub(crate) fn json_path_at(body: &[u8], end: usize) -> String {
+    enum Frame {
+        /// An object, with the key whose value is being read (if any).
+        Object(Option<String>),
+        /// An array, with the index of the element being read.
+        Array(usize),
+    }
+    let mut stack: Vec<Frame> = Vec::new();
+    let end = end.min(body.len());
+    let mut i = 0;
+    // Whether the next string in an object is a key.
+    let mut want_key = false;
+    while i < end {
+        match body[i] {
+            b'{' => {
+                stack.push(Frame::Object(None));
+                want_key = true;
+            }
+            b'[' => {
+                stack.push(Frame::Array(0));
+                want_key = false;
+            }
+            b'}' | b']' => {
+                stack.pop();
+                want_key = false;
+            }
+            b',' => match stack.last_mut() {
+                Some(Frame::Object(key)) => {
+                    *key = None;
+                    want_key = true;
+                }
+                Some(Frame::Array(n)) => *n += 1,
+                None => {}
+            },
+            b'"' => {
+                let start = i + 1;
+                let mut j = start;
+                while j < end && body[j] != b'"' {
+                    j += if body[j] == b'\\' { 2 } else { 1 };
+                }
+                if want_key {
+                    if let Some(Frame::Object(key)) = stack.last_mut() {
+                        let raw = &body[start..j.min(end)];
+                        *key = Some(String::from_utf8_lossy(raw).into_owned());
+                    }
+                    want_key = false;
+                }
+                i = j;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut path = String::new();
+    for frame in &stack {
+        match frame {
+            Frame::Object(Some(key)) => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+            }
+            Frame::Object(None) => {}
+            Frame::Array(n) => {
+                path.push('[');
+                path.push_str(&n.to_string());
+                path.push(']');
+            }
+        }
+    }
+    if path.is_empty() {
+        path.push('.');
+    }
+    path
 }
 
 /// Up to about 120 bytes of `body` centred on a 1-based line and column, on one line.
@@ -736,6 +836,62 @@ mod tests {
         assert!(ex.starts_with('…') && ex.ends_with('…'));
         assert!(!ex.contains('\n'));
         assert_eq!(excerpt_at(b"", 1, 1), "");
+    }
+
+    /// The path of the failure, as the SDK reports it, for `T` decoded from `text`.
+    fn path_of<T: serde::de::DeserializeOwned + std::fmt::Debug>(text: &str) -> String {
+        let err = serde_json::from_str::<T>(text).unwrap_err();
+        decode_error(err, text).json_path().unwrap().to_owned()
+    }
+
+    #[test]
+    fn json_paths_name_the_failing_value() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Caller {
+            name: String,
+            number: Option<String>,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Chan {
+            id: String,
+            caller: Caller,
+            #[serde(default)]
+            tags: Vec<u32>,
+        }
+        // A value of the wrong type, scalar or string, keeps its key.
+        assert_eq!(
+            path_of::<Chan>(r#"{"id":"1","caller":{"name":42}}"#),
+            "caller.name"
+        );
+        assert_eq!(path_of::<Chan>(r#"{"id":7,"caller":{"name":"a"}}"#), "id");
+        assert_eq!(
+            path_of::<Chan>("{\"id\":\"1\",\n \"caller\": {\"number\": \"2\", \"name\": [1]}}"),
+            "caller.name"
+        );
+        // A missing field names the object it is missing from.
+        assert_eq!(
+            path_of::<Chan>(r#"{"id":"1","caller":{"number":"2"}}"#),
+            "caller"
+        );
+        assert_eq!(path_of::<Chan>(r#"{"caller":{"name":"a"}}"#), ".");
+        // Arrays count their elements; escaped quotes and brackets inside strings are text.
+        assert_eq!(
+            path_of::<Vec<Chan>>(
+                r#"[{"id":"a\"]}","caller":{"name":"x"}},{"id":"2","caller":{"name":false}}]"#
+            ),
+            "[1].caller.name"
+        );
+        assert_eq!(
+            path_of::<Chan>(r#"{"id":"1","caller":{"name":"a"},"tags":[1,2,"x"]}"#),
+            "tags[2]"
+        );
+        // Broken input still gets a path, never a panic.
+        for text in ["", "{", "{\"id\"", "[[[", "{\"a\":\"\\", "}}]]", "\""] {
+            let err = serde_json::from_str::<Chan>(text).unwrap_err();
+            assert!(!decode_error(err, text).json_path().unwrap().is_empty());
+        }
     }
 
     #[test]

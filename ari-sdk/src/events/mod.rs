@@ -681,16 +681,24 @@ impl EventStream {
 /// Decodes a frame into an item of the stream.
 fn decode<E: DeserializeOwned>(raw: RawItem) -> StreamItem<E> {
     match raw {
-        RawItem::Text(text) => match crate::client::decode_json_str::<E>(text.as_str()) {
-            Ok(event) => StreamItem::Event(event),
-            Err(e) => {
-                let e = e.with_operation(&driver::EVENTS_OP);
-                match UndecodedEvent::from_failure(text.as_str(), e) {
-                    Ok(undecoded) => StreamItem::Undecoded(undecoded),
-                    Err(e) => StreamItem::Error(e),
+        RawItem::Text(text) => {
+            match crate::client::decode_json_str::<E>(&crate::decode::type_first(text.as_str())) {
+                Ok(event) => StreamItem::Event(event),
+                Err(_) => {
+                    // Decoded again as received, so that the error's position and excerpt are of
+                    // the frame itself (a failure is rare; the moved text was only for speed).
+                    let e = match crate::client::decode_json_str::<E>(text.as_str()) {
+                        Ok(event) => return StreamItem::Event(event),
+                        Err(e) => e,
+                    };
+                    let e = e.with_operation(&driver::EVENTS_OP);
+                    match UndecodedEvent::from_failure(text.as_str(), e) {
+                        Ok(undecoded) => StreamItem::Undecoded(undecoded),
+                        Err(e) => StreamItem::Error(e),
+                    }
                 }
             }
-        },
+        }
         RawItem::Reconnected { attempt, downtime } => StreamItem::Reconnected { attempt, downtime },
         RawItem::Error(e) => StreamItem::Error(e),
     }
