@@ -3,7 +3,10 @@
 executable's mappings, attributes each resident 4 KiB page to the symbols that lie in it (nm),
 and sums the resident bytes per crate. Shows where a binary's file-backed RSS goes.
 
-    sudo python3 bench/scripts/resident-code.py PID [TOP]
+    sudo python3 bench/scripts/resident-code.py PID [TOP] [CRATE]
+
+With CRATE (as printed, e.g. `core` or `ari_sdk::generated::events`), also lists that crate's
+resident symbols, largest first, with their names shortened to 150 characters.
 """
 import bisect
 import collections
@@ -15,6 +18,7 @@ import sys
 
 pid = int(sys.argv[1])
 top = int(sys.argv[2]) if len(sys.argv) > 2 else 25
+detail = sys.argv[3] if len(sys.argv) > 3 else None
 exe = os.readlink(f"/proc/{pid}/exe")
 maps = []
 with open(f"/proc/{pid}/maps") as fh:
@@ -65,10 +69,18 @@ with open(f"/proc/{pid}/pagemap", "rb") as pm:
                 s, size, name = syms[i]
                 overlap = min(b, s + size) - max(a, s)
                 if overlap > 0:
-                    resident["sym:" + crate(name)] += overlap
+                    c = crate(name)
+                    resident["sym:" + c] += overlap
+                    if c == detail:
+                        resident["one:" + name[:150]] += overlap
                 i += 1
-for kind in sorted(k for k in total if not k.startswith("sym:")):
+for kind in sorted(k for k in total if not k.startswith(("sym:", "one:"))):
     print(f"{kind}: {resident[kind] / 1024:.0f} KiB resident of {total[kind] / 1024:.0f} KiB")
 print("resident symbol bytes by crate:")
 for name, n in sorted(((k[4:], v) for k, v in resident.items() if k.startswith("sym:")), key=lambda x: -x[1])[:top]:
     print(f"  {n / 1024:8.0f} KiB  {name}")
+if detail:
+    print(f"resident symbols of {detail}:")
+    ones = sorted(((k[4:], v) for k, v in resident.items() if k.startswith("one:")), key=lambda x: -x[1])
+    for name, n in ones[:top]:
+        print(f"  {n / 1024:8.1f} KiB  {name}")
