@@ -152,13 +152,25 @@ fn hello_world_with_the_events_tail() {
 }
 
 /// Originate and report the cause: the callee is busy (Hangup(17)); the tail's
-/// ChannelDestroyed says cause 17, and `--type` keeps only that event type.
+/// ChannelDestroyed says cause 17. `--type` and `--channel` keep only that event of that
+/// channel (not the Local channel's other half), and `--count 1` ends the tail after it.
 #[test]
 fn originate_and_report_the_cause() {
     for s in servers("originate_and_report_the_cause") {
         let app = unique_app("cause");
-        let tail = Tail::start(&s, &app, &["--type", "ChannelDestroyed"]);
         let id = format!("{app}-chan");
+        let mut tail = Tail::start(
+            &s,
+            &app,
+            &[
+                "--type",
+                "ChannelDestroyed",
+                "--channel",
+                &id,
+                "--count",
+                "1",
+            ],
+        );
         let mut clean = Cleanup::new(&s);
         clean.channels.push(id.clone());
         let chan = s.json(&[
@@ -171,19 +183,17 @@ fn originate_and_report_the_cause() {
             &id,
         ]);
         assert_eq!(chan["id"], id.as_str());
-        // Both halves of the Local channel end; `--type` lets nothing else through.
-        let ev = loop {
-            let ev = tail
-                .events
-                .recv_timeout(EVENT_WAIT)
-                .expect("ChannelDestroyed");
-            assert_eq!(ev["type"], "ChannelDestroyed", "--type filters: {ev}");
-            if ev["channel"]["id"] == id.as_str() {
-                break ev;
-            }
-        };
+        let ev = tail
+            .events
+            .recv_timeout(EVENT_WAIT)
+            .expect("ChannelDestroyed");
+        assert_eq!(ev["type"], "ChannelDestroyed", "{ev}");
+        assert_eq!(ev["channel"]["id"], id.as_str(), "{ev}");
         assert_eq!(ev["cause"], 17, "{ev}");
         assert!(ev["cause_txt"].as_str().is_some_and(|t| !t.is_empty()));
+        // One event shown: the tail is done, successfully, and printed nothing else.
+        assert!(tail.child.wait().unwrap().success());
+        assert!(tail.events.recv_timeout(EVENT_WAIT).is_err());
     }
 }
 
