@@ -99,7 +99,11 @@ impl Tail {
                             one_line(&ev)
                         };
                         let mut out = std::io::stdout().lock();
-                        write_result(writeln!(out, "{line}").and_then(|()| out.flush()))?;
+                        match writeln!(out, "{line}").and_then(|()| out.flush()) {
+                            // The reader went away (`| head -3`): the tail is done.
+                            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                            r => write_result(r)?,
+                        }
                         shown += 1;
                         if self.count.is_some_and(|n| shown >= n) {
                             return Ok(());
