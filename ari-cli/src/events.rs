@@ -46,7 +46,7 @@ pub fn run(_root: &ArgMatches, m: &ArgMatches) -> Result<(), Failure> {
         types: strings("type"),
         channels: strings("channel"),
         count: m.get_one::<u64>("count").copied(),
-        json: m.get_flag("json") || !std::io::stdout().is_terminal(),
+        json: m.get_flag("json") || (!m.get_flag("text") && !std::io::stdout().is_terminal()),
     };
     tail.run(m)
 }

@@ -126,6 +126,72 @@ mod tests {
         assert_eq!(commands, total);
     }
 
+    /// Splits a shell line into words: whitespace, single and double quotes; stops at a
+    /// comment, a pipe, a redirection, `&&` or `&`.
+    fn words(line: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cur = String::new();
+        let (mut quote, mut any) = (None, false);
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => cur.push(c),
+                (None, '\'' | '"') => {
+                    quote = Some(c);
+                    any = true;
+                }
+                (None, '#' | '|' | '>' | '&') => break,
+                (None, c) if c.is_whitespace() => {
+                    if any || !cur.is_empty() {
+                        out.push(std::mem::take(&mut cur));
+                        any = false;
+                    }
+                }
+                (None, c) => cur.push(c),
+            }
+        }
+        if any || !cur.is_empty() {
+            out.push(cur);
+        }
+        out
+    }
+
+    /// Every `ari` line in the shell blocks of the README is a command `ari` accepts (parsed,
+    /// not sent), so that the README stays true as the tree changes.
+    #[test]
+    fn readme_commands_parse() {
+        let readme = include_str!("../README.md");
+        let mut in_sh = false;
+        let mut checked = 0;
+        for line in readme.lines() {
+            if line.starts_with("```") {
+                in_sh = line == "```sh";
+                continue;
+            }
+            if !in_sh {
+                continue;
+            }
+            // A command after `&&` is checked as a line of its own.
+            for part in line.split("&&") {
+                let w = words(part.trim());
+                if w.first().map(String::as_str) != Some("ari") {
+                    continue;
+                }
+                match crate::app::command().try_get_matches_from(&w) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {}
+                    Err(e) => panic!(
+                        "README: `{}`: {}",
+                        part.trim(),
+                        crate::exit::clap_message(&e)
+                    ),
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 30, "{checked} README commands");
+    }
+
     /// The command tree is a valid clap command (clap's own consistency checks).
     #[test]
     fn command_tree_is_consistent() {

@@ -151,6 +151,62 @@ fn hello_world_with_the_events_tail() {
     }
 }
 
+/// The readable view (`--text`, the default on a terminal): one line per event with its time,
+/// type, application and channel.
+#[test]
+fn events_tail_readable_lines() {
+    let Some(s) = support::server(22, "events_tail_readable_lines") else {
+        return;
+    };
+    let app = unique_app("text");
+    let id = format!("{app}-c");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ari"))
+        .env("ARI_URL", &s.url)
+        .env("ARI_USER", &s.user)
+        .env("ARI_PASSWORD", &s.password)
+        .args([
+            "events",
+            "--app",
+            &app,
+            "--text",
+            "--type",
+            "StasisStart",
+            "--count",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("listening"), "{line}");
+    let mut clean = Cleanup::new(&s);
+    clean.channels.push(id.clone());
+    s.json(&[
+        "channels",
+        "originate",
+        "Local/wait@default",
+        "--app",
+        &app,
+        "--channel-id",
+        &id,
+    ]);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let line = text.trim_end();
+    assert!(
+        line.contains(&format!(" StasisStart [{app}] channel=Local/wait@default-")),
+        "{line}"
+    );
+    assert!(line.contains(&format!("({id})")), "{line}");
+    // Starts with the time of day, HH:MM:SS.mmm.
+    assert_eq!(line.as_bytes()[2], b':', "{line}");
+}
+
 /// Originate and report the cause: the callee is busy (Hangup(17)); the tail's
 /// ChannelDestroyed says cause 17. `--type` and `--channel` keep only that event of that
 /// channel (not the Local channel's other half), and `--count 1` ends the tail after it.
