@@ -192,6 +192,24 @@ mod tests {
         assert!(checked > 30, "{checked} README commands");
     }
 
+    /// The checked-in command tree is what the generator writes now.
+    #[test]
+    fn generated_tree_is_fresh() {
+        let corpus = ari_spec::Corpus::vendored().expect("the vendored corpus loads");
+        let api = ari_codegen::ir::build(&corpus).expect("the IR builds");
+        let files = ari_codegen::cli::emit(&api).expect("the tree emits");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/generated");
+        let on_disk = std::fs::read_dir(&dir).unwrap().count();
+        assert_eq!(on_disk, files.len(), "files in {}", dir.display());
+        for (name, text) in &files {
+            let current = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+            assert!(
+                &current == text,
+                "ari-cli/src/generated/{name} is stale: run `cargo xtask codegen` and commit the result"
+            );
+        }
+    }
+
     /// The command tree is a valid clap command (clap's own consistency checks).
     #[test]
     fn command_tree_is_consistent() {
