@@ -193,11 +193,9 @@ fn events_tail_readable_lines() {
         "--channel-id",
         &id,
     ]);
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.lines().count(), 1, "{text}");
-    let line = text.trim_end();
+    let line = support::first_line(&mut child, EVENT_WAIT).expect("one line");
+    assert!(child.wait().unwrap().success());
+    let line = line.trim_end();
     assert!(
         line.contains(&format!(" StasisStart [{app}] channel=Local/wait@default-")),
         "{line}"
