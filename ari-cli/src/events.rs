@@ -28,7 +28,7 @@ struct Tail {
 }
 
 /// `ari events --app NAME ...`.
-pub fn run(_root: &ArgMatches, m: &ArgMatches) -> Result<(), Failure> {
+pub fn run(m: &ArgMatches) -> Result<(), Failure> {
     let strings = |id: &str| -> Vec<String> {
         m.get_many::<String>(id)
             .map(|v| v.cloned().collect())
@@ -52,7 +52,7 @@ pub fn run(_root: &ArgMatches, m: &ArgMatches) -> Result<(), Failure> {
 }
 
 /// `ari events event-websocket APP... [--subscribe-all]`: the operation behind the tail.
-pub fn run_op(_root: &ArgMatches, m: &ArgMatches) -> Result<(), Failure> {
+pub fn run_op(m: &ArgMatches) -> Result<(), Failure> {
     let tail = Tail {
         apps: m
             .get_many::<String>("app")

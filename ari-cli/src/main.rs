@@ -88,9 +88,9 @@ fn run(m: &clap::ArgMatches) -> Result<(), Failure> {
                 let op = tree::find(generated::RESOURCES, resource, op_name).ok_or_else(|| {
                     Failure::usage(format!("unknown command {resource} {op_name}"))
                 })?;
-                call::run(m, op, op_m)
+                call::run(op, op_m)
             }
-            None if resource == "events" => events::run(m, sub),
+            None if resource == "events" => events::run(sub),
             None => Err(Failure::usage(format!("ari {resource}: name an operation"))),
         },
     }
