@@ -157,4 +157,11 @@ fn events_command(sub: Command) -> Command {
                 .action(ArgAction::SetTrue)
                 .help("JSON lines even on a terminal"),
         )
+        .arg(
+            Arg::new("text")
+                .long("text")
+                .action(ArgAction::SetTrue)
+                .conflicts_with("json")
+                .help("One readable line per event even when piped (for grep)"),
+        )
 }

@@ -17,10 +17,11 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::other(format!("starting the async runtime: {e}")))
 }
 
-/// Sends the operation `op` with the arguments in `m` (globals in `root`) and prints the answer.
-pub fn run(root: &ArgMatches, op: &'static Op, m: &ArgMatches) -> Result<(), Failure> {
+/// Sends the operation `op` with the arguments in `m` (the global flags included) and prints
+/// the answer.
+pub fn run(op: &'static Op, m: &ArgMatches) -> Result<(), Failure> {
     if op.response == Response::WebSocket {
-        return events::run_op(root, m);
+        return events::run_op(m);
     }
     let format = Format::from_flag(m.get_one::<String>("output").map(String::as_str));
     let settings = conn::settings(m)?;
@@ -39,8 +40,7 @@ pub fn run(root: &ArgMatches, op: &'static Op, m: &ArgMatches) -> Result<(), Fai
         Response::Binary => {
             let file = m.get_one::<String>("file").map(String::as_str);
             // Bytes on a terminal garble it: ask for a file instead, before sending anything.
-            if matches!(file, None | Some("-")) && std::io::stdout().is_terminal() && file.is_none()
-            {
+            if file.is_none() && std::io::stdout().is_terminal() {
                 return Err(Failure::usage(format!(
                     "{}.{} answers with binary data: give --file PATH, or --file - to write it to the terminal anyway",
                     op.info.resource, op.info.nickname

@@ -28,7 +28,7 @@ struct Tail {
 }
 
 /// `ari events --app NAME ...`.
-pub fn run(_root: &ArgMatches, m: &ArgMatches) -> Result<(), Failure> {
+pub fn run(m: &ArgMatches) -> Result<(), Failure> {
     let strings = |id: &str| -> Vec<String> {
         m.get_many::<String>(id)
             .map(|v| v.cloned().collect())
@@ -46,13 +46,13 @@ pub fn run(_root: &ArgMatches, m: &ArgMatches) -> Result<(), Failure> {
         types: strings("type"),
         channels: strings("channel"),
         count: m.get_one::<u64>("count").copied(),
-        json: m.get_flag("json") || !std::io::stdout().is_terminal(),
+        json: m.get_flag("json") || (!m.get_flag("text") && !std::io::stdout().is_terminal()),
     };
     tail.run(m)
 }
 
 /// `ari events event-websocket APP... [--subscribe-all]`: the operation behind the tail.
-pub fn run_op(_root: &ArgMatches, m: &ArgMatches) -> Result<(), Failure> {
+pub fn run_op(m: &ArgMatches) -> Result<(), Failure> {
     let tail = Tail {
         apps: m
             .get_many::<String>("app")
@@ -99,7 +99,11 @@ impl Tail {
                             one_line(&ev)
                         };
                         let mut out = std::io::stdout().lock();
-                        write_result(writeln!(out, "{line}").and_then(|()| out.flush()))?;
+                        match writeln!(out, "{line}").and_then(|()| out.flush()) {
+                            // The reader went away (`| head -3`): the tail is done.
+                            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                            r => write_result(r)?,
+                        }
                         shown += 1;
                         if self.count.is_some_and(|n| shown >= n) {
                             return Ok(());

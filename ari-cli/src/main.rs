@@ -88,9 +88,9 @@ fn run(m: &clap::ArgMatches) -> Result<(), Failure> {
                 let op = tree::find(generated::RESOURCES, resource, op_name).ok_or_else(|| {
                     Failure::usage(format!("unknown command {resource} {op_name}"))
                 })?;
-                call::run(m, op, op_m)
+                call::run(op, op_m)
             }
-            None if resource == "events" => events::run(m, sub),
+            None if resource == "events" => events::run(sub),
             None => Err(Failure::usage(format!("ari {resource}: name an operation"))),
         },
     }
@@ -101,26 +101,112 @@ mod tests {
     use ari_sdk::meta::{Release, Support};
 
     /// Every operation of every release has a command: per release of the corpus, the commands
-    /// whose operation that release ships number exactly the operations of its revision.
+    /// whose operation that release ships number exactly the IR's operations of that release
+    /// (which the IR itself checks against the release's revision).
     #[test]
     fn one_command_per_operation_of_every_release() {
         let corpus = ari_spec::Corpus::vendored().expect("the vendored corpus loads");
+        let api = ari_codegen::ir::build(&corpus).expect("the IR builds");
         let majors = ari_sdk::releases::KNOWN_MAJORS;
-        assert!(corpus.releases.len() > 300, "{}", corpus.releases.len());
-        for e in &corpus.releases {
-            let rev = &corpus.revisions[&e.revision];
-            let expected: usize = rev
-                .resources
-                .iter()
-                .map(|(_, d)| d.apis.iter().map(|a| a.operations.len()).sum::<usize>())
-                .sum();
-            let r = Release::new(e.release.major, e.release.minor, e.release.patch);
+        assert!(api.counts.len() > 300, "{}", api.counts.len());
+        for (release, &(ops, _, _)) in &api.counts {
+            let r = Release::new(release.major, release.minor, release.patch);
             let got = crate::generated::RESOURCES
                 .iter()
                 .flat_map(|res| res.ops)
                 .filter(|op| op.info.availability.support(r, majors) == Support::Yes)
                 .count();
-            assert_eq!(got, expected, "release {r}: commands vs operations");
+            assert_eq!(got, ops, "release {r}: commands vs the IR's operations");
+        }
+        let total: usize = api.resources.values().map(|r| r.operations.len()).sum();
+        let commands: usize = crate::generated::RESOURCES
+            .iter()
+            .map(|r| r.ops.len())
+            .sum();
+        assert_eq!(commands, total);
+    }
+
+    /// Splits a shell line into words: whitespace, single and double quotes; stops at a
+    /// comment, a pipe, a redirection, `&&` or `&`.
+    fn words(line: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cur = String::new();
+        let (mut quote, mut any) = (None, false);
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => cur.push(c),
+                (None, '\'' | '"') => {
+                    quote = Some(c);
+                    any = true;
+                }
+                (None, '#' | '|' | '>' | '&') => break,
+                (None, c) if c.is_whitespace() => {
+                    if any || !cur.is_empty() {
+                        out.push(std::mem::take(&mut cur));
+                        any = false;
+                    }
+                }
+                (None, c) => cur.push(c),
+            }
+        }
+        if any || !cur.is_empty() {
+            out.push(cur);
+        }
+        out
+    }
+
+    /// Every `ari` line in the shell blocks of the README is a command `ari` accepts (parsed,
+    /// not sent), so that the README stays true as the tree changes.
+    #[test]
+    fn readme_commands_parse() {
+        let readme = include_str!("../README.md");
+        let mut in_sh = false;
+        let mut checked = 0;
+        for line in readme.lines() {
+            if line.starts_with("```") {
+                in_sh = line == "```sh";
+                continue;
+            }
+            if !in_sh {
+                continue;
+            }
+            // A command after `&&` is checked as a line of its own.
+            for part in line.split("&&") {
+                let w = words(part.trim());
+                if w.first().map(String::as_str) != Some("ari") {
+                    continue;
+                }
+                match crate::app::command().try_get_matches_from(&w) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {}
+                    Err(e) => panic!(
+                        "README: `{}`: {}",
+                        part.trim(),
+                        crate::exit::clap_message(&e)
+                    ),
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 30, "{checked} README commands");
+    }
+
+    /// The checked-in command tree is what the generator writes now.
+    #[test]
+    fn generated_tree_is_fresh() {
+        let corpus = ari_spec::Corpus::vendored().expect("the vendored corpus loads");
+        let api = ari_codegen::ir::build(&corpus).expect("the IR builds");
+        let files = ari_codegen::cli::emit(&api).expect("the tree emits");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/generated");
+        let on_disk = std::fs::read_dir(&dir).unwrap().count();
+        assert_eq!(on_disk, files.len(), "files in {}", dir.display());
+        for (name, text) in &files {
+            let current = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+            assert!(
+                &current == text,
+                "ari-cli/src/generated/{name} is stale: run `cargo xtask codegen` and commit the result"
+            );
         }
     }
 

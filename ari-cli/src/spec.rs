@@ -51,6 +51,17 @@ pub fn command() -> Command {
                 .arg(json()),
         )
         .subcommand(
+            Command::new("commands")
+                .about("The `ari <resource> <operation>` commands a release has (all known when no release is given)")
+                .arg(
+                    Arg::new("release")
+                        .long("release")
+                        .value_name("X.Y.Z")
+                        .help("Only the commands whose operation this release ships"),
+                )
+                .arg(json()),
+        )
+        .subcommand(
             Command::new("diff")
                 .about("The API changes between two releases (operations, parameters, models, fields, events)")
                 .arg(Arg::new("from").required(true).value_name("A").help("Release to compare from, e.g. 16.28.0"))
@@ -89,6 +100,7 @@ pub fn command() -> Command {
 pub fn run(m: &ArgMatches) -> Result<(), Failure> {
     match m.subcommand() {
         Some(("releases", m)) => releases(m),
+        Some(("commands", m)) => commands(m),
         Some(("diff", m)) => diff(m),
         Some(("import", m)) => import(m),
         _ => Err(Failure::usage(
@@ -176,6 +188,40 @@ fn releases(m: &ArgMatches) -> Result<(), Failure> {
         ari_sdk::releases::RELEASES[0],
         ari_sdk::releases::RELEASES[total - 1]
     );
+    crate::output::write_result(std::io::Write::write_all(
+        &mut std::io::stdout(),
+        text.as_bytes(),
+    ))
+}
+
+fn commands(m: &ArgMatches) -> Result<(), Failure> {
+    let release = match m.get_one::<String>("release") {
+        Some(r) => {
+            let p = r
+                .parse::<ari_spec::Release>()
+                .map_err(|e| Failure::usage(format!("--release {r}: {e}")))?;
+            Some(Release::new(p.major, p.minor, p.patch))
+        }
+        None => None,
+    };
+    let majors = ari_sdk::releases::KNOWN_MAJORS;
+    let list: Vec<String> = RESOURCES
+        .iter()
+        .flat_map(|r| r.ops.iter().map(move |o| (r, o)))
+        .filter(|(_, o)| {
+            release.is_none_or(|rel| o.info.availability.support(rel, majors) != Support::No)
+        })
+        .map(|(r, o)| format!("{} {}", r.name, o.name))
+        .collect();
+    if m.get_flag("json") {
+        return print_json(&json!({
+            "release": release.map(|r| r.to_string()),
+            "count": list.len(),
+            "commands": list,
+        }));
+    }
+    let mut text = list.join("\n");
+    text.push_str(&format!("\n{} commands\n", list.len()));
     crate::output::write_result(std::io::Write::write_all(
         &mut std::io::stdout(),
         text.as_bytes(),

@@ -155,55 +155,61 @@ fn param_arg(p: &'static Param) -> Arg {
     } else {
         a.long(p.flag)
     };
-    a = match p.kind {
-        Kind::Text if !p.values.is_empty() => {
-            a.value_parser(PossibleValuesParser::new(p.values.iter().copied()))
-        }
-        Kind::Text => a,
-        Kind::Int => a.value_parser(move |s: &str| -> Result<String, String> {
-            let v: i64 = s
-                .trim()
-                .parse()
-                .map_err(|_| format!("`{s}` is not an integer"))?;
-            check_range(v as f64, p.range)?;
-            Ok(v.to_string())
-        }),
-        Kind::Double => a.value_parser(move |s: &str| -> Result<String, String> {
-            let v: f64 = s
-                .trim()
-                .parse()
-                .map_err(|_| format!("`{s}` is not a number"))?;
-            if !v.is_finite() {
-                return Err(format!("`{s}` is not a finite number"));
+    a =
+        match p.kind {
+            Kind::Text if !p.values.is_empty() => {
+                a.value_parser(PossibleValuesParser::new(p.values.iter().copied()))
             }
-            check_range(v, p.range)?;
-            Ok(s.trim().to_owned())
-        }),
-        Kind::Bool => {
-            let a = a.value_parser(PossibleValuesParser::new(["true", "false"]));
-            if p.positional {
-                a
-            } else {
-                a.num_args(0..=1).default_missing_value("true")
-            }
-        }
-        Kind::KeyValue => a
-            .value_name("KEY=VALUE")
-            .action(ArgAction::Append)
-            .value_parser(|s: &str| -> Result<String, String> {
-                match s.split_once('=') {
-                    Some((k, _)) if !k.is_empty() => Ok(s.to_owned()),
-                    _ => Err(format!("`{s}` is not KEY=VALUE")),
+            Kind::Text => a,
+            // `--timeout -1` (no timeout) is a value, not a flag.
+            Kind::Int => a.allow_negative_numbers(true).value_parser(
+                move |s: &str| -> Result<String, String> {
+                    let v: i64 = s
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("`{s}` is not an integer"))?;
+                    check_range(v as f64, p.range)?;
+                    Ok(v.to_string())
+                },
+            ),
+            Kind::Double => a.allow_negative_numbers(true).value_parser(
+                move |s: &str| -> Result<String, String> {
+                    let v: f64 = s
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("`{s}` is not a number"))?;
+                    if !v.is_finite() {
+                        return Err(format!("`{s}` is not a finite number"));
+                    }
+                    check_range(v, p.range)?;
+                    Ok(s.trim().to_owned())
+                },
+            ),
+            Kind::Bool => {
+                let a = a.value_parser(PossibleValuesParser::new(["true", "false"]));
+                if p.positional {
+                    a
+                } else {
+                    a.num_args(0..=1).default_missing_value("true")
                 }
-            }),
-        Kind::Json => a
-            .value_name("JSON")
-            .value_parser(|s: &str| -> Result<String, String> {
-                serde_json::from_str::<Value>(s)
-                    .map(|_| s.to_owned())
-                    .map_err(|e| format!("not JSON: {e}"))
-            }),
-    };
+            }
+            Kind::KeyValue => a
+                .value_name("KEY=VALUE")
+                .action(ArgAction::Append)
+                .value_parser(|s: &str| -> Result<String, String> {
+                    match s.split_once('=') {
+                        Some((k, _)) if !k.is_empty() => Ok(s.to_owned()),
+                        _ => Err(format!("`{s}` is not KEY=VALUE")),
+                    }
+                }),
+            Kind::Json => a
+                .value_name("JSON")
+                .value_parser(|s: &str| -> Result<String, String> {
+                    serde_json::from_str::<Value>(s)
+                        .map(|_| s.to_owned())
+                        .map_err(|e| format!("not JSON: {e}"))
+                }),
+        };
     if p.multiple && p.kind != Kind::KeyValue {
         a = a.action(ArgAction::Append).value_delimiter(',');
         if p.positional {

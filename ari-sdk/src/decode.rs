@@ -8,6 +8,12 @@
 //! the entries before `type` (in Asterisk's events, one or two scalars), then decodes the struct
 //! from those followed by the rest of the same object, still straight from the input. The result
 //! is the same either way.
+//!
+//! Bindings that `ari codegen` writes into a user's crate call these too (as `ari_sdk::decode`),
+//! like [`meta`](crate::meta), [`Request`](crate::Request), [`Client`](crate::Client)'s
+//! `send_*`, [`Error::invalid_argument`](crate::Error::invalid_argument), [`Result`](crate::Result)
+//! and [`RequestFuture`](crate::RequestFuture): that set (`ari_codegen::emit::RUNTIME_ITEMS`) is
+//! the runtime surface kept stable for generated code.
 
 use std::fmt;
 use std::marker::PhantomData;

@@ -134,10 +134,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let api = &out.api;
     let ops: usize = api.resources.values().map(|r| r.operations.len()).sum();
-    let lines: usize = out.files.values().map(|t| t.lines().count()).sum();
+    let files: usize = outputs.iter().map(|(_, f)| f.len()).sum();
+    let lines: usize = outputs
+        .iter()
+        .flat_map(|(_, f)| f.values())
+        .map(|t| t.lines().count())
+        .sum();
     eprintln!(
-        "generated {} files ({lines} lines) for {} releases: {ops} operations, {} models, {} events, in {:.2?}",
-        out.files.len(),
+        "generated {files} files ({lines} lines, bindings and CLI) for {} releases: {ops} operations, {} models, {} events, in {:.2?}",
         api.releases.len(),
         api.models.len(),
         api.events.len(),

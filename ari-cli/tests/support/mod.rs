@@ -146,3 +146,22 @@ pub fn unique_app(what: &str) -> String {
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// The first line `child` prints on stdout, waiting at most `wait`; the child is killed when
+/// none comes, so that a test never hangs on it.
+pub fn first_line(child: &mut std::process::Child, wait: std::time::Duration) -> Option<String> {
+    use std::io::BufRead as _;
+    let out = child.stdout.take()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        if std::io::BufReader::new(out).read_line(&mut line).is_ok() && !line.is_empty() {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx.recv_timeout(wait).ok();
+    if line.is_none() {
+        let _ = child.kill();
+    }
+    line
+}
