@@ -48,6 +48,10 @@ pub enum ErrorKind {
     /// not found"). Usually the base URL lacks `/ari` or has it twice, or points at another HTTP
     /// server. Retrying cannot help.
     NotAriRoot,
+    /// A channel was hung up before the flow that waited on it got what it waited for (an
+    /// originated call that was not answered, say): [`Error::hangup_cause`] has Asterisk's
+    /// hangup cause.
+    Hangup,
 }
 
 /// Why a connection could not be made or broke.
@@ -158,6 +162,11 @@ enum Repr {
     NotAriRoot {
         status: u16,
         why: NotAri,
+    },
+    Hangup {
+        channel_id: String,
+        cause: Option<(i64, String)>,
+        waiting_for: &'static str,
     },
 }
 
@@ -287,6 +296,18 @@ impl Error {
         Error::new(Repr::Config(message.into()))
     }
 
+    pub(crate) fn hangup(
+        channel_id: impl Into<String>,
+        cause: Option<(i64, String)>,
+        waiting_for: &'static str,
+    ) -> Error {
+        Error::new(Repr::Hangup {
+            channel_id: channel_id.into(),
+            cause,
+            waiting_for,
+        })
+    }
+
     pub(crate) fn not_ari_root(status: u16, why: NotAri) -> Error {
         Error::new(Repr::NotAriRoot { status, why })
     }
@@ -305,6 +326,7 @@ impl Error {
             Repr::Closed(_) => ErrorKind::Closed,
             Repr::Config(_) => ErrorKind::Config,
             Repr::NotAriRoot { .. } => ErrorKind::NotAriRoot,
+            Repr::Hangup { .. } => ErrorKind::Hangup,
         }
     }
 
@@ -396,6 +418,27 @@ impl Error {
 
     /// Whether trying again later could succeed: transport failures, timeouts and 5xx answers.
     pub fn is_transient(&self) -> bool {
+        self.is_transient_inner()
+    }
+
+    /// For [`ErrorKind::Hangup`]: the Q.850 hangup cause and Asterisk's text for it (from
+    /// `ChannelDestroyed`), when known.
+    pub fn hangup_cause(&self) -> Option<(i64, &str)> {
+        match &self.inner.repr {
+            Repr::Hangup {
+                cause: Some((code, text)),
+                ..
+            } => Some((*code, text.as_str())),
+            _ => None,
+        }
+    }
+
+    /// Whether this is Asterisk's `404` (the resource is not there, or no longer).
+    pub fn is_not_found(&self) -> bool {
+        self.kind() == ErrorKind::Http && self.status() == Some(404)
+    }
+
+    fn is_transient_inner(&self) -> bool {
         match &self.inner.repr {
             Repr::Transport(k) => *k != TransportKind::Tls,
             Repr::Timeout(..) => true,
@@ -520,6 +563,17 @@ impl fmt::Display for Error {
                          the base URL{base} is not the ARI root (is /ari there twice?), or this \
                          server's release lacks the operation"
                     ),
+                }
+            }
+            Repr::Hangup {
+                channel_id,
+                cause,
+                waiting_for,
+            } => {
+                write!(f, "channel {channel_id} was hung up before {waiting_for}")?;
+                match cause {
+                    Some((code, text)) => write!(f, " (hangup cause {code}: {text})"),
+                    None => Ok(()),
                 }
             }
         }

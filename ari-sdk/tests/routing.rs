@@ -52,6 +52,24 @@ async fn router(server: &FakeAri) -> (Client, Router, RouterStream) {
     (c, router, main)
 }
 
+/// Answers `POST /applications/test/subscription` as Asterisk does.
+fn subscription_ok(req: &Seen) -> Option<Reply> {
+    (req.path() == "/ari/applications/test/subscription").then(|| {
+        Reply::Json(
+            200,
+            r#"{"name":"test","channel_ids":["c1"],"bridge_ids":[],"endpoint_ids":[],"device_names":[]}"#
+                .into(),
+        )
+    })
+}
+
+async fn next_of<T>(rx: &mut tokio::sync::mpsc::UnboundedReceiver<T>) -> T {
+    tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("nothing within 5 s")
+        .expect("sender dropped")
+}
+
 async fn next<S: Stream + Unpin>(s: &mut S) -> S::Item {
     tokio::time::timeout(Duration::from_secs(5), s.next())
         .await
@@ -77,9 +95,17 @@ async fn quiet<S: Stream + Unpin>(s: &mut S) -> bool {
 }
 
 #[tokio::test]
-async fn a_call_gets_its_own_events_until_stasis_end() {
+async fn a_call_gets_its_own_events_through_stasis_end_to_channel_destroyed() {
     support::init_tracing();
-    let server = FakeAri::start(server_with(|_| None)).await;
+    let (seen_tx, mut seen_subscription) = tokio::sync::mpsc::unbounded_channel();
+    let server = FakeAri::start(server_with(move |req| {
+        let reply = subscription_ok(req);
+        if reply.is_some() {
+            let _ = seen_tx.send(req.target.clone());
+        }
+        reply
+    }))
+    .await;
     let (_c, router, mut main) = router(&server).await;
     let mut incoming = router.incoming();
 
@@ -101,10 +127,24 @@ async fn a_call_gets_its_own_events_until_stasis_end() {
         other => panic!("{other:?}"),
     }
     assert_eq!(next(&mut call.events).await.kind(), EventKind::StasisEnd);
+    match next(&mut call.events).await {
+        Event::ChannelDestroyed(gone) => {
+            assert_eq!(
+                (gone.cause, gone.cause_txt.as_str()),
+                (16, "Normal Clearing")
+            )
+        }
+        other => panic!("expected ChannelDestroyed after StasisEnd, got {other:?}"),
+    }
     assert!(
         ends(&mut call.events).await,
-        "the call's stream ends after StasisEnd"
+        "the call's stream ends after ChannelDestroyed"
     );
+    // The router subscribed the application to the call's channel, which is what makes
+    // Asterisk send a dialplan channel's ChannelDestroyed after StasisEnd.
+    let target = next_of(&mut seen_subscription).await;
+    assert!(target.contains("eventSource=channel%3Ac1"), "{target}");
+    assert_eq!(server.rest.count("/ari/applications/test/subscription"), 1);
 
     // The main stream saw every event, in order.
     let mut kinds = Vec::new();
@@ -369,7 +409,7 @@ async fn stasis_app_runs_one_handler_task_per_call() {
         .rest
         .requests()
         .into_iter()
-        .filter(|r| r.method == "POST")
+        .filter(|r| r.method == "POST" && r.path().ends_with("/answer"))
         .map(|r| r.target)
         .collect();
     assert_eq!(answers.len(), 2);
@@ -635,4 +675,135 @@ async fn stasis_app_hands_undecoded_events_to_its_callback() {
         .unwrap();
     assert_eq!(done, ("good".to_owned(), 1));
     app.abort();
+}
+
+#[tokio::test]
+async fn calls_not_followed_end_at_stasis_end_and_send_no_subscription() {
+    let server = FakeAri::start(server_with(subscription_ok)).await;
+    let (_c, router, _main) = router(&server).await;
+    router.follow_calls(false);
+    let mut incoming = router.incoming();
+    server.send(support::channel_event("StasisStart", "c1"));
+    let mut call = next(&mut incoming).await;
+    server.send(support::channel_event("StasisEnd", "c1"));
+    server.send(support::channel_event("ChannelDestroyed", "c1"));
+    assert_eq!(next(&mut call.events).await.kind(), EventKind::StasisEnd);
+    assert!(ends(&mut call.events).await);
+    assert_eq!(server.rest.count("/ari/applications/test/subscription"), 0);
+}
+
+#[tokio::test]
+async fn a_call_whose_channel_cannot_be_subscribed_ends_at_stasis_end() {
+    // Asterisk answers 404 when the channel is gone before the subscription (or 403 for a
+    // read-only user): no ChannelDestroyed will come, so the stream must not wait for one.
+    let server = FakeAri::start(server_with(|req| {
+        (req.path() == "/ari/applications/test/subscription")
+            .then(|| Reply::Json(404, r#"{"message":"Channel not found"}"#.into()))
+    }))
+    .await;
+    let (_c, router, _main) = router(&server).await;
+    let mut incoming = router.incoming();
+    server.send(support::channel_event("StasisStart", "c1"));
+    let mut call = next(&mut incoming).await;
+    server.send(support::channel_event("StasisEnd", "c1"));
+    assert_eq!(next(&mut call.events).await.kind(), EventKind::StasisEnd);
+    assert!(
+        ends(&mut call.events).await,
+        "without the subscription the stream ends after StasisEnd"
+    );
+    assert_eq!(server.rest.count("/ari/applications/test/subscription"), 1);
+    assert_eq!(router.subscribed_resources(), 0);
+}
+
+#[tokio::test]
+async fn a_channel_that_enters_again_is_a_new_call() {
+    let server = FakeAri::start(server_with(subscription_ok)).await;
+    let (_c, router, _main) = router(&server).await;
+    let mut incoming = router.incoming();
+    server.send(support::channel_event("StasisStart", "c1"));
+    let mut first = next(&mut incoming).await;
+    server.send(support::channel_event("StasisEnd", "c1"));
+    assert_eq!(next(&mut first.events).await.kind(), EventKind::StasisEnd);
+    // Left alive (continue, move): its dialplan events still reach the first call's stream.
+    server.send(support::channel_event("ChannelStateChange", "c1"));
+    assert_eq!(
+        next(&mut first.events).await.kind(),
+        EventKind::ChannelStateChange
+    );
+    // Back in the application: the first stream ends, and a new call starts.
+    server.send(support::channel_event("StasisStart", "c1"));
+    let mut second = next(&mut incoming).await;
+    assert!(ends(&mut first.events).await);
+    server.send(support::channel_event("ChannelDtmfReceived", "c1"));
+    assert_eq!(
+        next(&mut second.events).await.kind(),
+        EventKind::ChannelDtmfReceived
+    );
+}
+
+#[tokio::test]
+async fn stasis_app_start_returns_registered_and_hands_failures_to_the_app() {
+    let server = FakeAri::start(server_with(|req| {
+        (req.path() == "/ari/channels/fails/answer")
+            .then(|| Reply::Json(404, r#"{"message":"Channel not found"}"#.into()))
+    }))
+    .await;
+    let c = client(&server);
+    let (registered_tx, mut registered) = tokio::sync::mpsc::unbounded_channel();
+    let (errors_tx, mut errors) = tokio::sync::mpsc::unbounded_channel();
+    let app = StasisApp::new(&c, "test")
+        .on_registered(move |r| {
+            let _ = registered_tx.send(r);
+        })
+        .on_error(move |e| {
+            let _ = errors_tx.send(e);
+        })
+        .start(|call: Call| async move {
+            if call.channel.id() == "panics" {
+                panic!("handler bug");
+            }
+            call.channel.answer().await
+        })
+        .await
+        .unwrap();
+    // Registered when start returns: the events connection is open, the hook has run.
+    assert_eq!(
+        server
+            .ws_connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    let r = registered
+        .try_recv()
+        .expect("on_registered ran before start returned");
+    assert_eq!(r.apps, ["test"]);
+    assert!(!r.reconnected);
+
+    server.send(support::channel_event("StasisStart", "fails"));
+    let failed = match tokio::time::timeout(Duration::from_secs(5), errors.recv()).await {
+        Ok(Some(ari_sdk::routing::AppError::Handler(h))) => h,
+        other => panic!("expected a handler error, got {other:?}"),
+    };
+    assert_eq!(failed.channel_id(), "fails");
+    assert!(!failed.is_panic());
+    let e = failed
+        .downcast_ref::<ari_sdk::Error>()
+        .expect("the handler's own error");
+    assert_eq!(e.status(), Some(404));
+    assert!(failed.to_string().contains("channel fails"), "{failed}");
+
+    server.send(support::channel_event("StasisStart", "panics"));
+    let panicked = match tokio::time::timeout(Duration::from_secs(5), errors.recv()).await {
+        Ok(Some(ari_sdk::routing::AppError::Handler(h))) => h,
+        other => panic!("expected a handler panic, got {other:?}"),
+    };
+    assert_eq!(panicked.channel_id(), "panics");
+    assert!(panicked.is_panic());
+    assert!(panicked.to_string().contains("handler bug"), "{panicked}");
+
+    app.stop();
+    tokio::time::timeout(Duration::from_secs(5), app.join())
+        .await
+        .expect("the app ends after stop")
+        .expect("a stopped app ends with Ok");
 }

@@ -294,6 +294,13 @@ pub struct EventsBuilder {
     rest_to_stream: bool,
 }
 
+impl EventsBuilder {
+    /// The applications the connection will register.
+    pub(crate) fn app_names(&self) -> &[String] {
+        &self.apps
+    }
+}
+
 impl fmt::Debug for EventsBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EventsBuilder")

@@ -10,13 +10,23 @@
 //!
 //! | resource  | last event                                   |
 //! |-----------|----------------------------------------------|
-//! | channel   | `StasisEnd`, `ChannelDestroyed`              |
+//! | channel   | `ChannelDestroyed`, or `StasisEnd` (below)   |
 //! | bridge    | `BridgeDestroyed`                            |
 //! | playback  | `PlaybackFinished`                           |
 //! | recording | `RecordingFinished`, `RecordingFailed`       |
 //!
 //! or when a resync after a reconnect finds the resource gone (its last event was lost). Dropping
 //! a [`ResourceEvents`] removes its subscription at once: nothing accumulates.
+//!
+//! A channel's stream goes on after `StasisEnd` to its `ChannelDestroyed` (with the hangup
+//! cause) wherever Asterisk is known to send that event to the application: for a [`Call`]
+//! (the router subscribes the application to the call's channel when it enters, see
+//! [`Router::follow_calls`]; Asterisk sends a channel that came from the dialplan nothing after
+//! `StasisEnd` otherwise), and for a channel made with [`Router::new_channel`] (created into
+//! the application, which Asterisk keeps subscribed). A channel that leaves the application
+//! alive (`continue`, `move`) then carries its later events too, until it is destroyed, and a
+//! channel that enters the application again ends that stream and starts a new [`Call`]. Other
+//! channel subscriptions ([`Router::channel`], [`Router::subscribe`]) end at `StasisEnd`.
 //!
 //! An event that fails typed decoding ([`StreamItem::Undecoded`]) has no typed form to hand a
 //! resource's stream: it always goes on the [`RouterStream`], in either mode, and if it is one
@@ -31,6 +41,7 @@
 
 mod app;
 pub mod broadcast;
+mod flows;
 mod resync;
 
 use std::borrow::Borrow;
@@ -52,7 +63,7 @@ use crate::generated::events::{Event, StasisStart};
 use crate::generated::handles::{BridgeHandle, ChannelHandle, LiveRecordingHandle, PlaybackHandle};
 use crate::meta::ResourceRef;
 
-pub use app::{Call, HandlerOutcome, StasisApp};
+pub use app::{AppError, Call, HandlerError, HandlerOutcome, Registered, RunningApp, StasisApp};
 pub use resync::Snapshot;
 
 /// A resource that events can be routed by; the owned form of [`ResourceRef`].
@@ -179,16 +190,55 @@ impl fmt::Display for ResourceKey {
     }
 }
 
-/// The resource whose life in the application this event ends, if any.
-fn ending_key(event: &Event) -> Option<ResourceRef<'_>> {
+/// Which subscriptions of a resource an event ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ending {
+    /// Every one: the resource is gone.
+    All,
+    /// Those that end when the channel leaves the application (`StasisEnd`).
+    LeftApp,
+}
+
+/// The resource whose life in the application this event ends, if any, and how.
+fn ending_key(event: &Event) -> Option<(ResourceRef<'_>, Ending)> {
+    let all = |r| Some((r, Ending::All));
     match event {
-        Event::StasisEnd(e) => Some(ResourceRef::Channel(&e.channel.id)),
-        Event::ChannelDestroyed(e) => Some(ResourceRef::Channel(&e.channel.id)),
-        Event::BridgeDestroyed(e) => Some(ResourceRef::Bridge(&e.bridge.id)),
-        Event::PlaybackFinished(e) => Some(ResourceRef::Playback(&e.playback.id)),
-        Event::RecordingFinished(e) => Some(ResourceRef::Recording(&e.recording.name)),
-        Event::RecordingFailed(e) => Some(ResourceRef::Recording(&e.recording.name)),
+        Event::StasisEnd(e) => Some((ResourceRef::Channel(&e.channel.id), Ending::LeftApp)),
+        Event::ChannelDestroyed(e) => all(ResourceRef::Channel(&e.channel.id)),
+        Event::BridgeDestroyed(e) => all(ResourceRef::Bridge(&e.bridge.id)),
+        Event::PlaybackFinished(e) => all(ResourceRef::Playback(&e.playback.id)),
+        Event::RecordingFinished(e) => all(ResourceRef::Recording(&e.recording.name)),
+        Event::RecordingFailed(e) => all(ResourceRef::Recording(&e.recording.name)),
         _ => None,
+    }
+}
+
+/// Takes out of `routes` the subscriptions of `key` that `how` ends; the channel subscriptions
+/// that go on past `StasisEnd` stay, marked as left.
+fn take_ended<Q>(
+    routes: &mut HashMap<ResourceKey, Vec<Route>>,
+    key: &Q,
+    how: Ending,
+) -> Option<Vec<Route>>
+where
+    ResourceKey: Borrow<Q>,
+    Q: Hash + Eq + ?Sized,
+{
+    match how {
+        Ending::All => routes.remove(key),
+        Ending::LeftApp => {
+            let list = routes.get_mut(key)?;
+            let (ended, stay): (Vec<Route>, Vec<Route>) = std::mem::take(list)
+                .into_iter()
+                .partition(|r| r.until == Until::StasisEnd);
+            if stay.is_empty() {
+                routes.remove(key);
+            } else {
+                *list = stay;
+                list.iter_mut().for_each(|r| r.left = true);
+            }
+            Some(ended)
+        }
     }
 }
 
@@ -203,6 +253,22 @@ struct Route {
     /// Resync generation when subscribed: a resync only ends routes older than its reconnect.
     generation: u64,
     tx: mpsc::UnboundedSender<Event>,
+    /// When a channel's subscription ends (for other resources: at their last event anyway).
+    until: Until,
+    /// The channel left the application (`StasisEnd`); the subscription waits for its end.
+    left: bool,
+}
+
+/// Where a channel subscription ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Until {
+    /// At `StasisEnd` (or `ChannelDestroyed`): nothing is known to follow `StasisEnd`.
+    StasisEnd,
+    /// At `ChannelDestroyed`: the application stays subscribed to the channel.
+    Destroyed,
+    /// The application is being subscribed to the channel: `Destroyed` once that succeeds,
+    /// `StasisEnd` if it fails.
+    Subscribing,
 }
 
 /// State shared by the router task, the router handles and the subscriptions.
@@ -211,6 +277,9 @@ struct Shared {
     next_route: AtomicU64,
     generation: AtomicU64,
     incoming: Mutex<Option<mpsc::UnboundedSender<NewCall>>>,
+    /// Whether a new call's channel is subscribed to, so that its stream goes on to
+    /// `ChannelDestroyed`.
+    follow_calls: std::sync::atomic::AtomicBool,
 }
 
 /// A call as the router task makes it; [`Incoming`] adds the router handle.
@@ -228,13 +297,20 @@ impl Shared {
     }
 
     fn subscribe(self: &Arc<Self>, key: ResourceKey) -> ResourceEvents {
+        self.subscribe_until(key, Until::StasisEnd)
+    }
+
+    fn subscribe_until(self: &Arc<Self>, key: ResourceKey, until: Until) -> ResourceEvents {
         let (tx, rx) = mpsc::unbounded_channel();
         let id = self.next_route.fetch_add(1, Ordering::Relaxed);
         let generation = self.generation.load(Ordering::Acquire);
-        self.routes()
-            .entry(key.clone())
-            .or_default()
-            .push(Route { id, generation, tx });
+        self.routes().entry(key.clone()).or_default().push(Route {
+            id,
+            generation,
+            tx,
+            until,
+            left: false,
+        });
         ResourceEvents {
             rx,
             guard: RouteGuard {
@@ -242,6 +318,30 @@ impl Shared {
                 key,
                 id,
             },
+        }
+    }
+
+    /// The outcome of subscribing the application to a call's channel: the call's stream then
+    /// ends at `ChannelDestroyed`, or (on failure) at `StasisEnd`, at once if that has passed.
+    fn subscribed(&self, key: &ResourceKey, id: u64, ok: bool) {
+        let mut routes = self.routes();
+        let Some(list) = routes.get_mut(key) else {
+            return;
+        };
+        let Some(i) = list.iter().position(|r| r.id == id) else {
+            return;
+        };
+        if ok {
+            list[i].until = Until::Destroyed;
+        } else if list[i].left {
+            let ended = list.remove(i);
+            if list.is_empty() {
+                routes.remove(key);
+            }
+            drop(routes);
+            drop(ended);
+        } else {
+            list[i].until = Until::StasisEnd;
         }
     }
 
@@ -280,9 +380,35 @@ impl Shared {
                 .as_ref()
                 .is_some_and(|tx| !tx.is_closed());
             let key = ResourceRef::Channel(&start.channel.id);
-            if has_taker && !self.routes().contains_key(&key as &dyn AsResourceRef) {
+            // A channel that entered again after leaving: the streams that waited for its end
+            // end now, and it is a new call.
+            let owned = has_taker && {
+                let mut routes = self.routes();
+                let left = match routes.get(&key as &dyn AsResourceRef) {
+                    None => false,
+                    Some(list) => list.iter().all(|r| r.left),
+                };
+                let ended = left
+                    .then(|| routes.remove(&key as &dyn AsResourceRef))
+                    .flatten();
+                let owned = routes.contains_key(&key as &dyn AsResourceRef);
+                drop(routes);
+                drop(ended);
+                owned
+            };
+            if has_taker && !owned {
                 let id = start.channel.id.clone();
-                let events = self.subscribe(ResourceKey::Channel(id.clone()));
+                let follow = self.follow_calls.load(Ordering::Relaxed);
+                let until = if follow {
+                    Until::Subscribing
+                } else {
+                    Until::StasisEnd
+                };
+                let key = ResourceKey::Channel(id.clone());
+                let events = self.subscribe_until(key.clone(), until);
+                if follow {
+                    self.follow(client, key, events.guard.id, &start.application, &id);
+                }
                 call = Some((events, ChannelHandle::new(client.clone(), id)));
             }
         }
@@ -293,9 +419,9 @@ impl Shared {
             let mut routes = self.routes();
             // An ending resource's routes leave the table now and end (their senders dropped)
             // once this event has been sent to them.
-            let ended = ending.and_then(|key| {
+            let ended = ending.and_then(|(key, how)| {
                 keys.contains(&key)
-                    .then(|| routes.remove(&key as &dyn AsResourceRef))
+                    .then(|| take_ended(&mut routes, &key as &dyn AsResourceRef, how))
                     .flatten()
             });
             let mut targets: Vec<&Route> = Vec::new();
@@ -359,6 +485,10 @@ impl Shared {
     /// Ends the subscriptions of the resource whose life an undecoded event ends, found in its
     /// JSON (`channel.id` of a `StasisEnd`, ...).
     fn end_undecoded(&self, undecoded: &UndecodedEvent) {
+        let how = match undecoded.kind() {
+            "StasisEnd" => Ending::LeftApp,
+            _ => Ending::All,
+        };
         let (field, key): (&str, fn(String) -> ResourceKey) = match undecoded.kind() {
             "StasisEnd" | "ChannelDestroyed" => ("/channel/id", ResourceKey::Channel),
             "BridgeDestroyed" => ("/bridge/id", ResourceKey::Bridge),
@@ -372,11 +502,37 @@ impl Shared {
         };
         let key = key(id.to_owned());
         // Dropped outside the lock: the receivers' owners may take it as they see the end.
-        let ended = self.routes().remove(&key);
-        if ended.is_some() {
+        let ended = take_ended(&mut self.routes(), &key, how);
+        if ended.as_ref().is_some_and(|e| !e.is_empty()) {
             tracing::debug!(%key, kind = undecoded.kind(), "subscriptions ended by an undecoded event");
         }
         drop(ended);
+    }
+
+    /// Subscribes application `app` to a new call's channel, so that Asterisk sends it the
+    /// channel's events past `StasisEnd` (a channel from the dialplan gets none otherwise), and
+    /// records the outcome on the call's subscription `route`.
+    fn follow(
+        self: &Arc<Self>,
+        client: &Client,
+        key: ResourceKey,
+        route: u64,
+        app: &str,
+        id: &str,
+    ) {
+        let shared = Arc::downgrade(self);
+        let request = client
+            .applications()
+            .subscribe(app, [format!("channel:{id}")]);
+        tokio::spawn(async move {
+            let result = request.send().await;
+            if let Err(e) = &result {
+                tracing::debug!(%key, error = %e, "cannot subscribe to the call's channel; its stream ends at StasisEnd");
+            }
+            if let Some(shared) = shared.upgrade() {
+                shared.subscribed(&key, route, result.is_ok());
+            }
+        });
     }
 
     /// Ends every subscription: the events connection is gone for good.
@@ -482,6 +638,7 @@ impl Router {
             next_route: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             incoming: Mutex::new(None),
+            follow_calls: std::sync::atomic::AtomicBool::new(true),
         });
         let close = events.close_handle();
         let (tx, rx) = mpsc::unbounded_channel();
@@ -519,12 +676,16 @@ impl Router {
         self.shared.subscribe(key)
     }
 
-    /// A new channel id, already subscribed: create the channel with it
-    /// (`handle.originate_with_id(..)`, or `channels().create(..).channel_id(handle.id())`).
+    /// A new channel id, already subscribed: create the channel with it into the application
+    /// (`handle.originate_with_id(..).app(..)`, or `channels().create(.., app).channel_id(handle.id())`).
+    /// Asterisk keeps the application subscribed to a channel created into it, so the stream
+    /// goes on past `StasisEnd` to `ChannelDestroyed`.
     pub fn new_channel(&self) -> Prepared<ChannelHandle> {
         let id = new_id();
         Prepared {
-            events: self.subscribe(ResourceKey::Channel(id.clone())),
+            events: self
+                .shared
+                .subscribe_until(ResourceKey::Channel(id.clone()), Until::Destroyed),
             handle: ChannelHandle::new(self.client.clone(), id),
         }
     }
@@ -589,6 +750,18 @@ impl Router {
             rx,
             router: self.clone(),
         }
+    }
+
+    /// Whether the channel of each new [`Call`] is followed to its `ChannelDestroyed` (on by
+    /// default): the router subscribes the application to the channel when it enters
+    /// (`POST /applications/{app}/subscription`, one request per call, sent in the background),
+    /// so that the call's stream carries the channel's events past `StasisEnd`, up to
+    /// `ChannelDestroyed` and its hangup cause. Off, a call's stream ends at `StasisEnd` (a
+    /// channel that came from the dialplan gets nothing after it) and no request is sent. If
+    /// the subscription fails (the channel was already gone, a read-only user), that call's
+    /// stream ends at `StasisEnd`.
+    pub fn follow_calls(&self, enabled: bool) {
+        self.shared.follow_calls.store(enabled, Ordering::Relaxed);
     }
 
     /// Closes the events connection; every stream then ends.
