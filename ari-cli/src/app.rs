@@ -56,6 +56,12 @@ pub fn command() -> Command {
 
 fn global_args() -> Vec<Arg> {
     let args = vec![
+        Arg::new("verbose")
+            .long("verbose")
+            .short('v')
+            .global(true)
+            .action(ArgAction::Count)
+            .help("Log what ari-sdk does to stderr: each call's operation, status and time (-vv: more)"),
         Arg::new("url")
             .long("url")
             .global(true)

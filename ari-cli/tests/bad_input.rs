@@ -129,6 +129,21 @@ fn wrong_password_never_shown() {
         .unwrap();
     let msg = failure(&out, &["events"], 4);
     assert!(!msg.contains(secret), "{msg}");
+    // Nor in the diagnostics of `-v` (ari-sdk's) and `-vv` (the HTTP libraries' too), in clear
+    // or as the basic-auth token.
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{}:{secret}", s.user));
+    for v in ["-v", "-vv"] {
+        let out = s
+            .ari()
+            .args([v, "--password", secret, "channels", "list"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{err}");
+        assert!(err.contains("operation=channels.list"), "{v}: {err}");
+        assert!(!err.contains(secret) && !err.contains(&token), "{v}: {err}");
+    }
     // Help shows that the variable exists, never its value.
     let help = s
         .ari()
