@@ -74,3 +74,34 @@ fn kebab_and_flags() {
     assert_eq!(cli::kebab("deviceStates"), "device-states");
     assert_eq!(cli::kebab("type"), "type");
 }
+
+/// A parameter that would take a flag every command has (`--password`), or two operations that
+/// would get one command name, is a hard error naming both.
+#[test]
+fn collisions_are_errors() {
+    let mut api = api_of("basic");
+    let res = api
+        .resources
+        .values_mut()
+        .find(|r| r.operations.iter().any(|o| !o.params.is_empty()))
+        .unwrap();
+    let op = res
+        .operations
+        .iter_mut()
+        .find(|o| !o.params.is_empty())
+        .unwrap();
+    op.params[0].wire = "password".to_owned();
+    let e = cli::emit(&api).unwrap_err().to_string();
+    assert!(e.contains("password") && e.contains("collision"), "{e}");
+
+    let mut api = api_of("basic");
+    let res = api
+        .resources
+        .values_mut()
+        .find(|r| r.operations.len() > 1)
+        .unwrap();
+    let first = res.operations[0].nickname.clone();
+    res.operations[1].nickname = format!("{first}_");
+    let e = cli::emit(&api).unwrap_err().to_string();
+    assert!(e.contains("collision") && e.contains(&first), "{e}");
+}
