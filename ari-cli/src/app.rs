@@ -43,6 +43,9 @@ pub fn command() -> Command {
                         .value_parser(clap::value_parser!(clap_complete::Shell)),
                 ),
         )
+        .subcommand(Command::new("config").about(
+            "Show the connection settings this run would use and where each comes from (the password only as set or not)",
+        ))
         .subcommand(
             Command::new("man")
                 .about("Print the man page (roff), or write one page per command with --out")

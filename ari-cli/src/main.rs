@@ -81,6 +81,7 @@ fn run(m: &clap::ArgMatches) -> Result<(), Failure> {
     match name {
         "spec" => spec::run(sub),
         "codegen" => gen_cmd::run(sub),
+        "config" => conn::show(sub),
         "completions" => {
             let shell = *sub
                 .get_one::<clap_complete::Shell>("shell")

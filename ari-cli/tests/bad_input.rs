@@ -226,6 +226,34 @@ fn config_file_named_servers() {
         2,
     );
     assert!(msg.contains("down, pbx1"), "{msg}");
+    // `ari config` says where each setting comes from, and never the password.
+    let out = bare()
+        .env("ARI_USER", "from-env")
+        .args(["--config", cfg, "--server", "pbx1", "config"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        text,
+        format!(
+            "url: {} (config server pbx1)\nuser: {} (config server pbx1)\npassword: set, not shown (config server pbx1)\n",
+            s.url, s.user
+        )
+    );
+    let out = bare()
+        .env("ARI_USER", "from-env")
+        .args(["--config", cfg, "--server", "down", "config"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("user: from-env (ARI_USER)\npassword: not set\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&s.password) || s.password == s.user,
+        "{text}"
+    );
     // A flag wins over the named server.
     let out = bare()
         .args([

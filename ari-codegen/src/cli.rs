@@ -43,7 +43,7 @@ pub fn emit(api: &Api) -> Result<BTreeMap<String, String>, GenError> {
     let mut resources = Namespace::with_reserved(
         "the commands of `ari`",
         // Hand-written commands of the CLI.
-        &["spec", "codegen", "completions", "man", "help"],
+        &["spec", "codegen", "config", "completions", "man", "help"],
     );
     let mut mods = Vec::new();
     let mut docs: Vec<String> = Vec::new();
