@@ -66,14 +66,16 @@ pub fn load_raw(from: &str, m: &ArgMatches) -> Result<(RawRevision, Option<Relea
             url: from.to_owned(),
             ..settings
         };
+        // The server first, through the SDK: an unreachable server or refused credentials
+        // fail with their own exit codes; and the spec's apiVersion is ARI's, not Asterisk's,
+        // so the release is asked here.
+        let client = conn::client(&settings)?;
+        let version = runtime()?.block_on(client.connect())?;
         let mut source = ari_spec::http::HttpSource::new(from);
         if !settings.user.is_empty() {
             source = source.with_auth(&settings.user, &settings.password);
         }
         let raw = RawRevision::fetch(&source).map_err(|e| spec_failure(&source, e))?;
-        // The spec's own apiVersion is ARI's, not Asterisk's: ask the server its release.
-        let client = conn::client(&settings)?;
-        let version = runtime()?.block_on(client.connect())?;
         Ok((raw, version.and_then(|v| v.release).map(sdk_release)))
     } else {
         let dir = Path::new(from);

@@ -103,6 +103,24 @@ fn unreachable_server() {
 }
 
 #[test]
+fn spec_tools_on_an_unreachable_server() {
+    for args in [
+        ["spec", "import", "--from", NOWHERE, "--json"],
+        [
+            "codegen",
+            "--from",
+            NOWHERE,
+            "--out",
+            "/tmp/ari-cli-never-written",
+        ],
+    ] {
+        let msg = run(&args, 3);
+        assert!(msg.contains("connection refused"), "{msg}");
+    }
+    assert!(!std::path::Path::new("/tmp/ari-cli-never-written").exists());
+}
+
+#[test]
 fn unusable_url() {
     let msg = run(&["--url", "ftp://h/ari", "channels", "list"], 2);
     assert!(msg.contains("scheme"), "{msg}");
