@@ -43,6 +43,9 @@ pub fn command() -> Command {
                         .value_parser(clap::value_parser!(clap_complete::Shell)),
                 ),
         )
+        .subcommand(Command::new("config").about(
+            "Show the connection settings this run would use and where each comes from (the password only as set or not)",
+        ))
         .subcommand(
             Command::new("man")
                 .about("Print the man page (roff), or write one page per command with --out")
@@ -56,6 +59,12 @@ pub fn command() -> Command {
 
 fn global_args() -> Vec<Arg> {
     let args = vec![
+        Arg::new("verbose")
+            .long("verbose")
+            .short('v')
+            .global(true)
+            .action(ArgAction::Count)
+            .help("Log what ari-sdk does to stderr: each call's operation, status and time (-vv: more)"),
         Arg::new("url")
             .long("url")
             .global(true)

@@ -70,6 +70,9 @@ pub struct Settings {
     pub user: String,
     /// ARI password (empty: none).
     pub password: String,
+    /// Where each of url, user and password came from (`--url`, `ARI_URL`, `server pbx1`,
+    /// `default`), for `ari config`.
+    pub sources: [String; 3],
 }
 
 impl fmt::Debug for Settings {
@@ -150,26 +153,79 @@ pub fn settings(m: &ArgMatches) -> Result<Settings, Failure> {
         })?),
         _ => None,
     };
-    let pick = |id: &str, of: fn(&ServerEntry) -> Option<&String>| -> Option<String> {
+    let server_name = named.clone().unwrap_or_default();
+    let default_name = config.default.clone().unwrap_or_default();
+    let pick = |id: &str,
+                env: &str,
+                of: fn(&ServerEntry) -> Option<&String>|
+     -> (Option<String>, String) {
         let value = m.get_one::<String>(id).cloned();
         let source = m.value_source(id);
         if source == Some(ValueSource::CommandLine) {
-            return value;
+            return (value, format!("--{id}"));
         }
         if let Some(v) = server.and_then(of) {
-            return Some(v.clone());
+            return (Some(v.clone()), format!("config server {server_name}"));
         }
         if source == Some(ValueSource::EnvVariable) {
-            return value;
+            return (value, env.to_owned());
         }
-        default.and_then(of).cloned()
+        match default.and_then(of) {
+            Some(v) => (
+                Some(v.clone()),
+                format!("config default server {default_name}"),
+            ),
+            None => (None, "not set".to_owned()),
+        }
+    };
+    let (url, url_from) = pick("url", "ARI_URL", |s| s.url.as_ref());
+    let (user, user_from) = pick("user", "ARI_USER", |s| s.user.as_ref());
+    let (password, password_from) = pick("password", "ARI_PASSWORD", |s| s.password.as_ref());
+    let url_from = if url.is_none() {
+        "built-in default".to_owned()
+    } else {
+        url_from
     };
     Ok(Settings {
-        url: pick("url", |s| s.url.as_ref())
-            .unwrap_or_else(|| ari_sdk::DEFAULT_BASE_URL.to_owned()),
-        user: pick("user", |s| s.user.as_ref()).unwrap_or_default(),
-        password: pick("password", |s| s.password.as_ref()).unwrap_or_default(),
+        url: url.unwrap_or_else(|| ari_sdk::DEFAULT_BASE_URL.to_owned()),
+        user: user.unwrap_or_default(),
+        password: password.unwrap_or_default(),
+        sources: [url_from, user_from, password_from],
     })
+}
+
+/// `ari config`: the settings this run would use and where each comes from; the password only
+/// as set or not.
+pub fn show(m: &ArgMatches) -> Result<(), Failure> {
+    let s = settings(m)?;
+    let from = |source: &str| {
+        if source == "not set" {
+            String::new()
+        } else {
+            format!(" ({source})")
+        }
+    };
+    let text = format!(
+        "url: {}{}\nuser: {}{}\npassword: {}{}\n",
+        s.url,
+        from(&s.sources[0]),
+        if s.user.is_empty() {
+            "not set"
+        } else {
+            &s.user
+        },
+        from(&s.sources[1]),
+        if s.password.is_empty() {
+            "not set"
+        } else {
+            "set, not shown"
+        },
+        from(&s.sources[2]),
+    );
+    crate::output::write_result(std::io::Write::write_all(
+        &mut std::io::stdout(),
+        text.as_bytes(),
+    ))
 }
 
 /// A client for these settings, gating calls by the server's release (learned on first call).

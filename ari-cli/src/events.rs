@@ -40,10 +40,19 @@ pub fn run(m: &ArgMatches) -> Result<(), Failure> {
             "ari events: give --app NAME to tail an application's events, or name an operation",
         ));
     }
+    let types = strings("type");
+    // Kept (a newer server may send a type no known release has), but a typo is worth a note.
+    for t in &types {
+        if ari_sdk::EventKind::from_type(t).is_none() {
+            eprintln!(
+                "ari: note: `{t}` is not an event type of any known release; shown if a server sends it"
+            );
+        }
+    }
     let tail = Tail {
         apps,
         subscribe_all: m.get_flag("subscribe-all"),
-        types: strings("type"),
+        types,
         channels: strings("channel"),
         count: m.get_one::<u64>("count").copied(),
         json: m.get_flag("json") || (!m.get_flag("text") && !std::io::stdout().is_terminal()),

@@ -1,14 +1,11 @@
-//! `ari codegen --from URL|DIR --out DIR`: bindings for exactly the spec one server serves (a
-//! custom module, a release newer than ari-sdk knows), made by ari-codegen like ari-sdk's own,
-//! as a module of the user's crate that calls the ari-sdk runtime
-//! ([`ari_codegen::emit::RUNTIME_ITEMS`]).
-//!
-//! The user's crate needs `ari-sdk`, `serde` (with `derive`), `serde_json` and `bytes`, and
-//! `mod ari;` (or the `--module` path) where the files were written.
+//! `ari codegen --from URL|DIR --out DIR`: bindings for exactly the spec one server serves, a
+//! thin driver over [`ari_codegen::user`] (which a `build.rs` can call too): this loads the spec
+//! (from a server with the connection settings' credentials, or a folder) and writes the files.
 
 use std::path::{Path, PathBuf};
 
-use ari_spec::{Corpus, DirSource, RawRevision, Release, ReleaseEntry, Source, fixups};
+use ari_codegen::user::UserBindings;
+use ari_spec::{DirSource, RawRevision, Release, Source};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
 use crate::call::runtime;
@@ -69,14 +66,16 @@ pub fn load_raw(from: &str, m: &ArgMatches) -> Result<(RawRevision, Option<Relea
             url: from.to_owned(),
             ..settings
         };
+        // The server first, through the SDK: an unreachable server or refused credentials
+        // fail with their own exit codes; and the spec's apiVersion is ARI's, not Asterisk's,
+        // so the release is asked here.
+        let client = conn::client(&settings)?;
+        let version = runtime()?.block_on(client.connect())?;
         let mut source = ari_spec::http::HttpSource::new(from);
         if !settings.user.is_empty() {
             source = source.with_auth(&settings.user, &settings.password);
         }
         let raw = RawRevision::fetch(&source).map_err(|e| spec_failure(&source, e))?;
-        // The spec's own apiVersion is ARI's, not Asterisk's: ask the server its release.
-        let client = conn::client(&settings)?;
-        let version = runtime()?.block_on(client.connect())?;
         Ok((raw, version.and_then(|v| v.release).map(sdk_release)))
     } else {
         let dir = Path::new(from);
@@ -106,22 +105,6 @@ fn spec_failure(source: &dyn Source, e: ari_spec::SpecError) -> Failure {
     )
 }
 
-/// A corpus of one revision, shipped by one release.
-pub fn one_release_corpus(raw: &RawRevision, release: Release) -> Result<Corpus, Failure> {
-    let (rev, _) = fixups::parse_fixed(raw)
-        .map_err(|e| Failure::new(crate::exit::BAD_ANSWER, format!("the spec: {e}")))?;
-    let name = release.to_string();
-    Ok(Corpus {
-        dir: PathBuf::new(),
-        releases: vec![ReleaseEntry {
-            release,
-            revision: name.clone(),
-        }],
-        revisions: [(name, rev)].into_iter().collect(),
-        fixups_applied: Default::default(),
-    })
-}
-
 /// Runs `ari codegen ...`.
 pub fn run(m: &ArgMatches) -> Result<(), Failure> {
     let from = m.get_one::<String>("from").expect("required");
@@ -136,31 +119,14 @@ pub fn run(m: &ArgMatches) -> Result<(), Failure> {
             Failure::usage("cannot tell the spec's release: give --release X.Y.Z")
         })?,
     };
-    let corpus = one_release_corpus(&raw, release)?;
-    let mut api = ari_codegen::ir::build(&corpus).map_err(|e| Failure::other(e.to_string()))?;
-    api.root = module.clone();
-    api.runtime = "ari_sdk".to_owned();
-    let files = ari_codegen::emit::emit(&api).map_err(|e| Failure::other(e.to_string()))?;
-    let files: Vec<(String, String)> = files
-        .into_iter()
-        .map(|(name, text)| {
-            // The header names the command that regenerates the file: this one.
-            let text = text.replacen(
-                &format!("`{}`", ari_codegen::COMMAND),
-                &format!("`ari codegen --from {from}`"),
-                1,
-            );
-            (name, text)
-        })
-        .collect();
+    let generated = UserBindings::new(raw, release)
+        .module(module.clone())
+        // The header names the command that regenerates the file: this one.
+        .made_by(format!("ari codegen --from {from}"))
+        .generate()
+        .map_err(|e| Failure::other(e.to_string()))?;
     if m.get_flag("check") {
-        let stale: Vec<&str> = files
-            .iter()
-            .filter(|(name, text)| {
-                std::fs::read_to_string(out.join(name)).ok().as_deref() != Some(text)
-            })
-            .map(|(n, _)| n.as_str())
-            .collect();
+        let stale = generated.stale_in(&out);
         if !stale.is_empty() {
             return Err(Failure::other(format!(
                 "{} is stale: {}; rerun without --check",
@@ -170,19 +136,14 @@ pub fn run(m: &ArgMatches) -> Result<(), Failure> {
         }
         return Ok(());
     }
-    for (name, text) in &files {
-        let path = out.join(name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Failure::other(format!("creating {}: {e}", parent.display())))?;
-        }
-        std::fs::write(&path, text)
-            .map_err(|e| Failure::other(format!("writing {}: {e}", path.display())))?;
-    }
+    generated
+        .write_to(&out)
+        .map_err(|e| Failure::other(format!("writing {}: {e}", out.display())))?;
+    let api = &generated.api;
     let ops: usize = api.resources.values().map(|r| r.operations.len()).sum();
     eprintln!(
         "ari: wrote {} files to {} for release {release}: {ops} operations, {} models, {} events",
-        files.len(),
+        generated.files.len(),
         out.display(),
         api.models.len(),
         api.events.len()

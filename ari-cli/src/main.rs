@@ -45,6 +45,7 @@ fn main() -> ExitCode {
             };
         }
     };
+    log_to_stderr(matches.get_count("verbose"));
     match run(&matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
@@ -54,6 +55,25 @@ fn main() -> ExitCode {
     }
 }
 
+/// `-v`: ari-sdk's own diagnostics (a span per call with its operation, method and path; the
+/// status, size and time of each answer; reconnects), which never carry credentials. `-vv` adds
+/// the HTTP and WebSocket libraries'.
+fn log_to_stderr(verbose: u8) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let targets = match verbose {
+        0 => return,
+        1 => Targets::new().with_target("ari_sdk", LevelFilter::DEBUG),
+        _ => Targets::new().with_default(LevelFilter::DEBUG),
+    };
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    tracing_subscriber::registry()
+        .with(fmt.with_filter(targets))
+        .init();
+}
+
 fn run(m: &clap::ArgMatches) -> Result<(), Failure> {
     let (name, sub) = m
         .subcommand()
@@ -61,6 +81,7 @@ fn run(m: &clap::ArgMatches) -> Result<(), Failure> {
     match name {
         "spec" => spec::run(sub),
         "codegen" => gen_cmd::run(sub),
+        "config" => conn::show(sub),
         "completions" => {
             let shell = *sub
                 .get_one::<clap_complete::Shell>("shell")

@@ -103,6 +103,24 @@ fn unreachable_server() {
 }
 
 #[test]
+fn spec_tools_on_an_unreachable_server() {
+    for args in [
+        ["spec", "import", "--from", NOWHERE, "--json"],
+        [
+            "codegen",
+            "--from",
+            NOWHERE,
+            "--out",
+            "/tmp/ari-cli-never-written",
+        ],
+    ] {
+        let msg = run(&args, 3);
+        assert!(msg.contains("connection refused"), "{msg}");
+    }
+    assert!(!std::path::Path::new("/tmp/ari-cli-never-written").exists());
+}
+
+#[test]
 fn unusable_url() {
     let msg = run(&["--url", "ftp://h/ari", "channels", "list"], 2);
     assert!(msg.contains("scheme"), "{msg}");
@@ -129,6 +147,21 @@ fn wrong_password_never_shown() {
         .unwrap();
     let msg = failure(&out, &["events"], 4);
     assert!(!msg.contains(secret), "{msg}");
+    // Nor in the diagnostics of `-v` (ari-sdk's) and `-vv` (the HTTP libraries' too), in clear
+    // or as the basic-auth token.
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{}:{secret}", s.user));
+    for v in ["-v", "-vv"] {
+        let out = s
+            .ari()
+            .args([v, "--password", secret, "channels", "list"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{err}");
+        assert!(err.contains("operation=channels.list"), "{v}: {err}");
+        assert!(!err.contains(secret) && !err.contains(&token), "{v}: {err}");
+    }
     // Help shows that the variable exists, never its value.
     let help = s
         .ari()
@@ -211,6 +244,34 @@ fn config_file_named_servers() {
         2,
     );
     assert!(msg.contains("down, pbx1"), "{msg}");
+    // `ari config` says where each setting comes from, and never the password.
+    let out = bare()
+        .env("ARI_USER", "from-env")
+        .args(["--config", cfg, "--server", "pbx1", "config"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        text,
+        format!(
+            "url: {} (config server pbx1)\nuser: {} (config server pbx1)\npassword: set, not shown (config server pbx1)\n",
+            s.url, s.user
+        )
+    );
+    let out = bare()
+        .env("ARI_USER", "from-env")
+        .args(["--config", cfg, "--server", "down", "config"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("user: from-env (ARI_USER)\npassword: not set\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&s.password) || s.password == s.user,
+        "{text}"
+    );
     // A flag wins over the named server.
     let out = bare()
         .args([

@@ -43,9 +43,10 @@ pub fn emit(api: &Api) -> Result<BTreeMap<String, String>, GenError> {
     let mut resources = Namespace::with_reserved(
         "the commands of `ari`",
         // Hand-written commands of the CLI.
-        &["spec", "codegen", "completions", "man", "help"],
+        &["spec", "codegen", "config", "completions", "man", "help"],
     );
     let mut mods = Vec::new();
+    let mut docs: Vec<String> = Vec::new();
     for res in api.resources.values() {
         let name = kebab(&res.wire);
         resources.claim(&name.replace('-', "_"), format!("resource `{}`", res.wire))?;
@@ -60,13 +61,11 @@ pub fn emit(api: &Api) -> Result<BTreeMap<String, String>, GenError> {
             )?,
         );
         mods.push(module);
+        docs.push(format!(
+            " The `ari {name}` commands (resource `{}`).",
+            res.wire
+        ));
     }
-    let docs = mods.iter().map(|m| {
-        format!(
-            "The `{}` resource's commands.",
-            m.to_string().replace("r#", "")
-        )
-    });
     let mod_tokens = quote! {
         #( #[doc = #docs] pub mod #mods; )*
         /// Every resource, in the order `ari --help` lists them.

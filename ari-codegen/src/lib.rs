@@ -9,6 +9,7 @@ pub mod cli;
 pub mod emit;
 pub mod ir;
 pub mod names;
+pub mod user;
 
 use std::collections::BTreeMap;
 

@@ -2,27 +2,27 @@
 
 //! The command tree of `ari`, one module per ARI resource file.
 
-///The `applications` resource's commands.
+/// The `ari applications` commands (resource `applications`).
 pub mod applications;
-///The `asterisk` resource's commands.
+/// The `ari asterisk` commands (resource `asterisk`).
 pub mod asterisk;
-///The `bridges` resource's commands.
+/// The `ari bridges` commands (resource `bridges`).
 pub mod bridges;
-///The `channels` resource's commands.
+/// The `ari channels` commands (resource `channels`).
 pub mod channels;
-///The `device_states` resource's commands.
+/// The `ari device-states` commands (resource `deviceStates`).
 pub mod device_states;
-///The `endpoints` resource's commands.
+/// The `ari endpoints` commands (resource `endpoints`).
 pub mod endpoints;
-///The `events` resource's commands.
+/// The `ari events` commands (resource `events`).
 pub mod events;
-///The `mailboxes` resource's commands.
+/// The `ari mailboxes` commands (resource `mailboxes`).
 pub mod mailboxes;
-///The `playbacks` resource's commands.
+/// The `ari playbacks` commands (resource `playbacks`).
 pub mod playbacks;
-///The `recordings` resource's commands.
+/// The `ari recordings` commands (resource `recordings`).
 pub mod recordings;
-///The `sounds` resource's commands.
+/// The `ari sounds` commands (resource `sounds`).
 pub mod sounds;
 /// Every resource, in the order `ari --help` lists them.
 pub static RESOURCES: &[&crate::tree::Resource] = &[
