@@ -62,7 +62,7 @@ pub fn emit(api: &Api) -> Result<BTreeMap<String, String>, GenError> {
     Ok(files)
 }
 
-fn format_file(name: &str, doc: &str, tokens: TokenStream) -> Result<String, GenError> {
+pub(crate) fn format_file(name: &str, doc: &str, tokens: TokenStream) -> Result<String, GenError> {
     let file: syn::File = syn::parse2(tokens).map_err(|e| GenError::Syntax {
         file: name.to_owned(),
         error: e.to_string(),

@@ -30,6 +30,11 @@ pub fn out_dir() -> PathBuf {
     root().join("ari-sdk/src/generated")
 }
 
+/// Where the mock's generated route table lives.
+pub fn mock_out_dir() -> PathBuf {
+    root().join("ari-mock/src/generated")
+}
+
 /// Generates the files in memory.
 pub fn generate(corpus_dir: &Path) -> anyhow::Result<ari_codegen::Output> {
     let corpus = ari_spec::Corpus::load(corpus_dir)
@@ -83,6 +88,19 @@ pub fn stale_files(
     Ok(stale)
 }
 
+/// Replaces `dir` with `files`: wiped first, so a file that is no longer generated does not linger.
+fn write_tree(dir: &Path, files: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().expect("files live in a folder"))?;
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
 /// Runs the subcommand.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -90,7 +108,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let out = generate(&corpus_dir)?;
     let dir = out_dir();
     if args.check {
-        let stale = stale_files(&out.files, &dir)?;
+        let mut stale = stale_files(&out.files, &dir)?;
+        let mock_dir = mock_out_dir();
+        stale.extend(
+            stale_files(&out.mock_files, &mock_dir)?
+                .into_iter()
+                .map(|s| format!("ari-mock: {s}")),
+        );
         if !stale.is_empty() {
             bail!(
                 "the generated bindings in {} are stale:\n  {}\nrun `cargo xtask codegen` and commit the result",
@@ -105,15 +129,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    // Wipe first, so a file that is no longer generated does not linger.
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
-    }
-    for (name, text) in &out.files {
-        let path = dir.join(name);
-        std::fs::create_dir_all(path.parent().expect("files live in a folder"))?;
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-    }
+    write_tree(&dir, &out.files)?;
+    write_tree(&mock_out_dir(), &out.mock_files)?;
     let api = &out.api;
     let ops: usize = api.resources.values().map(|r| r.operations.len()).sum();
     let lines: usize = out.files.values().map(|t| t.lines().count()).sum();
@@ -145,10 +162,11 @@ mod tests {
     #[test]
     fn generated_code_is_fresh() {
         let out = generate(&ari_spec::Corpus::vendored_dir()).expect("generation succeeds");
-        let stale = stale_files(&out.files, &out_dir()).unwrap();
+        let mut stale = stale_files(&out.files, &out_dir()).unwrap();
+        stale.extend(stale_files(&out.mock_files, &mock_out_dir()).unwrap());
         assert!(
             stale.is_empty(),
-            "ari-sdk/src/generated is stale: {stale:?}\nrun `cargo xtask codegen` and commit the result"
+            "ari-sdk/src/generated or ari-mock/src/generated is stale: {stale:?}\nrun `cargo xtask codegen` and commit the result"
         );
     }
 
