@@ -75,6 +75,10 @@ fn handle(w: &mut World, route: &Route, a: &Args) -> R {
         }
         "channels.mute" | "channels.unmute" => {
             let id = stasis_chan(w, a)?;
+            // Asterisk requires the direction of an unmute (not of a mute).
+            if name == "channels.unmute" && a.get("direction").is_none() {
+                return Err(Reply::error(400, "Direction is required"));
+            }
             let dir = a.get("direction").unwrap_or_else(|| "both".into());
             if !["both", "in", "out"].contains(&dir.as_str()) {
                 return Err(Reply::error(400, "Invalid direction specified"));
@@ -97,15 +101,10 @@ fn handle(w: &mut World, route: &Route, a: &Args) -> R {
         }
         "channels.hold" | "channels.unhold" => {
             let id = stasis_chan(w, a)?;
+            // No event: ChannelHold/ChannelUnhold tell of a hold from the far end, not ARI's.
             if let Some(c) = w.channels.get_mut(&id) {
                 c.held = name == "channels.hold";
             }
-            let ty = if name == "channels.hold" {
-                "ChannelHold"
-            } else {
-                "ChannelUnhold"
-            };
-            w.emit_chan(ty, &id);
             Ok(Reply::no_content())
         }
         "channels.startMoh"
@@ -559,9 +558,23 @@ fn get_var(c: &crate::state::Channel, name: &str) -> Option<String> {
 
 /// Sets a variable or a writable dialplan function, with `ChannelVarset` for a variable.
 fn set_var(w: &mut World, id: &str, name: &str, value: &str) {
+    if !matches!(name, "CALLERID(all)" | "CALLERID(num)" | "CALLERID(name)") {
+        return set_var_other(w, id, name, value);
+    }
     let Some(c) = w.channels.get_mut(id) else {
         return;
     };
+    set_caller(c, name, value);
+    let ev = crate::state::Ev::new("ChannelCallerId")
+        .f("caller_presentation", 0u32)
+        .f(
+            "caller_presentation_txt",
+            "Presentation Allowed, Not Screened",
+        );
+    w.emit_with_channel(ev, id);
+}
+
+fn set_caller(c: &mut crate::state::Channel, name: &str, value: &str) {
     match name {
         "CALLERID(all)" => {
             // `"Name" <num>` or just a number.
@@ -576,7 +589,15 @@ fn set_var(w: &mut World, id: &str, name: &str, value: &str) {
             }
         }
         "CALLERID(num)" => c.caller.1 = value.to_owned(),
-        "CALLERID(name)" => c.caller.0 = value.to_owned(),
+        _ => c.caller.0 = value.to_owned(),
+    }
+}
+
+fn set_var_other(w: &mut World, id: &str, name: &str, value: &str) {
+    let Some(c) = w.channels.get_mut(id) else {
+        return;
+    };
+    match name {
         "CONNECTEDLINE(num)" => c.connected.1 = value.to_owned(),
         "CONNECTEDLINE(name)" => c.connected.0 = value.to_owned(),
         "CHANNEL(language)" => c.language = value.to_owned(),
@@ -766,7 +787,11 @@ fn create(w: &mut World, a: &Args) -> R {
     let args = a.list("appArgs");
     let id2 = id.clone();
     if !app.is_empty() {
-        w.apps.entry(app.clone()).or_default();
+        w.apps
+            .entry(app.clone())
+            .or_default()
+            .subs
+            .insert(format!("channel:{id}"));
         w.after(Duration::ZERO, move |w| {
             if let Some(c) = w.channels.get_mut(&id2) {
                 c.app_name = "Stasis".into();
@@ -778,7 +803,7 @@ fn create(w: &mut World, a: &Args) -> R {
                 if let Some(c) = w.channels.get(&id2) {
                     ev = ev.f("channel", c.json());
                 }
-                ev.to_apps.push(app.clone());
+                ev.channels.push(id2.clone());
                 ev
             };
             w.emit(ev);
@@ -797,7 +822,7 @@ fn dial(w: &mut World, a: &Args) -> R {
         return Err(Reply::error(409, "Channel not in Stasis application"));
     }
     if !c.created_undialed {
-        return Err(Reply::error(409, "Channel is already dialed"));
+        return Err(Reply::error(409, "Channel is not in the 'Down' state"));
     }
     let Some(far) = c.far.clone() else {
         return Err(Reply::error(409, "Channel is not dialable"));

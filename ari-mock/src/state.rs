@@ -536,6 +536,15 @@ impl World {
         ev
     }
 
+    /// Sends `ev` with the channel appended after its own members.
+    pub(crate) fn emit_with_channel(&mut self, mut ev: Ev, id: &str) {
+        if let Some(c) = self.channels.get(id) {
+            ev = ev.f("channel", c.json());
+        }
+        ev.channels.push(id.to_owned());
+        self.emit(ev);
+    }
+
     pub(crate) fn emit_chan(&mut self, ty: &'static str, id: &str) {
         let ev = self.chan_ev(ty, id);
         self.emit(ev);
@@ -609,7 +618,6 @@ impl World {
         let Some(c) = self.channels.get_mut(id) else {
             return;
         };
-        c.stasis = Some(app.to_owned());
         c.app_name = "Stasis".into();
         c.app_data = if args.is_empty() {
             app.to_owned()
@@ -617,7 +625,11 @@ impl World {
             format!("{app},{}", args.join(","))
         };
         c.args = args.clone();
+        // Before the channel is in the app: only explicit subscribers see it.
         self.varset(id, "STASISSTATUS", "");
+        if let Some(c) = self.channels.get_mut(id) {
+            c.stasis = Some(app.to_owned());
+        }
         let ev = self.chan_ev("StasisStart", id);
         let mut ev = Ev {
             body: vec![("args".into(), args.into())],
@@ -747,7 +759,7 @@ impl World {
             .get(out)
             .map(|c| c.dialstring.clone())
             .unwrap_or_default();
-        if dial_events {
+        if dial_events && !matches!(far, FarEnd::Refuse(_)) {
             self.dial_event(out, "", &dialstring);
         }
         if let Some(o) = &other {
@@ -771,6 +783,9 @@ impl World {
                                 w.dialplan_event(o, "SendDTMF", &digits);
                             }
                             w.send_dtmf(target, &digits, 250, 100);
+                            if let Some(o) = &o2 {
+                                w.dialplan_event(o, "Wait", "3600");
+                            }
                         });
                     }
                     FarEnd::AnswerHangup => {
@@ -804,10 +819,38 @@ impl World {
                     19 | 18 => "NOANSWER",
                     _ => "CHANUNAVAIL",
                 };
+                // As Asterisk: the outgoing half's hangup request comes before its first
+                // `Dial` on 16, between the two `Dial`s since 17.
+                let request = |w: &mut World| {
+                    let ev = w.chan_ev("ChannelHangupRequest", &out).pre("cause", cause);
+                    w.emit(ev);
+                };
+                if !self.at_least((17, 0, 0)) {
+                    request(self);
+                }
+                if dial_events {
+                    self.dial_event(&out, "", &dialstring);
+                }
+                if self.at_least((17, 0, 0)) {
+                    request(self);
+                }
+                if let Some(o) = &other {
+                    let ev = self
+                        .chan_ev("ChannelHangupRequest", o)
+                        .pre("cause", 16u32)
+                        .pre("soft", true);
+                    self.emit(ev);
+                }
                 if dial_events {
                     self.dial_event(&out, status, &dialstring);
                 }
-                self.far_hangup(&out, cause);
+                for id in other.iter().chain(std::iter::once(&out)) {
+                    if let Some(c) = self.channels.get_mut(id) {
+                        c.hanging_up = true;
+                    }
+                    self.leave_stasis(id);
+                    self.destroy(id, cause);
+                }
             }
             FarEnd::Stasis(app) => {
                 // The half that runs the extension enters the app, unanswered; the outgoing
