@@ -267,11 +267,14 @@ impl Run {
                 .map_or_else(|| "other".to_owned(), |id| self.role_of(id));
             out.entry(key).or_default().push(label);
         }
-        // Asterisk 22 sends a dialed channel's `Ringing` state change and its first `Dial`
-        // in either order from run to run: compare them in one order.
+        // Asterisk sends a dialed channel's first `Dial` and its `Ringing` state change (or,
+        // refused, its hangup request) in either order from run to run: compare them in one.
         for seq in out.values_mut() {
             for i in 1..seq.len() {
-                if seq[i] == "Dial()" && seq[i - 1] == "ChannelStateChange" {
+                let racing = seq[i - 1] == "ChannelStateChange"
+                    || seq[i - 1].starts_with("ChannelHangupRequest(")
+                        && !seq[i - 1].contains("soft");
+                if seq[i] == "Dial()" && racing {
                     seq.swap(i - 1, i);
                 }
             }
