@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod emit;
 pub mod ir;
+pub mod mock;
 pub mod names;
 pub mod user;
 
@@ -63,6 +64,8 @@ pub enum GenError {
 pub struct Output {
     /// Path relative to `ari-sdk/src/generated/` -> contents.
     pub files: BTreeMap<String, String>,
+    /// Path relative to `ari-mock/src/generated/` -> contents (the mock's route table).
+    pub mock_files: BTreeMap<String, String>,
     /// The merged API the files were made from.
     pub api: ir::Api,
 }
@@ -71,7 +74,12 @@ pub struct Output {
 pub fn generate(corpus: &Corpus) -> Result<Output, GenError> {
     let api = ir::build(corpus)?;
     let files = emit::emit(&api)?;
-    Ok(Output { files, api })
+    let mock_files = mock::emit(&api)?;
+    Ok(Output {
+        files,
+        mock_files,
+        api,
+    })
 }
 
 /// Writes ranges as `20.14.0–20.20.1, 22.4.0+`.

@@ -36,11 +36,17 @@ pub fn cli_out_dir() -> PathBuf {
     root().join("ari-cli/src/generated")
 }
 
+/// Where the mock's generated route table lives.
+pub fn mock_out_dir() -> PathBuf {
+    root().join("ari-mock/src/generated")
+}
+
 /// Every generated output: (folder, files).
 fn outputs(out: &ari_codegen::Output) -> anyhow::Result<Vec<(PathBuf, BTreeMap<String, String>)>> {
     Ok(vec![
         (out_dir(), out.files.clone()),
         (cli_out_dir(), ari_codegen::cli::emit(&out.api)?),
+        (mock_out_dir(), out.mock_files.clone()),
     ])
 }
 
@@ -97,6 +103,19 @@ pub fn stale_files(
     Ok(stale)
 }
 
+/// Replaces `dir` with `files`: wiped first, so a file that is no longer generated does not linger.
+fn write_tree(dir: &Path, files: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().expect("files live in a folder"))?;
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
 /// Runs the subcommand.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -122,15 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     for (dir, files) in &outputs {
-        // Wipe first, so a file that is no longer generated does not linger.
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
-        }
-        for (name, text) in files {
-            let path = dir.join(name);
-            std::fs::create_dir_all(path.parent().expect("files live in a folder"))?;
-            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-        }
+        write_tree(dir, files)?;
     }
     let api = &out.api;
     let ops: usize = api.resources.values().map(|r| r.operations.len()).sum();
@@ -141,7 +152,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map(|t| t.lines().count())
         .sum();
     eprintln!(
-        "generated {files} files ({lines} lines, bindings and CLI) for {} releases: {ops} operations, {} models, {} events, in {:.2?}",
+        "generated {files} files ({lines} lines, bindings, CLI and mock routes) for {} releases: {ops} operations, {} models, {} events, in {:.2?}",
         api.releases.len(),
         api.models.len(),
         api.events.len(),
