@@ -157,7 +157,11 @@ fn space_items(src: &str) -> String {
             let after_item =
                 matches!(pt, "}" | "};") && ITEM_STARTS.iter().any(|s| t.starts_with(s));
             let after_member = pt.ends_with(',') && t.starts_with("///");
-            if same_level && (after_item || after_member) {
+            // An associated constant (`pub const INFO: .. ;`) before the next documented item.
+            let after_const = pt.ends_with(';')
+                && (pt.starts_with("pub const ") || pt.starts_with("const "))
+                && t.starts_with("///");
+            if same_level && (after_item || after_member || after_const) {
                 out.push('\n');
             }
         }
@@ -188,8 +192,6 @@ fn doc(text: &str) -> TokenStream {
     quote! { #( #[doc = #lines] )* }
 }
 
-/// The releases line of an item's docs. When the item ships in every release of the corpus from
-/// some release on (in version order), that reads as one phrase instead of a range per line.
 /// Text written by the generator itself, whose brackets are intra-doc links: not escaped.
 fn doc_linked(text: &str) -> TokenStream {
     let lines = text
@@ -198,6 +200,9 @@ fn doc_linked(text: &str) -> TokenStream {
     quote! { #( #[doc = #lines] )* }
 }
 
+/// The releases line of an item's docs. The part of the availability that is every release of
+/// the corpus from some release on (in version order) reads as one phrase ("every release
+/// since 20.0.0") instead of a range per release line; the ranges before it are listed.
 pub(crate) fn releases_doc(api: &Api, ranges: &[ari_spec::ReleaseRange]) -> String {
     if ranges.is_empty() {
         return "Releases: none of the known releases.".to_owned();
@@ -207,13 +212,28 @@ pub(crate) fn releases_doc(api: &Api, ranges: &[ari_spec::ReleaseRange]) -> Stri
             .iter()
             .any(|g| g.first.major == r.major && *r >= g.first && g.last.is_none_or(|l| *r <= l))
     };
-    if let Some(first) = api.releases.iter().find(|r| covered(r))
-        && ranges.iter().all(|g| g.last.is_none())
-        && api.releases.iter().filter(|r| *r >= first).all(covered)
-    {
-        return format!("Releases: every release since {first}.");
+    // The first release from which every later one (in version order) ships the item.
+    let mut since = None;
+    for r in api.releases.iter().rev() {
+        if !covered(r) {
+            break;
+        }
+        since = Some(*r);
     }
-    format!("Releases: {}.", ranges_text(ranges))
+    // Within the newest line alone, `23.4.0+` says it better than a phrase.
+    let newest = api.releases.last().map(|r| r.major);
+    let Some(since) = since.filter(|s| Some(s.major) != newest) else {
+        return format!("Releases: {}.", ranges_text(ranges));
+    };
+    let before: Vec<ari_spec::ReleaseRange> =
+        ranges.iter().filter(|g| g.first < since).cloned().collect();
+    match before.is_empty() {
+        true => format!("Releases: every release since {since}."),
+        false => format!(
+            "Releases: {}, and every release since {since}.",
+            ranges_text(&before)
+        ),
+    }
 }
 
 /// The releases line of a part (a field, a parameter), or nothing when the part ships wherever
@@ -1126,12 +1146,16 @@ fn emit_resource(api: &Api, res: &Resource) -> TokenStream {
         let (rt, send_fn) = response_type(api, op);
         // The builder links to the method that makes it, which carries the operation's docs.
         let bdocs = doc_linked(&format!(
-            "A `{}.{}` request, made by [`{}::{}`]: set optional parameters, then `.await` it \
-             (or `.send().await`).",
+            "A `{}.{}` request, made by [`{}::{}`]: {}`.await` it (or `.send().await`).",
             res.wire,
             op.nickname,
             crate::names::camel(&res.wire),
             op.rust.trim_start_matches("r#"),
+            if optional.is_empty() {
+                ""
+            } else {
+                "set optional parameters, then "
+            },
         ));
         let needs_mut = !op.params.is_empty();
         let req_binding = if needs_mut {
@@ -1142,7 +1166,7 @@ fn emit_resource(api: &Api, res: &Resource) -> TokenStream {
         items.push(quote! {
             #bdocs
             #[derive(Clone, Debug)]
-            #[must_use = "a request does nothing until `.send().await`"]
+            #[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
             pub struct #builder { client: crate::Client, #(#fields,)* }
             impl #builder {
                 /// What the spec says about this operation.

@@ -1,9 +1,11 @@
 //! hello-world: a Stasis application that answers each call, plays `sound:hello-world`, and
 //! hangs up once the playback has finished.
 //!
-//! It shows [`StasisApp`] (one task per call, each with its channel's own event stream) and
-//! subscribe-before-create: the playback's events are subscribed with a client-made id before
-//! the playback is started, so its `PlaybackFinished` cannot be missed.
+//! It shows [`StasisApp`] (one task per call, each with its channel's own event stream, which
+//! goes on past `StasisEnd` to `ChannelDestroyed` and its hangup cause) and the library's flows:
+//! [`Call::play_to_end`] subscribes to the playback before starting it, so its
+//! `PlaybackFinished` cannot be missed, and `hangup_if_present` does not mind a caller who hung
+//! up first.
 //!
 //! Serve calls that the dialplan sends to the application (`exten => 100,1,Stasis(hello-world)`):
 //!
@@ -50,22 +52,21 @@ pub struct CallReport {
     pub answered: bool,
     /// The id of the `sound:hello-world` playback (chosen by the client).
     pub playback_id: String,
-    /// `PlaybackStarted` arrived.
-    pub playback_started: bool,
-    /// `PlaybackFinished` arrived.
-    pub playback_finished: bool,
-    /// The playback's state in `PlaybackFinished`: `done` when played to the end, `failed`
-    /// when, for one, the caller hung up during it.
-    pub playback_state: Option<String>,
+    /// The playback's state when it finished: `done` when played to the end, `failed` when,
+    /// for one, the caller hung up during it.
+    pub playback_state: String,
     /// The application hung up (after the playback). `false` when the caller left first.
     pub hung_up: bool,
     /// `StasisEnd` arrived: the channel left the application.
     pub stasis_end: bool,
-    /// From entering the application to leaving it.
+    /// The hangup cause and its text, from the channel's `ChannelDestroyed` (the call's stream
+    /// carries it after `StasisEnd`).
+    pub hangup_cause: Option<(i64, String)>,
+    /// From entering the application to the channel's end.
     pub elapsed: Duration,
 }
 
-/// The application's logic for one call: answer, play, wait for the playback to finish, hang up.
+/// The application's logic for one call: answer, play to the end, hang up.
 pub async fn handle_call(mut call: Call) -> anyhow::Result<CallReport> {
     let started = Instant::now();
     let id = call.channel.id().to_owned();
@@ -75,78 +76,49 @@ pub async fn handle_call(mut call: Call) -> anyhow::Result<CallReport> {
         call.start.channel.state
     );
 
-    call.channel.answer().send().await.context("answer")?;
+    call.channel.answer().await.context("answer")?;
     println!("[{id}] answered");
 
-    // Subscribe to the playback first, then start it with the subscribed id.
-    let mut playback = call.router.new_playback();
+    // Subscribes to the playback before starting it, and waits for its PlaybackFinished.
+    let played = call
+        .play_to_end(["sound:hello-world"])
+        .await
+        .context("play sound:hello-world")?;
+    println!("[{id}] playback {} finished ({})", played.id, played.state);
+
+    // The caller may have hung up meanwhile (the playback then finishes as `failed`).
+    let hung_up = call.channel.hangup_if_present().await.context("hang up")?;
+    println!(
+        "[{id}] {}",
+        if hung_up {
+            "hung up"
+        } else {
+            "the caller had hung up"
+        }
+    );
     let mut report = CallReport {
         channel_id: id.clone(),
         answered: true,
-        playback_id: playback.handle.id().to_owned(),
-        playback_started: false,
-        playback_finished: false,
-        playback_state: None,
-        hung_up: false,
+        playback_id: played.id,
+        playback_state: played.state.to_string(),
+        hung_up,
         stasis_end: false,
+        hangup_cause: None,
         elapsed: Duration::ZERO,
     };
-    call.channel
-        .play_with_id(playback.handle.id(), ["sound:hello-world"])
-        .send()
-        .await
-        .context("play sound:hello-world")?;
-
-    loop {
-        tokio::select! {
-            event = playback.events.next() => match event {
-                Some(Event::PlaybackStarted(_)) => {
-                    report.playback_started = true;
-                    println!("[{id}] playback {} started", report.playback_id);
-                }
-                Some(Event::PlaybackFinished(done)) => {
-                    report.playback_finished = true;
-                    report.playback_state = Some(done.playback.state.to_string());
-                    println!("[{id}] playback {} finished ({})", report.playback_id, done.playback.state);
-                    break;
-                }
-                Some(_) => {}
-                // The events connection closed for good.
-                None => anyhow::bail!("the events connection closed during the playback"),
-            },
-            // The caller may hang up first: the channel's stream ends after StasisEnd.
-            event = call.events.next() => match event {
-                Some(Event::StasisEnd(_)) => {
-                    report.stasis_end = true;
-                    println!("[{id}] caller hung up during the playback");
-                    report.elapsed = started.elapsed();
-                    return Ok(report);
-                }
-                Some(_) => {}
-                None => anyhow::bail!("the channel's events ended during the playback"),
-            },
-        }
-    }
-
-    // The caller may have hung up meanwhile (the playback then finishes as `failed`).
-    match call.channel.hangup().send().await {
-        Ok(()) => {
-            report.hung_up = true;
-            println!("[{id}] hung up");
-        }
-        Err(e) if e.status() == Some(404) => println!("[{id}] the caller had hung up"),
-        Err(e) => return Err(e).context("hang up"),
-    }
+    // The stream goes on to the channel's ChannelDestroyed, then ends.
     while let Some(event) = call.events.next().await {
-        if let Event::StasisEnd(_) = event {
-            report.stasis_end = true;
+        match event {
+            Event::StasisEnd(_) => report.stasis_end = true,
+            Event::ChannelDestroyed(gone) => {
+                println!("[{id}] destroyed: {} ({})", gone.cause, gone.cause_txt);
+                report.hangup_cause = Some((gone.cause, gone.cause_txt));
+            }
+            _ => {}
         }
     }
     report.elapsed = started.elapsed();
-    println!(
-        "[{id}] left the application after {:.2} s",
-        report.elapsed.as_secs_f64()
-    );
+    println!("[{id}] gone after {:.2} s", report.elapsed.as_secs_f64());
     Ok(report)
 }
 
@@ -191,7 +163,7 @@ async fn main_inner() -> anyhow::Result<()> {
             let report = run(&client, &app, endpoint, timeout).await?;
             println!("{report:#?}");
             anyhow::ensure!(
-                report.playback_state.as_deref() == Some("done"),
+                report.playback_state == "done",
                 "the playback was not played to the end (the caller hung up first?)"
             );
             Ok(())

@@ -7,7 +7,7 @@ mod support;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ari_sdk::events::{Backoff, ConnectionState, EventStream, StreamItem};
 use ari_sdk::meta::ResourceRef;
@@ -204,7 +204,9 @@ async fn server_closing_the_socket_gives_an_error_then_reconnected() {
     }
 }
 
-#[tokio::test]
+// Paused time: the outage, the backoff and the downtime are on tokio's clock, which moves only
+// when every task waits, so no assertion races the machine's clock.
+#[tokio::test(start_paused = true)]
 async fn five_second_outage_backs_off_then_reconnects() {
     let (l, addr) = listener().await;
     let seen = Seen::default();
@@ -245,7 +247,7 @@ async fn five_second_outage_backs_off_then_reconnects() {
 
     // Take the server down for 5 s.
     server.abort();
-    let outage_started = Instant::now();
+    let outage_started = tokio::time::Instant::now();
     let restart = tokio::spawn({
         let seen = seen.clone();
         async move {
@@ -269,7 +271,7 @@ async fn five_second_outage_backs_off_then_reconnects() {
     };
     restart.await.unwrap();
     let (attempt, downtime) = reconnected;
-    assert!(downtime >= Duration::from_millis(4900), "{downtime:?}");
+    assert!(downtime >= Duration::from_secs(5), "{downtime:?}");
     assert!(outage_started.elapsed() >= Duration::from_secs(5));
     // 0.1 + 0.2 + 0.4 + 0.8 + 1 + 1 + ... s: about 8 attempts in 5 s, never a storm.
     assert!((4..=12).contains(&refused), "refused {refused} times");
@@ -388,16 +390,16 @@ async fn silent_server_is_taken_for_dead_and_replaced() {
         .connect()
         .await
         .unwrap();
-    let started = Instant::now();
+    // Real time here (the healthy connection below needs its pongs to arrive in time); the
+    // error says which timeout fired, rather than the test timing it.
     match next(&mut s).await {
-        StreamItem::Error(e) => assert_eq!(e.kind(), ErrorKind::Timeout, "{e}"),
+        StreamItem::Error(e) => {
+            assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+            assert!(e.to_string().contains("after 400ms"), "{e}");
+            assert!(e.to_string().contains("no frame from the server"), "{e}");
+        }
         other => panic!("expected a dead-connection timeout, got {other:?}"),
     }
-    let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_millis(350) && waited < Duration::from_secs(3),
-        "{waited:?}"
-    );
     assert!(matches!(
         next(&mut s).await,
         StreamItem::Reconnected { attempt: 1, .. }

@@ -207,16 +207,13 @@ async fn hello_world_plays_and_hangs_up(client: Client) {
     println!("{report:#?}");
     assert!(report.answered, "{report:?}");
     assert!(!report.playback_id.is_empty());
-    assert!(report.playback_started, "no PlaybackStarted: {report:?}");
-    assert!(report.playback_finished, "no PlaybackFinished: {report:?}");
-    assert_eq!(report.playback_state.as_deref(), Some("done"), "{report:?}");
+    assert_eq!(report.playback_state, "done", "{report:?}");
     assert!(report.hung_up, "the app did not hang up: {report:?}");
     assert!(report.stasis_end, "no StasisEnd: {report:?}");
-    // sound:hello-world lasts about 1.4 s.
-    assert!(
-        report.elapsed >= Duration::from_millis(1000) && report.elapsed < Duration::from_secs(20),
-        "elapsed {:?}",
-        report.elapsed
+    assert_eq!(
+        report.hangup_cause,
+        Some((16, "Normal Clearing".to_owned())),
+        "ChannelDestroyed after StasisEnd: {report:?}"
     );
     assert_nothing_left(&client, &[&report.channel_id], &[]).await;
 }
@@ -256,12 +253,9 @@ async fn originate_reports_normal_clearing(client: Client) {
         report.measured_from,
         originate_and_report::MeasuredFrom::Answer
     );
-    // The far end hangs up 1 s after answering.
-    assert!(
-        report.duration >= Duration::from_millis(500) && report.duration <= Duration::from_secs(5),
-        "duration {:?}",
-        report.duration
-    );
+    // The far end hangs up 1 s after answering; how long that took on this machine's clock is
+    // the example's report, not something to assert.
+    assert!(report.duration > Duration::ZERO, "{report:?}");
     assert_eq!(
         report.dial_statuses.last().map(String::as_str),
         Some("ANSWER"),
@@ -284,7 +278,6 @@ async fn originate_reports_busy(client: Client) {
         report.measured_from,
         originate_and_report::MeasuredFrom::Creation
     );
-    assert!(report.duration < Duration::from_secs(5), "{report:?}");
     assert!(
         report.dial_statuses.iter().any(|s| s == "BUSY"),
         "{report:?}"

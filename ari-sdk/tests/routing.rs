@@ -360,32 +360,27 @@ async fn stasis_app_runs_one_handler_task_per_call() {
     let seen: Arc<Mutex<HashMap<String, Vec<EventKind>>>> = Default::default();
     let seen2 = seen.clone();
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let app = tokio::spawn(StasisApp::new(&c, "test").run(move |mut call: Call| {
-        let seen = seen2.clone();
-        let done = done_tx.clone();
-        async move {
-            call.channel.answer().send().await?;
-            let id = call.channel.id().to_owned();
-            while let Some(e) = call.events.next().await {
-                seen.lock()
-                    .unwrap()
-                    .entry(id.clone())
-                    .or_default()
-                    .push(e.kind());
+    // Registered when start returns: calls sent from now on are delivered.
+    let app = StasisApp::new(&c, "test")
+        .start(move |mut call: Call| {
+            let seen = seen2.clone();
+            let done = done_tx.clone();
+            async move {
+                call.channel.answer().send().await?;
+                let id = call.channel.id().to_owned();
+                while let Some(e) = call.events.next().await {
+                    seen.lock()
+                        .unwrap()
+                        .entry(id.clone())
+                        .or_default()
+                        .push(e.kind());
+                }
+                let _ = done.send(id);
+                Ok::<(), ari_sdk::Error>(())
             }
-            let _ = done.send(id);
-            Ok::<(), ari_sdk::Error>(())
-        }
-    }));
-    // Wait for the app's connection before sending calls into it.
-    while server
-        .ws_connections
-        .load(std::sync::atomic::Ordering::SeqCst)
-        == 0
-    {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+        })
+        .await
+        .unwrap();
     server.send(support::channel_event("StasisStart", "c1"));
     server.send(support::channel_event("StasisStart", "c2"));
     server.send(support::channel_event("ChannelDtmfReceived", "c1"));
@@ -414,7 +409,7 @@ async fn stasis_app_runs_one_handler_task_per_call() {
         .collect();
     assert_eq!(answers.len(), 2);
     assert!(answers.contains(&"/ari/channels/c1/answer".to_owned()));
-    app.abort();
+    app.stop();
 }
 
 #[tokio::test]
@@ -626,31 +621,23 @@ async fn stasis_app_hands_undecoded_events_to_its_callback() {
     let (undecoded_tx, mut undecoded_rx) =
         tokio::sync::mpsc::unbounded_channel::<(String, String)>();
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(String, usize)>();
-    let app = tokio::spawn(
-        StasisApp::new(&c, "test")
-            .on_undecoded(move |u| {
-                let id = u.json()["channel"]["id"].as_str().unwrap_or("").to_owned();
-                let _ = undecoded_tx.send((u.kind().to_owned(), id));
-            })
-            .run(move |mut call: Call| {
-                let done = done_tx.clone();
-                async move {
-                    let mut n = 0;
-                    while call.events.next().await.is_some() {
-                        n += 1;
-                    }
-                    let _ = done.send((call.channel.id().to_owned(), n));
+    let app = StasisApp::new(&c, "test")
+        .on_undecoded(move |u| {
+            let id = u.json()["channel"]["id"].as_str().unwrap_or("").to_owned();
+            let _ = undecoded_tx.send((u.kind().to_owned(), id));
+        })
+        .start(move |mut call: Call| {
+            let done = done_tx.clone();
+            async move {
+                let mut n = 0;
+                while call.events.next().await.is_some() {
+                    n += 1;
                 }
-            }),
-    );
-    while server
-        .ws_connections
-        .load(std::sync::atomic::Ordering::SeqCst)
-        == 0
-    {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+                let _ = done.send((call.channel.id().to_owned(), n));
+            }
+        })
+        .await
+        .unwrap();
     server.send(
         support::channel_event("StasisStart", "bad")
             .replace(r#""args":["a1","a2"]"#, r#""args":{}"#),
@@ -674,7 +661,7 @@ async fn stasis_app_hands_undecoded_events_to_its_callback() {
         .unwrap()
         .unwrap();
     assert_eq!(done, ("good".to_owned(), 1));
-    app.abort();
+    app.stop();
 }
 
 #[tokio::test]

@@ -982,3 +982,53 @@ async fn list_names(client: &Client) -> std::collections::BTreeSet<(&'static str
     }
     names
 }
+
+/// Milliseconds since the Unix epoch of a timestamp as Asterisk writes it
+/// (`2026-01-01T10:00:00.123+0100`), or `None` when it is not one. For durations on the
+/// server's own clock (an event's `timestamp` against a channel's `creationtime`), which tests
+/// can assert without racing the test machine's clock.
+pub fn asterisk_time_ms(ts: &str) -> Option<i64> {
+    let (date, rest) = ts.split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let sign_at = rest.rfind(['+', '-'])?;
+    let (clock, offset) = rest.split_at(sign_at);
+    let mut c = clock.splitn(3, ':');
+    let (h, min) = (
+        c.next()?.parse::<i64>().ok()?,
+        c.next()?.parse::<i64>().ok()?,
+    );
+    let secs: f64 = c.next()?.parse().ok()?;
+    let sign = if offset.starts_with('-') { -1 } else { 1 };
+    let off = offset.get(1..)?;
+    let (oh, om) = (
+        off.get(..2)?.parse::<i64>().ok()?,
+        off.get(2..)?.parse::<i64>().ok()?,
+    );
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let local = ((days * 24 + h) * 60 + min) * 60_000 + (secs * 1000.0).round() as i64;
+    Some(local - sign * (oh * 60 + om) * 60_000)
+}
+
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn asterisk_timestamps_parse() {
+        assert_eq!(
+            super::asterisk_time_ms("1970-01-01T00:00:01.500+0000"),
+            Some(1500)
+        );
+        assert_eq!(
+            super::asterisk_time_ms("2024-05-01T10:00:00.000+0200"),
+            Some(1_714_550_400_000)
+        );
+        assert_eq!(super::asterisk_time_ms("not a time"), None);
+    }
+}

@@ -74,11 +74,12 @@ async fn readme_quick_start_runs_the_hello_world_flow() {
     let adds = readme_block(&readme, "## Use it in your app", "sh");
     let app = ari_tests::unique_id("readme");
     let mut main_rs = readme_block(&readme, "## Use it in your app", "rust,no_run");
+    let registers = "StasisApp::new(&client, \"hello\")";
     assert!(
-        main_rs.contains(".app(\"hello\")"),
+        main_rs.contains(registers),
         "the quick start registers `hello`"
     );
-    main_rs = main_rs.replace(".app(\"hello\")", &format!(".app(\"{app}\")"));
+    main_rs = main_rs.replace(registers, &format!("StasisApp::new(&client, \"{app}\")"));
     if server.url != "http://127.0.0.1:8088/ari" {
         eprintln!("quick start pointed at {}", server.url);
         main_rs = main_rs.replace("http://127.0.0.1:8088/ari", &server.url);

@@ -169,7 +169,7 @@ pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
             name: "ping",
             info: &ari_sdk::ops::asterisk::PING,
             about: "Response pong message.",
-            long_about: "Response pong message.\n\nGET /asterisk/ping\n\nReleases: 13.25.0+, 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.",
+            long_about: "Response pong message.\n\nGET /asterisk/ping\n\nReleases: 13.25.0+, and every release since 16.2.0.",
             response: crate::tree::Response::Json,
             params: &[],
         },

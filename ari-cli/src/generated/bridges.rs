@@ -418,7 +418,7 @@ pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
             name: "set-video-source",
             info: &ari_sdk::ops::bridges::SET_VIDEO_SOURCE,
             about: "Set a channel as the video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants.",
-            long_about: "Set a channel as the video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants.\n\nPOST /bridges/{bridgeId}/videoSource/{channelId}\n\nErrors the spec documents:\n  404: Bridge or Channel not found\n  409: Channel not in Stasis application\n  422: Channel not in this Bridge\n\nReleases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.",
+            long_about: "Set a channel as the video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants.\n\nPOST /bridges/{bridgeId}/videoSource/{channelId}\n\nErrors the spec documents:\n  404: Bridge or Channel not found\n  409: Channel not in Stasis application\n  422: Channel not in this Bridge\n\nReleases: 13.13.0+, and every release since 14.2.0.",
             response: crate::tree::Response::Empty,
             params: &[
                 crate::tree::Param {
@@ -449,7 +449,7 @@ pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
             name: "clear-video-source",
             info: &ari_sdk::ops::bridges::CLEAR_VIDEO_SOURCE,
             about: "Removes any explicit video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants. When no explicit video source is set, talk detection will be used to determine the active video stream.",
-            long_about: "Removes any explicit video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants. When no explicit video source is set, talk detection will be used to determine the active video stream.\n\nDELETE /bridges/{bridgeId}/videoSource\n\nErrors the spec documents:\n  404: Bridge not found\n\nReleases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.",
+            long_about: "Removes any explicit video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants. When no explicit video source is set, talk detection will be used to determine the active video stream.\n\nDELETE /bridges/{bridgeId}/videoSource\n\nErrors the spec documents:\n  404: Bridge not found\n\nReleases: 13.13.0+, and every release since 14.2.0.",
             response: crate::tree::Response::Empty,
             params: &[
                 crate::tree::Param {

@@ -270,7 +270,7 @@ pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
                     multiple: false,
                     positional: false,
                     required: false,
-                    help: "The \"variables\" key in the body object holds variable key/value pairs to set on the channel on creation. Each variable value may be either a string or an object containing \"value\" (string) and optional \"report_events\" (boolean) to include updates for that variable in channel events (defaults to false). Other keys in the body object are interpreted as query parameters. Ex. { \"endpoint\": \"SIP/Alice\", \"variables\": { \"CALLERID(name)\": \"Alice\", \"Call_State\": { \"value\": \"WaitingForAgent\", \"report_events\": true } } } (key=value, repeatable) (Releases: 16.11.0+, 17.5.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+)",
+                    help: "The \"variables\" key in the body object holds variable key/value pairs to set on the channel on creation. Each variable value may be either a string or an object containing \"value\" (string) and optional \"report_events\" (boolean) to include updates for that variable in channel events (defaults to false). Other keys in the body object are interpreted as query parameters. Ex. { \"endpoint\": \"SIP/Alice\", \"variables\": { \"CALLERID(name)\": \"Alice\", \"Call_State\": { \"value\": \"WaitingForAgent\", \"report_events\": true } } } (key=value, repeatable) (Releases: 16.11.0+, and every release since 17.5.0)",
                     values: &[],
                     range: None,
                 },
@@ -583,7 +583,7 @@ pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
             name: "move",
             info: &ari_sdk::ops::channels::MOVE,
             about: "Move the channel from one Stasis application to another.",
-            long_about: "Move the channel from one Stasis application to another.\n\nPOST /channels/{channelId}/move\n\nErrors the spec documents:\n  404: Channel not found\n  409: Channel not in a Stasis application\n\nReleases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.",
+            long_about: "Move the channel from one Stasis application to another.\n\nPOST /channels/{channelId}/move\n\nErrors the spec documents:\n  404: Channel not found\n  409: Channel not in a Stasis application\n\nReleases: 13.26.0+, and every release since 16.3.0.",
             response: crate::tree::Response::Empty,
             params: &[
                 crate::tree::Param {
@@ -716,7 +716,7 @@ pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
             name: "progress",
             info: &ari_sdk::ops::channels::PROGRESS,
             about: "Indicate progress on a channel.",
-            long_about: "Indicate progress on a channel.\n\nPOST /channels/{channelId}/progress\n\nErrors the spec documents:\n  404: Channel not found\n  409: Channel not in a Stasis application\n  412: Channel in invalid state\n\nReleases: 20.16.0+, 21.11.0+, 22.6.0+, 23.0.0+.",
+            long_about: "Indicate progress on a channel.\n\nPOST /channels/{channelId}/progress\n\nErrors the spec documents:\n  404: Channel not found\n  409: Channel not in a Stasis application\n  412: Channel in invalid state\n\nReleases: 20.16.0+, 21.11.0+, and every release since 22.6.0.",
             response: crate::tree::Response::Empty,
             params: &[
                 crate::tree::Param {
@@ -1589,7 +1589,7 @@ pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
             name: "rtpstatistics",
             info: &ari_sdk::ops::channels::RTPSTATISTICS,
             about: "RTP stats on a channel.",
-            long_about: "RTP stats on a channel.\n\nGET /channels/{channelId}/rtp_statistics\n\nErrors the spec documents:\n  404: Channel cannot be found.\n\nReleases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.",
+            long_about: "RTP stats on a channel.\n\nGET /channels/{channelId}/rtp_statistics\n\nErrors the spec documents:\n  404: Channel cannot be found.\n\nReleases: 13.27.0+, and every release since 16.4.0.",
             response: crate::tree::Response::Json,
             params: &[
                 crate::tree::Param {
@@ -1609,7 +1609,7 @@ pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
             name: "external-media",
             info: &ari_sdk::ops::channels::EXTERNAL_MEDIA,
             about: "Start an External Media session.",
-            long_about: "Start an External Media session.\n\nPOST /channels/externalMedia\n\nCreate a channel to an External Media source/sink. The combination of transport and encapsulation will select one of chan_rtp(udp/rtp), chan_audiosocket(tcp/audiosocket) or chan_websocket(websocket/none) channel drivers.\n\nErrors the spec documents:\n  400: Invalid parameters\n  409: Channel is not in a Stasis application; Channel is already bridged\n\nReleases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.",
+            long_about: "Start an External Media session.\n\nPOST /channels/externalMedia\n\nCreate a channel to an External Media source/sink. The combination of transport and encapsulation will select one of chan_rtp(udp/rtp), chan_audiosocket(tcp/audiosocket) or chan_websocket(websocket/none) channel drivers.\n\nErrors the spec documents:\n  400: Invalid parameters\n  409: Channel is not in a Stasis application; Channel is already bridged\n\nReleases: 16.6.0+, and every release since 17.1.0.",
             response: crate::tree::Response::Json,
             params: &[
                 crate::tree::Param {
@@ -1739,7 +1739,7 @@ pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
             name: "transfer-progress",
             info: &ari_sdk::ops::channels::TRANSFER_PROGRESS,
             about: "Inform the channel about the progress of the attended/blind transfer.",
-            long_about: "Inform the channel about the progress of the attended/blind transfer.\n\nPOST /channels/{channelId}/transfer_progress\n\nErrors the spec documents:\n  400: Endpoint parameter not provided\n  404: Channel or endpoint not found\n  409: Channel not in a Stasis application\n  412: Channel in invalid state\n\nReleases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.",
+            long_about: "Inform the channel about the progress of the attended/blind transfer.\n\nPOST /channels/{channelId}/transfer_progress\n\nErrors the spec documents:\n  400: Endpoint parameter not provided\n  404: Channel or endpoint not found\n  409: Channel not in a Stasis application\n  412: Channel in invalid state\n\nReleases: 20.13.0+, 21.8.0+, and every release since 22.3.0.",
             response: crate::tree::Response::Empty,
             params: &[
                 crate::tree::Param {

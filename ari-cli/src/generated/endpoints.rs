@@ -73,7 +73,7 @@ pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
             name: "refer",
             info: &ari_sdk::ops::endpoints::REFER,
             about: "Refer an endpoint or technology URI to some technology URI or endpoint.",
-            long_about: "Refer an endpoint or technology URI to some technology URI or endpoint.\n\nPOST /endpoints/refer\n\nErrors the spec documents:\n  400: Invalid parameters for referring.\n  404: Endpoint not found\n\nReleases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.",
+            long_about: "Refer an endpoint or technology URI to some technology URI or endpoint.\n\nPOST /endpoints/refer\n\nErrors the spec documents:\n  400: Invalid parameters for referring.\n  404: Endpoint not found\n\nReleases: 18.20.0+, and every release since 20.5.0.",
             response: crate::tree::Response::Empty,
             params: &[
                 crate::tree::Param {
@@ -252,7 +252,7 @@ pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
             name: "refer-to-endpoint",
             info: &ari_sdk::ops::endpoints::REFER_TO_ENDPOINT,
             about: "Refer an endpoint or technology URI to some technology URI or endpoint.",
-            long_about: "Refer an endpoint or technology URI to some technology URI or endpoint.\n\nPOST /endpoints/{tech}/{resource}/refer\n\nErrors the spec documents:\n  400: Invalid parameters for referring.\n  404: Endpoint not found\n\nReleases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.",
+            long_about: "Refer an endpoint or technology URI to some technology URI or endpoint.\n\nPOST /endpoints/{tech}/{resource}/refer\n\nErrors the spec documents:\n  400: Invalid parameters for referring.\n  404: Endpoint not found\n\nReleases: 18.20.0+, and every release since 20.5.0.",
             response: crate::tree::Response::Empty,
             params: &[
                 crate::tree::Param {

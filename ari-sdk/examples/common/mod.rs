@@ -13,8 +13,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use ari_sdk::routing::{Call, Prepared, Router};
-use ari_sdk::{ChannelHandle, Client, ErrorKind, Event};
+use ari_sdk::routing::{Call, Router};
+use ari_sdk::{BridgeHandle, ChannelHandle, Client};
 use futures::StreamExt;
 
 /// The command line: the connection settings, the example's own options, positional arguments.
@@ -167,47 +167,6 @@ pub async fn router(client: &Client, app: &str) -> anyhow::Result<Router> {
     Ok(router)
 }
 
-/// Originates `endpoint` into `app` on a channel already subscribed (`caller`, from
-/// [`Router::new_channel`]), and waits until it answers and enters the application. The channel
-/// then becomes a [`Call`], as if it had come in from the dialplan.
-pub async fn originate_into_app(
-    router: &Router,
-    mut caller: Prepared<ChannelHandle>,
-    endpoint: &str,
-    app: &str,
-) -> anyhow::Result<Call> {
-    println!(
-        "originating {endpoint} into application {app} as channel {}",
-        caller.handle.id()
-    );
-    caller
-        .handle
-        .originate_with_id(endpoint)
-        .app(app)
-        .send()
-        .await
-        .with_context(|| format!("originate {endpoint}"))?;
-    while let Some(event) = caller.events.next().await {
-        match event {
-            Event::StasisStart(start) => {
-                return Ok(Call {
-                    start,
-                    channel: caller.handle,
-                    events: caller.events,
-                    router: router.clone(),
-                });
-            }
-            Event::ChannelDestroyed(gone) => bail!(
-                "{endpoint} did not answer: hangup cause {} ({})",
-                gone.cause,
-                gone.cause_txt
-            ),
-            _ => {}
-        }
-    }
-    bail!("the events connection closed before {endpoint} answered")
-}
-
 /// The one-call mode of the examples: originates `endpoint` into `app` (subscribed before the
 /// request), hands the call to `handle`, and returns its result. On failure, or when the call is
 /// not done within `timeout`, the caller is hung up; the router is closed either way.
@@ -223,10 +182,17 @@ where
     Fut: std::future::Future<Output = anyhow::Result<R>>,
 {
     let router = router(client, app).await?;
+    // Subscribed before the originate; its id is known for the cleanup below.
     let caller = router.new_channel();
     let caller_id = caller.handle.id().to_owned();
+    println!("originating {endpoint} into application {app} as channel {caller_id}");
+    let request = caller.handle.originate_with_id(endpoint).app(app);
     let outcome = tokio::time::timeout(timeout, async {
-        let call = originate_into_app(&router, caller, endpoint, app).await?;
+        // The library sends the originate and waits for the channel's StasisStart.
+        let call = router
+            .place_call(caller, request)
+            .await
+            .with_context(|| format!("originate {endpoint} into {app}"))?;
         handle(call).await
     })
     .await;
@@ -243,20 +209,28 @@ where
     result
 }
 
-/// Hangs up a channel, accepting that it may be gone already. Used on cleanup paths.
+/// Hangs up a channel, accepting that it may be gone already
+/// ([`ChannelHandle::hangup_if_present`]). Used on cleanup paths.
 pub async fn hang_up_quietly(client: &Client, channel_id: &str) {
-    match client.channels().hangup(channel_id).send().await {
-        Ok(()) => println!("hung up channel {channel_id}"),
-        Err(e) if e.kind() == ErrorKind::Http && e.status() == Some(404) => {}
+    match ChannelHandle::new(client.clone(), channel_id)
+        .hangup_if_present()
+        .await
+    {
+        Ok(true) => println!("hung up channel {channel_id}"),
+        Ok(false) => {}
         Err(e) => eprintln!("warning: cannot hang up channel {channel_id}: {e}"),
     }
 }
 
-/// Destroys a bridge, accepting that it may be gone already. Used on cleanup paths.
+/// Destroys a bridge, accepting that it may be gone already
+/// ([`BridgeHandle::destroy_if_present`]). Used on cleanup paths.
 pub async fn destroy_bridge_quietly(client: &Client, bridge_id: &str) {
-    match client.bridges().destroy(bridge_id).send().await {
-        Ok(()) => println!("destroyed bridge {bridge_id}"),
-        Err(e) if e.kind() == ErrorKind::Http && e.status() == Some(404) => {}
+    match BridgeHandle::new(client.clone(), bridge_id)
+        .destroy_if_present()
+        .await
+    {
+        Ok(true) => println!("destroyed bridge {bridge_id}"),
+        Ok(false) => {}
         Err(e) => eprintln!("warning: cannot destroy bridge {bridge_id}: {e}"),
     }
 }

@@ -2,7 +2,10 @@
 //! dead-connection detection.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, so that backoff and downtime follow paused time in tests.
+use tokio::time::Instant;
 
 use base64::Engine as _;
 use futures::{SinkExt, StreamExt};
@@ -315,7 +318,7 @@ pub(crate) async fn run(
                         biased;
                         () = close_requested(&mut close) => State::Closed,
                         () = items.closed() => State::Closed,
-                        () = tokio::time::sleep_until(until.into()) => State::Connecting,
+                        () = tokio::time::sleep_until(until) => State::Connecting,
                     }
                 }
                 State::Closed => break,

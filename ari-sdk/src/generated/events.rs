@@ -4,7 +4,7 @@
 
 /// Notification that trying to move a channel to another Stasis application failed.
 ///
-/// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.26.0+, and every release since 16.3.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ApplicationMoveFailed {
@@ -31,13 +31,14 @@ pub struct ApplicationMoveFailed {
 impl ApplicationMoveFailed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ApplicationMoveFailed";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_14;
 }
 
 /// Notification that a Stasis app has been registered.
 ///
-/// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
+/// Releases: 20.15.0+, 21.10.0+, and every release since 22.5.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ApplicationRegistered {
@@ -55,6 +56,7 @@ pub struct ApplicationRegistered {
 impl ApplicationRegistered {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ApplicationRegistered";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_34;
 }
@@ -69,7 +71,7 @@ impl ApplicationRegistered {
 pub struct ApplicationReplaced {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -84,13 +86,14 @@ pub struct ApplicationReplaced {
 impl ApplicationReplaced {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ApplicationReplaced";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 
 /// Notification that a Stasis app has been unregistered.
 ///
-/// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
+/// Releases: 20.15.0+, 21.10.0+, and every release since 22.5.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ApplicationUnregistered {
@@ -108,6 +111,7 @@ pub struct ApplicationUnregistered {
 impl ApplicationUnregistered {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ApplicationUnregistered";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_34;
 }
@@ -120,7 +124,7 @@ impl ApplicationUnregistered {
 pub struct BridgeAttendedTransfer {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -200,6 +204,7 @@ pub struct BridgeAttendedTransfer {
 impl BridgeAttendedTransfer {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BridgeAttendedTransfer";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_1;
 }
@@ -212,7 +217,7 @@ impl BridgeAttendedTransfer {
 pub struct BridgeBlindTransfer {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -258,6 +263,7 @@ pub struct BridgeBlindTransfer {
 impl BridgeBlindTransfer {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BridgeBlindTransfer";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_1;
 }
@@ -270,7 +276,7 @@ impl BridgeBlindTransfer {
 pub struct BridgeCreated {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -288,6 +294,7 @@ pub struct BridgeCreated {
 impl BridgeCreated {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BridgeCreated";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -300,7 +307,7 @@ impl BridgeCreated {
 pub struct BridgeDestroyed {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -318,6 +325,7 @@ pub struct BridgeDestroyed {
 impl BridgeDestroyed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BridgeDestroyed";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -330,7 +338,7 @@ impl BridgeDestroyed {
 pub struct BridgeMerged {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -351,13 +359,14 @@ pub struct BridgeMerged {
 impl BridgeMerged {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BridgeMerged";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 
 /// Notification that the source of video in a bridge has changed.
 ///
-/// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.13.0+, and every release since 14.2.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct BridgeVideoSourceChanged {
@@ -383,6 +392,7 @@ pub struct BridgeVideoSourceChanged {
 impl BridgeVideoSourceChanged {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BridgeVideoSourceChanged";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_11;
 }
@@ -418,6 +428,7 @@ pub struct CallBroadcast {
 impl CallBroadcast {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "CallBroadcast";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_38;
 }
@@ -448,6 +459,7 @@ pub struct CallClaimed {
 impl CallClaimed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "CallClaimed";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_38;
 }
@@ -460,7 +472,7 @@ impl CallClaimed {
 pub struct ChannelCallerId {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -484,6 +496,7 @@ pub struct ChannelCallerId {
 impl ChannelCallerId {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelCallerId";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -496,7 +509,7 @@ impl ChannelCallerId {
 pub struct ChannelConnectedLine {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -514,6 +527,7 @@ pub struct ChannelConnectedLine {
 impl ChannelConnectedLine {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelConnectedLine";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_9;
 }
@@ -526,7 +540,7 @@ impl ChannelConnectedLine {
 pub struct ChannelCreated {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -544,6 +558,7 @@ pub struct ChannelCreated {
 impl ChannelCreated {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelCreated";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -556,7 +571,7 @@ impl ChannelCreated {
 pub struct ChannelDestroyed {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -586,6 +601,7 @@ pub struct ChannelDestroyed {
 impl ChannelDestroyed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelDestroyed";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -598,7 +614,7 @@ impl ChannelDestroyed {
 pub struct ChannelDialplan {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -622,6 +638,7 @@ pub struct ChannelDialplan {
 impl ChannelDialplan {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelDialplan";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -636,7 +653,7 @@ impl ChannelDialplan {
 pub struct ChannelDtmfReceived {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -660,6 +677,7 @@ pub struct ChannelDtmfReceived {
 impl ChannelDtmfReceived {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelDtmfReceived";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -672,7 +690,7 @@ impl ChannelDtmfReceived {
 pub struct ChannelEnteredBridge {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -694,6 +712,7 @@ pub struct ChannelEnteredBridge {
 impl ChannelEnteredBridge {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelEnteredBridge";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -706,7 +725,7 @@ impl ChannelEnteredBridge {
 pub struct ChannelHangupRequest {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -738,6 +757,7 @@ pub struct ChannelHangupRequest {
 impl ChannelHangupRequest {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelHangupRequest";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -750,7 +770,7 @@ impl ChannelHangupRequest {
 pub struct ChannelHold {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -772,6 +792,7 @@ pub struct ChannelHold {
 impl ChannelHold {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelHold";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_17;
 }
@@ -784,7 +805,7 @@ impl ChannelHold {
 pub struct ChannelLeftBridge {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -805,6 +826,7 @@ pub struct ChannelLeftBridge {
 impl ChannelLeftBridge {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelLeftBridge";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -817,7 +839,7 @@ impl ChannelLeftBridge {
 pub struct ChannelStateChange {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -835,6 +857,7 @@ pub struct ChannelStateChange {
 impl ChannelStateChange {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelStateChange";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -847,7 +870,7 @@ impl ChannelStateChange {
 pub struct ChannelTalkingFinished {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -868,6 +891,7 @@ pub struct ChannelTalkingFinished {
 impl ChannelTalkingFinished {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelTalkingFinished";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_5;
 }
@@ -880,7 +904,7 @@ impl ChannelTalkingFinished {
 pub struct ChannelTalkingStarted {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -898,6 +922,7 @@ pub struct ChannelTalkingStarted {
 impl ChannelTalkingStarted {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelTalkingStarted";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_5;
 }
@@ -925,13 +950,14 @@ pub struct ChannelToneDetected {
 impl ChannelToneDetected {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelToneDetected";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_39;
 }
 
 /// transfer on a channel.
 ///
-/// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
+/// Releases: 20.13.0+, 21.8.0+, and every release since 22.3.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ChannelTransfer {
@@ -959,6 +985,7 @@ pub struct ChannelTransfer {
 impl ChannelTransfer {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelTransfer";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_32;
 }
@@ -971,7 +998,7 @@ impl ChannelTransfer {
 pub struct ChannelUnhold {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -989,6 +1016,7 @@ pub struct ChannelUnhold {
 impl ChannelUnhold {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelUnhold";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_17;
 }
@@ -1001,7 +1029,7 @@ impl ChannelUnhold {
 pub struct ChannelUserevent {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -1038,6 +1066,7 @@ pub struct ChannelUserevent {
 impl ChannelUserevent {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelUserevent";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -1050,7 +1079,7 @@ impl ChannelUserevent {
 pub struct ChannelVarset {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -1077,6 +1106,7 @@ pub struct ChannelVarset {
 impl ChannelVarset {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ChannelVarset";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -1089,7 +1119,7 @@ impl ChannelVarset {
 pub struct ContactStatusChange {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -1110,6 +1140,7 @@ pub struct ContactStatusChange {
 impl ContactStatusChange {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ContactStatusChange";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_19;
 }
@@ -1122,7 +1153,7 @@ impl ContactStatusChange {
 pub struct DeviceStateChanged {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -1140,6 +1171,7 @@ pub struct DeviceStateChanged {
 impl DeviceStateChanged {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "DeviceStateChanged";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -1152,7 +1184,7 @@ impl DeviceStateChanged {
 pub struct Dial {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -1189,6 +1221,7 @@ pub struct Dial {
 impl Dial {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Dial";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -1201,7 +1234,7 @@ impl Dial {
 pub struct EndpointStateChange {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -1219,6 +1252,7 @@ pub struct EndpointStateChange {
 impl EndpointStateChange {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "EndpointStateChange";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -1231,7 +1265,7 @@ impl EndpointStateChange {
 pub struct MissingParams {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -1242,6 +1276,7 @@ pub struct MissingParams {
 impl MissingParams {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "MissingParams";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -1254,7 +1289,7 @@ impl MissingParams {
 pub struct PeerStatusChange {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -1275,6 +1310,7 @@ pub struct PeerStatusChange {
 impl PeerStatusChange {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "PeerStatusChange";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_19;
 }
@@ -1305,6 +1341,7 @@ pub struct PlaybackContinuing {
 impl PlaybackContinuing {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "PlaybackContinuing";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_20;
 }
@@ -1317,7 +1354,7 @@ impl PlaybackContinuing {
 pub struct PlaybackFinished {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -1335,6 +1372,7 @@ pub struct PlaybackFinished {
 impl PlaybackFinished {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "PlaybackFinished";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -1347,7 +1385,7 @@ impl PlaybackFinished {
 pub struct PlaybackStarted {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -1365,13 +1403,14 @@ pub struct PlaybackStarted {
 impl PlaybackStarted {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "PlaybackStarted";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 
 /// REST over Websocket Response.
 ///
-/// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
+/// Releases: 20.14.0+, 21.9.0+, and every release since 22.4.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct RESTResponse {
@@ -1412,6 +1451,7 @@ pub struct RESTResponse {
 impl RESTResponse {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RESTResponse";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_33;
 }
@@ -1424,7 +1464,7 @@ impl RESTResponse {
 pub struct RecordingFailed {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -1442,6 +1482,7 @@ pub struct RecordingFailed {
 impl RecordingFailed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RecordingFailed";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -1454,7 +1495,7 @@ impl RecordingFailed {
 pub struct RecordingFinished {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -1472,6 +1513,7 @@ pub struct RecordingFinished {
 impl RecordingFinished {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RecordingFinished";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -1484,7 +1526,7 @@ impl RecordingFinished {
 pub struct RecordingStarted {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -1502,6 +1544,7 @@ pub struct RecordingStarted {
 impl RecordingStarted {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RecordingStarted";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -1514,7 +1557,7 @@ impl RecordingStarted {
 pub struct StasisEnd {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -1532,6 +1575,7 @@ pub struct StasisEnd {
 impl StasisEnd {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "StasisEnd";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -1544,7 +1588,7 @@ impl StasisEnd {
 pub struct StasisStart {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -1569,6 +1613,7 @@ pub struct StasisStart {
 impl StasisStart {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "StasisStart";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -1581,7 +1626,7 @@ impl StasisStart {
 pub struct TextMessageReceived {
     /// The unique ID for the Asterisk instance that raised this event.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asterisk_id: Option<String>,
 
@@ -1603,6 +1648,7 @@ pub struct TextMessageReceived {
 impl TextMessageReceived {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "TextMessageReceived";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_6;
 }
@@ -1617,12 +1663,12 @@ impl TextMessageReceived {
 pub enum Event {
     /// Notification that trying to move a channel to another Stasis application failed.
     ///
-    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.26.0+, and every release since 16.3.0.
     ApplicationMoveFailed(Box<ApplicationMoveFailed>),
 
     /// Notification that a Stasis app has been registered.
     ///
-    /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
+    /// Releases: 20.15.0+, 21.10.0+, and every release since 22.5.0.
     ApplicationRegistered(Box<ApplicationRegistered>),
 
     /// Notification that another WebSocket has taken over for an application.
@@ -1632,7 +1678,7 @@ pub enum Event {
 
     /// Notification that a Stasis app has been unregistered.
     ///
-    /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
+    /// Releases: 20.15.0+, 21.10.0+, and every release since 22.5.0.
     ApplicationUnregistered(Box<ApplicationUnregistered>),
 
     /// Notification that an attended transfer has occurred.
@@ -1662,7 +1708,7 @@ pub enum Event {
 
     /// Notification that the source of video in a bridge has changed.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     BridgeVideoSourceChanged(Box<BridgeVideoSourceChanged>),
 
     /// Notification that a channel is being broadcast to ARI applications for claiming.
@@ -1747,7 +1793,7 @@ pub enum Event {
 
     /// transfer on a channel.
     ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
+    /// Releases: 20.13.0+, 21.8.0+, and every release since 22.3.0.
     ChannelTransfer(Box<ChannelTransfer>),
 
     /// A channel initiated a media unhold.
@@ -1812,7 +1858,7 @@ pub enum Event {
 
     /// REST over Websocket Response.
     ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
+    /// Releases: 20.14.0+, 21.9.0+, and every release since 22.4.0.
     RESTResponse(Box<RESTResponse>),
 
     /// Event showing failure of a recording operation.
@@ -1861,12 +1907,12 @@ pub enum Event {
 pub enum EventKind {
     /// Notification that trying to move a channel to another Stasis application failed.
     ///
-    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.26.0+, and every release since 16.3.0.
     ApplicationMoveFailed,
 
     /// Notification that a Stasis app has been registered.
     ///
-    /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
+    /// Releases: 20.15.0+, 21.10.0+, and every release since 22.5.0.
     ApplicationRegistered,
 
     /// Notification that another WebSocket has taken over for an application.
@@ -1876,7 +1922,7 @@ pub enum EventKind {
 
     /// Notification that a Stasis app has been unregistered.
     ///
-    /// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
+    /// Releases: 20.15.0+, 21.10.0+, and every release since 22.5.0.
     ApplicationUnregistered,
 
     /// Notification that an attended transfer has occurred.
@@ -1906,7 +1952,7 @@ pub enum EventKind {
 
     /// Notification that the source of video in a bridge has changed.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     BridgeVideoSourceChanged,
 
     /// Notification that a channel is being broadcast to ARI applications for claiming.
@@ -1991,7 +2037,7 @@ pub enum EventKind {
 
     /// transfer on a channel.
     ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
+    /// Releases: 20.13.0+, 21.8.0+, and every release since 22.3.0.
     ChannelTransfer,
 
     /// A channel initiated a media unhold.
@@ -2056,7 +2102,7 @@ pub enum EventKind {
 
     /// REST over Websocket Response.
     ///
-    /// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
+    /// Releases: 20.14.0+, 21.9.0+, and every release since 22.4.0.
     RESTResponse,
 
     /// Event showing failure of a recording operation.

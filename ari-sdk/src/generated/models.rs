@@ -4,7 +4,7 @@
 
 /// Protocol specific additional parameter
 ///
-/// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
+/// Releases: 20.13.0+, 21.8.0+, and every release since 22.3.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct AdditionalParam {
@@ -18,6 +18,7 @@ pub struct AdditionalParam {
 impl AdditionalParam {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "AdditionalParam";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_32;
 }
@@ -45,13 +46,13 @@ pub struct Application {
 
     /// Event types sent to the application.
     ///
-    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.26.0+, and every release since 16.3.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events_allowed: Option<Vec<serde_json::Value>>,
 
     /// Event types not sent to the application.
     ///
-    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.26.0+, and every release since 16.3.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events_disallowed: Option<Vec<serde_json::Value>>,
 }
@@ -59,6 +60,7 @@ pub struct Application {
 impl Application {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Application";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -89,13 +91,14 @@ pub struct AsteriskInfo {
 impl AsteriskInfo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "AsteriskInfo";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 
 /// Asterisk ping information
 ///
-/// Releases: 13.25.0+, 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.25.0+, and every release since 16.2.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct AsteriskPing {
@@ -112,6 +115,7 @@ pub struct AsteriskPing {
 impl AsteriskPing {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "AsteriskPing";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_13;
 }
@@ -147,19 +151,19 @@ pub struct Bridge {
 
     /// The video mode the bridge is using. One of 'none', 'talker', 'sfu', or 'single'.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_mode: Option<String>,
 
     /// The ID of the channel that is the source of video in this bridge, if one exists.
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_source_id: Option<String>,
 
     /// Timestamp when bridge was created
     ///
-    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.26.0+, and every release since 16.3.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creationtime: Option<String>,
 
@@ -173,6 +177,7 @@ pub struct Bridge {
 impl Bridge {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Bridge";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -205,6 +210,7 @@ pub struct BuildInfo {
 impl BuildInfo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "BuildInfo";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -225,6 +231,7 @@ pub struct CallerID {
 impl CallerID {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "CallerID";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -242,7 +249,7 @@ pub struct Channel {
 
     /// Protocol id from underlying channel driver (i.e. Call-ID for chan_pjsip; will be empty if not applicable or not implemented by driver).
     ///
-    /// Releases: 16.27.0+, 18.13.0+, 19.5.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 16.27.0+, 18.13.0+, and every release since 19.5.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol_id: Option<String>,
 
@@ -281,13 +288,13 @@ pub struct Channel {
 
     /// The Caller ID RDNIS
     ///
-    /// Releases: 18.21.0+, 20.6.0+, 21.1.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 18.21.0+, 20.6.0+, and every release since 21.1.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller_rdnis: Option<String>,
 
     /// The Tenant ID for the channel
     ///
-    /// Releases: 18.25.0+, 20.10.0+, 21.5.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 18.25.0+, 20.10.0+, and every release since 21.5.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenantid: Option<String>,
 }
@@ -295,6 +302,7 @@ pub struct Channel {
 impl Channel {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Channel";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -330,6 +338,7 @@ pub struct ConfigInfo {
 impl ConfigInfo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ConfigInfo";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -350,6 +359,7 @@ pub struct ConfigTuple {
 impl ConfigTuple {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ConfigTuple";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_18;
 }
@@ -377,6 +387,7 @@ pub struct ContactInfo {
 impl ContactInfo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ContactInfo";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_19;
 }
@@ -397,6 +408,7 @@ pub struct DeviceState {
 impl DeviceState {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "DeviceState";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -410,6 +422,7 @@ pub struct Dialed {}
 impl Dialed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Dialed";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -431,13 +444,13 @@ pub struct DialplanCEP {
 
     /// Name of current dialplan application
     ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.27.0+, and every release since 16.4.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_name: Option<String>,
 
     /// Parameter of current dialplan application
     ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.27.0+, and every release since 16.4.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_data: Option<String>,
 }
@@ -445,6 +458,7 @@ pub struct DialplanCEP {
 impl DialplanCEP {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "DialplanCEP";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -474,6 +488,7 @@ pub struct Endpoint {
 impl Endpoint {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Endpoint";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -499,6 +514,7 @@ pub struct ExternalMedia {
 impl ExternalMedia {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ExternalMedia";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_26;
 }
@@ -519,6 +535,7 @@ pub struct FormatLangPair {
 impl FormatLangPair {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "FormatLangPair";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -570,6 +587,7 @@ pub struct LiveRecording {
 impl LiveRecording {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "LiveRecording";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -596,6 +614,7 @@ pub struct LogChannel {
 impl LogChannel {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "LogChannel";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_19;
 }
@@ -619,6 +638,7 @@ pub struct Mailbox {
 impl Mailbox {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Mailbox";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_1;
 }
@@ -648,6 +668,7 @@ pub struct Module {
 impl Module {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Module";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_18;
 }
@@ -681,6 +702,7 @@ pub struct Peer {
 impl Peer {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Peer";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_19;
 }
@@ -717,13 +739,14 @@ pub struct Playback {
 impl Playback {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Playback";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
 
 /// REST over Websocket header
 ///
-/// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
+/// Releases: 20.14.0+, 21.9.0+, and every release since 22.4.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct RESTHeader {
@@ -737,13 +760,14 @@ pub struct RESTHeader {
 impl RESTHeader {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RESTHeader";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_33;
 }
 
 /// REST over Websocket Query String Parameter
 ///
-/// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
+/// Releases: 20.14.0+, 21.9.0+, and every release since 22.4.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct RESTQueryStringParameter {
@@ -757,13 +781,14 @@ pub struct RESTQueryStringParameter {
 impl RESTQueryStringParameter {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RESTQueryStringParameter";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_33;
 }
 
 /// REST over Websocket Request.
 ///
-/// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
+/// Releases: 20.14.0+, 21.9.0+, and every release since 22.4.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct RESTRequest {
@@ -798,13 +823,14 @@ pub struct RESTRequest {
 impl RESTRequest {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RESTRequest";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_33;
 }
 
 /// A statistics of a RTP.
 ///
-/// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.27.0+, and every release since 16.4.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct RTPstat {
@@ -931,13 +957,14 @@ pub struct RTPstat {
 impl RTPstat {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RTPstat";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_15;
 }
 
 /// transfer destination requested by transferee
 ///
-/// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
+/// Releases: 20.13.0+, 21.8.0+, and every release since 22.3.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ReferTo {
@@ -960,13 +987,14 @@ pub struct ReferTo {
 impl ReferTo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ReferTo";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_32;
 }
 
 /// transfer destination requested by transferee
 ///
-/// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
+/// Releases: 20.13.0+, 21.8.0+, and every release since 22.3.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ReferredBy {
@@ -985,13 +1013,14 @@ pub struct ReferredBy {
 impl ReferredBy {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ReferredBy";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_32;
 }
 
 /// Information about the requested destination
 ///
-/// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
+/// Releases: 20.13.0+, 21.8.0+, and every release since 22.3.0.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct RequiredDestination {
@@ -1013,6 +1042,7 @@ pub struct RequiredDestination {
 impl RequiredDestination {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "RequiredDestination";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_32;
 }
@@ -1033,6 +1063,7 @@ pub struct SetId {
 impl SetId {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "SetId";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -1057,6 +1088,7 @@ pub struct Sound {
 impl Sound {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Sound";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -1077,6 +1109,7 @@ pub struct StatusInfo {
 impl StatusInfo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "StatusInfo";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -1097,6 +1130,7 @@ pub struct StoredRecording {
 impl StoredRecording {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "StoredRecording";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -1117,6 +1151,7 @@ pub struct SystemInfo {
 impl SystemInfo {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "SystemInfo";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -1144,6 +1179,7 @@ pub struct TextMessage {
 impl TextMessage {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "TextMessage";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_6;
 }
@@ -1164,6 +1200,7 @@ pub struct TextMessageVariable {
 impl TextMessageVariable {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "TextMessageVariable";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_7;
 }
@@ -1181,6 +1218,7 @@ pub struct Variable {
 impl Variable {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Variable";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_0;
 }
@@ -1198,6 +1236,7 @@ pub struct Variables {
 impl Variables {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Variables";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::generated::releases::AVAILABILITY_38;
 }
@@ -1221,6 +1260,7 @@ pub enum BridgeBridgeType {
 impl BridgeBridgeType {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["mixing", "holding"];
+
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -1673,6 +1713,7 @@ pub enum EndpointState {
 impl EndpointState {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["unknown", "offline", "online"];
+
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
         match self {

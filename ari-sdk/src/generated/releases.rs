@@ -525,7 +525,7 @@ pub const AVAILABILITY_10: Availability = crate::meta::Availability {
     ],
 };
 
-/// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.13.0+, and every release since 14.2.0.
 pub const AVAILABILITY_11: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -625,7 +625,7 @@ pub const AVAILABILITY_12: Availability = crate::meta::Availability {
     ],
 };
 
-/// Releases: 13.25.0+, 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.25.0+, and every release since 16.2.0.
 pub const AVAILABILITY_13: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -667,7 +667,7 @@ pub const AVAILABILITY_13: Availability = crate::meta::Availability {
     ],
 };
 
-/// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.26.0+, and every release since 16.3.0.
 pub const AVAILABILITY_14: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -709,7 +709,7 @@ pub const AVAILABILITY_14: Availability = crate::meta::Availability {
     ],
 };
 
-/// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.27.0+, and every release since 16.4.0.
 pub const AVAILABILITY_15: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -1081,7 +1081,7 @@ pub const AVAILABILITY_22: Availability = crate::meta::Availability {
     ],
 };
 
-/// Releases: 16.11.0+, 17.5.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 16.11.0+, and every release since 17.5.0.
 pub const AVAILABILITY_23: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -1119,7 +1119,7 @@ pub const AVAILABILITY_23: Availability = crate::meta::Availability {
     ],
 };
 
-/// Releases: 16.27.0+, 18.13.0+, 19.5.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 16.27.0+, 18.13.0+, and every release since 19.5.0.
 pub const AVAILABILITY_24: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -1153,7 +1153,7 @@ pub const AVAILABILITY_24: Availability = crate::meta::Availability {
     ],
 };
 
-/// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 16.6.0+, and every release since 17.1.0.
 pub const AVAILABILITY_25: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -1265,7 +1265,7 @@ pub const AVAILABILITY_28: Availability = crate::meta::Availability {
     ],
 };
 
-/// Releases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 18.20.0+, and every release since 20.5.0.
 pub const AVAILABILITY_29: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -1291,7 +1291,7 @@ pub const AVAILABILITY_29: Availability = crate::meta::Availability {
     ],
 };
 
-/// Releases: 18.21.0+, 20.6.0+, 21.1.0+, 22.0.0+, 23.0.0+.
+/// Releases: 18.21.0+, 20.6.0+, and every release since 21.1.0.
 pub const AVAILABILITY_30: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -1317,7 +1317,7 @@ pub const AVAILABILITY_30: Availability = crate::meta::Availability {
     ],
 };
 
-/// Releases: 18.25.0+, 20.10.0+, 21.5.0+, 22.0.0+, 23.0.0+.
+/// Releases: 18.25.0+, 20.10.0+, and every release since 21.5.0.
 pub const AVAILABILITY_31: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -1343,7 +1343,7 @@ pub const AVAILABILITY_31: Availability = crate::meta::Availability {
     ],
 };
 
-/// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
+/// Releases: 20.13.0+, 21.8.0+, and every release since 22.3.0.
 pub const AVAILABILITY_32: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -1365,7 +1365,7 @@ pub const AVAILABILITY_32: Availability = crate::meta::Availability {
     ],
 };
 
-/// Releases: 20.14.0+, 21.9.0+, 22.4.0+, 23.0.0+.
+/// Releases: 20.14.0+, 21.9.0+, and every release since 22.4.0.
 pub const AVAILABILITY_33: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -1387,7 +1387,7 @@ pub const AVAILABILITY_33: Availability = crate::meta::Availability {
     ],
 };
 
-/// Releases: 20.15.0+, 21.10.0+, 22.5.0+, 23.0.0+.
+/// Releases: 20.15.0+, 21.10.0+, and every release since 22.5.0.
 pub const AVAILABILITY_34: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {
@@ -1409,7 +1409,7 @@ pub const AVAILABILITY_34: Availability = crate::meta::Availability {
     ],
 };
 
-/// Releases: 20.16.0+, 21.11.0+, 22.6.0+, 23.0.0+.
+/// Releases: 20.16.0+, 21.11.0+, and every release since 22.6.0.
 pub const AVAILABILITY_35: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {

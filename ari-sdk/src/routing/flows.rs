@@ -55,8 +55,36 @@ impl Router {
         app: impl Into<String>,
         configure: impl FnOnce(OriginateWithId) -> OriginateWithId,
     ) -> Result<Call> {
-        let mut caller = self.new_channel();
-        configure(caller.handle.originate_with_id(endpoint).app(app)).await?;
+        let caller = self.new_channel();
+        let request = configure(caller.handle.originate_with_id(endpoint).app(app));
+        self.place_call(caller, request).await
+    }
+
+    /// The steps of [`originate_call`](Self::originate_call) for a channel you prepared
+    /// yourself, whose id you then know before the call is placed (to hang it up if you give
+    /// up waiting, say): sends `request`, which must originate `caller`'s channel
+    /// (`caller.handle.originate_with_id(..)`) into an application of this router's events
+    /// connection, and waits until the channel enters it.
+    ///
+    /// ```no_run
+    /// # async fn demo(router: ari_sdk::routing::Router) -> ari_sdk::Result<()> {
+    /// use std::time::Duration;
+    ///
+    /// let caller = router.new_channel();
+    /// let handle = caller.handle.clone();
+    /// let request = caller.handle.originate_with_id("PJSIP/alice").app("my-app");
+    /// match tokio::time::timeout(Duration::from_secs(20), router.place_call(caller, request)).await {
+    ///     Ok(call) => drop(call?),
+    ///     Err(_) => drop(handle.hangup_if_present().await?),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn place_call(
+        &self,
+        mut caller: super::Prepared<ChannelHandle>,
+        request: OriginateWithId,
+    ) -> Result<Call> {
+        request.await?;
         while let Some(event) = caller.events.next().await {
             match event {
                 Event::StasisStart(start) => {

@@ -737,8 +737,9 @@ impl Router {
     }
 
     /// Channels entering the application (`StasisStart`) that no subscription owns yet, each as
-    /// a [`Call`] whose event stream is subscribed before any later event is routed. Calling it
-    /// again replaces the previous stream, which then ends.
+    /// a [`Call`] whose event stream is subscribed before any later event is routed, and which
+    /// goes on to the channel's `ChannelDestroyed` ([`follow_calls`](Self::follow_calls)).
+    /// Calling it again replaces the previous stream, which then ends.
     pub fn incoming(&self) -> Incoming {
         let (tx, rx) = mpsc::unbounded_channel();
         *self

@@ -17,6 +17,7 @@ mod bridges;
 mod channel_ops;
 mod dial;
 mod endpoints;
+mod flows;
 mod hello;
 mod originate;
 mod playbacks;
@@ -78,6 +79,8 @@ scenarios! {
     endpoints::mailboxes,
     endpoints::sounds,
     endpoints::user_events,
+    flows::stasis_app,
+    flows::originate_and_helpers,
 }
 
 fn main() {

@@ -4,7 +4,7 @@
 
 /// An event that contains itself.
 ///
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Loop {
@@ -23,13 +23,14 @@ pub struct Loop {
 impl Loop {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Loop";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
 
 /// An event with keyword fields.
 ///
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Tick {
@@ -48,6 +49,7 @@ pub struct Tick {
 impl Tick {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Tick";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
@@ -62,12 +64,12 @@ impl Tick {
 pub enum Event {
     /// An event that contains itself.
     ///
-    /// Releases: every release since 1.0.0.
+    /// Releases: 1.0.0+.
     Loop(Box<Loop>),
 
     /// An event with keyword fields.
     ///
-    /// Releases: every release since 1.0.0.
+    /// Releases: 1.0.0+.
     Tick(Box<Tick>),
 
     /// An event type that no known release sends, kept whole.
@@ -86,12 +88,12 @@ pub enum Event {
 pub enum EventKind {
     /// An event that contains itself.
     ///
-    /// Releases: every release since 1.0.0.
+    /// Releases: 1.0.0+.
     Loop,
 
     /// An event with keyword fields.
     ///
-    /// Releases: every release since 1.0.0.
+    /// Releases: 1.0.0+.
     Tick,
 
     /// An event type that no known release sends.
@@ -101,6 +103,7 @@ pub enum EventKind {
 impl EventKind {
     /// Every known kind.
     pub const ALL: &'static [EventKind] = &[EventKind::Loop, EventKind::Tick];
+
     /// The `type` string on the wire (`"Unknown"` for unknown kinds).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -4,7 +4,7 @@
 
 /// Holds a recursive model without being part of its cycle.
 ///
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Holder {
@@ -15,13 +15,14 @@ pub struct Holder {
 impl Holder {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Holder";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
 
 /// Property names that are keywords, start with digits or hold other characters.
 ///
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Names {
@@ -91,13 +92,14 @@ pub struct Names {
 impl Names {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Names";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
 
 /// Contains itself directly (by value) and in a list.
 ///
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Node {
@@ -121,13 +123,14 @@ pub struct Node {
 impl Node {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Node";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
 
 /// Contains Pong, which contains Ping.
 ///
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Ping {
@@ -138,13 +141,14 @@ pub struct Ping {
 impl Ping {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Ping";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
 
 /// Contains Ping.
 ///
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Pong {
@@ -156,13 +160,14 @@ pub struct Pong {
 impl Pong {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Pong";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
 
 /// Contains itself only through a list: no box needed.
 ///
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Tree {
@@ -173,11 +178,12 @@ pub struct Tree {
 impl Tree {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Tree";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
 
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Tri1 {
@@ -188,11 +194,12 @@ pub struct Tri1 {
 impl Tri1 {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Tri1";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
 
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Tri2 {
@@ -203,11 +210,12 @@ pub struct Tri2 {
 impl Tri2 {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Tri2";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
 
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Tri3 {
@@ -219,13 +227,14 @@ pub struct Tri3 {
 impl Tri3 {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Tri3";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }
 
 /// A model named like a keyword in another case.
 ///
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Type {
@@ -237,6 +246,7 @@ pub struct Type {
 impl Type {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Type";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::adversarial_snapshot::releases::AVAILABILITY_0;
 }

@@ -3,7 +3,7 @@
 //! The releases the bindings know, and which of them ship each model, field and event.
 
 use crate::meta::{Availability, Release};
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 pub const AVAILABILITY_0: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {

@@ -19,6 +19,7 @@ pub struct MissingParams {
 impl MissingParams {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "MissingParams";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::fixture_snapshot::releases::AVAILABILITY_0;
 }
@@ -50,13 +51,14 @@ pub struct ThingMoved {
 impl ThingMoved {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ThingMoved";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::fixture_snapshot::releases::AVAILABILITY_0;
 }
 
 /// A thing was renamed (new in 2.0.0).
 ///
-/// Releases: every release since 2.0.0.
+/// Releases: 2.0.0+.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ThingRenamed {
@@ -80,6 +82,7 @@ pub struct ThingRenamed {
 impl ThingRenamed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ThingRenamed";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::fixture_snapshot::releases::AVAILABILITY_1;
 }
@@ -104,7 +107,7 @@ pub enum Event {
 
     /// A thing was renamed (new in 2.0.0).
     ///
-    /// Releases: every release since 2.0.0.
+    /// Releases: 2.0.0+.
     ThingRenamed(Box<ThingRenamed>),
 
     /// An event type that no known release sends, kept whole.
@@ -133,7 +136,7 @@ pub enum EventKind {
 
     /// A thing was renamed (new in 2.0.0).
     ///
-    /// Releases: every release since 2.0.0.
+    /// Releases: 2.0.0+.
     ThingRenamed,
 
     /// An event type that no known release sends.

@@ -32,6 +32,7 @@ pub struct Thing {
 impl Thing {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Thing";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: crate::meta::Availability = crate::fixture_snapshot::releases::AVAILABILITY_0;
 }
@@ -58,6 +59,7 @@ pub enum ThingState {
 impl ThingState {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["on", "off", "Unknown"];
+
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
         match self {

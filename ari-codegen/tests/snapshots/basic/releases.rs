@@ -17,7 +17,7 @@ pub const AVAILABILITY_0: Availability = crate::meta::Availability {
     ],
 };
 
-/// Releases: every release since 2.0.0.
+/// Releases: 2.0.0+.
 pub const AVAILABILITY_1: Availability = crate::meta::Availability {
     ranges: &[
         crate::meta::ReleaseRange {

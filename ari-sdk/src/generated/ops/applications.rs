@@ -112,7 +112,7 @@ impl Applications {
     /// - 400: Bad request.
     /// - 404: Application does not exist.
     ///
-    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.26.0+, and every release since 16.3.0.
     pub fn filter(&self, application_name: impl Into<String>) -> Filter {
         Filter {
             client: self.client.clone(),
@@ -136,9 +136,9 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `applications.list` request, made by [`Applications::list`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `applications.list` request, made by [`Applications::list`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct List {
     client: crate::Client,
 }
@@ -146,6 +146,7 @@ pub struct List {
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
+
     /// Sends the request.
     pub async fn send(
         self,
@@ -190,9 +191,9 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `applications.get` request, made by [`Applications::get`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `applications.get` request, made by [`Applications::get`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Get {
     client: crate::Client,
     application_name: String,
@@ -201,6 +202,7 @@ pub struct Get {
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Application> {
         let mut req = crate::Request::new(&GET);
@@ -262,9 +264,9 @@ pub static SUBSCRIBE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `applications.subscribe` request, made by [`Applications::subscribe`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `applications.subscribe` request, made by [`Applications::subscribe`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Subscribe {
     client: crate::Client,
     application_name: String,
@@ -274,6 +276,7 @@ pub struct Subscribe {
 impl Subscribe {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SUBSCRIBE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Application> {
         let mut req = crate::Request::new(&SUBSCRIBE);
@@ -348,9 +351,9 @@ pub static UNSUBSCRIBE: crate::meta::OperationInfo = crate::meta::OperationInfo 
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `applications.unsubscribe` request, made by [`Applications::unsubscribe`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `applications.unsubscribe` request, made by [`Applications::unsubscribe`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Unsubscribe {
     client: crate::Client,
     application_name: String,
@@ -360,6 +363,7 @@ pub struct Unsubscribe {
 impl Unsubscribe {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &UNSUBSCRIBE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Application> {
         let mut req = crate::Request::new(&UNSUBSCRIBE);
@@ -392,7 +396,7 @@ impl std::future::IntoFuture for Unsubscribe {
 
 /// `PUT /applications/{applicationName}/eventFilter`: Filter application events types.
 ///
-/// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.26.0+, and every release since 16.3.0.
 pub static FILTER: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "applications",
     nickname: "filter",
@@ -428,7 +432,7 @@ pub static FILTER: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `applications.filter` request, made by [`Applications::filter`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Filter {
     client: crate::Client,
     application_name: String,
@@ -438,6 +442,7 @@ pub struct Filter {
 impl Filter {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &FILTER;
+
     /// Specify which event types to allow/disallow
     pub fn filter(mut self, filter: impl Into<serde_json::Value>) -> Self {
         self.filter = Some(filter.into());

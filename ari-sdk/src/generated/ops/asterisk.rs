@@ -114,7 +114,7 @@ impl Asterisk {
     ///
     /// `GET /asterisk/ping`
     ///
-    /// Releases: 13.25.0+, 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.25.0+, and every release since 16.2.0.
     pub fn ping(&self) -> Ping {
         Ping {
             client: self.client.clone(),
@@ -355,9 +355,9 @@ pub static GET_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_18,
 };
 
-/// A `asterisk.getObject` request, made by [`Asterisk::get_object`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `asterisk.getObject` request, made by [`Asterisk::get_object`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct GetObject {
     client: crate::Client,
     config_class: String,
@@ -368,6 +368,7 @@ pub struct GetObject {
 impl GetObject {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_OBJECT;
+
     /// Sends the request.
     pub async fn send(
         self,
@@ -455,7 +456,7 @@ pub static UPDATE_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInf
 
 /// A `asterisk.updateObject` request, made by [`Asterisk::update_object`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct UpdateObject {
     client: crate::Client,
     config_class: String,
@@ -467,6 +468,7 @@ pub struct UpdateObject {
 impl UpdateObject {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &UPDATE_OBJECT;
+
     /// The body object should have a value that is a list of ConfigTuples, which provide the fields to update. Ex. \[ { "attribute": "directmedia", "value": "false" } \]
     pub fn fields(
         mut self,
@@ -562,9 +564,9 @@ pub static DELETE_OBJECT: crate::meta::OperationInfo = crate::meta::OperationInf
     availability: crate::generated::releases::AVAILABILITY_18,
 };
 
-/// A `asterisk.deleteObject` request, made by [`Asterisk::delete_object`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `asterisk.deleteObject` request, made by [`Asterisk::delete_object`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct DeleteObject {
     client: crate::Client,
     config_class: String,
@@ -575,6 +577,7 @@ pub struct DeleteObject {
 impl DeleteObject {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &DELETE_OBJECT;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&DELETE_OBJECT);
@@ -629,7 +632,7 @@ pub static GET_INFO: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `asterisk.getInfo` request, made by [`Asterisk::get_info`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct GetInfo {
     client: crate::Client,
     only: Option<Vec<GetInfoOnly>>,
@@ -638,6 +641,7 @@ pub struct GetInfo {
 impl GetInfo {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_INFO;
+
     /// Filter information returned
     pub fn only(
         mut self,
@@ -682,7 +686,7 @@ impl std::future::IntoFuture for GetInfo {
 
 /// `GET /asterisk/ping`: Response pong message.
 ///
-/// Releases: 13.25.0+, 16.2.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.25.0+, and every release since 16.2.0.
 pub static PING: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "asterisk",
     nickname: "ping",
@@ -694,9 +698,9 @@ pub static PING: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_13,
 };
 
-/// A `asterisk.ping` request, made by [`Asterisk::ping`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `asterisk.ping` request, made by [`Asterisk::ping`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Ping {
     client: crate::Client,
 }
@@ -704,6 +708,7 @@ pub struct Ping {
 impl Ping {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &PING;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::AsteriskPing> {
         let req = crate::Request::new(&PING);
@@ -734,9 +739,9 @@ pub static LIST_MODULES: crate::meta::OperationInfo = crate::meta::OperationInfo
     availability: crate::generated::releases::AVAILABILITY_18,
 };
 
-/// A `asterisk.listModules` request, made by [`Asterisk::list_modules`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `asterisk.listModules` request, made by [`Asterisk::list_modules`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct ListModules {
     client: crate::Client,
 }
@@ -744,6 +749,7 @@ pub struct ListModules {
 impl ListModules {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST_MODULES;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<Vec<crate::generated::models::Module>> {
         let req = crate::Request::new(&LIST_MODULES);
@@ -790,9 +796,9 @@ pub static GET_MODULE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_18,
 };
 
-/// A `asterisk.getModule` request, made by [`Asterisk::get_module`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `asterisk.getModule` request, made by [`Asterisk::get_module`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct GetModule {
     client: crate::Client,
     module_name: String,
@@ -801,6 +807,7 @@ pub struct GetModule {
 impl GetModule {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_MODULE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Module> {
         let mut req = crate::Request::new(&GET_MODULE);
@@ -848,9 +855,9 @@ pub static LOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInfo 
     availability: crate::generated::releases::AVAILABILITY_18,
 };
 
-/// A `asterisk.loadModule` request, made by [`Asterisk::load_module`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `asterisk.loadModule` request, made by [`Asterisk::load_module`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct LoadModule {
     client: crate::Client,
     module_name: String,
@@ -859,6 +866,7 @@ pub struct LoadModule {
 impl LoadModule {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LOAD_MODULE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&LOAD_MODULE);
@@ -910,9 +918,9 @@ pub static UNLOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInf
     availability: crate::generated::releases::AVAILABILITY_18,
 };
 
-/// A `asterisk.unloadModule` request, made by [`Asterisk::unload_module`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `asterisk.unloadModule` request, made by [`Asterisk::unload_module`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct UnloadModule {
     client: crate::Client,
     module_name: String,
@@ -921,6 +929,7 @@ pub struct UnloadModule {
 impl UnloadModule {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &UNLOAD_MODULE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&UNLOAD_MODULE);
@@ -972,9 +981,9 @@ pub static RELOAD_MODULE: crate::meta::OperationInfo = crate::meta::OperationInf
     availability: crate::generated::releases::AVAILABILITY_18,
 };
 
-/// A `asterisk.reloadModule` request, made by [`Asterisk::reload_module`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `asterisk.reloadModule` request, made by [`Asterisk::reload_module`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct ReloadModule {
     client: crate::Client,
     module_name: String,
@@ -983,6 +992,7 @@ pub struct ReloadModule {
 impl ReloadModule {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &RELOAD_MODULE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&RELOAD_MODULE);
@@ -1018,9 +1028,9 @@ pub static LIST_LOG_CHANNELS: crate::meta::OperationInfo = crate::meta::Operatio
     availability: crate::generated::releases::AVAILABILITY_19,
 };
 
-/// A `asterisk.listLogChannels` request, made by [`Asterisk::list_log_channels`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `asterisk.listLogChannels` request, made by [`Asterisk::list_log_channels`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct ListLogChannels {
     client: crate::Client,
 }
@@ -1028,6 +1038,7 @@ pub struct ListLogChannels {
 impl ListLogChannels {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST_LOG_CHANNELS;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<Vec<crate::generated::models::LogChannel>> {
         let req = crate::Request::new(&LIST_LOG_CHANNELS);
@@ -1080,9 +1091,9 @@ pub static ADD_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_19,
 };
 
-/// A `asterisk.addLog` request, made by [`Asterisk::add_log`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `asterisk.addLog` request, made by [`Asterisk::add_log`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct AddLog {
     client: crate::Client,
     log_channel_name: String,
@@ -1092,6 +1103,7 @@ pub struct AddLog {
 impl AddLog {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &ADD_LOG;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&ADD_LOG);
@@ -1143,9 +1155,9 @@ pub static DELETE_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_19,
 };
 
-/// A `asterisk.deleteLog` request, made by [`Asterisk::delete_log`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `asterisk.deleteLog` request, made by [`Asterisk::delete_log`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct DeleteLog {
     client: crate::Client,
     log_channel_name: String,
@@ -1154,6 +1166,7 @@ pub struct DeleteLog {
 impl DeleteLog {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &DELETE_LOG;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&DELETE_LOG);
@@ -1201,9 +1214,9 @@ pub static ROTATE_LOG: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_19,
 };
 
-/// A `asterisk.rotateLog` request, made by [`Asterisk::rotate_log`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `asterisk.rotateLog` request, made by [`Asterisk::rotate_log`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct RotateLog {
     client: crate::Client,
     log_channel_name: String,
@@ -1212,6 +1225,7 @@ pub struct RotateLog {
 impl RotateLog {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &ROTATE_LOG;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&ROTATE_LOG);
@@ -1259,9 +1273,9 @@ pub static GET_GLOBAL_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `asterisk.getGlobalVar` request, made by [`Asterisk::get_global_var`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `asterisk.getGlobalVar` request, made by [`Asterisk::get_global_var`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct GetGlobalVar {
     client: crate::Client,
     variable: String,
@@ -1270,6 +1284,7 @@ pub struct GetGlobalVar {
 impl GetGlobalVar {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_GLOBAL_VAR;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Variable> {
         let mut req = crate::Request::new(&GET_GLOBAL_VAR);
@@ -1324,7 +1339,7 @@ pub static SET_GLOBAL_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
 
 /// A `asterisk.setGlobalVar` request, made by [`Asterisk::set_global_var`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct SetGlobalVar {
     client: crate::Client,
     variable: String,
@@ -1334,6 +1349,7 @@ pub struct SetGlobalVar {
 impl SetGlobalVar {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SET_GLOBAL_VAR;
+
     /// The value to set the variable to
     pub fn value(mut self, value: impl Into<String>) -> Self {
         self.value = Some(value.into());
@@ -1388,6 +1404,7 @@ pub enum GetInfoOnly {
 impl GetInfoOnly {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["build", "system", "config", "status"];
+
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
         match self {

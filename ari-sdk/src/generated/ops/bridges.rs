@@ -282,7 +282,7 @@ impl Bridges {
     /// - 409: Channel not in Stasis application
     /// - 422: Channel not in this Bridge
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     pub fn set_video_source(
         &self,
         bridge_id: impl Into<String>,
@@ -305,7 +305,7 @@ impl Bridges {
     /// Errors the spec documents:
     /// - 404: Bridge not found
     ///
-    /// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.13.0+, and every release since 14.2.0.
     pub fn clear_video_source(&self, bridge_id: impl Into<String>) -> ClearVideoSource {
         ClearVideoSource {
             client: self.client.clone(),
@@ -497,9 +497,9 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `bridges.list` request, made by [`Bridges::list`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `bridges.list` request, made by [`Bridges::list`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct List {
     client: crate::Client,
 }
@@ -507,6 +507,7 @@ pub struct List {
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<Vec<crate::generated::models::Bridge>> {
         let req = crate::Request::new(&LIST);
@@ -569,7 +570,7 @@ pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `bridges.create` request, made by [`Bridges::create`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Create {
     client: crate::Client,
     r#type: Option<String>,
@@ -581,6 +582,7 @@ pub struct Create {
 impl Create {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CREATE;
+
     /// Comma separated list of bridge type attributes (mixing, holding, dtmf_events, proxy_media, video_sfu, video_single, sdp_label).
     pub fn r#type(mut self, r#type: impl Into<String>) -> Self {
         self.r#type = Some(r#type.into());
@@ -694,7 +696,7 @@ pub static CREATE_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationIn
 
 /// A `bridges.createWithId` request, made by [`Bridges::create_with_id`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct CreateWithId {
     client: crate::Client,
     r#type: Option<String>,
@@ -706,6 +708,7 @@ pub struct CreateWithId {
 impl CreateWithId {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CREATE_WITH_ID;
+
     /// Comma separated list of bridge type attributes (mixing, holding, dtmf_events, proxy_media, video_sfu, video_single, sdp_label) to set.
     pub fn r#type(mut self, r#type: impl Into<String>) -> Self {
         self.r#type = Some(r#type.into());
@@ -793,9 +796,9 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `bridges.get` request, made by [`Bridges::get`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `bridges.get` request, made by [`Bridges::get`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Get {
     client: crate::Client,
     bridge_id: String,
@@ -804,6 +807,7 @@ pub struct Get {
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Bridge> {
         let mut req = crate::Request::new(&GET);
@@ -851,9 +855,9 @@ pub static DESTROY: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `bridges.destroy` request, made by [`Bridges::destroy`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `bridges.destroy` request, made by [`Bridges::destroy`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Destroy {
     client: crate::Client,
     bridge_id: String,
@@ -862,6 +866,7 @@ pub struct Destroy {
 impl Destroy {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &DESTROY;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&DESTROY);
@@ -923,9 +928,9 @@ pub static GET_BRIDGE_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
     availability: crate::generated::releases::AVAILABILITY_38,
 };
 
-/// A `bridges.getBridgeVar` request, made by [`Bridges::get_bridge_var`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `bridges.getBridgeVar` request, made by [`Bridges::get_bridge_var`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct GetBridgeVar {
     client: crate::Client,
     bridge_id: String,
@@ -935,6 +940,7 @@ pub struct GetBridgeVar {
 impl GetBridgeVar {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_BRIDGE_VAR;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Variable> {
         let mut req = crate::Request::new(&GET_BRIDGE_VAR);
@@ -1014,7 +1020,7 @@ pub static SET_BRIDGE_VAR: crate::meta::OperationInfo = crate::meta::OperationIn
 
 /// A `bridges.setBridgeVar` request, made by [`Bridges::set_bridge_var`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct SetBridgeVar {
     client: crate::Client,
     bridge_id: String,
@@ -1026,6 +1032,7 @@ pub struct SetBridgeVar {
 impl SetBridgeVar {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SET_BRIDGE_VAR;
+
     /// The value to set the variable to
     pub fn value(mut self, value: impl Into<String>) -> Self {
         self.value = Some(value.into());
@@ -1114,9 +1121,9 @@ pub static GET_BRIDGE_VARS: crate::meta::OperationInfo = crate::meta::OperationI
     availability: crate::generated::releases::AVAILABILITY_38,
 };
 
-/// A `bridges.getBridgeVars` request, made by [`Bridges::get_bridge_vars`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `bridges.getBridgeVars` request, made by [`Bridges::get_bridge_vars`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct GetBridgeVars {
     client: crate::Client,
     bridge_id: String,
@@ -1126,6 +1133,7 @@ pub struct GetBridgeVars {
 impl GetBridgeVars {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_BRIDGE_VARS;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Variables> {
         let mut req = crate::Request::new(&GET_BRIDGE_VARS);
@@ -1196,9 +1204,9 @@ pub static SET_BRIDGE_VARS: crate::meta::OperationInfo = crate::meta::OperationI
     availability: crate::generated::releases::AVAILABILITY_38,
 };
 
-/// A `bridges.setBridgeVars` request, made by [`Bridges::set_bridge_vars`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `bridges.setBridgeVars` request, made by [`Bridges::set_bridge_vars`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct SetBridgeVars {
     client: crate::Client,
     bridge_id: String,
@@ -1208,6 +1216,7 @@ pub struct SetBridgeVars {
 impl SetBridgeVars {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SET_BRIDGE_VARS;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&SET_BRIDGE_VARS);
@@ -1309,7 +1318,7 @@ pub static ADD_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInfo 
 
 /// A `bridges.addChannel` request, made by [`Bridges::add_channel`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct AddChannel {
     client: crate::Client,
     bridge_id: String,
@@ -1323,6 +1332,7 @@ pub struct AddChannel {
 impl AddChannel {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &ADD_CHANNEL;
+
     /// Channel's role in the bridge
     pub fn role(mut self, role: impl Into<String>) -> Self {
         self.role = Some(role.into());
@@ -1454,9 +1464,9 @@ pub static REMOVE_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationIn
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `bridges.removeChannel` request, made by [`Bridges::remove_channel`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `bridges.removeChannel` request, made by [`Bridges::remove_channel`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct RemoveChannel {
     client: crate::Client,
     bridge_id: String,
@@ -1466,6 +1476,7 @@ pub struct RemoveChannel {
 impl RemoveChannel {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &REMOVE_CHANNEL;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&REMOVE_CHANNEL);
@@ -1498,7 +1509,7 @@ impl std::future::IntoFuture for RemoveChannel {
 
 /// `POST /bridges/{bridgeId}/videoSource/{channelId}`: Set a channel as the video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants.
 ///
-/// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.13.0+, and every release since 14.2.0.
 pub static SET_VIDEO_SOURCE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "setVideoSource",
@@ -1536,9 +1547,9 @@ pub static SET_VIDEO_SOURCE: crate::meta::OperationInfo = crate::meta::Operation
     availability: crate::generated::releases::AVAILABILITY_11,
 };
 
-/// A `bridges.setVideoSource` request, made by [`Bridges::set_video_source`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `bridges.setVideoSource` request, made by [`Bridges::set_video_source`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct SetVideoSource {
     client: crate::Client,
     bridge_id: String,
@@ -1548,6 +1559,7 @@ pub struct SetVideoSource {
 impl SetVideoSource {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SET_VIDEO_SOURCE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&SET_VIDEO_SOURCE);
@@ -1576,7 +1588,7 @@ impl std::future::IntoFuture for SetVideoSource {
 
 /// `DELETE /bridges/{bridgeId}/videoSource`: Removes any explicit video source in a multi-party mixing bridge. This operation has no effect on bridges with two or fewer participants. When no explicit video source is set, talk detection will be used to determine the active video stream.
 ///
-/// Releases: 13.13.0+, 14.2.0+, 15.0.0+, 16.0.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.13.0+, and every release since 14.2.0.
 pub static CLEAR_VIDEO_SOURCE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "bridges",
     nickname: "clearVideoSource",
@@ -1600,9 +1612,9 @@ pub static CLEAR_VIDEO_SOURCE: crate::meta::OperationInfo = crate::meta::Operati
     availability: crate::generated::releases::AVAILABILITY_11,
 };
 
-/// A `bridges.clearVideoSource` request, made by [`Bridges::clear_video_source`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `bridges.clearVideoSource` request, made by [`Bridges::clear_video_source`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct ClearVideoSource {
     client: crate::Client,
     bridge_id: String,
@@ -1611,6 +1623,7 @@ pub struct ClearVideoSource {
 impl ClearVideoSource {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CLEAR_VIDEO_SOURCE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&CLEAR_VIDEO_SOURCE);
@@ -1670,7 +1683,7 @@ pub static START_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `bridges.startMoh` request, made by [`Bridges::start_moh`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct StartMoh {
     client: crate::Client,
     bridge_id: String,
@@ -1680,6 +1693,7 @@ pub struct StartMoh {
 impl StartMoh {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &START_MOH;
+
     /// Channel's id
     pub fn moh_class(mut self, moh_class: impl Into<String>) -> Self {
         self.moh_class = Some(moh_class.into());
@@ -1740,9 +1754,9 @@ pub static STOP_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `bridges.stopMoh` request, made by [`Bridges::stop_moh`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `bridges.stopMoh` request, made by [`Bridges::stop_moh`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct StopMoh {
     client: crate::Client,
     bridge_id: String,
@@ -1751,6 +1765,7 @@ pub struct StopMoh {
 impl StopMoh {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &STOP_MOH;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&STOP_MOH);
@@ -1844,7 +1859,7 @@ pub static PLAY: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `bridges.play` request, made by [`Bridges::play`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Play {
     client: crate::Client,
     bridge_id: String,
@@ -1859,6 +1874,7 @@ pub struct Play {
 impl Play {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &PLAY;
+
     /// Format of the 'Anouncer' channel attached to the bridge. Defaults to the format of the channel in the bridge with the highest sampe rate.
     ///
     /// Releases: 20.17.0+, 22.7.0+, 23.1.0+.
@@ -2036,7 +2052,7 @@ pub static PLAY_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo
 
 /// A `bridges.playWithId` request, made by [`Bridges::play_with_id`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct PlayWithId {
     client: crate::Client,
     bridge_id: String,
@@ -2051,6 +2067,7 @@ pub struct PlayWithId {
 impl PlayWithId {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &PLAY_WITH_ID;
+
     /// Format of the 'Anouncer' channel attached to the bridge. Defaults to the format of the channel in the bridge with the highest sampe rate.
     ///
     /// Releases: 20.17.0+, 22.7.0+, 23.1.0+.
@@ -2238,7 +2255,7 @@ pub static RECORD: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `bridges.record` request, made by [`Bridges::record`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Record {
     client: crate::Client,
     bridge_id: String,
@@ -2255,6 +2272,7 @@ pub struct Record {
 impl Record {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &RECORD;
+
     /// Format of the 'Recorder' channel attached to the bridge. Defaults to the same format as the 'format' parameter.
     ///
     /// Releases: 20.17.0+, 22.7.0+, 23.1.0+.
@@ -2425,7 +2443,7 @@ pub static CREATE_OR_UPDATE_WITH_ID: crate::meta::OperationInfo = crate::meta::O
 
 /// A `bridges.create_or_update_with_id` request, made by [`Bridges::create_or_update_with_id`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct CreateOrUpdateWithId {
     client: crate::Client,
     r#type: Option<String>,
@@ -2436,6 +2454,7 @@ pub struct CreateOrUpdateWithId {
 impl CreateOrUpdateWithId {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CREATE_OR_UPDATE_WITH_ID;
+
     /// Comma separated list of bridge type attributes (mixing, holding, dtmf_events, proxy_media) to set.
     pub fn r#type(mut self, r#type: impl Into<String>) -> Self {
         self.r#type = Some(r#type.into());
@@ -2497,6 +2516,7 @@ pub enum RecordIfExists {
 impl RecordIfExists {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["fail", "overwrite", "append"];
+
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -2585,6 +2605,7 @@ pub enum RecordTerminateOn {
 impl RecordTerminateOn {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["none", "any", "*", "#"];
+
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
         match self {

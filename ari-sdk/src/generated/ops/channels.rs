@@ -201,7 +201,7 @@ impl Channels {
     /// - 404: Channel not found
     /// - 409: Channel not in a Stasis application
     ///
-    /// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.26.0+, and every release since 16.3.0.
     pub fn r#move(&self, channel_id: impl Into<String>, app: impl Into<String>) -> Move {
         Move {
             client: self.client.clone(),
@@ -311,7 +311,7 @@ impl Channels {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 20.16.0+, 21.11.0+, 22.6.0+, 23.0.0+.
+    /// Releases: 20.16.0+, 21.11.0+, and every release since 22.6.0.
     pub fn progress(&self, channel_id: impl Into<String>) -> Progress {
         Progress {
             client: self.client.clone(),
@@ -816,7 +816,7 @@ impl Channels {
     /// Errors the spec documents:
     /// - 404: Channel cannot be found.
     ///
-    /// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 13.27.0+, and every release since 16.4.0.
     pub fn rtpstatistics(&self, channel_id: impl Into<String>) -> Rtpstatistics {
         Rtpstatistics {
             client: self.client.clone(),
@@ -838,7 +838,7 @@ impl Channels {
     /// - 400: Invalid parameters
     /// - 409: Channel is not in a Stasis application; Channel is already bridged
     ///
-    /// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 16.6.0+, and every release since 17.1.0.
     pub fn external_media(
         &self,
         app: impl Into<String>,
@@ -874,7 +874,7 @@ impl Channels {
     /// - 409: Channel not in a Stasis application
     /// - 412: Channel in invalid state
     ///
-    /// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
+    /// Releases: 20.13.0+, 21.8.0+, and every release since 22.3.0.
     pub fn transfer_progress(
         &self,
         channel_id: impl Into<String>,
@@ -902,9 +902,9 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `channels.list` request, made by [`Channels::list`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `channels.list` request, made by [`Channels::list`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct List {
     client: crate::Client,
 }
@@ -912,6 +912,7 @@ pub struct List {
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<Vec<crate::generated::models::Channel>> {
         let req = crate::Request::new(&LIST);
@@ -1038,7 +1039,7 @@ pub static ORIGINATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `channels.originate` request, made by [`Channels::originate`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Originate {
     client: crate::Client,
     endpoint: String,
@@ -1060,6 +1061,7 @@ pub struct Originate {
 impl Originate {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &ORIGINATE;
+
     /// The extension to dial after the endpoint answers. Mutually exclusive with 'app'.
     pub fn extension(mut self, extension: impl Into<String>) -> Self {
         self.extension = Some(extension.into());
@@ -1292,7 +1294,7 @@ pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `channels.create` request, made by [`Channels::create`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Create {
     client: crate::Client,
     endpoint: String,
@@ -1308,6 +1310,7 @@ pub struct Create {
 impl Create {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CREATE;
+
     /// The application arguments to pass to the Stasis application provided by 'app'. Mutually exclusive with 'context', 'extension', 'priority', and 'label'.
     pub fn app_args(mut self, app_args: impl Into<String>) -> Self {
         self.app_args = Some(app_args.into());
@@ -1340,7 +1343,7 @@ impl Create {
 
     /// The "variables" key in the body object holds variable key/value pairs to set on the channel on creation. Each variable value may be either a string or an object containing "value" (string) and optional "report_events" (boolean) to include updates for that variable in channel events (defaults to false). Other keys in the body object are interpreted as query parameters. Ex. { "endpoint": "SIP/Alice", "variables": { "CALLERID(name)": "Alice", "Call_State": { "value": "WaitingForAgent", "report_events": true } } }
     ///
-    /// Releases: 16.11.0+, 17.5.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 16.11.0+, and every release since 17.5.0.
     pub fn variables(
         mut self,
         variables: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
@@ -1425,9 +1428,9 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `channels.get` request, made by [`Channels::get`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `channels.get` request, made by [`Channels::get`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Get {
     client: crate::Client,
     channel_id: String,
@@ -1436,6 +1439,7 @@ pub struct Get {
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Channel> {
         let mut req = crate::Request::new(&GET);
@@ -1567,7 +1571,7 @@ pub static ORIGINATE_WITH_ID: crate::meta::OperationInfo = crate::meta::Operatio
 
 /// A `channels.originateWithId` request, made by [`Channels::originate_with_id`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct OriginateWithId {
     client: crate::Client,
     channel_id: String,
@@ -1589,6 +1593,7 @@ pub struct OriginateWithId {
 impl OriginateWithId {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &ORIGINATE_WITH_ID;
+
     /// The extension to dial after the endpoint answers. Mutually exclusive with 'app'.
     pub fn extension(mut self, extension: impl Into<String>) -> Self {
         self.extension = Some(extension.into());
@@ -1785,7 +1790,7 @@ pub static HANGUP: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `channels.hangup` request, made by [`Channels::hangup`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Hangup {
     client: crate::Client,
     channel_id: String,
@@ -1796,6 +1801,7 @@ pub struct Hangup {
 impl Hangup {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &HANGUP;
+
     /// The reason code for hanging up the channel for detail use. Mutually exclusive with 'reason'. See detail hangup codes at here. https://docs.asterisk.org/Configuration/Miscellaneous/Hangup-Cause-Mappings/
     ///
     /// Releases: every release since 17.0.0.
@@ -1906,7 +1912,7 @@ pub static CONTINUE_IN_DIALPLAN: crate::meta::OperationInfo = crate::meta::Opera
 
 /// A `channels.continueInDialplan` request, made by [`Channels::continue_in_dialplan`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct ContinueInDialplan {
     client: crate::Client,
     channel_id: String,
@@ -1919,6 +1925,7 @@ pub struct ContinueInDialplan {
 impl ContinueInDialplan {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CONTINUE_IN_DIALPLAN;
+
     /// The context to continue to.
     pub fn context(mut self, context: impl Into<String>) -> Self {
         self.context = Some(context.into());
@@ -1980,7 +1987,7 @@ impl std::future::IntoFuture for ContinueInDialplan {
 
 /// `POST /channels/{channelId}/move`: Move the channel from one Stasis application to another.
 ///
-/// Releases: 13.26.0+, 16.3.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.26.0+, and every release since 16.3.0.
 pub static MOVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "move",
@@ -2022,7 +2029,7 @@ pub static MOVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `channels.move` request, made by [`Channels::move`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Move {
     client: crate::Client,
     channel_id: String,
@@ -2033,6 +2040,7 @@ pub struct Move {
 impl Move {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &MOVE;
+
     /// The application arguments to pass to the Stasis application provided by 'app'.
     pub fn app_args(mut self, app_args: impl Into<String>) -> Self {
         self.app_args = Some(app_args.into());
@@ -2115,9 +2123,9 @@ pub static REDIRECT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_16,
 };
 
-/// A `channels.redirect` request, made by [`Channels::redirect`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `channels.redirect` request, made by [`Channels::redirect`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Redirect {
     client: crate::Client,
     channel_id: String,
@@ -2127,6 +2135,7 @@ pub struct Redirect {
 impl Redirect {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &REDIRECT;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&REDIRECT);
@@ -2186,9 +2195,9 @@ pub static ANSWER: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `channels.answer` request, made by [`Channels::answer`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `channels.answer` request, made by [`Channels::answer`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Answer {
     client: crate::Client,
     channel_id: String,
@@ -2197,6 +2206,7 @@ pub struct Answer {
 impl Answer {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &ANSWER;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&ANSWER);
@@ -2252,9 +2262,9 @@ pub static RING: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `channels.ring` request, made by [`Channels::ring`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `channels.ring` request, made by [`Channels::ring`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Ring {
     client: crate::Client,
     channel_id: String,
@@ -2263,6 +2273,7 @@ pub struct Ring {
 impl Ring {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &RING;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&RING);
@@ -2318,9 +2329,9 @@ pub static RING_STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `channels.ringStop` request, made by [`Channels::ring_stop`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `channels.ringStop` request, made by [`Channels::ring_stop`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct RingStop {
     client: crate::Client,
     channel_id: String,
@@ -2329,6 +2340,7 @@ pub struct RingStop {
 impl RingStop {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &RING_STOP;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&RING_STOP);
@@ -2352,7 +2364,7 @@ impl std::future::IntoFuture for RingStop {
 
 /// `POST /channels/{channelId}/progress`: Indicate progress on a channel.
 ///
-/// Releases: 20.16.0+, 21.11.0+, 22.6.0+, 23.0.0+.
+/// Releases: 20.16.0+, 21.11.0+, and every release since 22.6.0.
 pub static PROGRESS: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "progress",
@@ -2384,9 +2396,9 @@ pub static PROGRESS: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_35,
 };
 
-/// A `channels.progress` request, made by [`Channels::progress`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `channels.progress` request, made by [`Channels::progress`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Progress {
     client: crate::Client,
     channel_id: String,
@@ -2395,6 +2407,7 @@ pub struct Progress {
 impl Progress {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &PROGRESS;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&PROGRESS);
@@ -2486,7 +2499,7 @@ pub static SEND_DTMF: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `channels.sendDTMF` request, made by [`Channels::send_dtmf`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct SendDtmf {
     client: crate::Client,
     channel_id: String,
@@ -2500,6 +2513,7 @@ pub struct SendDtmf {
 impl SendDtmf {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SEND_DTMF;
+
     /// DTMF To send.
     pub fn dtmf(mut self, dtmf: impl Into<String>) -> Self {
         self.dtmf = Some(dtmf.into());
@@ -2616,7 +2630,7 @@ pub static MUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `channels.mute` request, made by [`Channels::mute`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Mute {
     client: crate::Client,
     channel_id: String,
@@ -2626,6 +2640,7 @@ pub struct Mute {
 impl Mute {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &MUTE;
+
     /// Direction in which to mute audio
     ///
     /// Server default: `both`.
@@ -2709,7 +2724,7 @@ pub static UNMUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `channels.unmute` request, made by [`Channels::unmute`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Unmute {
     client: crate::Client,
     channel_id: String,
@@ -2719,6 +2734,7 @@ pub struct Unmute {
 impl Unmute {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &UNMUTE;
+
     /// Direction in which to unmute audio
     ///
     /// Server default: `both`.
@@ -2794,9 +2810,9 @@ pub static HOLD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `channels.hold` request, made by [`Channels::hold`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `channels.hold` request, made by [`Channels::hold`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Hold {
     client: crate::Client,
     channel_id: String,
@@ -2805,6 +2821,7 @@ pub struct Hold {
 impl Hold {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &HOLD;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&HOLD);
@@ -2860,9 +2877,9 @@ pub static UNHOLD: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `channels.unhold` request, made by [`Channels::unhold`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `channels.unhold` request, made by [`Channels::unhold`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Unhold {
     client: crate::Client,
     channel_id: String,
@@ -2871,6 +2888,7 @@ pub struct Unhold {
 impl Unhold {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &UNHOLD;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&UNHOLD);
@@ -2934,7 +2952,7 @@ pub static START_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `channels.startMoh` request, made by [`Channels::start_moh`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct StartMoh {
     client: crate::Client,
     channel_id: String,
@@ -2944,6 +2962,7 @@ pub struct StartMoh {
 impl StartMoh {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &START_MOH;
+
     /// Music on hold class to use
     pub fn moh_class(mut self, moh_class: impl Into<String>) -> Self {
         self.moh_class = Some(moh_class.into());
@@ -3008,9 +3027,9 @@ pub static STOP_MOH: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `channels.stopMoh` request, made by [`Channels::stop_moh`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `channels.stopMoh` request, made by [`Channels::stop_moh`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct StopMoh {
     client: crate::Client,
     channel_id: String,
@@ -3019,6 +3038,7 @@ pub struct StopMoh {
 impl StopMoh {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &STOP_MOH;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&STOP_MOH);
@@ -3074,9 +3094,9 @@ pub static START_SILENCE: crate::meta::OperationInfo = crate::meta::OperationInf
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `channels.startSilence` request, made by [`Channels::start_silence`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `channels.startSilence` request, made by [`Channels::start_silence`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct StartSilence {
     client: crate::Client,
     channel_id: String,
@@ -3085,6 +3105,7 @@ pub struct StartSilence {
 impl StartSilence {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &START_SILENCE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&START_SILENCE);
@@ -3140,9 +3161,9 @@ pub static STOP_SILENCE: crate::meta::OperationInfo = crate::meta::OperationInfo
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `channels.stopSilence` request, made by [`Channels::stop_silence`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `channels.stopSilence` request, made by [`Channels::stop_silence`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct StopSilence {
     client: crate::Client,
     channel_id: String,
@@ -3151,6 +3172,7 @@ pub struct StopSilence {
 impl StopSilence {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &STOP_SILENCE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&STOP_SILENCE);
@@ -3238,7 +3260,7 @@ pub static PLAY: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `channels.play` request, made by [`Channels::play`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Play {
     client: crate::Client,
     channel_id: String,
@@ -3252,6 +3274,7 @@ pub struct Play {
 impl Play {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &PLAY;
+
     /// For sounds, selects language for sound.
     pub fn lang(mut self, lang: impl Into<String>) -> Self {
         self.lang = Some(lang.into());
@@ -3388,7 +3411,7 @@ pub static PLAY_WITH_ID: crate::meta::OperationInfo = crate::meta::OperationInfo
 
 /// A `channels.playWithId` request, made by [`Channels::play_with_id`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct PlayWithId {
     client: crate::Client,
     channel_id: String,
@@ -3402,6 +3425,7 @@ pub struct PlayWithId {
 impl PlayWithId {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &PLAY_WITH_ID;
+
     /// For sounds, selects language for sound.
     pub fn lang(mut self, lang: impl Into<String>) -> Self {
         self.lang = Some(lang.into());
@@ -3548,7 +3572,7 @@ pub static RECORD: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `channels.record` request, made by [`Channels::record`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Record {
     client: crate::Client,
     channel_id: String,
@@ -3564,6 +3588,7 @@ pub struct Record {
 impl Record {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &RECORD;
+
     /// Maximum duration of the recording, in seconds. 0 for no limit
     ///
     /// Server default: `0`.
@@ -3728,9 +3753,9 @@ pub static GET_CHANNEL_VAR: crate::meta::OperationInfo = crate::meta::OperationI
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `channels.getChannelVar` request, made by [`Channels::get_channel_var`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `channels.getChannelVar` request, made by [`Channels::get_channel_var`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct GetChannelVar {
     client: crate::Client,
     channel_id: String,
@@ -3740,6 +3765,7 @@ pub struct GetChannelVar {
 impl GetChannelVar {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_CHANNEL_VAR;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Variable> {
         let mut req = crate::Request::new(&GET_CHANNEL_VAR);
@@ -3819,7 +3845,7 @@ pub static SET_CHANNEL_VAR: crate::meta::OperationInfo = crate::meta::OperationI
 
 /// A `channels.setChannelVar` request, made by [`Channels::set_channel_var`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct SetChannelVar {
     client: crate::Client,
     channel_id: String,
@@ -3831,6 +3857,7 @@ pub struct SetChannelVar {
 impl SetChannelVar {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SET_CHANNEL_VAR;
+
     /// The value to set the variable to
     pub fn value(mut self, value: impl Into<String>) -> Self {
         self.value = Some(value.into());
@@ -3921,9 +3948,9 @@ pub static GET_CHANNEL_VARS: crate::meta::OperationInfo = crate::meta::Operation
     availability: crate::generated::releases::AVAILABILITY_38,
 };
 
-/// A `channels.getChannelVars` request, made by [`Channels::get_channel_vars`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `channels.getChannelVars` request, made by [`Channels::get_channel_vars`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct GetChannelVars {
     client: crate::Client,
     channel_id: String,
@@ -3933,6 +3960,7 @@ pub struct GetChannelVars {
 impl GetChannelVars {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_CHANNEL_VARS;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Variables> {
         let mut req = crate::Request::new(&GET_CHANNEL_VARS);
@@ -4003,9 +4031,9 @@ pub static SET_CHANNEL_VARS: crate::meta::OperationInfo = crate::meta::Operation
     availability: crate::generated::releases::AVAILABILITY_38,
 };
 
-/// A `channels.setChannelVars` request, made by [`Channels::set_channel_vars`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `channels.setChannelVars` request, made by [`Channels::set_channel_vars`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct SetChannelVars {
     client: crate::Client,
     channel_id: String,
@@ -4015,6 +4043,7 @@ pub struct SetChannelVars {
 impl SetChannelVars {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SET_CHANNEL_VARS;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&SET_CHANNEL_VARS);
@@ -4108,7 +4137,7 @@ pub static SNOOP_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInf
 
 /// A `channels.snoopChannel` request, made by [`Channels::snoop_channel`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct SnoopChannel {
     client: crate::Client,
     channel_id: String,
@@ -4122,6 +4151,7 @@ pub struct SnoopChannel {
 impl SnoopChannel {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SNOOP_CHANNEL;
+
     /// Direction of audio to spy on
     ///
     /// Server default: `none`.
@@ -4271,7 +4301,7 @@ pub static SNOOP_CHANNEL_WITH_ID: crate::meta::OperationInfo = crate::meta::Oper
 
 /// A `channels.snoopChannelWithId` request, made by [`Channels::snoop_channel_with_id`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct SnoopChannelWithId {
     client: crate::Client,
     channel_id: String,
@@ -4285,6 +4315,7 @@ pub struct SnoopChannelWithId {
 impl SnoopChannelWithId {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SNOOP_CHANNEL_WITH_ID;
+
     /// Direction of audio to spy on
     ///
     /// Server default: `none`.
@@ -4413,7 +4444,7 @@ pub static DIAL: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `channels.dial` request, made by [`Channels::dial`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Dial {
     client: crate::Client,
     channel_id: String,
@@ -4424,6 +4455,7 @@ pub struct Dial {
 impl Dial {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &DIAL;
+
     /// Channel ID of caller
     pub fn caller(mut self, caller: impl Into<String>) -> Self {
         self.caller = Some(caller.into());
@@ -4478,7 +4510,7 @@ impl std::future::IntoFuture for Dial {
 
 /// `GET /channels/{channelId}/rtp_statistics`: RTP stats on a channel.
 ///
-/// Releases: 13.27.0+, 16.4.0+, 17.0.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 13.27.0+, and every release since 16.4.0.
 pub static RTPSTATISTICS: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "rtpstatistics",
@@ -4502,9 +4534,9 @@ pub static RTPSTATISTICS: crate::meta::OperationInfo = crate::meta::OperationInf
     availability: crate::generated::releases::AVAILABILITY_15,
 };
 
-/// A `channels.rtpstatistics` request, made by [`Channels::rtpstatistics`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `channels.rtpstatistics` request, made by [`Channels::rtpstatistics`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Rtpstatistics {
     client: crate::Client,
     channel_id: String,
@@ -4513,6 +4545,7 @@ pub struct Rtpstatistics {
 impl Rtpstatistics {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &RTPSTATISTICS;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::RTPstat> {
         let mut req = crate::Request::new(&RTPSTATISTICS);
@@ -4536,7 +4569,7 @@ impl std::future::IntoFuture for Rtpstatistics {
 
 /// `POST /channels/externalMedia`: Start an External Media session.
 ///
-/// Releases: 16.6.0+, 17.1.0+, 18.0.0+, 19.0.0+, 20.0.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 16.6.0+, and every release since 17.1.0.
 pub static EXTERNAL_MEDIA: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "externalMedia",
@@ -4626,7 +4659,7 @@ pub static EXTERNAL_MEDIA: crate::meta::OperationInfo = crate::meta::OperationIn
 
 /// A `channels.externalMedia` request, made by [`Channels::external_media`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct ExternalMedia {
     client: crate::Client,
     channel_id: Option<String>,
@@ -4645,6 +4678,7 @@ pub struct ExternalMedia {
 impl ExternalMedia {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &EXTERNAL_MEDIA;
+
     /// The unique id to assign the channel on creation.
     pub fn channel_id(mut self, channel_id: impl Into<String>) -> Self {
         self.channel_id = Some(channel_id.into());
@@ -4827,7 +4861,7 @@ impl std::future::IntoFuture for ExternalMedia {
 
 /// `POST /channels/{channelId}/transfer_progress`: Inform the channel about the progress of the attended/blind transfer.
 ///
-/// Releases: 20.13.0+, 21.8.0+, 22.3.0+, 23.0.0+.
+/// Releases: 20.13.0+, 21.8.0+, and every release since 22.3.0.
 pub static TRANSFER_PROGRESS: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "channels",
     nickname: "transfer_progress",
@@ -4869,9 +4903,9 @@ pub static TRANSFER_PROGRESS: crate::meta::OperationInfo = crate::meta::Operatio
     availability: crate::generated::releases::AVAILABILITY_32,
 };
 
-/// A `channels.transfer_progress` request, made by [`Channels::transfer_progress`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `channels.transfer_progress` request, made by [`Channels::transfer_progress`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct TransferProgress {
     client: crate::Client,
     channel_id: String,
@@ -4881,6 +4915,7 @@ pub struct TransferProgress {
 impl TransferProgress {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &TRANSFER_PROGRESS;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&TRANSFER_PROGRESS);
@@ -4925,6 +4960,7 @@ pub enum ExternalMediaConnectionType {
 impl ExternalMediaConnectionType {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["client", "server"];
+
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -5002,6 +5038,7 @@ pub enum ExternalMediaDirection {
 impl ExternalMediaDirection {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["both"];
+
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -5083,6 +5120,7 @@ pub enum ExternalMediaEncapsulation {
 impl ExternalMediaEncapsulation {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["rtp", "audiosocket", "none"];
+
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -5168,6 +5206,7 @@ pub enum ExternalMediaTransport {
 impl ExternalMediaTransport {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["udp", "tcp", "websocket"];
+
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -5402,6 +5441,7 @@ pub enum MuteDirection {
 impl MuteDirection {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["both", "in", "out"];
+
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -5487,6 +5527,7 @@ pub enum RecordIfExists {
 impl RecordIfExists {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["fail", "overwrite", "append"];
+
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -5575,6 +5616,7 @@ pub enum RecordTerminateOn {
 impl RecordTerminateOn {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["none", "any", "*", "#"];
+
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -5665,6 +5707,7 @@ pub enum SnoopChannelSpy {
 impl SnoopChannelSpy {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["none", "both", "out", "in"];
+
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -5755,6 +5798,7 @@ pub enum SnoopChannelWhisper {
 impl SnoopChannelWhisper {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["none", "both", "out", "in"];
+
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -5845,6 +5889,7 @@ pub enum SnoopChannelWithIdSpy {
 impl SnoopChannelWithIdSpy {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["none", "both", "out", "in"];
+
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -5935,6 +5980,7 @@ pub enum SnoopChannelWithIdWhisper {
 impl SnoopChannelWithIdWhisper {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["none", "both", "out", "in"];
+
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
         match self {
@@ -6022,6 +6068,7 @@ pub enum UnmuteDirection {
 impl UnmuteDirection {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["both", "in", "out"];
+
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
         match self {

@@ -98,9 +98,9 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `deviceStates.list` request, made by [`DeviceStates::list`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `deviceStates.list` request, made by [`DeviceStates::list`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct List {
     client: crate::Client,
 }
@@ -108,6 +108,7 @@ pub struct List {
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
+
     /// Sends the request.
     pub async fn send(
         self,
@@ -147,9 +148,9 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `deviceStates.get` request, made by [`DeviceStates::get`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `deviceStates.get` request, made by [`DeviceStates::get`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Get {
     client: crate::Client,
     device_name: String,
@@ -158,6 +159,7 @@ pub struct Get {
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::DeviceState> {
         let mut req = crate::Request::new(&GET);
@@ -215,9 +217,9 @@ pub static UPDATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `deviceStates.update` request, made by [`DeviceStates::update`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `deviceStates.update` request, made by [`DeviceStates::update`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Update {
     client: crate::Client,
     device_name: String,
@@ -227,6 +229,7 @@ pub struct Update {
 impl Update {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &UPDATE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&UPDATE);
@@ -291,9 +294,9 @@ pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `deviceStates.delete` request, made by [`DeviceStates::delete`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `deviceStates.delete` request, made by [`DeviceStates::delete`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Delete {
     client: crate::Client,
     device_name: String,
@@ -302,6 +305,7 @@ pub struct Delete {
 impl Delete {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &DELETE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&DELETE);

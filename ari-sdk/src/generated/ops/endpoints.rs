@@ -64,7 +64,7 @@ impl Endpoints {
     /// - 400: Invalid parameters for referring.
     /// - 404: Endpoint not found
     ///
-    /// Releases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 18.20.0+, and every release since 20.5.0.
     pub fn refer(
         &self,
         to: impl Into<String>,
@@ -164,7 +164,7 @@ impl Endpoints {
     /// - 400: Invalid parameters for referring.
     /// - 404: Endpoint not found
     ///
-    /// Releases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+    /// Releases: 18.20.0+, and every release since 20.5.0.
     pub fn refer_to_endpoint(
         &self,
         tech: impl Into<String>,
@@ -198,9 +198,9 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `endpoints.list` request, made by [`Endpoints::list`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `endpoints.list` request, made by [`Endpoints::list`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct List {
     client: crate::Client,
 }
@@ -208,6 +208,7 @@ pub struct List {
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<Vec<crate::generated::models::Endpoint>> {
         let req = crate::Request::new(&LIST);
@@ -274,7 +275,7 @@ pub static SEND_MESSAGE: crate::meta::OperationInfo = crate::meta::OperationInfo
 
 /// A `endpoints.sendMessage` request, made by [`Endpoints::send_message`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct SendMessage {
     client: crate::Client,
     to: String,
@@ -286,6 +287,7 @@ pub struct SendMessage {
 impl SendMessage {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SEND_MESSAGE;
+
     /// The body of the message
     pub fn body(mut self, body: impl Into<String>) -> Self {
         self.body = Some(body.into());
@@ -341,7 +343,7 @@ impl std::future::IntoFuture for SendMessage {
 
 /// `POST /endpoints/refer`: Refer an endpoint or technology URI to some technology URI or endpoint.
 ///
-/// Releases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 18.20.0+, and every release since 20.5.0.
 pub static REFER: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "endpoints",
     nickname: "refer",
@@ -395,7 +397,7 @@ pub static REFER: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `endpoints.refer` request, made by [`Endpoints::refer`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Refer {
     client: crate::Client,
     to: String,
@@ -408,6 +410,7 @@ pub struct Refer {
 impl Refer {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &REFER;
+
     /// If true and "refer_to" refers to an Asterisk endpoint, the "refer_to" value is set to point to this Asterisk endpoint - so the referee is referred to Asterisk. Otherwise, use the contact URI associated with the endpoint.
     ///
     /// Server default: `false`.
@@ -493,9 +496,9 @@ pub static LIST_BY_TECH: crate::meta::OperationInfo = crate::meta::OperationInfo
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `endpoints.listByTech` request, made by [`Endpoints::list_by_tech`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `endpoints.listByTech` request, made by [`Endpoints::list_by_tech`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct ListByTech {
     client: crate::Client,
     tech: String,
@@ -504,6 +507,7 @@ pub struct ListByTech {
 impl ListByTech {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST_BY_TECH;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<Vec<crate::generated::models::Endpoint>> {
         let mut req = crate::Request::new(&LIST_BY_TECH);
@@ -561,9 +565,9 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `endpoints.get` request, made by [`Endpoints::get`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `endpoints.get` request, made by [`Endpoints::get`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Get {
     client: crate::Client,
     tech: String,
@@ -573,6 +577,7 @@ pub struct Get {
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Endpoint> {
         let mut req = crate::Request::new(&GET);
@@ -655,7 +660,7 @@ pub static SEND_MESSAGE_TO_ENDPOINT: crate::meta::OperationInfo = crate::meta::O
 
 /// A `endpoints.sendMessageToEndpoint` request, made by [`Endpoints::send_message_to_endpoint`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct SendMessageToEndpoint {
     client: crate::Client,
     tech: String,
@@ -668,6 +673,7 @@ pub struct SendMessageToEndpoint {
 impl SendMessageToEndpoint {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &SEND_MESSAGE_TO_ENDPOINT;
+
     /// The body of the message
     pub fn body(mut self, body: impl Into<String>) -> Self {
         self.body = Some(body.into());
@@ -729,7 +735,7 @@ impl std::future::IntoFuture for SendMessageToEndpoint {
 
 /// `POST /endpoints/{tech}/{resource}/refer`: Refer an endpoint or technology URI to some technology URI or endpoint.
 ///
-/// Releases: 18.20.0+, 20.5.0+, 21.0.0+, 22.0.0+, 23.0.0+.
+/// Releases: 18.20.0+, and every release since 20.5.0.
 pub static REFER_TO_ENDPOINT: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "endpoints",
     nickname: "referToEndpoint",
@@ -789,7 +795,7 @@ pub static REFER_TO_ENDPOINT: crate::meta::OperationInfo = crate::meta::Operatio
 
 /// A `endpoints.referToEndpoint` request, made by [`Endpoints::refer_to_endpoint`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct ReferToEndpoint {
     client: crate::Client,
     tech: String,
@@ -803,6 +809,7 @@ pub struct ReferToEndpoint {
 impl ReferToEndpoint {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &REFER_TO_ENDPOINT;
+
     /// If true and "refer_to" refers to an Asterisk endpoint, the "refer_to" value is set to point to this Asterisk endpoint - so the referee is referred to Asterisk. Otherwise, use the contact URI associated with the endpoint.
     ///
     /// Server default: `false`.

@@ -98,6 +98,7 @@ pub static EVENT_WEBSOCKET: crate::meta::OperationInfo = crate::meta::OperationI
 
 /// The WebSocket subprotocol of `eventWebsocket`.
 pub const EVENT_WEBSOCKET_PROTOCOL: &str = "ari";
+
 /// `POST /events/user/{eventName}`: Generate a user event.
 ///
 /// Releases: every release since 12.3.0.
@@ -152,7 +153,7 @@ pub static USER_EVENT: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `events.userEvent` request, made by [`Events::user_event`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct UserEvent {
     client: crate::Client,
     event_name: String,
@@ -164,6 +165,7 @@ pub struct UserEvent {
 impl UserEvent {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &USER_EVENT;
+
     /// URI for event source (channel:{channelId}, bridge:{bridgeId}, endpoint:{tech}/{resource}, deviceState:{deviceName}
     pub fn source(
         mut self,
@@ -262,9 +264,9 @@ pub static CLAIM_CHANNEL: crate::meta::OperationInfo = crate::meta::OperationInf
     availability: crate::generated::releases::AVAILABILITY_38,
 };
 
-/// A `events.claimChannel` request, made by [`Events::claim_channel`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `events.claimChannel` request, made by [`Events::claim_channel`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct ClaimChannel {
     client: crate::Client,
     channel_id: String,
@@ -274,6 +276,7 @@ pub struct ClaimChannel {
 impl ClaimChannel {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CLAIM_CHANNEL;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&CLAIM_CHANNEL);

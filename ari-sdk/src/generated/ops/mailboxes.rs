@@ -102,9 +102,9 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_1,
 };
 
-/// A `mailboxes.list` request, made by [`Mailboxes::list`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `mailboxes.list` request, made by [`Mailboxes::list`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct List {
     client: crate::Client,
 }
@@ -112,6 +112,7 @@ pub struct List {
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<Vec<crate::generated::models::Mailbox>> {
         let req = crate::Request::new(&LIST);
@@ -154,9 +155,9 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_1,
 };
 
-/// A `mailboxes.get` request, made by [`Mailboxes::get`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `mailboxes.get` request, made by [`Mailboxes::get`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Get {
     client: crate::Client,
     mailbox_name: String,
@@ -165,6 +166,7 @@ pub struct Get {
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Mailbox> {
         let mut req = crate::Request::new(&GET);
@@ -224,9 +226,9 @@ pub static UPDATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_1,
 };
 
-/// A `mailboxes.update` request, made by [`Mailboxes::update`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `mailboxes.update` request, made by [`Mailboxes::update`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Update {
     client: crate::Client,
     mailbox_name: String,
@@ -237,6 +239,7 @@ pub struct Update {
 impl Update {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &UPDATE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&UPDATE);
@@ -292,9 +295,9 @@ pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_1,
 };
 
-/// A `mailboxes.delete` request, made by [`Mailboxes::delete`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `mailboxes.delete` request, made by [`Mailboxes::delete`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Delete {
     client: crate::Client,
     mailbox_name: String,
@@ -303,6 +306,7 @@ pub struct Delete {
 impl Delete {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &DELETE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&DELETE);

@@ -102,9 +102,9 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `playbacks.get` request, made by [`Playbacks::get`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `playbacks.get` request, made by [`Playbacks::get`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Get {
     client: crate::Client,
     playback_id: String,
@@ -113,6 +113,7 @@ pub struct Get {
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Playback> {
         let mut req = crate::Request::new(&GET);
@@ -160,9 +161,9 @@ pub static STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `playbacks.stop` request, made by [`Playbacks::stop`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `playbacks.stop` request, made by [`Playbacks::stop`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Stop {
     client: crate::Client,
     playback_id: String,
@@ -171,6 +172,7 @@ pub struct Stop {
 impl Stop {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &STOP;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&STOP);
@@ -232,9 +234,9 @@ pub static CONTROL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `playbacks.control` request, made by [`Playbacks::control`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `playbacks.control` request, made by [`Playbacks::control`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Control {
     client: crate::Client,
     playback_id: String,
@@ -244,6 +246,7 @@ pub struct Control {
 impl Control {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CONTROL;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&CONTROL);

@@ -253,9 +253,9 @@ pub static LIST_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo 
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `recordings.listStored` request, made by [`Recordings::list_stored`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `recordings.listStored` request, made by [`Recordings::list_stored`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct ListStored {
     client: crate::Client,
 }
@@ -263,6 +263,7 @@ pub struct ListStored {
 impl ListStored {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST_STORED;
+
     /// Sends the request.
     pub async fn send(
         self,
@@ -309,9 +310,9 @@ pub static GET_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `recordings.getStored` request, made by [`Recordings::get_stored`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `recordings.getStored` request, made by [`Recordings::get_stored`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct GetStored {
     client: crate::Client,
     recording_name: String,
@@ -320,6 +321,7 @@ pub struct GetStored {
 impl GetStored {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_STORED;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::StoredRecording> {
         let mut req = crate::Request::new(&GET_STORED);
@@ -367,9 +369,9 @@ pub static DELETE_STORED: crate::meta::OperationInfo = crate::meta::OperationInf
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `recordings.deleteStored` request, made by [`Recordings::delete_stored`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `recordings.deleteStored` request, made by [`Recordings::delete_stored`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct DeleteStored {
     client: crate::Client,
     recording_name: String,
@@ -378,6 +380,7 @@ pub struct DeleteStored {
 impl DeleteStored {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &DELETE_STORED;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&DELETE_STORED);
@@ -429,9 +432,9 @@ pub static GET_STORED_FILE: crate::meta::OperationInfo = crate::meta::OperationI
     availability: crate::generated::releases::AVAILABILITY_20,
 };
 
-/// A `recordings.getStoredFile` request, made by [`Recordings::get_stored_file`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `recordings.getStoredFile` request, made by [`Recordings::get_stored_file`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct GetStoredFile {
     client: crate::Client,
     recording_name: String,
@@ -440,6 +443,7 @@ pub struct GetStoredFile {
 impl GetStoredFile {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_STORED_FILE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<bytes::Bytes> {
         let mut req = crate::Request::new(&GET_STORED_FILE);
@@ -497,9 +501,9 @@ pub static COPY_STORED: crate::meta::OperationInfo = crate::meta::OperationInfo 
     availability: crate::generated::releases::AVAILABILITY_6,
 };
 
-/// A `recordings.copyStored` request, made by [`Recordings::copy_stored`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `recordings.copyStored` request, made by [`Recordings::copy_stored`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct CopyStored {
     client: crate::Client,
     recording_name: String,
@@ -509,6 +513,7 @@ pub struct CopyStored {
 impl CopyStored {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &COPY_STORED;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::StoredRecording> {
         let mut req = crate::Request::new(&COPY_STORED);
@@ -560,9 +565,9 @@ pub static GET_LIVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `recordings.getLive` request, made by [`Recordings::get_live`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `recordings.getLive` request, made by [`Recordings::get_live`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct GetLive {
     client: crate::Client,
     recording_name: String,
@@ -571,6 +576,7 @@ pub struct GetLive {
 impl GetLive {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_LIVE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::LiveRecording> {
         let mut req = crate::Request::new(&GET_LIVE);
@@ -618,9 +624,9 @@ pub static CANCEL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `recordings.cancel` request, made by [`Recordings::cancel`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `recordings.cancel` request, made by [`Recordings::cancel`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Cancel {
     client: crate::Client,
     recording_name: String,
@@ -629,6 +635,7 @@ pub struct Cancel {
 impl Cancel {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CANCEL;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&CANCEL);
@@ -676,9 +683,9 @@ pub static STOP: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `recordings.stop` request, made by [`Recordings::stop`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `recordings.stop` request, made by [`Recordings::stop`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Stop {
     client: crate::Client,
     recording_name: String,
@@ -687,6 +694,7 @@ pub struct Stop {
 impl Stop {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &STOP;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&STOP);
@@ -738,9 +746,9 @@ pub static PAUSE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `recordings.pause` request, made by [`Recordings::pause`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `recordings.pause` request, made by [`Recordings::pause`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Pause {
     client: crate::Client,
     recording_name: String,
@@ -749,6 +757,7 @@ pub struct Pause {
 impl Pause {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &PAUSE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&PAUSE);
@@ -800,9 +809,9 @@ pub static UNPAUSE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `recordings.unpause` request, made by [`Recordings::unpause`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `recordings.unpause` request, made by [`Recordings::unpause`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Unpause {
     client: crate::Client,
     recording_name: String,
@@ -811,6 +820,7 @@ pub struct Unpause {
 impl Unpause {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &UNPAUSE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&UNPAUSE);
@@ -862,9 +872,9 @@ pub static MUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `recordings.mute` request, made by [`Recordings::mute`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `recordings.mute` request, made by [`Recordings::mute`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Mute {
     client: crate::Client,
     recording_name: String,
@@ -873,6 +883,7 @@ pub struct Mute {
 impl Mute {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &MUTE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&MUTE);
@@ -924,9 +935,9 @@ pub static UNMUTE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `recordings.unmute` request, made by [`Recordings::unmute`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `recordings.unmute` request, made by [`Recordings::unmute`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Unmute {
     client: crate::Client,
     recording_name: String,
@@ -935,6 +946,7 @@ pub struct Unmute {
 impl Unmute {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &UNMUTE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&UNMUTE);

@@ -71,7 +71,7 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `sounds.list` request, made by [`Sounds::list`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct List {
     client: crate::Client,
     lang: Option<String>,
@@ -81,6 +81,7 @@ pub struct List {
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
+
     /// Lookup sound for a specific language.
     pub fn lang(mut self, lang: impl Into<String>) -> Self {
         self.lang = Some(lang.into());
@@ -136,9 +137,9 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::generated::releases::AVAILABILITY_0,
 };
 
-/// A `sounds.get` request, made by [`Sounds::get`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `sounds.get` request, made by [`Sounds::get`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Get {
     client: crate::Client,
     sound_id: String,
@@ -147,6 +148,7 @@ pub struct Get {
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::generated::models::Sound> {
         let mut req = crate::Request::new(&GET);

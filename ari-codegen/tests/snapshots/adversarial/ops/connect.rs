@@ -17,7 +17,7 @@ impl Connect {
     ///
     /// `GET /connect`
     ///
-    /// Releases: every release since 1.0.0.
+    /// Releases: 1.0.0+.
     pub fn list(&self) -> List {
         List {
             client: self.client.clone(),
@@ -27,7 +27,7 @@ impl Connect {
 
 /// `GET /connect`: A resource named like a Client method.
 ///
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "connect",
     nickname: "list",
@@ -39,9 +39,9 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::adversarial_snapshot::releases::AVAILABILITY_0,
 };
 
-/// A `connect.list` request, made by [`Connect::list`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `connect.list` request, made by [`Connect::list`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct List {
     client: crate::Client,
 }
@@ -49,6 +49,7 @@ pub struct List {
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
+
     /// Sends the request.
     pub async fn send(
         self,

@@ -17,7 +17,7 @@ impl DashName {
     ///
     /// `GET /dash-name`
     ///
-    /// Releases: every release since 1.0.0.
+    /// Releases: 1.0.0+.
     pub fn list(&self) -> List {
         List {
             client: self.client.clone(),
@@ -27,7 +27,7 @@ impl DashName {
 
 /// `GET /dash-name`: A resource with a dash in its name.
 ///
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "dash-name",
     nickname: "list",
@@ -39,9 +39,9 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::adversarial_snapshot::releases::AVAILABILITY_0,
 };
 
-/// A `dash-name.list` request, made by [`DashName::list`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `dash-name.list` request, made by [`DashName::list`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct List {
     client: crate::Client,
 }
@@ -49,6 +49,7 @@ pub struct List {
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::adversarial_snapshot::models::Tree> {
         let req = crate::Request::new(&LIST);

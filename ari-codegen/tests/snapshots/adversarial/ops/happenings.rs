@@ -16,7 +16,7 @@ impl Happenings {
 
 /// `GET /happenings`: Events.
 ///
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 pub static EVENT_WEBSOCKET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "happenings",
     nickname: "eventWebsocket",

@@ -17,7 +17,7 @@ impl Type {
     ///
     /// `GET /type`
     ///
-    /// Releases: every release since 1.0.0.
+    /// Releases: 1.0.0+.
     pub fn get(&self) -> Get {
         Get { client: self.client.clone() }
     }
@@ -25,7 +25,7 @@ impl Type {
 
 /// `GET /type`: A resource named like a keyword.
 ///
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "type",
     nickname: "get",
@@ -37,9 +37,9 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::adversarial_snapshot::releases::AVAILABILITY_0,
 };
 
-/// A `type.get` request, made by [`Type::get`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `type.get` request, made by [`Type::get`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Get {
     client: crate::Client,
 }
@@ -47,6 +47,7 @@ pub struct Get {
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::adversarial_snapshot::models::Type> {
         let req = crate::Request::new(&GET);

@@ -20,7 +20,7 @@ impl Weird {
     /// Arguments:
     /// - `type`:
     ///
-    /// Releases: every release since 1.0.0.
+    /// Releases: 1.0.0+.
     pub fn r#type(&self, r#type: impl Into<String>) -> Type {
         Type {
             client: self.client.clone(),
@@ -36,7 +36,7 @@ impl Weird {
     ///
     /// `POST /weird`
     ///
-    /// Releases: every release since 1.0.0.
+    /// Releases: 1.0.0+.
     pub fn n9lives(&self) -> V9lives {
         V9lives {
             client: self.client.clone(),
@@ -49,7 +49,7 @@ impl Weird {
     ///
     /// `DELETE /weird`
     ///
-    /// Releases: every release since 1.0.0.
+    /// Releases: 1.0.0+.
     pub fn get_all(&self) -> GetAll {
         GetAll {
             client: self.client.clone(),
@@ -63,7 +63,7 @@ impl Weird {
     /// Arguments:
     /// - `id`:
     ///
-    /// Releases: every release since 1.0.0.
+    /// Releases: 1.0.0+.
     pub fn r#move(&self, id: impl Into<String>) -> Move {
         Move {
             client: self.client.clone(),
@@ -75,7 +75,7 @@ impl Weird {
 
 /// `GET /weird`: A keyword nickname.
 ///
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 pub static TYPE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "weird",
     nickname: "type",
@@ -120,7 +120,7 @@ pub static TYPE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `weird.type` request, made by [`Weird::type`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Type {
     client: crate::Client,
     r#type: String,
@@ -133,6 +133,7 @@ pub struct Type {
 impl Type {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &TYPE;
+
     /// Sets `self`.
     pub fn self_(mut self, self_: impl Into<String>) -> Self {
         self.self_ = Some(self_.into());
@@ -205,7 +206,7 @@ impl std::future::IntoFuture for Type {
 
 /// `POST /weird`: A nickname that starts with a digit.
 ///
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 pub static N9LIVES: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "weird",
     nickname: "9lives",
@@ -232,7 +233,7 @@ pub static N9LIVES: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `weird.9lives` request, made by [`Weird::n9lives`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct V9lives {
     client: crate::Client,
     variables: Option<std::collections::BTreeMap<String, String>>,
@@ -242,6 +243,7 @@ pub struct V9lives {
 impl V9lives {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &N9LIVES;
+
     /// Sets `variables`.
     pub fn variables(
         mut self,
@@ -293,7 +295,7 @@ impl std::future::IntoFuture for V9lives {
 
 /// `DELETE /weird`: A nickname with a dash.
 ///
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 pub static GET_ALL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "weird",
     nickname: "get-all",
@@ -305,9 +307,9 @@ pub static GET_ALL: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::adversarial_snapshot::releases::AVAILABILITY_0,
 };
 
-/// A `weird.get-all` request, made by [`Weird::get_all`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `weird.get-all` request, made by [`Weird::get_all`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct GetAll {
     client: crate::Client,
 }
@@ -315,6 +317,7 @@ pub struct GetAll {
 impl GetAll {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_ALL;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let req = crate::Request::new(&GET_ALL);
@@ -333,7 +336,7 @@ impl std::future::IntoFuture for GetAll {
 
 /// `PUT /weird/{id}`: A keyword nickname with a path parameter.
 ///
-/// Releases: every release since 1.0.0.
+/// Releases: 1.0.0+.
 pub static MOVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "weird",
     nickname: "move",
@@ -360,7 +363,7 @@ pub static MOVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `weird.move` request, made by [`Weird::move`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Move {
     client: crate::Client,
     id: String,
@@ -370,6 +373,7 @@ pub struct Move {
 impl Move {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &MOVE;
+
     /// Sets `super`.
     pub fn super_(mut self, super_: impl Into<String>) -> Self {
         self.super_ = Some(super_.into());
@@ -425,6 +429,7 @@ pub enum TypeMode {
 impl TypeMode {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["fast", "Unknown", "Err", "#"];
+
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
         match self {

@@ -87,7 +87,7 @@ impl Things {
     /// - `thing_id`:
     /// - `new_name`:
     ///
-    /// Releases: every release since 2.0.0.
+    /// Releases: 2.0.0+.
     pub fn rename(
         &self,
         thing_id: impl Into<String>,
@@ -154,9 +154,9 @@ pub static LIST: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
 
-/// A `things.list` request, made by [`Things::list`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `things.list` request, made by [`Things::list`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct List {
     client: crate::Client,
 }
@@ -164,6 +164,7 @@ pub struct List {
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &LIST;
+
     /// Sends the request.
     pub async fn send(
         self,
@@ -223,7 +224,7 @@ pub static CREATE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `things.create` request, made by [`Things::create`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Create {
     client: crate::Client,
     name: String,
@@ -235,6 +236,7 @@ pub struct Create {
 impl Create {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &CREATE;
+
     /// Variables to set.
     pub fn variables(
         mut self,
@@ -330,9 +332,9 @@ pub static GET: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
 
-/// A `things.get` request, made by [`Things::get`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `things.get` request, made by [`Things::get`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Get {
     client: crate::Client,
     thing_id: String,
@@ -341,6 +343,7 @@ pub struct Get {
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::fixture_snapshot::models::Thing> {
         let mut req = crate::Request::new(&GET);
@@ -392,9 +395,9 @@ pub static DELETE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
 
-/// A `things.delete` request, made by [`Things::delete`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `things.delete` request, made by [`Things::delete`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Delete {
     client: crate::Client,
     thing_id: String,
@@ -403,6 +406,7 @@ pub struct Delete {
 impl Delete {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &DELETE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<()> {
         let mut req = crate::Request::new(&DELETE);
@@ -426,7 +430,7 @@ impl std::future::IntoFuture for Delete {
 
 /// `PUT /things/{thingId}`: Rename a thing (new in 2.0.0).
 ///
-/// Releases: every release since 2.0.0.
+/// Releases: 2.0.0+.
 pub static RENAME: crate::meta::OperationInfo = crate::meta::OperationInfo {
     resource: "things",
     nickname: "rename",
@@ -451,9 +455,9 @@ pub static RENAME: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::fixture_snapshot::releases::AVAILABILITY_1,
 };
 
-/// A `things.rename` request, made by [`Things::rename`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `things.rename` request, made by [`Things::rename`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Rename {
     client: crate::Client,
     thing_id: String,
@@ -463,6 +467,7 @@ pub struct Rename {
 impl Rename {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &RENAME;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<crate::fixture_snapshot::models::Thing> {
         let mut req = crate::Request::new(&RENAME);
@@ -535,7 +540,7 @@ pub static MOVE: crate::meta::OperationInfo = crate::meta::OperationInfo {
 
 /// A `things.move` request, made by [`Things::move`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Move {
     client: crate::Client,
     thing_id: String,
@@ -548,6 +553,7 @@ pub struct Move {
 impl Move {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &MOVE;
+
     /// Sets `mode`.
     ///
     /// Server default: `fast`.
@@ -655,9 +661,9 @@ pub static GET_FILE: crate::meta::OperationInfo = crate::meta::OperationInfo {
     availability: crate::fixture_snapshot::releases::AVAILABILITY_0,
 };
 
-/// A `things.getFile` request, made by [`Things::get_file`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `things.getFile` request, made by [`Things::get_file`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct GetFile {
     client: crate::Client,
     thing_id: String,
@@ -666,6 +672,7 @@ pub struct GetFile {
 impl GetFile {
     /// What the spec says about this operation.
     pub const INFO: &'static crate::meta::OperationInfo = &GET_FILE;
+
     /// Sends the request.
     pub async fn send(self) -> crate::Result<bytes::Bytes> {
         let mut req = crate::Request::new(&GET_FILE);
