@@ -453,7 +453,7 @@ impl Client {
             None => self,
         };
         let (_, body) = client.execute_ungated(&req, false).await?;
-        let value: serde_json::Value = decode_json(&body)?;
+        let value: serde_json::Value = crate::decode::decode_json(&body)?;
         Ok(value
             .pointer("/system/version")
             .and_then(|v| v.as_str())
@@ -536,7 +536,7 @@ impl Client {
     /// Sends a request and decodes a JSON response into `T`.
     pub async fn send_json<T: DeserializeOwned>(&self, req: Request) -> Result<T> {
         let (_, body) = self.execute(&req, false).await?;
-        decode_json(&body).map_err(|e| self.at(e.with_operation(req.info), &req))
+        crate::decode::decode_json(&body).map_err(|e| self.at(e.with_operation(req.info), &req))
     }
 
     /// Sends a request whose response has no body worth reading.
@@ -692,36 +692,10 @@ fn asterisk_message(body: &[u8]) -> Option<String> {
         .filter(|m| !m.is_empty())
 }
 
-/// Decodes JSON, reporting the path and an excerpt of the body on failure.
-///
-/// Decoded as text: JSON is UTF-8, and decoding from `&str` shares one compiled decoder per
-/// model with the events stream (whose frames are text) instead of compiling every model's
-/// decoder a second time for byte input: less code in the binary and in memory.
-pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
-    match std::str::from_utf8(body) {
-        Ok(text) => decode_json_str(text),
-        Err(e) => {
-            let at = e.valid_up_to();
-            Err(Error::decode(
-                ".".to_owned(),
-                format!("the body is not UTF-8 (invalid byte at offset {at})"),
-                String::from_utf8_lossy(&body[at.saturating_sub(60)..(at + 60).min(body.len())])
-                    .into_owned(),
-            ))
-        }
-    }
-}
-
-/// [`decode_json`] for text already known to be UTF-8 (WebSocket text frames): serde_json then
-/// skips validating every string again.
-pub(crate) fn decode_json_str<T: DeserializeOwned>(text: &str) -> Result<T> {
-    // Trailing garbage after the value is an error here too (`from_str` checks the end).
-    serde_json::from_str(text).map_err(|e| error::decode_error(e, text))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::{decode_json, decode_json_str};
     use crate::meta::{ParamInfo, ParamLocation, ReleaseRange};
 
     #[test]

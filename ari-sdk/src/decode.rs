@@ -1,5 +1,6 @@
-//! Decoding helpers the generated code calls: events by their `type` tag in one pass, and LIST
-//! enums from borrowed strings.
+//! All of the SDK's JSON decoding: whole documents (REST answers, event frames) with errors that
+//! name the JSON path and show an excerpt, and the helpers the generated code calls: events by
+//! their `type` tag in one pass, and LIST enums from borrowed strings.
 //!
 //! Asterisk writes `type` as the first key of most events, so the fast path reads it, then hands
 //! the rest of the same JSON object straight to the event's struct: no intermediate
@@ -18,14 +19,14 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 /// Decodes JSON text the way the SDK decodes events and REST answers: on failure, a
 /// [`Decode`](crate::ErrorKind::Decode) error that names the JSON path
 /// ([`Error::json_path`](crate::Error::json_path)) and shows an excerpt around the failure. For
 /// captured events in tests, or a type of your own.
 pub fn json<T: serde::de::DeserializeOwned>(text: &str) -> crate::Result<T> {
-    crate::client::decode_json_str(text)
+    decode_json_str(text)
 }
 
 /// The same JSON object with its top-level `type` member moved to the front, when it is not
@@ -138,6 +139,177 @@ fn end_of_value(b: &[u8], i: usize) -> Option<usize> {
             (j > i).then_some(j)
         }
     }
+}
+
+// Whole documents: REST answers and event frames, and the errors that name where they failed.
+
+/// Decodes JSON, reporting the path and an excerpt of the body on failure.
+///
+/// Decoded as text: JSON is UTF-8, and decoding from `&str` shares one compiled decoder per
+/// model with the events stream (whose frames are text) instead of compiling every model's
+/// decoder a second time for byte input: less code in the binary and in memory.
+pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> crate::Result<T> {
+    match std::str::from_utf8(body) {
+        Ok(text) => decode_json_str(text),
+        Err(e) => {
+            let at = e.valid_up_to();
+            Err(crate::Error::decode(
+                ".".to_owned(),
+                format!("the body is not UTF-8 (invalid byte at offset {at})"),
+                String::from_utf8_lossy(&body[at.saturating_sub(60)..(at + 60).min(body.len())])
+                    .into_owned(),
+            ))
+        }
+    }
+}
+
+/// [`decode_json`] for text already known to be UTF-8 (WebSocket text frames): serde_json then
+/// skips validating every string again.
+pub(crate) fn decode_json_str<T: DeserializeOwned>(text: &str) -> crate::Result<T> {
+    // Trailing garbage after the value is an error here too (`from_str` checks the end).
+    serde_json::from_str(text).map_err(|e| decode_error(e, text))
+}
+
+/// Makes a decode error with the JSON path and a short excerpt of the body around the failure.
+///
+/// The path is found by scanning the text up to where serde_json stopped, not by tracking it
+/// during decoding: a tracking deserializer would compile every model's decoder a second time,
+/// for a path that only a failure needs.
+pub(crate) fn decode_error(err: serde_json::Error, text: &str) -> crate::Error {
+    let at = offset_of(text.as_bytes(), err.line(), err.column());
+    let path = json_path_at(text.as_bytes(), at);
+    let excerpt = excerpt_at(text.as_bytes(), err.line(), err.column());
+    crate::Error::decode(path, err.to_string(), excerpt)
+}
+
+/// The byte offset just past a 1-based line and column (serde_json's position of an error: the
+/// last byte it read).
+fn offset_of(body: &[u8], line: usize, column: usize) -> usize {
+    let mut start = 0usize;
+    if line > 1 {
+        let mut seen = 1;
+        for (i, b) in body.iter().enumerate() {
+            if *b == b'\n' {
+                seen += 1;
+                if seen == line {
+                    start = i + 1;
+                    break;
+                }
+            }
+        }
+    }
+    (start + column).min(body.len())
+}
+
+/// The path (`caller.name`, `[1].state`, `.` for the top) of the value that `body[..end]`
+/// ends inside. A key stays on the path until the `,` or the bracket after its value, so a
+/// value that was read whole but was of the wrong type keeps its key, and an object that ended
+/// without a required field is named itself.
+pub(crate) fn json_path_at(body: &[u8], end: usize) -> String {
+    enum Frame {
+        /// An object, with the key whose value is being read (if any).
+        Object(Option<String>),
+        /// An array, with the index of the element being read.
+        Array(usize),
+    }
+    let mut stack: Vec<Frame> = Vec::new();
+    let end = end.min(body.len());
+    let mut i = 0;
+    // Whether the next string in an object is a key.
+    let mut want_key = false;
+    while i < end {
+        match body[i] {
+            b'{' => {
+                stack.push(Frame::Object(None));
+                want_key = true;
+            }
+            b'[' => {
+                stack.push(Frame::Array(0));
+                want_key = false;
+            }
+            b'}' | b']' => {
+                stack.pop();
+                want_key = false;
+            }
+            b',' => match stack.last_mut() {
+                Some(Frame::Object(key)) => {
+                    *key = None;
+                    want_key = true;
+                }
+                Some(Frame::Array(n)) => *n += 1,
+                None => {}
+            },
+            b'"' => {
+                let start = i + 1;
+                let mut j = start;
+                while j < end && body[j] != b'"' {
+                    j += if body[j] == b'\\' { 2 } else { 1 };
+                }
+                if want_key {
+                    if let Some(Frame::Object(key)) = stack.last_mut() {
+                        let raw = &body[start..j.min(end)];
+                        *key = Some(String::from_utf8_lossy(raw).into_owned());
+                    }
+                    want_key = false;
+                }
+                i = j;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut path = String::new();
+    for frame in &stack {
+        match frame {
+            Frame::Object(Some(key)) => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+            }
+            Frame::Object(None) => {}
+            Frame::Array(n) => {
+                path.push('[');
+                path.push_str(&n.to_string());
+                path.push(']');
+            }
+        }
+    }
+    if path.is_empty() {
+        path.push('.');
+    }
+    path
+}
+
+/// Up to about 120 bytes of `body` centred on a 1-based line and column, on one line.
+fn excerpt_at(body: &[u8], line: usize, column: usize) -> String {
+    const HALF: usize = 60;
+    let mut offset = 0usize;
+    if line > 1 {
+        let mut seen = 1;
+        for (i, b) in body.iter().enumerate() {
+            if *b == b'\n' {
+                seen += 1;
+                if seen == line {
+                    offset = i + 1;
+                    break;
+                }
+            }
+        }
+    }
+    let at = (offset + column.saturating_sub(1)).min(body.len());
+    let start = at.saturating_sub(HALF);
+    let end = (at + HALF).min(body.len());
+    let piece = String::from_utf8_lossy(&body[start..end]);
+    let mut out = String::with_capacity(piece.len() + 6);
+    if start > 0 {
+        out.push('…');
+    }
+    out.extend(piece.chars().map(|c| if c.is_control() { ' ' } else { c }));
+    if end < body.len() {
+        out.push('…');
+    }
+    out
 }
 
 /// A type decoded from a JSON object by the value of its `type` key.
@@ -341,7 +513,7 @@ pub fn with_type(
 
 #[cfg(test)]
 mod tests {
-    use super::type_first;
+    use super::{decode_error, excerpt_at, type_first};
     use crate::generated::events::{Event, EventKind};
     use crate::generated::models::ChannelState;
     use crate::meta::ResourceRef;
@@ -361,6 +533,72 @@ mod tests {
             format!(r#"{{"type":"StasisStart",{body}}}"#)
         } else {
             format!(r#"{{{body},"type":"StasisStart"}}"#)
+        }
+    }
+
+    #[test]
+    fn excerpt_is_centred_and_single_line() {
+        let body = format!("{{\"a\":\n{}\"bad\"{}}}", " ".repeat(200), "x".repeat(200));
+        let ex = excerpt_at(body.as_bytes(), 2, 201);
+        assert!(ex.contains("\"bad\""), "{ex}");
+        assert!(ex.starts_with('…') && ex.ends_with('…'));
+        assert!(!ex.contains('\n'));
+        assert_eq!(excerpt_at(b"", 1, 1), "");
+    }
+
+    /// The path of the failure, as the SDK reports it, for `T` decoded from `text`.
+    fn path_of<T: serde::de::DeserializeOwned + std::fmt::Debug>(text: &str) -> String {
+        let err = serde_json::from_str::<T>(text).unwrap_err();
+        decode_error(err, text).json_path().unwrap().to_owned()
+    }
+
+    #[test]
+    fn json_paths_name_the_failing_value() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Caller {
+            name: String,
+            number: Option<String>,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Chan {
+            id: String,
+            caller: Caller,
+            #[serde(default)]
+            tags: Vec<u32>,
+        }
+        // A value of the wrong type, scalar or string, keeps its key.
+        assert_eq!(
+            path_of::<Chan>(r#"{"id":"1","caller":{"name":42}}"#),
+            "caller.name"
+        );
+        assert_eq!(path_of::<Chan>(r#"{"id":7,"caller":{"name":"a"}}"#), "id");
+        assert_eq!(
+            path_of::<Chan>("{\"id\":\"1\",\n \"caller\": {\"number\": \"2\", \"name\": [1]}}"),
+            "caller.name"
+        );
+        // A missing field names the object it is missing from.
+        assert_eq!(
+            path_of::<Chan>(r#"{"id":"1","caller":{"number":"2"}}"#),
+            "caller"
+        );
+        assert_eq!(path_of::<Chan>(r#"{"caller":{"name":"a"}}"#), ".");
+        // Arrays count their elements; escaped quotes and brackets inside strings are text.
+        assert_eq!(
+            path_of::<Vec<Chan>>(
+                r#"[{"id":"a\"]}","caller":{"name":"x"}},{"id":"2","caller":{"name":false}}]"#
+            ),
+            "[1].caller.name"
+        );
+        assert_eq!(
+            path_of::<Chan>(r#"{"id":"1","caller":{"name":"a"},"tags":[1,2,"x"]}"#),
+            "tags[2]"
+        );
+        // Broken input still gets a path, never a panic.
+        for text in ["", "{", "{\"id\"", "[[[", "{\"a\":\"\\", "}}]]", "\""] {
+            let err = serde_json::from_str::<Chan>(text).unwrap_err();
+            assert!(!decode_error(err, text).json_path().unwrap().is_empty());
         }
     }
 
@@ -445,7 +683,7 @@ mod tests {
         assert_eq!(serde_json::from_str::<Event>(&reordered).unwrap(), e);
         // A bad value before `type` is reported with its key.
         let bad = body.replace(r#""cause":32"#, r#""cause":"busy""#);
-        let err = crate::client::decode_json::<Event>(bad.as_bytes()).unwrap_err();
+        let err = super::decode_json::<Event>(bad.as_bytes()).unwrap_err();
         let text = err.to_string();
         assert!(
             text.contains("`cause`: invalid type: string \"busy\""),

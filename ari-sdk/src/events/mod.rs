@@ -141,7 +141,7 @@ impl UndecodedEvent {
     /// Tries the typed decoding again, as another type (for example a struct of your own with
     /// only the fields you need).
     pub fn decode_as<T: DeserializeOwned>(&self) -> Result<T> {
-        crate::client::decode_json_str(&self.inner.raw)
+        crate::decode::decode_json_str(&self.inner.raw)
     }
 
     /// Recognises a frame that is an event (an object with a string `type`) among those that
@@ -689,12 +689,12 @@ impl EventStream {
 fn decode<E: DeserializeOwned>(raw: RawItem) -> StreamItem<E> {
     match raw {
         RawItem::Text(text) => {
-            match crate::client::decode_json_str::<E>(&crate::decode::type_first(text.as_str())) {
+            match crate::decode::decode_json_str::<E>(&crate::decode::type_first(text.as_str())) {
                 Ok(event) => StreamItem::Event(event),
                 Err(_) => {
                     // Decoded again as received, so that the error's position and excerpt are of
                     // the frame itself (a failure is rare; the moved text was only for speed).
-                    let e = match crate::client::decode_json_str::<E>(text.as_str()) {
+                    let e = match crate::decode::decode_json_str::<E>(text.as_str()) {
                         Ok(event) => return StreamItem::Event(event),
                         Err(e) => e,
                     };
