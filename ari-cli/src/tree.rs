@@ -126,22 +126,18 @@ pub fn op_command(op: &'static Op) -> Command {
     cmd
 }
 
-fn bound_text(v: f64) -> String {
-    v.to_string()
-}
-
 /// Checks a number against the spec's RANGE.
 fn check_range(v: f64, range: Option<(Option<f64>, Option<f64>)>) -> Result<(), String> {
     if let Some((lo, hi)) = range {
         if let Some(lo) = lo
             && v < lo
         {
-            return Err(format!("{v} is below the minimum {}", bound_text(lo)));
+            return Err(format!("{v} is below the minimum {lo}"));
         }
         if let Some(hi) = hi
             && v > hi
         {
-            return Err(format!("{v} is above the maximum {}", bound_text(hi)));
+            return Err(format!("{v} is above the maximum {hi}"));
         }
     }
     Ok(())
