@@ -65,6 +65,11 @@ fn global_args() -> Vec<Arg> {
             .global(true)
             .action(ArgAction::Count)
             .help("Log what ari-sdk does to stderr: each call's operation, status and time (-vv: more)"),
+        Arg::new("dry-run")
+            .long("dry-run")
+            .global(true)
+            .action(ArgAction::SetTrue)
+            .help("Send nothing: print the request as the equivalent curl command (the password as $ARI_PASSWORD)"),
         Arg::new("url")
             .long("url")
             .global(true)

@@ -19,7 +19,8 @@ use crate::names::{Namespace, ident, snake};
 
 /// Flags the CLI defines on every command; a parameter that would take one is a collision.
 pub const GLOBAL_FLAGS: &[&str] = &[
-    "help", "version", "url", "user", "password", "server", "output", "file", "config",
+    "help", "version", "url", "user", "password", "server", "output", "file", "config", "verbose",
+    "dry_run",
 ];
 
 /// A kebab-case command or flag name: `originateWithId` -> `originate-with-id`.
