@@ -146,11 +146,8 @@ fn check_range(v: f64, range: Option<(Option<f64>, Option<f64>)>) -> Result<(), 
 fn param_arg(p: &'static Param) -> Arg {
     let value_name = p.flag.to_uppercase().replace('-', "_");
     let mut a = Arg::new(p.wire).help(p.help).value_name(value_name);
-    a = if p.positional {
-        a.required(p.required)
-    } else {
-        a.long(p.flag)
-    };
+    // A required body parameter is a flag, but still required (`--var` of setChannelVars).
+    a = if p.positional { a } else { a.long(p.flag) }.required(p.required);
     a =
         match p.kind {
             Kind::Text if !p.values.is_empty() => {
