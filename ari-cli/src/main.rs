@@ -74,6 +74,41 @@ fn log_to_stderr(verbose: u8) {
         .init();
 }
 
+/// `ari man`: clap_mangen's sections, then ENVIRONMENT, FILES and EXIT STATUS.
+fn man_page() -> std::io::Result<Vec<u8>> {
+    let man = clap_mangen::Man::new(app::command());
+    let mut page = Vec::new();
+    man.render_title(&mut page)?;
+    man.render_name_section(&mut page)?;
+    man.render_synopsis_section(&mut page)?;
+    man.render_description_section(&mut page)?;
+    man.render_options_section(&mut page)?;
+    man.render_subcommands_section(&mut page)?;
+    // roff: a leading `.` or `'` would start a request; `\` starts an escape.
+    let text = |s: &str| s.replace('\\', "\\e").replace('-', "\\-");
+    let mut extra = String::from(".SH ENVIRONMENT\n");
+    for (var, what) in [
+        ("ARI_URL", "ARI base URL, http(s)://host:port/ari"),
+        ("ARI_USER", "ARI user"),
+        ("ARI_PASSWORD", "ARI password (never printed)"),
+        ("ARI_SERVER", "a named server of the config file"),
+        ("ARI_CONFIG", "the config file"),
+    ] {
+        extra.push_str(&format!(".TP\n\\fB{var}\\fR\n{}\n", text(what)));
+    }
+    extra.push_str(&format!(
+        ".SH FILES\n.TP\n~/.config/ari/config.toml\n{}\n",
+        text("Named servers (TOML): default = \"NAME\", then [servers.NAME] with url, user, password.")
+    ));
+    extra.push_str(".SH \"EXIT STATUS\"\n");
+    for (code, _, meaning) in exit::TABLE {
+        extra.push_str(&format!(".TP\n{code}\n{}\n", text(meaning)));
+    }
+    page.extend_from_slice(extra.as_bytes());
+    man.render_version_section(&mut page)?;
+    Ok(page)
+}
+
 fn run(m: &clap::ArgMatches) -> Result<(), Failure> {
     let (name, sub) = m
         .subcommand()
@@ -97,9 +132,7 @@ fn run(m: &clap::ArgMatches) -> Result<(), Failure> {
                 .and_then(|()| clap_mangen::generate_to(app::command(), dir))
                 .map_err(|e| Failure::other(format!("writing man pages to {dir}: {e}"))),
             None => {
-                let mut page = Vec::new();
-                clap_mangen::Man::new(app::command())
-                    .render(&mut page)
+                let page = man_page()
                     .map_err(|e| Failure::other(format!("rendering the man page: {e}")))?;
                 output::write_result(std::io::Write::write_all(&mut std::io::stdout(), &page))
             }
