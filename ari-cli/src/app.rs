@@ -8,19 +8,26 @@ use crate::generated::RESOURCES;
 use crate::tree;
 
 /// Text after the command list of `ari --help`.
-const AFTER_HELP: &str = "\
-Connection: --url/ARI_URL (default http://127.0.0.1:8088/ari), --user/ARI_USER, \
---password/ARI_PASSWORD, or a named server of the config file (--server NAME).
-Output: pretty JSON on a terminal, one compact JSON document when piped; --output to choose.
-Exit codes: 0 ok, 1 other, 2 usage, 3 unreachable, 4 unauthorized, 5 error status, \
-6 not in the server's release, 7 argument refused, 8 not an ARI answer.";
+fn after_help() -> String {
+    let codes: Vec<String> = crate::exit::TABLE
+        .iter()
+        .map(|(c, name, _)| format!("{c} {name}"))
+        .collect();
+    format!(
+        "Connection: --url/ARI_URL (default http://127.0.0.1:8088/ari), --user/ARI_USER, \
+         --password/ARI_PASSWORD, or a named server of the config file (--server NAME).\n\
+         Output: pretty JSON on a terminal, one compact JSON document when piped; --output to choose.\n\
+         Exit codes: {}.",
+        codes.join(", ")
+    )
+}
 
 /// The `ari` command tree.
 pub fn command() -> Command {
     let mut cmd = Command::new("ari")
         .version(env!("CARGO_PKG_VERSION"))
         .about("Command-line client for the Asterisk REST Interface (ARI), generated from the ARI spec of every release 12.0.0-23.4.1")
-        .after_help(AFTER_HELP)
+        .after_help(after_help())
         .subcommand_required(true)
         .arg_required_else_help(true)
         .args(global_args());
@@ -65,6 +72,11 @@ fn global_args() -> Vec<Arg> {
             .global(true)
             .action(ArgAction::Count)
             .help("Log what ari-sdk does to stderr: each call's operation, status and time (-vv: more)"),
+        Arg::new("dry-run")
+            .long("dry-run")
+            .global(true)
+            .action(ArgAction::SetTrue)
+            .help("Send nothing: print the request as the equivalent curl command (the password as $ARI_PASSWORD)"),
         Arg::new("url")
             .long("url")
             .global(true)

@@ -16,6 +16,52 @@ use std::fmt;
 
 use ari_sdk::ErrorKind;
 
+/// Every exit code: (code, short name for `--help`, meaning for the man page). One table, so
+/// that `ari --help`, `ari man` and the docs above cannot disagree.
+pub const TABLE: &[(u8, &str, &str)] = &[
+    (0, "ok", "success"),
+    (
+        1,
+        "other",
+        "any other failure (a local file, the spec tools, the generator)",
+    ),
+    (
+        2,
+        "usage",
+        "bad command line or settings: a missing argument, a value outside the spec's LIST or RANGE, an unusable URL or config file",
+    ),
+    (
+        3,
+        "unreachable",
+        "the server could not be reached (refused, DNS, TLS, timeout)",
+    ),
+    (
+        4,
+        "unauthorized",
+        "the server rejected the credentials (HTTP 401)",
+    ),
+    (
+        5,
+        "error status",
+        "the server answered with an error status (the spec's documented reason is shown)",
+    ),
+    (
+        6,
+        "not in the server's release",
+        "the server's release does not ship the operation or a parameter given (refused before sending)",
+    ),
+    (
+        7,
+        "argument refused",
+        "an argument refused before sending by the SDK's own checks",
+    ),
+    (
+        8,
+        "not an ARI answer",
+        "the answer was not what ARI sends (not an ARI root, undecodable, WebSocket failure)",
+    ),
+];
+
 /// Any other failure.
 pub const OTHER: u8 = 1;
 /// Bad command line or settings.

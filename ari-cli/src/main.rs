@@ -74,6 +74,41 @@ fn log_to_stderr(verbose: u8) {
         .init();
 }
 
+/// `ari man`: clap_mangen's sections, then ENVIRONMENT, FILES and EXIT STATUS.
+fn man_page() -> std::io::Result<Vec<u8>> {
+    let man = clap_mangen::Man::new(app::command());
+    let mut page = Vec::new();
+    man.render_title(&mut page)?;
+    man.render_name_section(&mut page)?;
+    man.render_synopsis_section(&mut page)?;
+    man.render_description_section(&mut page)?;
+    man.render_options_section(&mut page)?;
+    man.render_subcommands_section(&mut page)?;
+    // roff: a leading `.` or `'` would start a request; `\` starts an escape.
+    let text = |s: &str| s.replace('\\', "\\e").replace('-', "\\-");
+    let mut extra = String::from(".SH ENVIRONMENT\n");
+    for (var, what) in [
+        ("ARI_URL", "ARI base URL, http(s)://host:port/ari"),
+        ("ARI_USER", "ARI user"),
+        ("ARI_PASSWORD", "ARI password (never printed)"),
+        ("ARI_SERVER", "a named server of the config file"),
+        ("ARI_CONFIG", "the config file"),
+    ] {
+        extra.push_str(&format!(".TP\n\\fB{var}\\fR\n{}\n", text(what)));
+    }
+    extra.push_str(&format!(
+        ".SH FILES\n.TP\n~/.config/ari/config.toml\n{}\n",
+        text("Named servers (TOML): default = \"NAME\", then [servers.NAME] with url, user, password.")
+    ));
+    extra.push_str(".SH \"EXIT STATUS\"\n");
+    for (code, _, meaning) in exit::TABLE {
+        extra.push_str(&format!(".TP\n{code}\n{}\n", text(meaning)));
+    }
+    page.extend_from_slice(extra.as_bytes());
+    man.render_version_section(&mut page)?;
+    Ok(page)
+}
+
 fn run(m: &clap::ArgMatches) -> Result<(), Failure> {
     let (name, sub) = m
         .subcommand()
@@ -97,9 +132,7 @@ fn run(m: &clap::ArgMatches) -> Result<(), Failure> {
                 .and_then(|()| clap_mangen::generate_to(app::command(), dir))
                 .map_err(|e| Failure::other(format!("writing man pages to {dir}: {e}"))),
             None => {
-                let mut page = Vec::new();
-                clap_mangen::Man::new(app::command())
-                    .render(&mut page)
+                let page = man_page()
                     .map_err(|e| Failure::other(format!("rendering the man page: {e}")))?;
                 output::write_result(std::io::Write::write_all(&mut std::io::stdout(), &page))
             }
@@ -229,6 +262,61 @@ mod tests {
                 "ari-cli/src/generated/{name} is stale: run `cargo xtask codegen` and commit the result"
             );
         }
+    }
+
+    /// Every operation's command, given a valid value for each required argument, parses and
+    /// becomes a request whose URL has every path parameter filled in: no command of the tree
+    /// can reach a panic or a "missing path parameter" on the way to sending.
+    #[test]
+    fn every_command_builds_its_request() {
+        let base = ari_sdk::Client::builder()
+            .build()
+            .unwrap()
+            .base_url()
+            .clone();
+        let mut built = 0;
+        for res in crate::generated::RESOURCES {
+            for op in res.ops {
+                let mut args = vec!["ari".to_owned(), res.name.to_owned(), op.name.to_owned()];
+                for p in op.params.iter().filter(|p| p.positional) {
+                    args.push(match p.kind {
+                        _ if !p.values.is_empty() => p.values[0].to_owned(),
+                        crate::tree::Kind::Int | crate::tree::Kind::Double => "1".to_owned(),
+                        crate::tree::Kind::Bool => "true".to_owned(),
+                        _ => format!("v-{}", p.wire),
+                    });
+                }
+                for p in op.params.iter().filter(|p| p.required && !p.positional) {
+                    args.push(format!("--{}", p.flag));
+                    args.push(match p.kind {
+                        crate::tree::Kind::KeyValue => "k=v".to_owned(),
+                        crate::tree::Kind::Json => "{}".to_owned(),
+                        _ => "x".to_owned(),
+                    });
+                }
+                let m = crate::app::command()
+                    .try_get_matches_from(&args)
+                    .unwrap_or_else(|e| panic!("{args:?}: {}", crate::exit::clap_message(&e)));
+                let (_, sub) = m.subcommand().unwrap();
+                let (_, op_m) = sub.subcommand().unwrap();
+                let req = crate::tree::request(op, op_m);
+                let url = req
+                    .url_under(&base)
+                    .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+                assert!(!url.path().contains('{'), "{args:?}: {url}");
+                for p in op.params.iter().filter(|p| p.positional) {
+                    assert!(
+                        url.as_str().contains(&format!("v-{}", p.wire))
+                            || p.kind != crate::tree::Kind::Text
+                            || !p.values.is_empty(),
+                        "{args:?}: {} is not in {url}",
+                        p.wire
+                    );
+                }
+                built += 1;
+            }
+        }
+        assert_eq!(built, ari_sdk::ops::OPERATIONS.len());
     }
 
     /// The command tree is a valid clap command (clap's own consistency checks).

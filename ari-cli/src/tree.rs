@@ -126,22 +126,18 @@ pub fn op_command(op: &'static Op) -> Command {
     cmd
 }
 
-fn bound_text(v: f64) -> String {
-    v.to_string()
-}
-
 /// Checks a number against the spec's RANGE.
 fn check_range(v: f64, range: Option<(Option<f64>, Option<f64>)>) -> Result<(), String> {
     if let Some((lo, hi)) = range {
         if let Some(lo) = lo
             && v < lo
         {
-            return Err(format!("{v} is below the minimum {}", bound_text(lo)));
+            return Err(format!("{v} is below the minimum {lo}"));
         }
         if let Some(hi) = hi
             && v > hi
         {
-            return Err(format!("{v} is above the maximum {}", bound_text(hi)));
+            return Err(format!("{v} is above the maximum {hi}"));
         }
     }
     Ok(())
@@ -150,11 +146,8 @@ fn check_range(v: f64, range: Option<(Option<f64>, Option<f64>)>) -> Result<(), 
 fn param_arg(p: &'static Param) -> Arg {
     let value_name = p.flag.to_uppercase().replace('-', "_");
     let mut a = Arg::new(p.wire).help(p.help).value_name(value_name);
-    a = if p.positional {
-        a.required(p.required)
-    } else {
-        a.long(p.flag)
-    };
+    // A required body parameter is a flag, but still required (`--var` of setChannelVars).
+    a = if p.positional { a } else { a.long(p.flag) }.required(p.required);
     a =
         match p.kind {
             Kind::Text if !p.values.is_empty() => {

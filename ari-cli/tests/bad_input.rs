@@ -21,6 +21,9 @@ fn missing_required_argument() {
     assert!(msg.contains("<ENDPOINT>"), "{msg}");
     let msg = run(&["channels", "create", "Local/x@default"], 2);
     assert!(msg.contains("<APP>"), "{msg}");
+    // A required body parameter is a flag, and required.
+    let msg = run(&["channels", "set-channel-vars", "c1"], 2);
+    assert!(msg.contains("--var <KEY=VALUE>"), "{msg}");
 }
 
 #[test]

@@ -143,6 +143,19 @@ fn completions_and_man_page() {
     );
     let man = stdout(&["man"]);
     assert!(man.starts_with(".ie") && man.contains(".SH NAME"), "{man}");
+    for section in [
+        ".SH ENVIRONMENT",
+        ".SH FILES",
+        ".SH \"EXIT STATUS\"",
+        "\\fBARI_PASSWORD\\fR",
+    ] {
+        assert!(man.contains(section), "{section} in the man page");
+    }
+    assert!(
+        man.contains(".TP\n6\nthe server\\(aqs release")
+            || man.contains(".TP\n6\nthe server's release"),
+        "{man}"
+    );
     let dir = std::env::temp_dir().join(format!("ari-cli-man-{}", std::process::id()));
     stdout(&["man", "--out", dir.to_str().unwrap()]);
     let page = std::fs::read_to_string(dir.join("ari-channels-originate.1")).unwrap();

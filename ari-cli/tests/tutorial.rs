@@ -441,6 +441,33 @@ fn variables() {
                 && e["value"] == "changed"
         });
         assert_eq!(get("CLI_A"), "changed");
+        // Several at once: operations only 22.10 (of the two) ships; 16.28 refuses before sending.
+        let set_many = [
+            "channels",
+            "set-channel-vars",
+            &cid,
+            "--var",
+            "CLI_C=3",
+            "--var",
+            "CLI_D=4",
+        ];
+        if s.major == 22 {
+            s.ok(&set_many);
+            // Both set (ChannelVarset for each, in either order) before reading them back.
+            let mut seen = std::collections::BTreeSet::new();
+            while seen.len() < 2 {
+                let ev = tail.next("ChannelVarset", |e| e["channel"]["id"] == cid.as_str());
+                if let Some(v @ ("CLI_C" | "CLI_D")) = ev["variable"].as_str() {
+                    seen.insert(v.to_owned());
+                }
+            }
+            let got = s.json(&["channels", "get-channel-vars", &cid, "CLI_C", "CLI_D"]);
+            assert_eq!(got.to_string().matches("\"3\"").count(), 1, "{got}");
+            assert_eq!(got.to_string().matches("\"4\"").count(), 1, "{got}");
+        } else {
+            let msg = s.fails(&set_many, 6);
+            assert!(msg.contains("22.10.0+"), "{msg}");
+        }
         s.ok(&["asterisk", "set-global-var", &global, "--value", ""]);
         s.ok(&["channels", "hangup", &cid]);
     }

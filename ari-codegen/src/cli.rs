@@ -19,7 +19,8 @@ use crate::names::{Namespace, ident, snake};
 
 /// Flags the CLI defines on every command; a parameter that would take one is a collision.
 pub const GLOBAL_FLAGS: &[&str] = &[
-    "help", "version", "url", "user", "password", "server", "output", "file", "config",
+    "help", "version", "url", "user", "password", "server", "output", "file", "config", "verbose",
+    "dry_run",
 ];
 
 /// A kebab-case command or flag name: `originateWithId` -> `originate-with-id`.
@@ -99,7 +100,17 @@ fn emit_resource(
         )?;
         out.push(emit_op(api, module, &cmd, wire, op)?);
     }
-    let about = format!("Operations of the `{wire}` resource.");
+    // A peek at what the resource does: its first command names, as many as fit one line.
+    let mut about = format!("{} operations:", ops.len());
+    for (i, op) in ops.iter().enumerate() {
+        let name = kebab(&op.nickname);
+        if about.len() + name.len() > 64 {
+            about.push_str(" ...");
+            break;
+        }
+        about.push_str(if i == 0 { " " } else { ", " });
+        about.push_str(&name);
+    }
     Ok(quote! {
         /// The resource and its operations.
         pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {

@@ -74,6 +74,20 @@ impl Request {
         self
     }
 
+    /// The URL this request goes to under the ARI base URL `base` ([`Client::base_url`]): the
+    /// path with its parameters substituted and percent-encoded, then the query. What a dry run
+    /// shows (`ari ... --dry-run`); credentials are never part of it.
+    ///
+    /// [`Client::base_url`]: crate::Client::base_url
+    pub fn url_under(&self, base: &Url) -> Result<Url> {
+        self.url(base)
+    }
+
+    /// The JSON body this request sends, if any.
+    pub fn json_body(&self) -> Option<Value> {
+        self.body_value()
+    }
+
     /// The JSON body to send, if any.
     pub(crate) fn body_value(&self) -> Option<Value> {
         match (&self.whole_body, &self.body) {

@@ -6,7 +6,7 @@
 pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
     name: "applications",
     wire: "applications",
-    about: "Operations of the `applications` resource.",
+    about: "5 operations: list, get, subscribe, unsubscribe, filter",
     ops: &[
         crate::tree::Op {
             name: "list",

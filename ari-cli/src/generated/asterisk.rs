@@ -6,7 +6,7 @@
 pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
     name: "asterisk",
     wire: "asterisk",
-    about: "Operations of the `asterisk` resource.",
+    about: "16 operations: get-object, update-object, delete-object, get-info ...",
     ops: &[
         crate::tree::Op {
             name: "get-object",

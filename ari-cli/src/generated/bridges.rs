@@ -6,7 +6,7 @@
 pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
     name: "bridges",
     wire: "bridges",
-    about: "Operations of the `bridges` resource.",
+    about: "19 operations: list, create, create-with-id, get, destroy ...",
     ops: &[
         crate::tree::Op {
             name: "list",

@@ -6,7 +6,7 @@
 pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
     name: "channels",
     wire: "channels",
-    about: "Operations of the `channels` resource.",
+    about: "35 operations: list, originate, create, get, originate-with-id ...",
     ops: &[
         crate::tree::Op {
             name: "list",

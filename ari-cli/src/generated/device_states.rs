@@ -6,7 +6,7 @@
 pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
     name: "device-states",
     wire: "deviceStates",
-    about: "Operations of the `deviceStates` resource.",
+    about: "4 operations: list, get, update, delete",
     ops: &[
         crate::tree::Op {
             name: "list",

@@ -6,7 +6,7 @@
 pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
     name: "endpoints",
     wire: "endpoints",
-    about: "Operations of the `endpoints` resource.",
+    about: "7 operations: list, send-message, refer, list-by-tech, get ...",
     ops: &[
         crate::tree::Op {
             name: "list",

@@ -6,7 +6,7 @@
 pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
     name: "events",
     wire: "events",
-    about: "Operations of the `events` resource.",
+    about: "3 operations: event-websocket, user-event, claim-channel",
     ops: &[
         crate::tree::Op {
             name: "event-websocket",

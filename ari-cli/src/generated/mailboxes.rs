@@ -6,7 +6,7 @@
 pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
     name: "mailboxes",
     wire: "mailboxes",
-    about: "Operations of the `mailboxes` resource.",
+    about: "4 operations: list, get, update, delete",
     ops: &[
         crate::tree::Op {
             name: "list",

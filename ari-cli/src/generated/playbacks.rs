@@ -6,7 +6,7 @@
 pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
     name: "playbacks",
     wire: "playbacks",
-    about: "Operations of the `playbacks` resource.",
+    about: "3 operations: get, stop, control",
     ops: &[
         crate::tree::Op {
             name: "get",

@@ -6,7 +6,7 @@
 pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
     name: "recordings",
     wire: "recordings",
-    about: "Operations of the `recordings` resource.",
+    about: "12 operations: list-stored, get-stored, delete-stored ...",
     ops: &[
         crate::tree::Op {
             name: "list-stored",

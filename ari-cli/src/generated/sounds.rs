@@ -6,7 +6,7 @@
 pub static RESOURCE: crate::tree::Resource = crate::tree::Resource {
     name: "sounds",
     wire: "sounds",
-    about: "Operations of the `sounds` resource.",
+    about: "2 operations: list, get",
     ops: &[
         crate::tree::Op {
             name: "list",
