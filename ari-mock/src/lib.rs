@@ -73,6 +73,32 @@
 //! * An events connection without `app` is refused with 400 before the upgrade, like
 //!   Asterisk; an app whose connection closed stays known (as Asterisk keeps it inactive).
 //! * Playback `stop` finishes with state `done`; `forward` and `reverse` change nothing.
+//! * Variables and caller id set on a channel take effect before the answer (Asterisk 16 applies
+//!   them later, from the channel's own thread: a `GET` right after the `POST` may still miss
+//!   them there, and `ChannelCallerId` may come after later events).
+//! * Asterisk sends a dial's first `Dial` and the `Ringing` state change (or, refused, the
+//!   hangup request) in either order from run to run; the mock always sends `Dial` first.
+//! * `channels.dial` and `originate` honour `timeout` on the mock's clock; a `Local/ring`
+//!   that runs out is hung up with cause 19 (`NOANSWER`).
+//! * A bridge destroyed with channels in it sends `ChannelLeftBridge` for each and
+//!   `BridgeDestroyed` only to explicit subscribers (as Asterisk 22 and 16 did in the captured
+//!   runs); an empty one sends `BridgeDestroyed` to the apps whose channels had been in it.
+//! * Device states accept any `Stasis:` name; faults ([`Mock::fail_next`]) apply to every REST
+//!   request, including the one a client makes to learn the release.
+//!
+//! # Differential proof
+//!
+//! `tests/differential.rs` runs these scenarios against the real 22.10.1 and 16.28.0 (from the
+//! conformance suite's `hello`, `originate`, `channel_ops`, `dial`, `bridges`, `recordings` and
+//! the error cases of every module) and against the mock of the same release, comparing every
+//! answer's status, body shape and error message, each resource's sequence of event types
+//! (leaving out `ChannelVarset` and `ChannelDialplan`), and the key order of each event:
+//! `hello` (Local `stasis` with args, answer, play, hangup), `originate_dtmf` (far-end key,
+//! DTMF to the far end, hold, mute, variables, `CALLERID(num)`, hangup with a reason),
+//! `create_dial` (create, dial with ringing then answer, dial again 409), `bridge`
+//! (add/remove/play/re-add/hangup inside/destroy, 422 and 400), `record` (live -> stored,
+//! delete, 404s), `refused` (busy far end), `bad_input` (unknown paths and ids, wrong methods
+//! with `Allow`, missing arguments, a body that is not JSON, wrong credentials).
 
 #[allow(missing_docs)]
 #[rustfmt::skip]
@@ -510,7 +536,8 @@ impl IncomingCall {
             .send_dtmf(self.id.clone(), digits, 250, 100);
     }
 
-    /// The caller hangs up (cause 16): `ChannelHangupRequest`, `StasisEnd`, `ChannelDestroyed`.
+    /// The caller hangs up (cause 16): `ChannelHangupRequest`, `StasisEnd` (and
+    /// `ChannelDestroyed` to applications subscribed to the channel explicitly).
     pub fn hang_up(&self) {
         self.hang_up_with(16);
     }

@@ -915,15 +915,7 @@ impl World {
 
     fn ringing(&mut self, out: &str, dialstring: &str) {
         self.set_state(out, "Ringing");
-        if self
-            .channels
-            .get(out)
-            .is_some_and(|c| !c.originated_into_app || c.stasis.is_some())
-        {
-            self.dial_event(out, "RINGING", dialstring);
-        } else {
-            self.dial_event(out, "RINGING", dialstring);
-        }
+        self.dial_event(out, "RINGING", dialstring);
     }
 
     /// The far end answered: both halves Up, `Dial` ANSWER, then into the app.

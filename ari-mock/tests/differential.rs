@@ -193,10 +193,10 @@ impl Run {
             .unwrap_or_else(|| role.to_owned());
         let matches = |e: &Value| {
             e["type"] == ty
-                && ["channel", "peer", "playback", "bridge"]
+                && (["channel", "peer", "playback", "bridge"]
                     .iter()
                     .any(|k| e[k]["id"] == id.as_str())
-                || e["type"] == ty && e["recording"]["name"] == id.as_str()
+                    || e["recording"]["name"] == id.as_str())
         };
         if self.seen.iter().any(matches) {
             return;
