@@ -51,7 +51,14 @@ fn handle(w: &mut World, route: &Route, a: &Args) -> R {
         }
         "channels.ring" => {
             let id = stasis_chan(w, a)?;
-            w.set_state(&id, "Ringing");
+            // Ringing is indicated to the caller: the other half of a Local pair rings.
+            let peer = w.channels.get(&id).and_then(|c| c.peer.clone());
+            match peer {
+                Some(p) if w.channels.get(&p).is_some_and(|c| c.state != "Up") => {
+                    w.set_state(&p, "Ringing")
+                }
+                _ => {}
+            }
             Ok(Reply::no_content())
         }
         "channels.ringStop" | "channels.progress" => {
@@ -258,6 +265,50 @@ fn handle(w: &mut World, route: &Route, a: &Args) -> R {
                 b.vars.insert(v, a.get("value").unwrap_or_default());
             }
             Ok(Reply::no_content())
+        }
+        "bridges.getBridgeVars" => {
+            let names = a.list("variables");
+            let b = bridge(w, a)?;
+            let mut vars = J::obj();
+            for n in names {
+                if let Some(v) = b.vars.get(&n) {
+                    vars.push(&n, v);
+                }
+            }
+            Ok(Reply::ok(J::obj().with("variables", vars)))
+        }
+        "bridges.setBridgeVars" => {
+            let id = bridge(w, a)?.id.clone();
+            let vars = a.object("variables");
+            if let Some(b) = w.bridges.get_mut(&id) {
+                b.vars.extend(vars);
+            }
+            Ok(Reply::no_content())
+        }
+        "channels.getChannelVars" => {
+            let names = a.list("variables");
+            let c = chan(w, a)?;
+            let mut vars = J::obj();
+            for n in names {
+                if let Some(v) = get_var(c, &n) {
+                    vars.push(&n, v);
+                }
+            }
+            Ok(Reply::ok(J::obj().with("variables", vars)))
+        }
+        "channels.setChannelVars" => {
+            let id = chan(w, a)?.id.clone();
+            for (k, v) in a.object("variables") {
+                set_var(w, &id, &k, &v);
+            }
+            Ok(Reply::no_content())
+        }
+        "channels.rtpstatistics" => {
+            let c = chan(w, a)?;
+            if c.name.starts_with("Local/") {
+                return Err(Reply::error(403, "Unsupported channel type"));
+            }
+            Err(Reply::error(403, "Unsupported channel type"))
         }
         "playbacks.get" => {
             let id = a.get("playbackId").unwrap_or_default();
@@ -518,7 +569,7 @@ fn answer(w: &mut World, id: &str) {
     if let Some(p) = peer
         && w.channels.get(&p).is_some_and(|c| c.state != "Up")
     {
-        w.set_state(&p, "Up");
+        w.far_end_answered(&p);
     }
 }
 
@@ -973,6 +1024,13 @@ fn play(w: &mut World, a: &Args, target: String, channel: bool) -> R {
 fn record(w: &mut World, a: &Args, target: String) -> R {
     let name = a.need("name", "Recording name is required")?;
     let format = a.need("format", "Format is required")?;
+    const FORMATS: &[&str] = &[
+        "wav", "wav16", "WAV", "gsm", "ulaw", "alaw", "sln", "sln16", "g722", "g729", "g726",
+        "ilbc", "ogg", "h263", "h264", "siren7", "siren14", "speex", "g719",
+    ];
+    if !FORMATS.contains(&format.as_str()) {
+        return Err(Reply::error(422, &format!("Unknown format {format}")));
+    }
     let if_exists = a.get("ifExists").unwrap_or_else(|| "fail".into());
     if w.live.contains_key(&name) {
         return Err(Reply::error(
@@ -1009,7 +1067,9 @@ fn subscription(w: &mut World, a: &Args, name: &str) -> R {
         let exists = match kind {
             "channel" => id.is_empty() || w.channels.contains_key(id),
             "bridge" => id.is_empty() || w.bridges.contains_key(id),
-            "endpoint" | "deviceState" => true,
+            // The mock has no channel driver with endpoints (like the suite's servers).
+            "endpoint" => !id.contains('/'),
+            "deviceState" => true,
             _ => return Err(Reply::error(400, "Invalid event source URI scheme")),
         };
         if !exists {

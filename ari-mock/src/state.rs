@@ -136,6 +136,8 @@ pub(crate) struct Channel {
     pub(crate) created_undialed: bool,
     /// Set when the channel started a dial (to answer its Dial events' caller field).
     pub(crate) originated_into_app: bool,
+    /// The app (and args) this outgoing half enters once its far half is answered.
+    pub(crate) pending_app: Option<(String, Vec<String>)>,
 }
 
 impl Channel {
@@ -581,6 +583,7 @@ impl World {
             hanging_up: false,
             created_undialed: false,
             originated_into_app: false,
+            pending_app: None,
         }
     }
 
@@ -849,6 +852,9 @@ impl World {
             FarEnd::Stasis(app) => {
                 // The half that runs the extension enters the app, unanswered; the outgoing
                 // half waits for it to be answered.
+                if let Some(c) = self.channels.get_mut(&out) {
+                    c.pending_app = into_app;
+                }
                 if let Some(o) = other {
                     let vars = self
                         .channels
@@ -935,6 +941,21 @@ impl World {
         self.set_state(out, "Up");
         self.dial_event(out, "ANSWER", dialstring);
         if let Some((app, args)) = into_app {
+            self.enter_stasis(out, &app, args);
+        }
+    }
+
+    /// The half running the extension of `out` was answered (over ARI, in Stasis): `out` comes
+    /// up, and enters the app it was originated into, if any.
+    pub(crate) fn far_end_answered(&mut self, out: &str) {
+        let Some(c) = self.channels.get_mut(out) else {
+            return;
+        };
+        let pending = c.pending_app.take();
+        let dialstring = c.dialstring.clone();
+        self.set_state(out, "Up");
+        self.dial_event(out, "ANSWER", &dialstring);
+        if let Some((app, args)) = pending {
             self.enter_stasis(out, &app, args);
         }
     }
