@@ -60,6 +60,7 @@ pub fn channel(id: &str) -> ChannelBuilder {
         created_undialed: false,
         originated_into_app: false,
         pending_app: None,
+        dialplan_after: None,
     })
 }
 

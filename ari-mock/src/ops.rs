@@ -156,9 +156,13 @@ fn handle(w: &mut World, route: &Route, a: &Args) -> R {
                 }
                 c.priority = a.int("priority").unwrap_or(1);
             }
-            // Back to the dialplan: it leaves the app. Then it runs the extension: a far end
-            // behaviour of its own, or a hangup at the end of the (unknown) dialplan.
+            // Back to the dialplan: it leaves the app, then runs the extension (the dialplan
+            // of `cargo xtask asterisk up`: `stasis`, `stasis-APP`, `hangup-N`, ...).
+            let label = a.get("label");
             leave_app(w, &id);
+            w.after(Duration::ZERO, move |w| {
+                w.run_dialplan(&id, label.as_deref())
+            });
             Ok(Reply::no_content())
         }
         "channels.move" => {
@@ -703,6 +707,9 @@ fn make_outgoing(
     a: &Args,
     endpoint: &str,
 ) -> Result<(String, Option<String>, FarEnd), Reply> {
+    if !endpoint.contains('/') {
+        return Err(Reply::error(400, "Invalid endpoint specified"));
+    }
     let Some((far, dialstring, res, local)) = parse_endpoint(endpoint) else {
         return Err(Reply::json(
             500,
@@ -792,6 +799,16 @@ fn originate(w: &mut World, a: &Args) -> R {
         c.app_name = "AppDial2".into();
         c.app_data = "(Outgoing Line)".into();
         c.originated_into_app = app.is_some();
+        if app.is_none()
+            && let Some(exten) = a.get("extension")
+        {
+            c.dialplan_after = Some((
+                a.get("context").unwrap_or_else(|| "default".into()),
+                exten,
+                a.int("priority").unwrap_or(1),
+                a.get("label"),
+            ));
+        }
     }
     let body = w.channels.get(&id).map(|c| c.json()).unwrap_or(J::Null);
     if let Some(app) = &app {
