@@ -56,9 +56,9 @@
 //!   `sound:` whose name contains `no-such` fails.
 //! * Operations outside the state model answer 501 naming the operation: dynamic config,
 //!   modules, logging, mailboxes, endpoints other than the empty lists, text messages, refer,
-//!   `externalMedia`, `snoopChannel`, `redirect`, `rtpstatistics`, `getChannelVars` and
-//!   `setChannelVars`, bridge `getBridgeVars`/`setBridgeVars`, `applications.filter`,
-//!   `events.claimChannel`, `sounds.get`.
+//!   `externalMedia`, `snoopChannel`, `redirect`, `applications.filter`,
+//!   `events.claimChannel`, `sounds.get`. `rtpstatistics` is refused with 403 `Unsupported
+//!   channel type`, as Asterisk refuses it for Local channels (the mock has no RTP).
 //! * REST over the events WebSocket (22.4+) and outbound WebSockets are not simulated.
 //! * Events that only tell dialplan progress are approximated: `ChannelDialplan` of the far
 //!   half of a Local pair names the first application of its extension; `ChannelConnectedLine`,
