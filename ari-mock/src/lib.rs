@@ -83,7 +83,7 @@
 //! * A bridge destroyed with channels in it sends `ChannelLeftBridge` for each and
 //!   `BridgeDestroyed` only to explicit subscribers (as Asterisk 22 and 16 did in the captured
 //!   runs); an empty one sends `BridgeDestroyed` to the apps whose channels had been in it.
-//! * Device states accept any `Stasis:` name; faults ([`Mock::fail_next`]) apply to every REST
+//! * Device states accept any `Stasis:` name (others: 409); faults ([`Mock::fail_next`]) apply to every REST
 //!   request, including the one a client makes to learn the release.
 //!
 //! # Differential proof
@@ -97,7 +97,9 @@
 //! DTMF to the far end, hold, mute, variables, `CALLERID(num)`, hangup with a reason),
 //! `create_dial` (create, dial with ringing then answer, dial again 409), `bridge`
 //! (add/remove/play/re-add/hangup inside/destroy, 422 and 400), `record` (live -> stored,
-//! delete, 404s), `refused` (busy far end), `bad_input` (unknown paths and ids, wrong methods
+//! delete, 404s), `refused` (busy far end), `device_states` (subscribe, update, get, an
+//! invalid state: 500, delete twice: 204, the `DeviceStateChanged` events: 16 announces a
+//! delete, 22 does not), `bad_input` (unknown paths and ids, wrong methods
 //! with `Allow`, missing arguments, a body that is not JSON, wrong credentials).
 //!
 //! The conformance suite itself also runs against the binary, unchanged, for the scenarios the

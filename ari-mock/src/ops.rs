@@ -462,8 +462,9 @@ fn handle(w: &mut World, route: &Route, a: &Args) -> R {
                 "RINGINUSE",
                 "ONHOLD",
             ];
+            // Asterisk answers a state outside the list with 500 "Unknown device".
             if !STATES.contains(&s.as_str()) {
-                return Err(Reply::error(400, "Invalid device state"));
+                return Err(Reply::error(500, "Unknown device"));
             }
             w.set_device_state(&n, &s);
             Ok(Reply::no_content())
@@ -473,8 +474,12 @@ fn handle(w: &mut World, route: &Route, a: &Args) -> R {
             if !n.starts_with("Stasis:") {
                 return Err(Reply::error(409, "Uncontrolled device specified"));
             }
-            if w.device_states.remove(&n).is_none() {
-                return Err(Reply::error(404, "Device name is missing"));
+            // Deleting a state that is not set succeeds, as in Asterisk; 16 announces each
+            // delete as a change to UNKNOWN, 22 announces none.
+            w.device_states.remove(&n);
+            if !w.at_least((17, 0, 0)) {
+                w.set_device_state(&n, "UNKNOWN");
+                w.device_states.remove(&n);
             }
             Ok(Reply::no_content())
         }
