@@ -56,9 +56,9 @@
 //!   `sound:` whose name contains `no-such` fails.
 //! * Operations outside the state model answer 501 naming the operation: dynamic config,
 //!   modules, logging, mailboxes, endpoints other than the empty lists, text messages, refer,
-//!   `externalMedia`, `snoopChannel`, `redirect`, `rtpstatistics`, `getChannelVars` and
-//!   `setChannelVars`, bridge `getBridgeVars`/`setBridgeVars`, `applications.filter`,
-//!   `events.claimChannel`, `sounds.get`.
+//!   `externalMedia`, `snoopChannel`, `redirect`, `applications.filter`,
+//!   `events.claimChannel`, `sounds.get`. `rtpstatistics` is refused with 403 `Unsupported
+//!   channel type`, as Asterisk refuses it for Local channels (the mock has no RTP).
 //! * REST over the events WebSocket (22.4+) and outbound WebSockets are not simulated.
 //! * Events that only tell dialplan progress are approximated: `ChannelDialplan` of the far
 //!   half of a Local pair names the first application of its extension; `ChannelConnectedLine`,
@@ -73,6 +73,51 @@
 //! * An events connection without `app` is refused with 400 before the upgrade, like
 //!   Asterisk; an app whose connection closed stays known (as Asterisk keeps it inactive).
 //! * Playback `stop` finishes with state `done`; `forward` and `reverse` change nothing.
+//! * Variables and caller id set on a channel take effect before the answer (Asterisk 16 applies
+//!   them later, from the channel's own thread: a `GET` right after the `POST` may still miss
+//!   them there, and `ChannelCallerId` may come after later events).
+//! * Asterisk sends a dial's first `Dial` and the `Ringing` state change (or, refused, the
+//!   hangup request) in either order from run to run; the mock always sends `Dial` first.
+//! * `channels.dial` and `originate` honour `timeout` on the mock's clock; a `Local/ring`
+//!   that runs out is hung up with cause 19 (`NOANSWER`).
+//! * A bridge destroyed with channels in it sends `ChannelLeftBridge` for each and
+//!   `BridgeDestroyed` only to explicit subscribers (as Asterisk 22 and 16 did in the captured
+//!   runs); an empty one sends `BridgeDestroyed` to the apps whose channels had been in it.
+//! * Device states accept any `Stasis:` name (others: 409); faults ([`Mock::fail_next`]) apply to every REST
+//!   request, including the one a client makes to learn the release.
+//!
+//! # Differential proof
+//!
+//! `tests/differential.rs` runs these scenarios against the real 22.10.1 and 16.28.0 (from the
+//! conformance suite's `hello`, `originate`, `channel_ops`, `dial`, `bridges`, `recordings` and
+//! the error cases of every module) and against the mock of the same release, comparing every
+//! answer's status, body shape and error message, each resource's sequence of event types
+//! (leaving out `ChannelVarset` and `ChannelDialplan`), and the key order of each event:
+//! `hello` (Local `stasis` with args, answer, play, hangup), `originate_dtmf` (far-end key,
+//! DTMF to the far end, hold, mute, variables, `CALLERID(num)`, hangup with a reason),
+//! `create_dial` (create, dial with ringing then answer, dial again 409), `bridge`
+//! (add/remove/play/re-add/hangup inside/destroy, 422 and 400), `record` (live -> stored,
+//! delete, 404s), `refused` (busy far end), `device_states` (subscribe, update, get, an
+//! invalid state: 500, delete twice: 204, the `DeviceStateChanged` events: 16 announces a
+//! delete, 22 does not), `bad_input` (unknown paths and ids, wrong methods
+//! with `Allow`, missing arguments, a body that is not JSON, wrong credentials).
+//!
+//! The conformance suite itself also runs against the binary, unchanged, for the scenarios the
+//! state model covers. With `ari-mock --release 22.10.1` and `ari-mock --release 16.28.0`
+//! running (each prints its `ARI_URL=`):
+//!
+//! ```text
+//! ARI_URL_22=<url of the 22.10.1 mock> ARI_URL_16=<url of the 16.28.0 mock> \
+//!   cargo test -p ari-tests --test conformance -- --skip _ws \
+//!   hello:: dial:: channel_ops::dtmf channel_ops::ring playbacks:: bridges:: originate::originate_forms
+//! ```
+//!
+//! (libtest takes one filter per run: run it once per scenario.) These pass on both releases:
+//! `hello_world`, `create_and_dial`, `dtmf`, `ring_hold_mute`, `playback_control`,
+//! `bridge_lifecycle`, `originate_forms`. Not yet: `continue_move_redirect` (no
+//! `ApplicationMoveFailed`, no `redirect`), `record_channel` (no talk detection),
+//! `variables_and_snoop` (no snoop), `subscriptions` (no event filter), and the scenarios of
+//! resources outside the model (asterisk, endpoints, mailboxes, sounds, external media).
 
 #[allow(missing_docs)]
 #[rustfmt::skip]
@@ -510,7 +555,8 @@ impl IncomingCall {
             .send_dtmf(self.id.clone(), digits, 250, 100);
     }
 
-    /// The caller hangs up (cause 16): `ChannelHangupRequest`, `StasisEnd`, `ChannelDestroyed`.
+    /// The caller hangs up (cause 16): `ChannelHangupRequest`, `StasisEnd` (and
+    /// `ChannelDestroyed` to applications subscribed to the channel explicitly).
     pub fn hang_up(&self) {
         self.hang_up_with(16);
     }

@@ -59,6 +59,8 @@ pub fn channel(id: &str) -> ChannelBuilder {
         hanging_up: false,
         created_undialed: false,
         originated_into_app: false,
+        pending_app: None,
+        dialplan_after: None,
     })
 }
 

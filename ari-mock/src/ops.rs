@@ -51,7 +51,14 @@ fn handle(w: &mut World, route: &Route, a: &Args) -> R {
         }
         "channels.ring" => {
             let id = stasis_chan(w, a)?;
-            w.set_state(&id, "Ringing");
+            // Ringing is indicated to the caller: the other half of a Local pair rings.
+            let peer = w.channels.get(&id).and_then(|c| c.peer.clone());
+            match peer {
+                Some(p) if w.channels.get(&p).is_some_and(|c| c.state != "Up") => {
+                    w.set_state(&p, "Ringing")
+                }
+                _ => {}
+            }
             Ok(Reply::no_content())
         }
         "channels.ringStop" | "channels.progress" => {
@@ -149,9 +156,13 @@ fn handle(w: &mut World, route: &Route, a: &Args) -> R {
                 }
                 c.priority = a.int("priority").unwrap_or(1);
             }
-            // Back to the dialplan: it leaves the app. Then it runs the extension: a far end
-            // behaviour of its own, or a hangup at the end of the (unknown) dialplan.
+            // Back to the dialplan: it leaves the app, then runs the extension (the dialplan
+            // of `cargo xtask asterisk up`: `stasis`, `stasis-APP`, `hangup-N`, ...).
+            let label = a.get("label");
             leave_app(w, &id);
+            w.after(Duration::ZERO, move |w| {
+                w.run_dialplan(&id, label.as_deref())
+            });
             Ok(Reply::no_content())
         }
         "channels.move" => {
@@ -258,6 +269,51 @@ fn handle(w: &mut World, route: &Route, a: &Args) -> R {
                 b.vars.insert(v, a.get("value").unwrap_or_default());
             }
             Ok(Reply::no_content())
+        }
+        "bridges.getBridgeVars" => {
+            let names = a.list("variables");
+            let b = bridge(w, a)?;
+            let mut vars = J::obj();
+            for n in names {
+                if let Some(v) = b.vars.get(&n) {
+                    vars.push(&n, v);
+                }
+            }
+            Ok(Reply::ok(J::obj().with("variables", vars)))
+        }
+        "bridges.setBridgeVars" => {
+            let id = bridge(w, a)?.id.clone();
+            let vars = a.object("variables");
+            if let Some(b) = w.bridges.get_mut(&id) {
+                b.vars.extend(vars);
+            }
+            Ok(Reply::no_content())
+        }
+        "channels.getChannelVars" => {
+            let names = a.list("variables");
+            let c = w
+                .channels
+                .get(&a.get("channelId").unwrap_or_default())
+                .ok_or_else(|| Reply::error(404, "Provided channel was not found"))?;
+            let mut vars = J::obj();
+            for n in names {
+                if let Some(v) = get_var(c, &n) {
+                    vars.push(&n, v);
+                }
+            }
+            Ok(Reply::ok(J::obj().with("variables", vars)))
+        }
+        "channels.setChannelVars" => {
+            let id = chan(w, a)?.id.clone();
+            for (k, v) in a.object("variables") {
+                set_var(w, &id, &k, &v);
+            }
+            Ok(Reply::no_content())
+        }
+        "channels.rtpstatistics" => {
+            // No channel of the mock carries RTP (Asterisk answers this for Local channels).
+            chan(w, a)?;
+            Err(Reply::error(403, "Unsupported channel type"))
         }
         "playbacks.get" => {
             let id = a.get("playbackId").unwrap_or_default();
@@ -406,8 +462,9 @@ fn handle(w: &mut World, route: &Route, a: &Args) -> R {
                 "RINGINUSE",
                 "ONHOLD",
             ];
+            // Asterisk answers a state outside the list with 500 "Unknown device".
             if !STATES.contains(&s.as_str()) {
-                return Err(Reply::error(400, "Invalid device state"));
+                return Err(Reply::error(500, "Unknown device"));
             }
             w.set_device_state(&n, &s);
             Ok(Reply::no_content())
@@ -417,8 +474,12 @@ fn handle(w: &mut World, route: &Route, a: &Args) -> R {
             if !n.starts_with("Stasis:") {
                 return Err(Reply::error(409, "Uncontrolled device specified"));
             }
-            if w.device_states.remove(&n).is_none() {
-                return Err(Reply::error(404, "Device name is missing"));
+            // Deleting a state that is not set succeeds, as in Asterisk; 16 announces each
+            // delete as a change to UNKNOWN, 22 announces none.
+            w.device_states.remove(&n);
+            if !w.at_least((17, 0, 0)) {
+                w.set_device_state(&n, "UNKNOWN");
+                w.device_states.remove(&n);
             }
             Ok(Reply::no_content())
         }
@@ -518,7 +579,7 @@ fn answer(w: &mut World, id: &str) {
     if let Some(p) = peer
         && w.channels.get(&p).is_some_and(|c| c.state != "Up")
     {
-        w.set_state(&p, "Up");
+        w.far_end_answered(&p);
     }
 }
 
@@ -652,6 +713,9 @@ fn make_outgoing(
     a: &Args,
     endpoint: &str,
 ) -> Result<(String, Option<String>, FarEnd), Reply> {
+    if !endpoint.contains('/') {
+        return Err(Reply::error(400, "Invalid endpoint specified"));
+    }
     let Some((far, dialstring, res, local)) = parse_endpoint(endpoint) else {
         return Err(Reply::json(
             500,
@@ -741,6 +805,16 @@ fn originate(w: &mut World, a: &Args) -> R {
         c.app_name = "AppDial2".into();
         c.app_data = "(Outgoing Line)".into();
         c.originated_into_app = app.is_some();
+        if app.is_none()
+            && let Some(exten) = a.get("extension")
+        {
+            c.dialplan_after = Some((
+                a.get("context").unwrap_or_else(|| "default".into()),
+                exten,
+                a.int("priority").unwrap_or(1),
+                a.get("label"),
+            ));
+        }
     }
     let body = w.channels.get(&id).map(|c| c.json()).unwrap_or(J::Null);
     if let Some(app) = &app {
@@ -973,6 +1047,13 @@ fn play(w: &mut World, a: &Args, target: String, channel: bool) -> R {
 fn record(w: &mut World, a: &Args, target: String) -> R {
     let name = a.need("name", "Recording name is required")?;
     let format = a.need("format", "Format is required")?;
+    const FORMATS: &[&str] = &[
+        "wav", "wav16", "WAV", "gsm", "ulaw", "alaw", "sln", "sln16", "g722", "g729", "g726",
+        "ilbc", "ogg", "h263", "h264", "siren7", "siren14", "speex", "g719",
+    ];
+    if !FORMATS.contains(&format.as_str()) {
+        return Err(Reply::error(422, &format!("Unknown format {format}")));
+    }
     let if_exists = a.get("ifExists").unwrap_or_else(|| "fail".into());
     if w.live.contains_key(&name) {
         return Err(Reply::error(
@@ -1009,7 +1090,9 @@ fn subscription(w: &mut World, a: &Args, name: &str) -> R {
         let exists = match kind {
             "channel" => id.is_empty() || w.channels.contains_key(id),
             "bridge" => id.is_empty() || w.bridges.contains_key(id),
-            "endpoint" | "deviceState" => true,
+            // The mock has no channel driver with endpoints (like the suite's servers).
+            "endpoint" => !id.contains('/'),
+            "deviceState" => true,
             _ => return Err(Reply::error(400, "Invalid event source URI scheme")),
         };
         if !exists {

@@ -256,6 +256,9 @@ pub(crate) async fn serve(listener: TcpListener, world: Shared, config: Arc<Conf
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
+        // No Nagle: a small frame held back until the peer's delayed ACK (40 ms of real time)
+        // would let a test's paused clock run past it, as if the frame never came.
+        let _ = stream.set_nodelay(true);
         let world = world.clone();
         let config = config.clone();
         tokio::spawn(async move {
@@ -590,6 +593,13 @@ async fn events_socket(
                 },
                 msg = stream.next() => match msg {
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    // tungstenite queues the pong; flushing sends it now, not with the next
+                    // event (a client's idle timer may run out before that).
+                    Some(Ok(Message::Ping(p))) => {
+                        if sink.send(Message::Pong(p)).await.is_err() {
+                            break;
+                        }
+                    }
                     Some(Ok(_)) => {}
                 },
             }

@@ -136,6 +136,10 @@ pub(crate) struct Channel {
     pub(crate) created_undialed: bool,
     /// Set when the channel started a dial (to answer its Dial events' caller field).
     pub(crate) originated_into_app: bool,
+    /// The app (and args) this outgoing half enters once its far half is answered.
+    pub(crate) pending_app: Option<(String, Vec<String>)>,
+    /// Where this outgoing half goes in the dialplan once answered (originate to an extension).
+    pub(crate) dialplan_after: Option<(String, String, i64, Option<String>)>,
 }
 
 impl Channel {
@@ -581,6 +585,8 @@ impl World {
             hanging_up: false,
             created_undialed: false,
             originated_into_app: false,
+            pending_app: None,
+            dialplan_after: None,
         }
     }
 
@@ -849,6 +855,9 @@ impl World {
             FarEnd::Stasis(app) => {
                 // The half that runs the extension enters the app, unanswered; the outgoing
                 // half waits for it to be answered.
+                if let Some(c) = self.channels.get_mut(&out) {
+                    c.pending_app = into_app;
+                }
                 if let Some(o) = other {
                     let vars = self
                         .channels
@@ -936,6 +945,70 @@ impl World {
         self.dial_event(out, "ANSWER", dialstring);
         if let Some((app, args)) = into_app {
             self.enter_stasis(out, &app, args);
+        } else {
+            self.go_to_dialplan(out);
+        }
+    }
+
+    /// An answered outgoing half originated to an extension runs it.
+    fn go_to_dialplan(&mut self, out: &str) {
+        let Some(c) = self.channels.get_mut(out) else {
+            return;
+        };
+        let Some((context, exten, priority, label)) = c.dialplan_after.take() else {
+            return;
+        };
+        c.context = context;
+        c.exten = exten;
+        c.priority = priority;
+        self.run_dialplan(out, label.as_deref());
+    }
+
+    /// The half running the extension of `out` was answered (over ARI, in Stasis): `out` comes
+    /// up, and enters the app it was originated into, if any.
+    pub(crate) fn far_end_answered(&mut self, out: &str) {
+        let Some(c) = self.channels.get_mut(out) else {
+            return;
+        };
+        let pending = c.pending_app.take();
+        let dialstring = c.dialstring.clone();
+        self.set_state(out, "Up");
+        self.dial_event(out, "ANSWER", &dialstring);
+        if let Some((app, args)) = pending {
+            self.enter_stasis(out, &app, args);
+        } else {
+            self.go_to_dialplan(out);
+        }
+    }
+
+    /// A channel that left Stasis runs the extension it is at (after `continue`).
+    pub(crate) fn run_dialplan(&mut self, id: &str, label: Option<&str>) {
+        let Some(c) = self.channels.get(id) else {
+            return;
+        };
+        match FarEnd::of(&c.exten) {
+            FarEnd::Stasis(app) => {
+                let app = app.unwrap_or_else(|| {
+                    c.vars
+                        .get("ARI_APP")
+                        .filter(|a| !a.is_empty())
+                        .cloned()
+                        .unwrap_or_else(|| "test-app".into())
+                });
+                let args: Vec<String> = match label {
+                    Some("noargs") => Vec::new(),
+                    _ => c
+                        .vars
+                        .get("ARI_ARGS")
+                        .filter(|a| !a.is_empty())
+                        .map(|a| a.split(',').map(str::to_owned).collect())
+                        .unwrap_or_default(),
+                };
+                self.enter_stasis(id, &app, args);
+            }
+            FarEnd::Refuse(cause) => self.hangup_plain(id, cause),
+            FarEnd::Ring => self.set_state(id, "Ringing"),
+            _ => self.set_state(id, "Up"),
         }
     }
 

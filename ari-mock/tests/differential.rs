@@ -667,6 +667,60 @@ fn refused(r: &mut Run) -> futures::future::BoxFuture<'_, ()> {
     })
 }
 
+fn device_states(r: &mut Run) -> futures::future::BoxFuture<'_, ()> {
+    Box::pin(async move {
+        let name = format!("Stasis:{}", r.id("dev"));
+        r.call(
+            "subscribe",
+            "POST",
+            &format!("/applications/{{app}}/subscription?eventSource=deviceState:{name}"),
+            None,
+        )
+        .await;
+        r.call(
+            "update",
+            "PUT",
+            &format!("/deviceStates/{name}?deviceState=INUSE"),
+            None,
+        )
+        .await;
+        r.settle(Duration::from_millis(300)).await;
+        r.call("get", "GET", &format!("/deviceStates/{name}"), None)
+            .await;
+        r.call(
+            "bad state",
+            "PUT",
+            &format!("/deviceStates/{name}?deviceState=SIDEWAYS"),
+            None,
+        )
+        .await;
+        r.call(
+            "uncontrolled",
+            "PUT",
+            "/deviceStates/PJSIP%2Fx?deviceState=INUSE",
+            None,
+        )
+        .await;
+        r.call("app", "GET", "/applications/{app}", None).await;
+        r.call("delete", "DELETE", &format!("/deviceStates/{name}"), None)
+            .await;
+        r.call(
+            "delete again",
+            "DELETE",
+            &format!("/deviceStates/{name}"),
+            None,
+        )
+        .await;
+        r.call(
+            "unsubscribe",
+            "DELETE",
+            &format!("/applications/{{app}}/subscription?eventSource=deviceState:{name}"),
+            None,
+        )
+        .await;
+    })
+}
+
 /// Malformed JSON, unknown ids, wrong methods, missing arguments: the status codes (and
 /// messages) real Asterisk answers.
 fn bad_input(r: &mut Run) -> futures::future::BoxFuture<'_, ()> {
@@ -729,6 +783,17 @@ fn bad_input(r: &mut Run) -> futures::future::BoxFuture<'_, ()> {
                 "unknown user event app",
                 "POST",
                 "/events/user/ev?application=mdiff-none",
+            ),
+            // Shipped by 22, not by 16: "Resource not found" there, as for any unknown path.
+            (
+                "bridge variable",
+                "GET",
+                "/bridges/mdiff-none/variable?variable=x",
+            ),
+            (
+                "channel variables",
+                "GET",
+                "/channels/mdiff-none/variables?variables=x",
             ),
         ];
         for (label, method, path) in cases {
@@ -807,5 +872,6 @@ both!(
     bridge,
     record,
     refused,
+    device_states,
     bad_input
 );
