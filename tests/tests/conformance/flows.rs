@@ -110,7 +110,9 @@ pub async fn stasis_app(h: Harness) {
                     "bad-scheme" => {
                         call.channel.play(["file:/tmp/hello.wav"]).await?;
                     }
-                    "panic" => panic!("a handler bug (expected: the test checks that on_error gets it)"),
+                    "panic" => {
+                        panic!("a handler bug (expected: the test checks that on_error gets it)")
+                    }
                     other => panic!("unexpected call {other:?}"),
                 }
                 drain(&mut call, &mut seen).await;
