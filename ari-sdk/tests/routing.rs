@@ -385,7 +385,9 @@ async fn stasis_app_runs_one_handler_task_per_call() {
     server.send(support::channel_event("StasisStart", "c2"));
     server.send(support::channel_event("ChannelDtmfReceived", "c1"));
     server.send(support::channel_event("StasisEnd", "c1"));
+    server.send(support::channel_event("ChannelDestroyed", "c1"));
     server.send(support::channel_event("StasisEnd", "c2"));
+    server.send(support::channel_event("ChannelDestroyed", "c2"));
 
     let mut done = Vec::new();
     for _ in 0..2 {
@@ -397,9 +399,16 @@ async fn stasis_app_runs_one_handler_task_per_call() {
     let seen = seen.lock().unwrap().clone();
     assert_eq!(
         seen["c1"],
-        [EventKind::ChannelDtmfReceived, EventKind::StasisEnd]
+        [
+            EventKind::ChannelDtmfReceived,
+            EventKind::StasisEnd,
+            EventKind::ChannelDestroyed
+        ]
     );
-    assert_eq!(seen["c2"], [EventKind::StasisEnd]);
+    assert_eq!(
+        seen["c2"],
+        [EventKind::StasisEnd, EventKind::ChannelDestroyed]
+    );
     let answers: Vec<_> = server
         .rest
         .requests()
@@ -582,6 +591,8 @@ async fn undecoded_events_reach_the_main_stream_and_still_end_what_they_end() {
     // The unrouted mode, as StasisApp uses it: nothing a call takes is on the main stream, but
     // an undecoded event is, whatever it concerns.
     let (router, mut main) = Router::with_unrouted_stream(&c, stream).unwrap();
+    // Calls that end at StasisEnd, the event made undecodable here.
+    router.follow_calls(false);
     let mut incoming = router.incoming();
     server.send(support::channel_event("StasisStart", "c1"));
     let mut call = next(&mut incoming).await;
@@ -622,6 +633,7 @@ async fn stasis_app_hands_undecoded_events_to_its_callback() {
         tokio::sync::mpsc::unbounded_channel::<(String, String)>();
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(String, usize)>();
     let app = StasisApp::new(&c, "test")
+        .follow_calls(false)
         .on_undecoded(move |u| {
             let id = u.json()["channel"]["id"].as_str().unwrap_or("").to_owned();
             let _ = undecoded_tx.send((u.kind().to_owned(), id));

@@ -318,10 +318,10 @@ impl StasisApp {
         self
     }
 
-    /// Called, in the application's own task, each time the application is registered with
-    /// Asterisk: when the events connection is made (before [`start`](Self::start) returns),
+    /// Called each time the application is registered with Asterisk: when the events
+    /// connection is made (in the task that called [`start`](Self::start), before it returns),
     /// after each reconnect, and for each connection Asterisk opens to an
-    /// [`outbound`](Self::outbound) application.
+    /// [`outbound`](Self::outbound) application (in the application's own task).
     pub fn on_registered(mut self, f: impl FnMut(Registered) + Send + 'static) -> StasisApp {
         self.hooks.on_registered = Some(hook(f));
         self
@@ -484,6 +484,7 @@ impl StasisApp {
 /// A [`StasisApp`] running in a task of its own, from [`StasisApp::start`]. Dropping it stops
 /// the application and aborts its handlers, like dropping the future of
 /// [`run`](StasisApp::run).
+#[must_use = "dropping a RunningApp stops the application"]
 pub struct RunningApp {
     task: Option<JoinHandle<Result<()>>>,
     stop: Stop,

@@ -193,7 +193,9 @@ impl ChannelHandle {
 
 impl BridgeHandle {
     /// Destroys the bridge, unless it is gone already: `Ok(true)` when this destroyed it,
-    /// `Ok(false)` when Asterisk no longer had it (`404`).
+    /// `Ok(false)` when Asterisk no longer had it (`404`). While Asterisk tears a bridge down
+    /// (between a destroy and its `BridgeDestroyed`), it may answer `409` "Bridge not in Stasis
+    /// application", which stays an error: the bridge is still there.
     pub async fn destroy_if_present(&self) -> Result<bool> {
         present(self.destroy().await)
     }

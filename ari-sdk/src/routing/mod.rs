@@ -26,7 +26,9 @@
 //! the application, which Asterisk keeps subscribed). A channel that leaves the application
 //! alive (`continue`, `move`) then carries its later events too, until it is destroyed, and a
 //! channel that enters the application again ends that stream and starts a new [`Call`]. Other
-//! channel subscriptions ([`Router::channel`], [`Router::subscribe`]) end at `StasisEnd`.
+//! channel subscriptions ([`Router::channel`], [`Router::subscribe`]) end at `StasisEnd`. (A
+//! call dropped before its channel's end leaves Asterisk's subscription in place until the
+//! channel is destroyed; the events it brings go to the [`RouterStream`].)
 //!
 //! An event that fails typed decoding ([`StreamItem::Undecoded`]) has no typed form to hand a
 //! resource's stream: it always goes on the [`RouterStream`], in either mode, and if it is one
@@ -521,11 +523,16 @@ impl Shared {
         id: &str,
     ) {
         let shared = Arc::downgrade(self);
-        let request = client
-            .applications()
-            .subscribe(app, [format!("channel:{id}")]);
+        // Sent as a plain request whose answer is not decoded: Asterisk answers with the
+        // application, listing every channel it is subscribed to, which grows with the calls
+        // in progress.
+        let mut request = crate::Request::new(crate::ops::applications::Subscribe::INFO);
+        request
+            .path_param("applicationName", app)
+            .query("eventSource", format!("channel:{id}"));
+        let client = client.clone();
         tokio::spawn(async move {
-            let result = request.send().await;
+            let result = client.send_unit(request).await;
             if let Err(e) = &result {
                 tracing::debug!(%key, error = %e, "cannot subscribe to the call's channel; its stream ends at StasisEnd");
             }

@@ -23,14 +23,19 @@ pub async fn run(config: &FlowConfig) -> anyhow::Result<ChildReport> {
         .build()?;
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(String, Result<(), FlowError>)>();
     let timeout = config.event_timeout;
-    let app = StasisApp::new(&client, &config.app).run(move |call: Call| {
-        let done = done_tx.clone();
-        async move {
-            let id = call.channel.id().to_owned();
-            let result = handle(call, timeout).await;
-            let _ = done.send((id, result));
-        }
-    });
+    // BENCH_NO_FOLLOW=1: calls end at StasisEnd, without the per-call subscription request
+    // that carries ChannelDestroyed after it (to measure what that costs).
+    let follow = std::env::var_os("BENCH_NO_FOLLOW").is_none();
+    let app = StasisApp::new(&client, &config.app)
+        .follow_calls(follow)
+        .run(move |call: Call| {
+            let done = done_tx.clone();
+            async move {
+                let id = call.channel.id().to_owned();
+                let result = handle(call, timeout).await;
+                let _ = done.send((id, result));
+            }
+        });
     let app = tokio::spawn(app);
     // The app has registered with Asterisk once its events connection is up; wait for that
     // through the server rather than by time.
