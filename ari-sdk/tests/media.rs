@@ -104,12 +104,25 @@ impl App {
         id
     }
 
-    async fn media(&self, format: &str, control: Option<ControlFormat>) -> (String, MediaSession) {
+    /// Opens a media session and waits for its channel's StasisStart: `connect` returns once the
+    /// socket is up, which can be before Asterisk puts the channel into the app, and a bridge
+    /// refuses a channel that is not yet in Stasis.
+    async fn media(
+        &mut self,
+        format: &str,
+        control: Option<ControlFormat>,
+    ) -> (String, MediaSession) {
         let mut b = self.client.websocket_media(self.name.clone(), format);
         if let Some(c) = control {
             b = b.control_format(c);
         }
         let (channel, session) = b.connect().await.expect("media session");
+        let want = channel.id.clone();
+        self.wait_event(
+            "the media channel's StasisStart",
+            |e| matches!(e, Event::StasisStart(s) if s.channel.id == want),
+        )
+        .await;
         (channel.id, session)
     }
 
@@ -439,7 +452,7 @@ async fn marks_buffering_and_flush() {
     };
     for control in [ControlFormat::PlainText, ControlFormat::Json] {
         with_timeout(async {
-            let app = App::start(&client, &format!("marks-{control:?}")).await;
+            let mut app = App::start(&client, &format!("marks-{control:?}")).await;
             let (media_id, session) = app.media("slin16", Some(control)).await;
             let (mut tx, mut rx) = session.split();
             let quiet = tone(16000, 500.0, 0.2, 1000.0);
