@@ -282,7 +282,28 @@ struct Shared {
     /// Whether a new call's channel is subscribed to, so that its stream goes on to
     /// `ChannelDestroyed`.
     follow_calls: std::sync::atomic::AtomicBool,
+    /// New calls' channels waiting to be subscribed to (see [`Shared::follow`]).
+    follow_queue: Mutex<FollowQueue>,
 }
+
+/// Subscriptions of new calls' channels not yet sent, and whether a task is sending them.
+#[derive(Default)]
+struct FollowQueue {
+    pending: Vec<Follow>,
+    sending: bool,
+}
+
+/// One call's channel to subscribe application `app` to, and the route that waits for it.
+struct Follow {
+    key: ResourceKey,
+    route: u64,
+    app: String,
+    id: String,
+}
+
+/// How many bytes of channel ids go into one subscription request: Asterisk reads a request
+/// line of at most 4096 bytes (`MAX_HTTP_LINE_LENGTH` in main/http.c).
+const FOLLOW_BATCH_BYTES: usize = 2048;
 
 /// A call as the router task makes it; [`Incoming`] adds the router handle.
 struct NewCall {
@@ -514,6 +535,11 @@ impl Shared {
     /// Subscribes application `app` to a new call's channel, so that Asterisk sends it the
     /// channel's events past `StasisEnd` (a channel from the dialplan gets none otherwise), and
     /// records the outcome on the call's subscription `route`.
+    ///
+    /// One task sends the subscriptions, one request at a time, each for every call that
+    /// arrived meanwhile (`eventSource` takes a list): under load that is one request per
+    /// batch of calls, not one per call in flight, which spares Asterisk's HTTP threads and
+    /// the client's pooled connections.
     fn follow(
         self: &Arc<Self>,
         client: &Client,
@@ -522,24 +548,80 @@ impl Shared {
         app: &str,
         id: &str,
     ) {
+        let mut queue = self.follow_queue.lock().unwrap_or_else(|p| p.into_inner());
+        queue.pending.push(Follow {
+            key,
+            route,
+            app: app.to_owned(),
+            id: id.to_owned(),
+        });
+        if queue.sending {
+            return;
+        }
+        queue.sending = true;
+        drop(queue);
         let shared = Arc::downgrade(self);
-        // Sent as a plain request whose answer is not decoded: Asterisk answers with the
-        // application, listing every channel it is subscribed to, which grows with the calls
-        // in progress.
-        let mut request = crate::Request::new(crate::ops::applications::Subscribe::INFO);
-        request
-            .path_param("applicationName", app)
-            .query("eventSource", format!("channel:{id}"));
         let client = client.clone();
         tokio::spawn(async move {
-            let result = client.send_unit(request).await;
-            if let Err(e) = &result {
-                tracing::debug!(%key, error = %e, "cannot subscribe to the call's channel; its stream ends at StasisEnd");
-            }
-            if let Some(shared) = shared.upgrade() {
-                shared.subscribed(&key, route, result.is_ok());
+            loop {
+                let Some(me) = shared.upgrade() else { return };
+                let batch = me.next_follow_batch();
+                drop(me);
+                if batch.is_empty() {
+                    return;
+                }
+                let result = subscribe_channels(&client, &batch).await;
+                // One channel that ended before its subscription fails the whole request
+                // (422): then each is tried alone, so the others are still followed.
+                let results = match result {
+                    Ok(()) => vec![true; batch.len()],
+                    Err(_) if batch.len() > 1 => {
+                        let mut each = Vec::with_capacity(batch.len());
+                        for f in &batch {
+                            each.push(
+                                subscribe_channels(&client, std::slice::from_ref(f))
+                                    .await
+                                    .is_ok(),
+                            );
+                        }
+                        each
+                    }
+                    Err(e) => {
+                        tracing::debug!(key = %batch[0].key, error = %e, "cannot subscribe to the call's channel; its stream ends at StasisEnd");
+                        vec![false]
+                    }
+                };
+                let Some(me) = shared.upgrade() else { return };
+                for (f, ok) in batch.iter().zip(results) {
+                    me.subscribed(&f.key, f.route, ok);
+                }
             }
         });
+    }
+
+    /// Takes the next subscriptions to send: the oldest waiting call's application, and as
+    /// many of its calls as fit in one request. Empty (and the sender marked stopped) when
+    /// nothing waits.
+    fn next_follow_batch(&self) -> Vec<Follow> {
+        let mut queue = self.follow_queue.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(app) = queue.pending.first().map(|f| f.app.clone()) else {
+            queue.sending = false;
+            return Vec::new();
+        };
+        let mut bytes = 0;
+        let mut batch = Vec::new();
+        let mut rest = Vec::with_capacity(queue.pending.len());
+        for f in queue.pending.drain(..) {
+            let cost = f.id.len() + "channel:,".len();
+            if f.app == app && (batch.is_empty() || bytes + cost <= FOLLOW_BATCH_BYTES) {
+                bytes += cost;
+                batch.push(f);
+            } else {
+                rest.push(f);
+            }
+        }
+        queue.pending = rest;
+        batch
     }
 
     /// Ends every subscription: the events connection is gone for good.
@@ -547,6 +629,26 @@ impl Shared {
         self.routes().clear();
         *self.incoming.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
+}
+
+/// Subscribes the application of `batch` (all of one application) to their channels, in one
+/// request. Sent as a plain request whose answer is not decoded: Asterisk answers with the
+/// application, listing every channel it is subscribed to, which grows with the calls in
+/// progress.
+async fn subscribe_channels(client: &Client, batch: &[Follow]) -> Result<()> {
+    let mut sources = String::new();
+    for f in batch {
+        if !sources.is_empty() {
+            sources.push(',');
+        }
+        sources.push_str("channel:");
+        sources.push_str(&f.id);
+    }
+    let mut request = crate::Request::new(crate::ops::applications::Subscribe::INFO);
+    request
+        .path_param("applicationName", batch[0].app.as_str())
+        .query("eventSource", sources);
+    client.send_unit(request).await
 }
 
 /// Closes the events connection when the last [`Router`] and the [`RouterStream`] are dropped.
@@ -646,6 +748,7 @@ impl Router {
             generation: AtomicU64::new(0),
             incoming: Mutex::new(None),
             follow_calls: std::sync::atomic::AtomicBool::new(true),
+            follow_queue: Mutex::new(FollowQueue::default()),
         });
         let close = events.close_handle();
         let (tx, rx) = mpsc::unbounded_channel();
