@@ -15,6 +15,8 @@
 //! | playback  | `PlaybackFinished`                           |
 //! | recording | `RecordingFinished`, `RecordingFailed`       |
 //!
+//! (generated from the generator's table of resource kinds:
+//! [`ResourceKind::ending_events`](crate::meta::ResourceKind::ending_events))
 //! or when a resync after a reconnect finds the resource gone (its last event was lost). Dropping
 //! a [`ResourceEvents`] removes its subscription at once: nothing accumulates.
 //!
