@@ -18,7 +18,6 @@ mod media_play;
 #[path = "../examples/media_record.rs"]
 mod media_record;
 
-use std::io::Write as _;
 use std::time::Duration;
 
 use ari_sdk::{Client, Event};
@@ -28,19 +27,8 @@ use tokio::sync::mpsc;
 const TEST_TIMEOUT: Duration = Duration::from_secs(90);
 
 async fn server(test: &str) -> Option<Client> {
-    let url = match std::env::var("ARI_URL_22") {
-        Ok(url) if !url.is_empty() => url,
-        _ if std::env::var("ARI_REQUIRE_SERVERS").is_ok_and(|v| !v.is_empty() && v != "0") => {
-            "http://127.0.0.1:8088/ari".to_owned()
-        }
-        _ => {
-            let _ = writeln!(std::io::stderr(), "SKIP {test}: ARI_URL_22 is not set");
-            return None;
-        }
-    };
-    let user = std::env::var("ARI_USER").unwrap_or_else(|_| "asterisk".into());
-    let password = std::env::var("ARI_PASSWORD").unwrap_or_else(|_| "asterisk".into());
-    let client = Client::new(url, user, password).expect("client");
+    let server = ari_test_env::server_or_skip(22, test)?;
+    let client = Client::new(server.url, server.user, server.password).expect("client");
     client.connect().await.expect("the server answers");
     Some(client)
 }

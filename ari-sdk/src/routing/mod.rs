@@ -15,6 +15,8 @@
 //! | playback  | `PlaybackFinished`                           |
 //! | recording | `RecordingFinished`, `RecordingFailed`       |
 //!
+//! (generated from the generator's table of resource kinds:
+//! [`ResourceKind::ending_events`](crate::meta::ResourceKind::ending_events))
 //! or when a resync after a reconnect finds the resource gone (its last event was lost). Dropping
 //! a [`ResourceEvents`] removes its subscription at once: nothing accumulates.
 //!
@@ -68,48 +70,8 @@ use crate::meta::ResourceRef;
 pub use app::{AppError, Call, HandlerError, HandlerOutcome, Registered, RunningApp, StasisApp};
 pub use resync::Snapshot;
 
-/// A resource that events can be routed by; the owned form of [`ResourceRef`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ResourceKey {
-    /// A channel, by id.
-    Channel(String),
-    /// A bridge, by id.
-    Bridge(String),
-    /// A playback, by id.
-    Playback(String),
-    /// A live recording, by name.
-    Recording(String),
-    /// An endpoint, by technology and resource.
-    Endpoint {
-        /// Technology, e.g. `PJSIP`.
-        technology: String,
-        /// Resource within the technology, e.g. `alice`.
-        resource: String,
-    },
-    /// A device state, by device name.
-    DeviceState(String),
-}
-
-impl ResourceKey {
-    /// The borrowed form.
-    pub fn as_ref(&self) -> ResourceRef<'_> {
-        match self {
-            ResourceKey::Channel(id) => ResourceRef::Channel(id),
-            ResourceKey::Bridge(id) => ResourceRef::Bridge(id),
-            ResourceKey::Playback(id) => ResourceRef::Playback(id),
-            ResourceKey::Recording(name) => ResourceRef::Recording(name),
-            ResourceKey::Endpoint {
-                technology,
-                resource,
-            } => ResourceRef::Endpoint {
-                technology,
-                resource,
-            },
-            ResourceKey::DeviceState(name) => ResourceRef::DeviceState(name),
-        }
-    }
-}
+use crate::generated::resources::Ending;
+pub use crate::generated::resources::ResourceKey;
 
 // The routing table is keyed by `ResourceKey` and looked up with the `ResourceRef`s an event
 // carries, without making owned keys per event: both hash as their `ResourceRef`, and the table
@@ -157,64 +119,6 @@ impl PartialEq for dyn AsResourceRef + '_ {
 
 impl Eq for dyn AsResourceRef + '_ {}
 
-impl From<ResourceRef<'_>> for ResourceKey {
-    fn from(r: ResourceRef<'_>) -> Self {
-        match r {
-            ResourceRef::Channel(id) => ResourceKey::Channel(id.to_owned()),
-            ResourceRef::Bridge(id) => ResourceKey::Bridge(id.to_owned()),
-            ResourceRef::Playback(id) => ResourceKey::Playback(id.to_owned()),
-            ResourceRef::Recording(name) => ResourceKey::Recording(name.to_owned()),
-            ResourceRef::Endpoint {
-                technology,
-                resource,
-            } => ResourceKey::Endpoint {
-                technology: technology.to_owned(),
-                resource: resource.to_owned(),
-            },
-            ResourceRef::DeviceState(name) => ResourceKey::DeviceState(name.to_owned()),
-        }
-    }
-}
-
-impl fmt::Display for ResourceKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ResourceKey::Channel(id) => write!(f, "channel:{id}"),
-            ResourceKey::Bridge(id) => write!(f, "bridge:{id}"),
-            ResourceKey::Playback(id) => write!(f, "playback:{id}"),
-            ResourceKey::Recording(name) => write!(f, "recording:{name}"),
-            ResourceKey::Endpoint {
-                technology,
-                resource,
-            } => write!(f, "endpoint:{technology}/{resource}"),
-            ResourceKey::DeviceState(name) => write!(f, "deviceState:{name}"),
-        }
-    }
-}
-
-/// Which subscriptions of a resource an event ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Ending {
-    /// Every one: the resource is gone.
-    All,
-    /// Those that end when the channel leaves the application (`StasisEnd`).
-    LeftApp,
-}
-
-/// The resource whose life in the application this event ends, if any, and how.
-fn ending_key(event: &Event) -> Option<(ResourceRef<'_>, Ending)> {
-    let all = |r| Some((r, Ending::All));
-    match event {
-        Event::StasisEnd(e) => Some((ResourceRef::Channel(&e.channel.id), Ending::LeftApp)),
-        Event::ChannelDestroyed(e) => all(ResourceRef::Channel(&e.channel.id)),
-        Event::BridgeDestroyed(e) => all(ResourceRef::Bridge(&e.bridge.id)),
-        Event::PlaybackFinished(e) => all(ResourceRef::Playback(&e.playback.id)),
-        Event::RecordingFinished(e) => all(ResourceRef::Recording(&e.recording.name)),
-        Event::RecordingFailed(e) => all(ResourceRef::Recording(&e.recording.name)),
-        _ => None,
-    }
-}
-
 /// Takes out of `routes` the subscriptions of `key` that `how` ends; the channel subscriptions
 /// that go on past `StasisEnd` stay, marked as left.
 fn take_ended<Q>(
@@ -227,7 +131,7 @@ where
     Q: Hash + Eq + ?Sized,
 {
     match how {
-        Ending::All => routes.remove(key),
+        Ending::Gone => routes.remove(key),
         Ending::LeftApp => {
             let list = routes.get_mut(key)?;
             let (ended, stay): (Vec<Route>, Vec<Route>) = std::mem::take(list)
@@ -389,7 +293,7 @@ impl Shared {
                 keys.push(r);
             }
         });
-        let ending = ending_key(&event);
+        let ending = event.ending();
 
         // A new call is subscribed before this event's dispatch, so it misses nothing after its
         // StasisStart. The Call is sent after the lock is released: a dropped receiver drops
@@ -508,22 +412,10 @@ impl Shared {
     /// Ends the subscriptions of the resource whose life an undecoded event ends, found in its
     /// JSON (`channel.id` of a `StasisEnd`, ...).
     fn end_undecoded(&self, undecoded: &UndecodedEvent) {
-        let how = match undecoded.kind() {
-            "StasisEnd" => Ending::LeftApp,
-            _ => Ending::All,
-        };
-        let (field, key): (&str, fn(String) -> ResourceKey) = match undecoded.kind() {
-            "StasisEnd" | "ChannelDestroyed" => ("/channel/id", ResourceKey::Channel),
-            "BridgeDestroyed" => ("/bridge/id", ResourceKey::Bridge),
-            "PlaybackFinished" => ("/playback/id", ResourceKey::Playback),
-            "RecordingFinished" | "RecordingFailed" => ("/recording/name", ResourceKey::Recording),
-            _ => return,
-        };
-        let json = undecoded.json();
-        let Some(id) = json.pointer(field).and_then(|v| v.as_str()) else {
+        let Some((key, how)) = ResourceKey::ended_by_json(undecoded.kind(), &undecoded.json())
+        else {
             return;
         };
-        let key = key(id.to_owned());
         // Dropped outside the lock: the receivers' owners may take it as they see the end.
         let ended = take_ended(&mut self.routes(), &key, how);
         if ended.as_ref().is_some_and(|e| !e.is_empty()) {
@@ -1008,5 +900,73 @@ impl Stream for Incoming {
                 router,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::ResourceKind;
+
+    /// The generated keys read as they always have, and round-trip through their borrowed form.
+    #[test]
+    fn keys_display_and_round_trip() {
+        let endpoint = ResourceKey::Endpoint {
+            technology: "PJSIP".to_owned(),
+            resource: "alice".to_owned(),
+        };
+        assert_eq!(endpoint.to_string(), "endpoint:PJSIP/alice");
+        assert_eq!(endpoint.kind(), ResourceKind::Endpoint);
+        assert_eq!(ResourceKey::from(endpoint.as_ref()), endpoint);
+        let device = ResourceKey::DeviceState("Custom:x".to_owned());
+        assert_eq!(device.to_string(), "deviceState:Custom:x");
+        assert_eq!(ResourceKey::from(device.as_ref()), device);
+        assert_eq!(
+            ResourceKey::Recording("r".to_owned()).to_string(),
+            "recording:r"
+        );
+    }
+
+    /// The events that end a resource, typed and from an undecoded event's JSON, agree.
+    #[test]
+    fn endings_typed_and_from_json() {
+        let json = serde_json::json!({
+            "type": "StasisEnd",
+            "application": "a",
+            "timestamp": "2020-01-01T00:00:00.000+0000",
+            "channel": {"id": "c1", "name": "n", "state": "Up", "accountcode": "",
+                        "caller": {"name": "", "number": ""}, "connected": {"name": "", "number": ""},
+                        "dialplan": {"context": "x", "exten": "s", "priority": 1},
+                        "creationtime": "2020-01-01T00:00:00.000+0000", "language": "en"}
+        });
+        let event: Event = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(
+            event.ending(),
+            Some((ResourceRef::Channel("c1"), Ending::LeftApp))
+        );
+        assert_eq!(
+            ResourceKey::ended_by_json("StasisEnd", &json),
+            Some((ResourceKey::Channel("c1".to_owned()), Ending::LeftApp))
+        );
+        let finished = serde_json::json!({"recording": {"name": "r1"}});
+        assert_eq!(
+            ResourceKey::ended_by_json("RecordingFailed", &finished),
+            Some((ResourceKey::Recording("r1".to_owned()), Ending::Gone))
+        );
+        assert_eq!(
+            ResourceKey::ended_by_json("ChannelDestroyed", &finished),
+            None
+        );
+        assert_eq!(
+            ResourceKey::ended_by_json("ChannelHangupRequest", &json),
+            None
+        );
+        for kind in ResourceKind::ALL {
+            for (event, _) in kind.ending_events() {
+                assert!(
+                    ResourceKey::ended_by_json(event.as_str(), &serde_json::json!({})).is_none()
+                );
+            }
+        }
     }
 }
