@@ -20,6 +20,7 @@ mod media_record;
 
 use std::time::Duration;
 
+use ari_sdk::routing::Router;
 use ari_sdk::{Client, Event};
 use futures::StreamExt;
 use tokio::sync::mpsc;
@@ -35,6 +36,9 @@ async fn server(test: &str) -> Option<Client> {
 
 struct App {
     client: Client,
+    /// Routes the app's events, for the examples' `connect_routed`; every event is also
+    /// passed on to `events`.
+    router: Router,
     name: String,
     events: mpsc::Receiver<Event>,
 }
@@ -42,12 +46,13 @@ struct App {
 impl App {
     async fn start(client: &Client, test: &str) -> App {
         let name = format!("media-ex-{test}-{}", std::process::id());
-        let mut stream = client
+        let stream = client
             .event_stream()
             .app(&name)
             .connect()
             .await
             .expect("events");
+        let (router, mut stream) = Router::new(client, stream).expect("router");
         let (tx, rx) = mpsc::channel(10_000);
         tokio::spawn(async move {
             while let Some(item) = stream.next().await {
@@ -60,6 +65,7 @@ impl App {
         });
         App {
             client: client.clone(),
+            router,
             name,
             events: rx,
         }
@@ -202,7 +208,7 @@ async fn echo_bot_echoes_the_caller() {
         let mut app = App::start(&client, "echo").await;
         let caller = app.call("Local/tone@default", "caller").await;
         let (snoop, rec) = app.listen_to(&caller).await;
-        let frames = media_echo::echo(&client, &app.name, &caller, Duration::from_secs(3))
+        let frames = media_echo::echo(&app.router, &app.name, &caller, Duration::from_secs(3))
             .await
             .expect("echo");
         assert!(frames >= 100, "echoed {frames} frames in 3 s");
@@ -249,7 +255,7 @@ async fn play_file_then_mark() {
         let mut app = App::start(&client, "play").await;
         let caller = app.call("Local/wait@default", "caller").await;
         let (snoop, rec) = app.listen_to(&caller).await;
-        let frames = media_play::play(&client, &app.name, &caller, &wav)
+        let frames = media_play::play(&app.router, &app.name, &caller, &wav)
             .await
             .expect("play");
         assert_eq!(frames, 100, "2 s of 20 ms frames");
@@ -283,10 +289,15 @@ async fn record_the_caller() {
         let wav = dir.join("caller.wav");
         let mut app = App::start(&client, "record").await;
         let caller = app.call("Local/tone@default", "caller").await;
-        let samples =
-            media_record::record(&client, &app.name, &caller, &wav, Duration::from_secs(2))
-                .await
-                .expect("record");
+        let samples = media_record::record(
+            &app.router,
+            &app.name,
+            &caller,
+            &wav,
+            Duration::from_secs(2),
+        )
+        .await
+        .expect("record");
         assert_eq!(samples, 32000);
         let reader = hound::WavReader::open(&wav).expect("wav");
         assert_eq!(reader.spec().sample_rate, 16000);
@@ -312,7 +323,7 @@ async fn dtmf_from_the_media_socket() {
     bounded(async {
         let mut app = App::start(&client, "dtmf").await;
         let caller = app.call("Local/dtmf@default", "caller").await;
-        let digits = media_dtmf::collect(&client, &app.name, &caller, 3)
+        let digits = media_dtmf::collect(&app.router, &app.name, &caller, 3)
             .await
             .expect("collect");
         assert_eq!(digits, "123");
