@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use ari_sdk::media::{
-    ControlFormat, MediaError, MediaEvent, MediaItem, MediaReceiver, MediaSession,
+    ControlFormat, MediaError, MediaEvent, MediaItem, MediaReceiver, MediaSession, SessionOptions,
 };
 use ari_sdk::{Client, ErrorKind, Event};
 use futures::StreamExt;
@@ -320,6 +320,119 @@ async fn flow_control_marks_and_recorded_audio() {
                     assert!(tone_share(win, rate, *g) < 0.05, "segment {i} holds {g} Hz");
                 }
             }
+        }
+        let _ = client.recordings().delete_stored(rec).send().await;
+        app.hangup(&media_id).await;
+        let _ = client.bridges().destroy(bridge).send().await;
+    })
+    .await;
+}
+
+/// Five frames per WebSocket message (`SessionOptions::frames_per_message`): Asterisk splits
+/// them into frames itself, and what it records is all of the audio, in order.
+#[tokio::test]
+async fn several_frames_per_message_are_recorded_whole() {
+    let Some(client) = server(22, "frames_per_message").await else {
+        return;
+    };
+    with_timeout(async {
+        let mut app = App::start(&client, "fpm").await;
+        let (channel, session) = client
+            .websocket_media(app.name.clone(), "slin16")
+            .session_options(SessionOptions {
+                frames_per_message: 5,
+                ..Default::default()
+            })
+            .connect()
+            .await
+            .expect("media session");
+        let media_id = channel.id;
+        let want = media_id.clone();
+        app.wait_event(
+            "the media channel's StasisStart",
+            |e| matches!(e, Event::StasisStart(s) if s.channel.id == want),
+        )
+        .await;
+        let bridge = app.bridge(&[&media_id]).await;
+        let rec = format!("{}-rec", app.name);
+        client
+            .bridges()
+            .record(bridge.clone(), rec.clone(), "wav")
+            .if_exists("overwrite")
+            .send()
+            .await
+            .expect("record");
+        let (mut tx, mut rx) = session.split();
+        let reader = tokio::spawn(async move {
+            while let Some(item) = rx.recv().await {
+                if let MediaItem::Event(MediaEvent::MediaMarkProcessed { correlation_id }) = &item
+                    && correlation_id.as_deref() == Some("end")
+                {
+                    break;
+                }
+            }
+            rx
+        });
+        let freqs = [500.0, 1200.0];
+        let seg = 2.0;
+        for f in freqs {
+            tx.send_audio(&tone(16000, f, seg, 8000.0))
+                .await
+                .expect("send");
+        }
+        tx.finish_audio().await.expect("finish");
+        tx.mark("end").await.expect("mark");
+        let _rx = reader.await.expect("reader");
+        assert_eq!(
+            tx.stats().frames_sent,
+            (freqs.len() as f64 * seg * 50.0) as u64
+        );
+        client
+            .recordings()
+            .stop(rec.clone())
+            .send()
+            .await
+            .expect("stop");
+        let want = rec.clone();
+        app.wait_event(
+            "RecordingFinished",
+            |e| matches!(e, Event::RecordingFinished(r) if r.recording.name == want),
+        )
+        .await;
+        let wav = client
+            .recordings()
+            .get_stored_file(rec.clone())
+            .send()
+            .await
+            .expect("file");
+        let reader = hound::WavReader::new(std::io::Cursor::new(wav.to_vec())).expect("wav");
+        let rate = f64::from(reader.spec().sample_rate);
+        let x: Vec<f64> = reader
+            .into_samples::<i16>()
+            .map(|s| f64::from(s.expect("sample")))
+            .collect();
+        let total = freqs.len() as f64 * seg;
+        let secs = x.len() as f64 / rate;
+        assert!(secs >= total - 0.5, "recording {secs} s for {total} s sent");
+        let onset = x
+            .iter()
+            .position(|v| v.abs() > 2000.0)
+            .expect("no audio recorded");
+        for (i, f) in freqs.iter().enumerate() {
+            // The middle second of each segment holds its tone and not the other.
+            let mid = onset + ((i as f64 * seg + seg / 2.0 - 0.5) * rate) as usize;
+            let win = &x[mid..(mid + rate as usize).min(x.len())];
+            let share = tone_share(win, rate, *f);
+            assert!(
+                rms(win) > 1000.0 && share > 0.5,
+                "segment {i} ({f} Hz): rms {}, share {share}",
+                rms(win)
+            );
+            let other = freqs[1 - i];
+            assert!(
+                tone_share(win, rate, other) < 0.05,
+                "segment {i} holds {other} Hz"
+            );
         }
         let _ = client.recordings().delete_stored(rec).send().await;
         app.hangup(&media_id).await;

@@ -35,6 +35,12 @@ pub struct SessionOptions {
     pub receive_buffer: usize,
     /// How long to wait for `MEDIA_START` after the WebSocket opens (default 10 s).
     pub start_timeout: Duration,
+    /// Most whole frames [`MediaSender::send_audio`] puts in one WebSocket message (default 1).
+    /// Asterisk splits a longer message into frames itself, so with audio handed over in
+    /// larger pieces (text-to-speech output, a file), 5 sends a tenth of a second per message
+    /// and the socket writes fall fivefold; the pacing and the queue estimate still count
+    /// frames. Passthrough codecs are always sent one frame per message.
+    pub frames_per_message: u32,
 }
 
 impl Default for SessionOptions {
@@ -43,6 +49,7 @@ impl Default for SessionOptions {
             max_queued_frames: 950,
             receive_buffer: 500,
             start_timeout: Duration::from_secs(10),
+            frames_per_message: 1,
         }
     }
 }
@@ -269,6 +276,7 @@ impl MediaSession {
                 playout_end: Instant::now(),
                 ptime: Duration::from_millis(u64::from(format.ptime)),
                 max_queued,
+                frames_per_message: options.frames_per_message.clamp(1, max_queued),
                 stats: SenderStats::default(),
             },
             receiver: MediaReceiver { rx, done: false },
@@ -450,6 +458,7 @@ pub struct MediaSender {
     playout_end: Instant,
     ptime: Duration,
     max_queued: u32,
+    frames_per_message: u32,
     stats: SenderStats,
 }
 
@@ -495,8 +504,9 @@ impl MediaSender {
         let size = self.format.frame_size;
         self.carry.extend_from_slice(audio);
         while self.carry.len() >= size {
-            let frame = self.carry.split_to(size).freeze();
-            self.write_frame(frame).await?;
+            let frames = (self.carry.len() / size).min(self.frames_per_message as usize);
+            let message = self.carry.split_to(frames * size).freeze();
+            self.write_frames(message, frames as u32).await?;
         }
         Ok(())
     }
@@ -532,19 +542,25 @@ impl MediaSender {
     }
 
     async fn write_frame(&mut self, frame: Bytes) -> Result<(), MediaError> {
-        self.wait_for_room().await?;
+        self.write_frames(frame, 1).await
+    }
+
+    /// Writes `frames` whole frames as one message, once Asterisk's queue has room for them.
+    async fn write_frames(&mut self, message: Bytes, frames: u32) -> Result<(), MediaError> {
+        self.wait_for_room(frames).await?;
         let now = Instant::now();
-        self.playout_end = self.playout_end.max(now) + self.ptime;
-        self.write(Message::Binary(frame)).await?;
-        self.stats.frames_sent += 1;
+        self.playout_end = self.playout_end.max(now) + self.ptime * frames;
+        self.write(Message::Binary(message)).await?;
+        self.stats.frames_sent += u64::from(frames);
         Ok(())
     }
 
-    async fn wait_for_room(&mut self) -> Result<(), MediaError> {
+    async fn wait_for_room(&mut self, frames: u32) -> Result<(), MediaError> {
         // The common case, a sender at real time with the flow open, needs no subscription
-        // and no timer: this runs once per frame (50 times a second per session).
+        // and no timer: this runs once per message (50 times a second per session at one
+        // frame per message).
         let state = *self.shared.flow.borrow();
-        if state == Flow::Open && Instant::now() >= self.room_at() {
+        if state == Flow::Open && Instant::now() >= self.room_at(frames) {
             return Ok(());
         }
         let mut flow = self.shared.flow.subscribe();
@@ -561,7 +577,7 @@ impl MediaSender {
                 }
                 Flow::Open => {}
             }
-            let room_at = self.room_at();
+            let room_at = self.room_at(frames);
             if Instant::now() >= room_at {
                 if waited {
                     self.stats.waits += 1;
@@ -576,11 +592,11 @@ impl MediaSender {
         }
     }
 
-    /// When there is room for one more frame: once at most `max_queued - 1` are ahead of
-    /// real time.
-    fn room_at(&self) -> Instant {
+    /// When there is room for `frames` more frames: once at most `max_queued - frames` are
+    /// ahead of real time.
+    fn room_at(&self, frames: u32) -> Instant {
         self.playout_end
-            .checked_sub(self.ptime * (self.max_queued - 1))
+            .checked_sub(self.ptime * self.max_queued.saturating_sub(frames))
             .unwrap_or(self.playout_end)
     }
 

@@ -55,6 +55,10 @@ struct Args {
     /// the sockets that became ready meanwhile in one go (0: wake on every socket event).
     #[arg(long, default_value_t = 0)]
     coalesce_ms: u64,
+    /// With the shared clock: frames per WebSocket message (`SessionOptions::frames_per_message`);
+    /// the clock then ticks every N x 20 ms and hands each session N frames at once.
+    #[arg(long, default_value_t = 1)]
+    frames_per_message: u32,
 }
 
 #[derive(Default)]
@@ -99,6 +103,9 @@ fn main() -> anyhow::Result<()> {
     };
     if !matches!(args.clock.as_str(), "shared" | "session") {
         anyhow::bail!("--clock {}: expected shared or session", args.clock);
+    }
+    if args.frames_per_message > 1 && args.clock != "shared" {
+        anyhow::bail!("--frames-per-message needs --clock shared");
     }
     if args.coalesce_ms > 0 {
         anyhow::ensure!(
@@ -152,15 +159,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
     // With the shared clock, one task owns every sender and sends a frame on each per tick.
     let clock_tx = if args.clock == "shared" {
         let (joins, mut joined) = tokio::sync::mpsc::unbounded_channel::<MediaSender>();
-        let (c, m, s, frame) = (
+        let (c, m, s, frame, per_message) = (
             counters.clone(),
             measuring.clone(),
             stop.clone(),
             frame.clone(),
+            args.frames_per_message.max(1),
         );
         tasks.push(tokio::spawn(async move {
             let mut senders: Vec<MediaSender> = Vec::new();
-            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            let n = u64::from(per_message);
+            let chunk: Vec<u8> = frame
+                .iter()
+                .copied()
+                .cycle()
+                .take(frame.len() * n as usize)
+                .collect();
+            let mut tick = tokio::time::interval(Duration::from_millis(20 * n));
             tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
             loop {
                 let due = tick.tick().await;
@@ -176,12 +191,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 }
                 let mut i = 0;
                 while i < senders.len() {
-                    if senders[i].send_frame(frame.clone()).await.is_err() {
+                    let sent = if n == 1 {
+                        senders[i].send_frame(frame.clone()).await
+                    } else {
+                        senders[i].send_audio(&chunk).await
+                    };
+                    if sent.is_err() {
                         senders.swap_remove(i);
                         continue;
                     }
                     if counting {
-                        c.sent.fetch_add(1, Ordering::Relaxed);
+                        c.sent.fetch_add(n, Ordering::Relaxed);
                     }
                     i += 1;
                 }
@@ -196,6 +216,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         for _ in 0..2 {
             let media = client
                 .websocket_media(app.clone(), "slin16")
+                .session_options(ari_sdk::media::SessionOptions {
+                    frames_per_message: args.frames_per_message.max(1),
+                    ..Default::default()
+                })
                 .connect_routed(&router)
                 .await
                 .context("media session")?;
