@@ -92,9 +92,8 @@ impl EventFeed {
 
     /// Resolves once the stream is closed or dropped.
     pub async fn closed(&self) {
-        let mut close = self.close.clone();
         tokio::select! {
-            _ = close.wait_for(|c| *c) => {}
+            () = close_requested(self.close.clone()) => {}
             () = self.out.queue.closed() => {}
         }
     }
@@ -118,10 +117,9 @@ impl EventFeed {
                 Err(TrySendError::Full(item)) => item,
             }
         };
-        let mut close = self.close.clone();
         let permit = tokio::select! {
             biased;
-            _ = close.wait_for(|c| *c) => return false,
+            () = close_requested(self.close.clone()) => return false,
             permit = self.out.queue.reserve() => match permit {
                 Ok(permit) => permit,
                 Err(_) => return false,
@@ -136,6 +134,11 @@ impl EventFeed {
         }
         true
     }
+}
+
+/// Resolves once a close is asked for (or the stream is gone), holding no borrow of the flag.
+async fn close_requested(mut close: watch::Receiver<bool>) {
+    let _ = close.wait_for(|c| *c).await;
 }
 
 impl Drop for EventFeed {
