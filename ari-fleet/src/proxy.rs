@@ -532,6 +532,7 @@ impl Routing {
                 .filter(|id| self.pending.contains_key(*id))
                 .map(str::to_owned)
         });
+        tracing::debug!(kind = %routed.kind, keys = ?routed.keys, ?owners, pending = ?pending_channel, "event");
         let mut unrouted = true;
         if let Some(channel) = routed
             .start
