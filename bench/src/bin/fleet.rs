@@ -3,10 +3,11 @@
 //!
 //! Each flow: the bench originates a call into the app over HTTP (as a call arriving from the
 //! dialplan would), the app's handler answers, hangs up and follows the call's stream to
-//! `ChannelDestroyed`. At most K flows are in progress. Reported per mode: this process's CPU
+//! its end (`ChannelDestroyed`, or `StasisEnd` when the hangup beat the router's subscription
+//! to the channel). At most K flows are in progress. Reported per mode: this process's CPU
 //! per flow (the app side: the proxies and nats-server are child processes and do not count;
 //! the bench's own originates count alike in both modes), the latency from the originate to the
-//! handler's start and to `ChannelDestroyed` (p50/p99; the fleet's minus direct's is the added
+//! handler's start and to the stream's end (p50/p99; the fleet's minus direct's is the added
 //! latency), flows per second, and the flows whose events did not all arrive (lost).
 //!
 //! ```sh
@@ -42,7 +43,12 @@ struct Args {
     url16: String,
     #[arg(long, env = "ARI_USER", default_value = "asterisk")]
     user: String,
-    #[arg(long, env = "ARI_PASSWORD", default_value = "asterisk", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "ARI_PASSWORD",
+        default_value = "asterisk",
+        hide_env_values = true
+    )]
     password: String,
     /// Rounds of direct then fleet.
     #[arg(long, default_value_t = 1)]
@@ -106,12 +112,14 @@ fn handler(
             let _ = tx.send(Note::Started(id.clone(), Instant::now()));
             call.channel.answer().await?;
             call.channel.hangup().await?;
+            // The stream ends at ChannelDestroyed, or at StasisEnd when the hangup came before
+            // the router's subscription to the channel (Asterisk then sends nothing after it).
             while let Some(e) = call.events.next().await {
                 if matches!(e, Event::ChannelDestroyed(_)) {
-                    let _ = tx.send(Note::Ended(id, Instant::now()));
                     break;
                 }
             }
+            let _ = tx.send(Note::Ended(id, Instant::now()));
             Ok(())
         })
     }
@@ -226,7 +234,9 @@ async fn run_fleet(
     let mut kids = Vec::new();
     for (sid, url) in [("bench22", &args.url22), ("bench16", &args.url16)] {
         let child = Command::new(proxy_bin)
-            .args(["--server", sid, "--url", url, "--user", &args.user, "--app", &app])
+            .args([
+                "--server", sid, "--url", url, "--user", &args.user, "--app", &app,
+            ])
             .args(["--nats", nats_url])
             .env("ARI_PASSWORD", &args.password)
             .env("RUST_LOG", "warn")
@@ -235,7 +245,10 @@ async fn run_fleet(
             .with_context(|| format!("starting {}", proxy_bin.display()))?;
         kids.push(Kid(child));
     }
-    let fleet = ari_fleet::Fleet::builder(nats_url).app(&app).connect().await?;
+    let fleet = ari_fleet::Fleet::builder(nats_url)
+        .app(&app)
+        .connect()
+        .await?;
     fleet.wait_for_servers(2, Duration::from_secs(20)).await?;
     let (tx, rx) = mpsc::unbounded_channel();
     let serving = fleet.serve(handler(tx)).await?;
@@ -261,7 +274,9 @@ async fn main() -> anyhow::Result<()> {
         .collect::<Vec<_>>();
     let nats_bin = find("nats-server", &[])?;
     let proxy_bin = find("ari-fleet-proxy", &here)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let _nats = Kid(Command::new(&nats_bin)
         .args(["-a", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
