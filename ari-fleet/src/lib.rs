@@ -22,7 +22,8 @@
 //!     .serve(|call: Call| async move {
 //!         call.channel.answer().await?;
 //!         call.play_to_end(["sound:hello-world"]).await?;
-//!         call.channel.hangup_if_present().await
+//!         call.channel.hangup_if_present().await?;
+//!         Ok::<(), ari_sdk::Error>(())
 //!     })
 //!     .await?;
 //! # drop(serving); Ok(()) }
