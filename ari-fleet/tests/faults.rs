@@ -236,3 +236,50 @@ async fn after_a_proxy_restart_calls_are_claimed_again_and_orphans_hung_up() {
     assert_eq!(next(&mut rx).await, Report::Ended(kept, true));
     drop(p2);
 }
+
+/// An Asterisk restart as the proxy sees it (its connections to Asterisk cut, then accepted
+/// again), without restarting the shared server: the call hung up meanwhile has its
+/// `ChannelDestroyed` lost; the proxy's notice makes the instance resync, which ends the call's
+/// stream, so its handler is not left waiting on a call that is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_lost_while_asterisk_is_unreachable_are_made_up_by_a_resync() {
+    init_tracing();
+    let test = "events_lost_while_asterisk_is_unreachable_are_made_up_by_a_resync";
+    let Some(s22) = server22(test) else { return };
+    let Some(nats) = Nats::start(test) else {
+        return;
+    };
+    let url = url::Url::parse(&s22.url).unwrap();
+    let target = url.socket_addrs(|| Some(8088)).unwrap()[0];
+    let mut link = common::Cuttable::start(target).await;
+    let mut via = s22.clone();
+    via.url = format!("http://{}{}", link.addr, url.path());
+    let app = id("fault-ast");
+    let sid = id("c22");
+    let _p = proxy(&nats, &sid, &via, &[&app]).await;
+    let direct = direct(&s22);
+    let fleet = Fleet::builder(&nats.url).app(&app).connect().await.unwrap();
+    fleet.wait_for_servers(1, WAIT).await.unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let _serving = serve_holding(&fleet, tx).await;
+    let call = originate(&direct, &app).await;
+    assert_eq!(next(&mut rx).await, Report::Started(call.clone()));
+
+    link.cut();
+    // Gone while the proxy cannot hear Asterisk: its last events are lost.
+    direct.channels().hangup(&call).send().await.unwrap();
+    eventually(WAIT, "the call is gone", || {
+        let direct = direct.clone();
+        let call = call.clone();
+        async move { !channel_exists(&direct, &call).await }
+    })
+    .await;
+    link.resume().await;
+    // The resync finds the channel gone and ends the call's stream (without ChannelDestroyed).
+    assert_eq!(next(&mut rx).await, Report::Ended(call, false));
+    // And new calls are taken again.
+    let second = originate(&direct, &app).await;
+    assert_eq!(next(&mut rx).await, Report::Started(second.clone()));
+    direct.channels().hangup(&second).send().await.unwrap();
+    assert_eq!(next(&mut rx).await, Report::Ended(second, true));
+}

@@ -166,3 +166,63 @@ pub fn init_tracing() {
         .with_test_writer()
         .try_init();
 }
+
+/// A TCP forwarder in front of a server, whose connections can be cut (as an Asterisk restart
+/// or a network break cuts them) and then accepted again on the same port.
+pub struct Cuttable {
+    /// `127.0.0.1:PORT` the forwarder listens on.
+    pub addr: std::net::SocketAddr,
+    target: std::net::SocketAddr,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Cuttable {
+    /// Forwards a new port to `target`.
+    pub async fn start(target: std::net::SocketAddr) -> Cuttable {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut c = Cuttable {
+            addr,
+            target,
+            task: None,
+        };
+        c.serve(listener);
+        c
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let target = self.target;
+        self.task = Some(tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    break;
+                };
+                conns.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Drops every connection and refuses new ones.
+    pub fn cut(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+
+    /// Accepts connections again on the same port.
+    pub async fn resume(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        self.serve(listener);
+    }
+}
+
+impl Drop for Cuttable {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
