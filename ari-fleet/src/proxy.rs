@@ -732,6 +732,14 @@ impl Routing {
     /// Owners not heard from within the timeout are dead: their calls are hung up.
     fn check_owners(&mut self) {
         let now = Instant::now();
+        // Instances that own nothing are only remembered for a while (every instance's
+        // heartbeat reaches every proxy).
+        let forget_after = self.config.owner_timeout * 10;
+        let by_owner = &self.by_owner;
+        self.last_seen.retain(|i, t| {
+            by_owner.get(i).is_some_and(|k| !k.is_empty()) || now.duration_since(*t) < forget_after
+        });
+        self.by_owner.retain(|_, keys| !keys.is_empty());
         let dead: Vec<String> = self
             .by_owner
             .iter()

@@ -221,6 +221,9 @@ async fn a_mixed_fleet_gates_each_server_by_its_release() {
         .unwrap_err();
     assert_eq!(e.status(), Some(404), "{e}");
     assert_eq!(e.asterisk_message(), Some("Channel not found"), "{e}");
+    // Where to create when any server will do: one of the two.
+    let any = fleet.any_server().unwrap();
+    assert!(any == id22 || any == id16, "{any}");
     // A server nobody announced is a clear error.
     let e = fleet.client("nobody").unwrap_err();
     assert!(e.to_string().contains("nobody"), "{e}");
