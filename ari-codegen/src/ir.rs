@@ -53,6 +53,8 @@ pub struct Api {
     /// Every distinct availability that some item has, ordered by its text; the generated code
     /// defines each once and refers to it by index.
     pub availabilities: Vec<Vec<ReleaseRange>>,
+    /// The resource kinds ([`crate::kinds::KINDS`]) that the API has, resolved against it.
+    pub kinds: Vec<crate::kinds::Kind>,
     /// Lookups for the emitter, so that emitting stays linear in the number of items.
     pub(crate) lookup: Lookup,
 }
@@ -366,6 +368,7 @@ pub fn build(corpus: &Corpus) -> Result<Api, GenError> {
     majors.dedup();
     let mut api = Api {
         lookup: Lookup::default(),
+        kinds: Vec::new(),
         availabilities: Vec::new(),
         root: "crate::generated".to_owned(),
         runtime: "crate".to_owned(),
@@ -381,6 +384,7 @@ pub fn build(corpus: &Corpus) -> Result<Api, GenError> {
     api.availabilities = distinct_availabilities(&api);
     box_recursive_fields(&mut api);
     api.lookup = Lookup::of(&api);
+    api.kinds = crate::kinds::resolve(&api)?;
     Ok(api)
 }
 
@@ -935,7 +939,7 @@ fn build_resources(
         client_methods.claim(&crate::emit::accessor_of(&module), &res_origin)?;
         // The entry type has `new`; a handle has `new`, `id`, `client` and its id accessors.
         let mut reserved_fns = vec!["new".to_owned(), "id".to_owned(), "client".to_owned()];
-        reserved_fns.extend(crate::emit::handle_ids(&res).map(names::snake));
+        reserved_fns.extend(crate::kinds::handle_ids(&res).map(names::snake));
         let reserved_fns: Vec<&str> = reserved_fns.iter().map(String::as_str).collect();
         let mut fns =
             Namespace::with_reserved(format!("resource `{res}` (methods)"), &reserved_fns);

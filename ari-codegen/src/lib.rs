@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod emit;
 pub mod ir;
+pub mod kinds;
 pub mod mock;
 pub mod names;
 pub mod user;
@@ -73,7 +74,7 @@ pub struct Output {
 /// Generates the bindings for every release of a corpus.
 pub fn generate(corpus: &Corpus) -> Result<Output, GenError> {
     let api = ir::build(corpus)?;
-    let files = emit::emit(&api)?;
+    let files = emit::emit_sdk(&api)?;
     let mock_files = mock::emit(&api)?;
     Ok(Output {
         files,

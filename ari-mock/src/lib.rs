@@ -77,7 +77,12 @@
 //!   them later, from the channel's own thread: a `GET` right after the `POST` may still miss
 //!   them there, and `ChannelCallerId` may come after later events).
 //! * Asterisk sends a dial's first `Dial` and the `Ringing` state change (or, refused, the
-//!   hangup request) in either order from run to run; the mock always sends `Dial` first.
+//!   hangup request) in either order from run to run; the mock always sends `Dial` first. Asterisk may also send `Dial(RINGING)` before that
+//!   first `Dial`.
+//! * A channel hung up while in the app is gone at once: a `GET` after its `StasisEnd` answers
+//!   404, where Asterisk may list it for a moment longer. To a subscriber of a hung-up half of a
+//!   Local pair, Asterisk sends a second `ChannelHangupRequest` (cause 16, soft) after
+//!   `StasisEnd`; the mock does not.
 //! * `channels.dial` and `originate` honour `timeout` on the mock's clock; a `Local/ring`
 //!   that runs out is hung up with cause 19 (`NOANSWER`).
 //! * A bridge destroyed with channels in it sends `ChannelLeftBridge` for each and

@@ -59,13 +59,8 @@ fn python_app_against_the_binary() {
     assert!(status.success(), "{status}");
     println!("mock:    {mock_run}");
 
-    let require = std::env::var("ARI_REQUIRE_SERVERS").is_ok_and(|v| !v.is_empty() && v != "0");
-    let real = std::env::var("ARI_URL_22")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .or_else(|| require.then(|| "http://127.0.0.1:8088/ari".to_owned()));
-    if let Some(real) = real {
-        let real_run = run_script(python, &real);
+    if let Some(real) = ari_test_env::server(22) {
+        let real_run = run_script(python, &real.url);
         println!("real 22: {real_run}");
     }
 }

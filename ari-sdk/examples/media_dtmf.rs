@@ -14,8 +14,8 @@ mod common;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ari_sdk::Client;
 use ari_sdk::media::{MediaEvent, MediaItem, helpers};
+use ari_sdk::routing::Router;
 
 const USAGE: &str = "\
 usage: media-dtmf ENDPOINT [--digits N]
@@ -26,12 +26,19 @@ usage: media-dtmf ENDPOINT [--digits N]
 /// Collects `count` digits that `caller` (a channel in Stasis app `app`) presses, from the
 /// media session; hangs the media channel up with `HANGUP` after them.
 pub async fn collect(
-    client: &Client,
+    router: &Router,
     app: &str,
     caller: &str,
     count: usize,
 ) -> anyhow::Result<String> {
-    let (media, session) = client.websocket_media(app, "ulaw").connect().await?;
+    let client = router.client();
+    // `connect_routed` returns once the media channel is in the app (its StasisStart): a
+    // bridge made before that would be refused ("Channel not in Stasis application").
+    let media = client
+        .websocket_media(app, "ulaw")
+        .connect_routed(router)
+        .await?;
+    let (media, session) = (media.channel, media.session);
     let bridge = helpers::bridge_with_media(client, caller, &media.id).await?;
     let (mut tx, mut rx) = session.split();
     let mut digits = String::new();
@@ -66,7 +73,7 @@ async fn main_inner() -> anyhow::Result<()> {
         let (client, app) = (client.clone(), app.clone());
         async move {
             let caller = call.channel.id().to_owned();
-            let r = collect(&client, &app, &caller, count).await;
+            let r = collect(&call.router, &app, &caller, count).await;
             common::hang_up_quietly(&client, &caller).await;
             r
         }

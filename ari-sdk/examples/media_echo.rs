@@ -14,8 +14,8 @@ mod common;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ari_sdk::Client;
 use ari_sdk::media::{MediaItem, helpers};
+use ari_sdk::routing::Router;
 
 const USAGE: &str = "\
 usage: media-echo ENDPOINT [--seconds N]
@@ -25,13 +25,19 @@ usage: media-echo ENDPOINT [--seconds N]
 
 /// Echoes `caller` (a channel in Stasis app `app`) for `duration`; returns the frames echoed.
 pub async fn echo(
-    client: &Client,
+    router: &Router,
     app: &str,
     caller: &str,
     duration: Duration,
 ) -> anyhow::Result<u64> {
-    // `connect` returns once MEDIA_START has arrived, so the bridge never runs without media.
-    let (media, session) = client.websocket_media(app, "slin16").connect().await?;
+    let client = router.client();
+    // `connect_routed` returns once the media channel is in the app (its StasisStart): a
+    // bridge made before that would be refused ("Channel not in Stasis application").
+    let media = client
+        .websocket_media(app, "slin16")
+        .connect_routed(router)
+        .await?;
+    let (media, session) = (media.channel, media.session);
     let bridge = helpers::bridge_with_media(client, caller, &media.id).await?;
     let (mut tx, mut rx) = session.split();
     let echoed = tokio::time::timeout(duration, async {
@@ -71,7 +77,7 @@ async fn main_inner() -> anyhow::Result<()> {
         let (client, app) = (client.clone(), app.clone());
         async move {
             let caller = call.channel.id().to_owned();
-            let frames = echo(&client, &app, &caller, Duration::from_secs(seconds)).await;
+            let frames = echo(&call.router, &app, &caller, Duration::from_secs(seconds)).await;
             common::hang_up_quietly(&client, &caller).await;
             frames
         }

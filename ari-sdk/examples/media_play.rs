@@ -15,8 +15,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ari_sdk::Client;
 use ari_sdk::media::helpers;
+use ari_sdk::routing::Router;
 
 const USAGE: &str = "\
 usage: media-play ENDPOINT FILE.wav
@@ -26,8 +26,15 @@ usage: media-play ENDPOINT FILE.wav
 
 /// Plays `wav` to `caller` (a channel in Stasis app `app`) and waits until playback has reached
 /// the end mark; returns the frames sent.
-pub async fn play(client: &Client, app: &str, caller: &str, wav: &Path) -> anyhow::Result<u64> {
-    let (media, session) = client.websocket_media(app, "slin16").connect().await?;
+pub async fn play(router: &Router, app: &str, caller: &str, wav: &Path) -> anyhow::Result<u64> {
+    let client = router.client();
+    // `connect_routed` returns once the media channel is in the app (its StasisStart): a
+    // bridge made before that would be refused ("Channel not in Stasis application").
+    let media = client
+        .websocket_media(app, "slin16")
+        .connect_routed(router)
+        .await?;
+    let (media, session) = (media.channel, media.session);
     let bridge = helpers::bridge_with_media(client, caller, &media.id).await?;
     let (mut tx, mut rx) = session.split();
     let result = async {
@@ -53,7 +60,7 @@ async fn main_inner() -> anyhow::Result<()> {
         let (client, app) = (client.clone(), app.clone());
         async move {
             let caller = call.channel.id().to_owned();
-            let r = play(&client, &app, &caller, &file).await;
+            let r = play(&call.router, &app, &caller, &file).await;
             common::hang_up_quietly(&client, &caller).await;
             r
         }

@@ -14,8 +14,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ari_sdk::Client;
 use ari_sdk::media::{MediaItem, helpers};
+use ari_sdk::routing::Router;
 
 const USAGE: &str = "\
 usage: media-record ENDPOINT FILE.wav [--seconds N]
@@ -27,13 +27,20 @@ usage: media-record ENDPOINT FILE.wav [--seconds N]
 /// Records `caller` (a channel in Stasis app `app`) to `wav` for `duration` of audio; returns
 /// the samples written.
 pub async fn record(
-    client: &Client,
+    router: &Router,
     app: &str,
     caller: &str,
     wav: &Path,
     duration: Duration,
 ) -> anyhow::Result<u64> {
-    let (media, session) = client.websocket_media(app, "slin16").connect().await?;
+    let client = router.client();
+    // `connect_routed` returns once the media channel is in the app (its StasisStart): a
+    // bridge made before that would be refused ("Channel not in Stasis application").
+    let media = client
+        .websocket_media(app, "slin16")
+        .connect_routed(router)
+        .await?;
+    let (media, session) = (media.channel, media.session);
     let bridge = helpers::bridge_with_media(client, caller, &media.id).await?;
     let format = session.format().clone();
     let (_tx, mut rx) = session.split();
@@ -66,7 +73,14 @@ async fn main_inner() -> anyhow::Result<()> {
         let (client, app, file) = (client.clone(), app.clone(), file.clone());
         async move {
             let caller = call.channel.id().to_owned();
-            let r = record(&client, &app, &caller, &file, Duration::from_secs(seconds)).await;
+            let r = record(
+                &call.router,
+                &app,
+                &caller,
+                &file,
+                Duration::from_secs(seconds),
+            )
+            .await;
             common::hang_up_quietly(&client, &caller).await;
             r
         }

@@ -185,20 +185,21 @@ pub(crate) fn decode_error(err: serde_json::Error, text: &str) -> crate::Error {
 /// The byte offset just past a 1-based line and column (serde_json's position of an error: the
 /// last byte it read).
 fn offset_of(body: &[u8], line: usize, column: usize) -> usize {
-    let mut start = 0usize;
-    if line > 1 {
-        let mut seen = 1;
-        for (i, b) in body.iter().enumerate() {
-            if *b == b'\n' {
-                seen += 1;
-                if seen == line {
-                    start = i + 1;
-                    break;
-                }
-            }
-        }
+    (line_start(body, line) + column).min(body.len())
+}
+
+/// The byte offset where 1-based `line` starts: just past the `\n` that ends the line before
+/// (so a `\r` of a CRLF stays with the line it ends). Line 1, and a line past the last one
+/// (serde_json never reports one), start at 0.
+fn line_start(body: &[u8], line: usize) -> usize {
+    if line <= 1 {
+        return 0;
     }
-    (start + column).min(body.len())
+    body.iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(line - 2)
+        .map_or(0, |(i, _)| i + 1)
 }
 
 /// The path (`caller.name`, `[1].state`, `.` for the top) of the value that `body[..end]`
@@ -284,20 +285,7 @@ pub(crate) fn json_path_at(body: &[u8], end: usize) -> String {
 /// Up to about 120 bytes of `body` centred on a 1-based line and column, on one line.
 fn excerpt_at(body: &[u8], line: usize, column: usize) -> String {
     const HALF: usize = 60;
-    let mut offset = 0usize;
-    if line > 1 {
-        let mut seen = 1;
-        for (i, b) in body.iter().enumerate() {
-            if *b == b'\n' {
-                seen += 1;
-                if seen == line {
-                    offset = i + 1;
-                    break;
-                }
-            }
-        }
-    }
-    let at = (offset + column.saturating_sub(1)).min(body.len());
+    let at = (line_start(body, line) + column.saturating_sub(1)).min(body.len());
     let start = at.saturating_sub(HALF);
     let end = (at + HALF).min(body.len());
     let piece = String::from_utf8_lossy(&body[start..end]);
@@ -513,7 +501,7 @@ pub fn with_type(
 
 #[cfg(test)]
 mod tests {
-    use super::{decode_error, excerpt_at, type_first};
+    use super::{decode_error, excerpt_at, line_start, offset_of, type_first};
     use crate::generated::events::{Event, EventKind};
     use crate::generated::models::ChannelState;
     use crate::meta::ResourceRef;
@@ -544,6 +532,34 @@ mod tests {
         assert!(ex.starts_with('…') && ex.ends_with('…'));
         assert!(!ex.contains('\n'));
         assert_eq!(excerpt_at(b"", 1, 1), "");
+    }
+
+    #[test]
+    fn line_starts_at_the_edges() {
+        // The first line, and a body of one line without a newline.
+        assert_eq!(line_start(b"", 1), 0);
+        assert_eq!(line_start(b"abc", 1), 0);
+        assert_eq!(line_start(b"abc", 0), 0);
+        // The last line, without a newline after it.
+        assert_eq!(line_start(b"ab\ncd", 2), 3);
+        assert_eq!(line_start(b"ab\ncd\nef", 3), 6);
+        // A newline that ends the body starts an empty last line.
+        assert_eq!(line_start(b"ab\n", 2), 3);
+        // CRLF: the `\r` belongs to the line it ends.
+        assert_eq!(line_start(b"ab\r\ncd", 2), 4);
+        assert_eq!(line_start(b"a\r\nb\r\nc", 3), 6);
+        // A line past the last one.
+        assert_eq!(line_start(b"ab\ncd", 5), 0);
+        // What the two callers make of it: serde_json's column is the last byte read.
+        assert_eq!(offset_of(b"ab\r\ncd", 2, 1), 5);
+        assert_eq!(offset_of(b"ab\ncd", 2, 99), 5);
+        assert_eq!(excerpt_at(b"ab\r\ncd", 2, 1), "ab  cd");
+        // Through serde_json itself: an error on the last line of a CRLF body.
+        let text = "{\r\n\"a\": 1,\r\n\"b\": x}";
+        let err = serde_json::from_str::<serde_json::Value>(text).unwrap_err();
+        assert_eq!(err.line(), 3);
+        let at = offset_of(text.as_bytes(), err.line(), err.column());
+        assert_eq!(&text[at - 1..at], "x");
     }
 
     /// The path of the failure, as the SDK reports it, for `T` decoded from `text`.

@@ -176,27 +176,9 @@ impl OperationInfo {
     }
 }
 
-/// A resource that an event concerns, used to route events to the task that owns the resource.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ResourceRef<'a> {
-    /// A channel, by id.
-    Channel(&'a str),
-    /// A bridge, by id.
-    Bridge(&'a str),
-    /// A playback, by id.
-    Playback(&'a str),
-    /// A live recording, by name.
-    Recording(&'a str),
-    /// An endpoint, by technology and resource.
-    Endpoint {
-        /// Technology, e.g. `PJSIP`.
-        technology: &'a str,
-        /// Resource within the technology, e.g. `alice`.
-        resource: &'a str,
-    },
-    /// A device state, by device name.
-    DeviceState(&'a str),
-}
+/// The resources that events concern, generated from the generator's one table of resource
+/// kinds: what events are routed by.
+pub use crate::generated::resources::{ResourceKind, ResourceRef};
 
 #[cfg(test)]
 mod tests {

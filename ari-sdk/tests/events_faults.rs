@@ -771,27 +771,12 @@ async fn real_servers_events_that_do_not_fit_arrive_undecoded_and_in_order() {
         kind: String,
         a_field_no_server_sends: String,
     }
-    let require = std::env::var("ARI_REQUIRE_SERVERS").is_ok_and(|v| !v.is_empty() && v != "0");
-    for (major, default) in [
-        (22, "http://127.0.0.1:8088/ari"),
-        (16, "http://127.0.0.1:8089/ari"),
-    ] {
-        let base = match std::env::var(format!("ARI_URL_{major}")) {
-            Ok(u) if !u.is_empty() => u,
-            _ if require => default.to_owned(),
-            _ => {
-                use std::io::Write;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "SKIP real undecoded on {major}: ARI_URL_{major} is not set"
-                );
-                continue;
-            }
+    for major in ari_test_env::MAJORS {
+        let Some(server) = ari_test_env::server_or_skip(major, "real undecoded") else {
+            continue;
         };
-        let user = std::env::var("ARI_USER").unwrap_or_else(|_| "asterisk".to_owned());
-        let password = std::env::var("ARI_PASSWORD").unwrap_or_else(|_| "asterisk".to_owned());
-        let c = Client::new(&base, user, password).unwrap();
-        let app = format!("runtime-undecoded-{}", uuid::Uuid::new_v4().simple());
+        let c = Client::new(&server.url, server.user, server.password).unwrap();
+        let app = ari_test_env::unique_name("runtime-undecoded");
         let mut s = c
             .event_stream()
             .app(&app)

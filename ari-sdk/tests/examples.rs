@@ -34,7 +34,6 @@ mod hello_world;
 mod originate_and_report;
 
 use std::future::Future;
-use std::io::Write as _;
 use std::time::Duration;
 
 use ari_sdk::Client;
@@ -42,31 +41,16 @@ use ari_sdk::Client;
 /// Longest time one test's scenario may take.
 const TEST_TIMEOUT: Duration = Duration::from_secs(90);
 
-fn require_servers() -> bool {
-    std::env::var("ARI_REQUIRE_SERVERS").is_ok_and(|v| !v.is_empty() && v != "0")
-}
-
 /// The client for Asterisk `major`, or `None` (after a `SKIP` line) when it is not configured.
 /// Panics when the server is configured or required and does not answer.
 /// [`server`], with REST over an events WebSocket when `ws`.
 async fn server_via(major: u16, test: &str, ws: bool) -> Option<Client> {
-    let url = match std::env::var(format!("ARI_URL_{major}")) {
-        Ok(url) if !url.is_empty() => url,
-        _ if require_servers() => match major {
-            22 => "http://127.0.0.1:8088/ari".to_owned(),
-            _ => "http://127.0.0.1:8089/ari".to_owned(),
-        },
-        _ => {
-            // Straight to stderr, past the test harness's capture, so that the skip is seen.
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIP {test} on Asterisk {major}: ARI_URL_{major} is not set (set it, or ARI_REQUIRE_SERVERS=1 for the default servers)"
-            );
-            return None;
-        }
-    };
-    let user = std::env::var("ARI_USER").unwrap_or_else(|_| "asterisk".to_owned());
-    let password = std::env::var("ARI_PASSWORD").unwrap_or_else(|_| "asterisk".to_owned());
+    let ari_test_env::Server {
+        url,
+        user,
+        password,
+        ..
+    } = ari_test_env::server_or_skip(major, test)?;
     let client = Client::builder()
         .base_url(&url)
         .credentials(user, password)
@@ -143,7 +127,7 @@ fn restart_lock() -> std::fs::File {
 }
 
 fn app(example: &str) -> String {
-    format!("example-{example}-{}", uuid::Uuid::new_v4().simple())
+    ari_test_env::unique_name(&format!("example-{example}"))
 }
 
 /// Fails (after removing them) if any of these channels (or the `;2` halves of these Local

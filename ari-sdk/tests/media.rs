@@ -5,7 +5,6 @@
 //! `ARI_REQUIRE_SERVERS=1`. The far ends are the dialplan of `cargo xtask asterisk up`:
 //! `Local/tone@default` (Playtones(440)), `Local/dtmf-5@default`, `Local/wait@default`.
 
-use std::io::Write as _;
 use std::time::Duration;
 
 use ari_sdk::media::{
@@ -17,27 +16,13 @@ use tokio::sync::mpsc;
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(120);
 
-fn require_servers() -> bool {
-    std::env::var("ARI_REQUIRE_SERVERS").is_ok_and(|v| !v.is_empty() && v != "0")
-}
-
 async fn server(major: u16, test: &str) -> Option<Client> {
-    let url = match std::env::var(format!("ARI_URL_{major}")) {
-        Ok(url) if !url.is_empty() => url,
-        _ if require_servers() => match major {
-            22 => "http://127.0.0.1:8088/ari".to_owned(),
-            _ => "http://127.0.0.1:8089/ari".to_owned(),
-        },
-        _ => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIP {test} on Asterisk {major}: ARI_URL_{major} is not set"
-            );
-            return None;
-        }
-    };
-    let user = std::env::var("ARI_USER").unwrap_or_else(|_| "asterisk".into());
-    let password = std::env::var("ARI_PASSWORD").unwrap_or_else(|_| "asterisk".into());
+    let ari_test_env::Server {
+        url,
+        user,
+        password,
+        ..
+    } = ari_test_env::server_or_skip(major, test)?;
     let client = Client::new(url, user, password).expect("client");
     client.connect().await.expect("the server answers");
     Some(client)
@@ -104,12 +89,25 @@ impl App {
         id
     }
 
-    async fn media(&self, format: &str, control: Option<ControlFormat>) -> (String, MediaSession) {
+    /// Opens a media session and waits for its channel's StasisStart: `connect` returns once the
+    /// socket is up, which can be before Asterisk puts the channel into the app, and a bridge
+    /// refuses a channel that is not yet in Stasis.
+    async fn media(
+        &mut self,
+        format: &str,
+        control: Option<ControlFormat>,
+    ) -> (String, MediaSession) {
         let mut b = self.client.websocket_media(self.name.clone(), format);
         if let Some(c) = control {
             b = b.control_format(c);
         }
         let (channel, session) = b.connect().await.expect("media session");
+        let want = channel.id.clone();
+        self.wait_event(
+            "the media channel's StasisStart",
+            |e| matches!(e, Event::StasisStart(s) if s.channel.id == want),
+        )
+        .await;
         (channel.id, session)
     }
 
@@ -439,7 +437,7 @@ async fn marks_buffering_and_flush() {
     };
     for control in [ControlFormat::PlainText, ControlFormat::Json] {
         with_timeout(async {
-            let app = App::start(&client, &format!("marks-{control:?}")).await;
+            let mut app = App::start(&client, &format!("marks-{control:?}")).await;
             let (media_id, session) = app.media("slin16", Some(control)).await;
             let (mut tx, mut rx) = session.split();
             let quiet = tone(16000, 500.0, 0.2, 1000.0);

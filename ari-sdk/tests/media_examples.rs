@@ -18,9 +18,9 @@ mod media_play;
 #[path = "../examples/media_record.rs"]
 mod media_record;
 
-use std::io::Write as _;
 use std::time::Duration;
 
+use ari_sdk::routing::Router;
 use ari_sdk::{Client, Event};
 use futures::StreamExt;
 use tokio::sync::mpsc;
@@ -28,25 +28,17 @@ use tokio::sync::mpsc;
 const TEST_TIMEOUT: Duration = Duration::from_secs(90);
 
 async fn server(test: &str) -> Option<Client> {
-    let url = match std::env::var("ARI_URL_22") {
-        Ok(url) if !url.is_empty() => url,
-        _ if std::env::var("ARI_REQUIRE_SERVERS").is_ok_and(|v| !v.is_empty() && v != "0") => {
-            "http://127.0.0.1:8088/ari".to_owned()
-        }
-        _ => {
-            let _ = writeln!(std::io::stderr(), "SKIP {test}: ARI_URL_22 is not set");
-            return None;
-        }
-    };
-    let user = std::env::var("ARI_USER").unwrap_or_else(|_| "asterisk".into());
-    let password = std::env::var("ARI_PASSWORD").unwrap_or_else(|_| "asterisk".into());
-    let client = Client::new(url, user, password).expect("client");
+    let server = ari_test_env::server_or_skip(22, test)?;
+    let client = Client::new(server.url, server.user, server.password).expect("client");
     client.connect().await.expect("the server answers");
     Some(client)
 }
 
 struct App {
     client: Client,
+    /// Routes the app's events, for the examples' `connect_routed`; every event is also
+    /// passed on to `events`.
+    router: Router,
     name: String,
     events: mpsc::Receiver<Event>,
 }
@@ -54,12 +46,13 @@ struct App {
 impl App {
     async fn start(client: &Client, test: &str) -> App {
         let name = format!("media-ex-{test}-{}", std::process::id());
-        let mut stream = client
+        let stream = client
             .event_stream()
             .app(&name)
             .connect()
             .await
             .expect("events");
+        let (router, mut stream) = Router::new(client, stream).expect("router");
         let (tx, rx) = mpsc::channel(10_000);
         tokio::spawn(async move {
             while let Some(item) = stream.next().await {
@@ -72,6 +65,7 @@ impl App {
         });
         App {
             client: client.clone(),
+            router,
             name,
             events: rx,
         }
@@ -214,7 +208,7 @@ async fn echo_bot_echoes_the_caller() {
         let mut app = App::start(&client, "echo").await;
         let caller = app.call("Local/tone@default", "caller").await;
         let (snoop, rec) = app.listen_to(&caller).await;
-        let frames = media_echo::echo(&client, &app.name, &caller, Duration::from_secs(3))
+        let frames = media_echo::echo(&app.router, &app.name, &caller, Duration::from_secs(3))
             .await
             .expect("echo");
         assert!(frames >= 100, "echoed {frames} frames in 3 s");
@@ -261,7 +255,7 @@ async fn play_file_then_mark() {
         let mut app = App::start(&client, "play").await;
         let caller = app.call("Local/wait@default", "caller").await;
         let (snoop, rec) = app.listen_to(&caller).await;
-        let frames = media_play::play(&client, &app.name, &caller, &wav)
+        let frames = media_play::play(&app.router, &app.name, &caller, &wav)
             .await
             .expect("play");
         assert_eq!(frames, 100, "2 s of 20 ms frames");
@@ -295,10 +289,15 @@ async fn record_the_caller() {
         let wav = dir.join("caller.wav");
         let mut app = App::start(&client, "record").await;
         let caller = app.call("Local/tone@default", "caller").await;
-        let samples =
-            media_record::record(&client, &app.name, &caller, &wav, Duration::from_secs(2))
-                .await
-                .expect("record");
+        let samples = media_record::record(
+            &app.router,
+            &app.name,
+            &caller,
+            &wav,
+            Duration::from_secs(2),
+        )
+        .await
+        .expect("record");
         assert_eq!(samples, 32000);
         let reader = hound::WavReader::open(&wav).expect("wav");
         assert_eq!(reader.spec().sample_rate, 16000);
@@ -324,7 +323,7 @@ async fn dtmf_from_the_media_socket() {
     bounded(async {
         let mut app = App::start(&client, "dtmf").await;
         let caller = app.call("Local/dtmf@default", "caller").await;
-        let digits = media_dtmf::collect(&client, &app.name, &caller, 3)
+        let digits = media_dtmf::collect(&app.router, &app.name, &caller, 3)
             .await
             .expect("collect");
         assert_eq!(digits, "123");

@@ -23,7 +23,6 @@
 mod outbound_listener;
 
 use std::collections::HashSet;
-use std::io::Write as _;
 use std::time::Duration;
 
 use ari_sdk::events::StreamItem;
@@ -44,32 +43,14 @@ static PER_CALL_PORT: Mutex<()> = Mutex::const_new(());
 static TLS_PORT: Mutex<()> = Mutex::const_new(());
 static READONLY_PORT: Mutex<()> = Mutex::const_new(());
 
-fn require_servers() -> bool {
-    std::env::var("ARI_REQUIRE_SERVERS").is_ok_and(|v| !v.is_empty() && v != "0")
-}
-
-fn env_url(major: u16) -> Option<String> {
-    match std::env::var(format!("ARI_URL_{major}")) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if require_servers() => Some(match major {
-            22 => "http://127.0.0.1:8088/ari".to_owned(),
-            _ => "http://127.0.0.1:8089/ari".to_owned(),
-        }),
-        _ => None,
-    }
-}
-
 /// The HTTP client for Asterisk `major`, or `None` after a `SKIP` line.
 async fn server(major: u16, test: &str) -> Option<Client> {
-    let Some(url) = env_url(major) else {
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIP {test} on Asterisk {major}: ARI_URL_{major} is not set"
-        );
-        return None;
-    };
-    let user = std::env::var("ARI_USER").unwrap_or_else(|_| "asterisk".to_owned());
-    let password = std::env::var("ARI_PASSWORD").unwrap_or_else(|_| "asterisk".to_owned());
+    let ari_test_env::Server {
+        url,
+        user,
+        password,
+        ..
+    } = ari_test_env::server_or_skip(major, test)?;
     let client = Client::new(&url, user, password).expect("client");
     let version = tokio::time::timeout(Duration::from_secs(15), client.connect())
         .await
@@ -108,7 +89,7 @@ fn tls_dir() -> std::path::PathBuf {
 }
 
 fn unique(tag: &str) -> String {
-    format!("{tag}-{}", uuid::Uuid::new_v4().simple())
+    ari_test_env::unique_name(tag)
 }
 
 async fn listen(port: u16) -> AriListener {
@@ -467,7 +448,7 @@ fn restart_asterisk_22() -> Result<(), String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbound_connections_come_back_after_asterisk_restarts() {
     let test = "outbound_after_restart";
-    if env_url(22).is_some_and(|u| u != "http://127.0.0.1:8088/ari") {
+    if ari_test_env::server(22).is_some_and(|s| !s.is_local_default()) {
         eprintln!("SKIP {test}: ARI_URL_22 is not the local server this test may restart");
         return;
     }

@@ -623,27 +623,11 @@ async fn a_base_url_that_is_not_an_ari_root_says_so() {
 
 /// The base URL of Asterisk `major` from `ARI_URL_<major>`, or `None` (after a `SKIP` line).
 fn real_base(major: u16, test: &str) -> Option<String> {
-    let require = std::env::var("ARI_REQUIRE_SERVERS").is_ok_and(|v| !v.is_empty() && v != "0");
-    match std::env::var(format!("ARI_URL_{major}")) {
-        Ok(url) if !url.is_empty() => Some(url.trim_end_matches('/').to_owned()),
-        _ if require => Some(match major {
-            22 => "http://127.0.0.1:8088/ari".to_owned(),
-            _ => "http://127.0.0.1:8089/ari".to_owned(),
-        }),
-        _ => {
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIP {test} on Asterisk {major}: ARI_URL_{major} is not set"
-            );
-            None
-        }
-    }
+    ari_test_env::server_or_skip(major, test).map(|s| s.url.trim_end_matches('/').to_owned())
 }
 
 fn real_client(base: &str) -> Client {
-    let user = std::env::var("ARI_USER").unwrap_or_else(|_| "asterisk".to_owned());
-    let password = std::env::var("ARI_PASSWORD").unwrap_or_else(|_| "asterisk".to_owned());
+    let ari_test_env::Credentials { user, password } = ari_test_env::credentials();
     Client::builder()
         .base_url(base)
         .credentials(user, password)
@@ -680,7 +664,7 @@ async fn real_servers_name_the_server_and_path_and_spot_a_wrong_base_url() {
             ),
             "{major}"
         );
-        let password = std::env::var("ARI_PASSWORD").unwrap_or_else(|_| "asterisk".to_owned());
+        let password = ari_test_env::credentials().password;
         assert!(!format!("{e} {e:?}").contains(&format!(":{password}")));
 
         // Without /ari: Asterisk's HTTP server answers with its HTML 404 page.

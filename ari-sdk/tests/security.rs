@@ -8,7 +8,6 @@
 //! `ARI_READONLY_PASSWORD` (default `auditor` / `ro-audit-s3cret-7f3c`, a password unlike the
 //! user name, so that it can be looked for in what the SDK shows).
 
-use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,19 +15,7 @@ use ari_sdk::meta::{ParamLocation, Support};
 use ari_sdk::{Client, ErrorKind, Request};
 
 fn url_22(test: &str) -> Option<String> {
-    match std::env::var("ARI_URL_22") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("ARI_REQUIRE_SERVERS").is_ok_and(|v| !v.is_empty() && v != "0") => {
-            Some("http://127.0.0.1:8088/ari".to_owned())
-        }
-        _ => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIP {test}: ARI_URL_22 is not set (set it, or ARI_REQUIRE_SERVERS=1)"
-            );
-            None
-        }
-    }
+    ari_test_env::server_or_skip(22, test).map(|s| s.url)
 }
 
 /// The tests of this file run one at a time: the credentials test's log capture must not miss
@@ -44,7 +31,7 @@ fn reader() -> (String, String) {
 }
 
 fn app(tag: &str) -> String {
-    format!("security-{tag}-{}", uuid::Uuid::new_v4().simple())
+    ari_test_env::unique_name(&format!("security-{tag}"))
 }
 
 /// The conformance suite's restart lock on Asterisk 22, taken shared.

@@ -25,16 +25,13 @@ use futures::StreamExt;
 
 const TEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn require_servers() -> bool {
-    std::env::var("ARI_REQUIRE_SERVERS").is_ok_and(|v| !v.is_empty() && v != "0")
-}
-
 /// The HTTPS URL and CA of Asterisk `major`, or `None` after a `SKIP` line.
 fn tls_server(major: u16, test: &str) -> Option<(String, Vec<u8>)> {
-    let configured = std::env::var(format!("ARI_URL_{major}")).is_ok_and(|u| !u.is_empty());
+    let env = ari_test_env::Env::from_process();
+    let configured = env.configured(major);
     let url = match std::env::var(format!("ARI_TLS_URL_{major}")) {
         Ok(u) if !u.is_empty() => u,
-        _ if configured || require_servers() => match major {
+        _ if configured || env.require_servers() => match major {
             22 => "https://127.0.0.1:8443/ari".to_owned(),
             _ => "https://127.0.0.1:8444/ari".to_owned(),
         },
@@ -65,10 +62,8 @@ fn tls_server(major: u16, test: &str) -> Option<(String, Vec<u8>)> {
 }
 
 fn user() -> (String, String) {
-    (
-        std::env::var("ARI_USER").unwrap_or_else(|_| "asterisk".to_owned()),
-        std::env::var("ARI_PASSWORD").unwrap_or_else(|_| "asterisk".to_owned()),
-    )
+    let ari_test_env::Credentials { user, password } = ari_test_env::credentials();
+    (user, password)
 }
 
 fn client(url: &str, ca: &[u8]) -> Client {
@@ -121,7 +116,7 @@ fn chain(e: &ari_sdk::Error) -> String {
 }
 
 fn unique(tag: &str) -> String {
-    format!("{tag}-{}", uuid::Uuid::new_v4().simple())
+    ari_test_env::unique_name(tag)
 }
 
 async fn bounded<F: std::future::Future<Output = ()>>(test: &str, f: F) {

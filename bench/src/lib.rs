@@ -23,6 +23,7 @@ pub mod stub;
 /// `reqwest::Client::new()` panics unless a process-wide rustls provider is installed. So the
 /// baseline installs ring's, as an application mixing the SDK and plain reqwest has to.
 pub fn plain_reqwest() -> reqwest::Client {
+    #[cfg(feature = "tls")]
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }

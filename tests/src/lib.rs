@@ -4,8 +4,9 @@
 //! # Servers
 //!
 //! [`server`] reads `ARI_URL_22` / `ARI_URL_16` (ARI base URLs), `ARI_USER` and `ARI_PASSWORD`
-//! (default `asterisk` / `asterisk`). With `ARI_REQUIRE_SERVERS` set, an unset URL defaults to the
-//! servers of `cargo xtask asterisk up` (`http://127.0.0.1:8088/ari` for 22.10.1,
+//! (default `asterisk` / `asterisk`) through [`ari_test_env`], the workspace's one reader of
+//! them. With `ARI_REQUIRE_SERVERS` set, an unset URL defaults to the servers of
+//! `cargo xtask asterisk up` (`http://127.0.0.1:8088/ari` for 22.10.1,
 //! `http://127.0.0.1:8089/ari` for 16.28.0) and a server that does not answer fails the test.
 //! Without it, a test whose server is not configured prints a `SKIP` line and passes.
 //!
@@ -50,45 +51,36 @@ pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const SCENARIO_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// The releases the suite runs against, by major line.
-pub const MAJORS: [u16; 2] = [22, 16];
+pub const MAJORS: [u16; 2] = ari_test_env::MAJORS;
 
-/// One configured Asterisk server.
+/// One configured Asterisk server ([`ari_test_env::Server`]: major, URL, credentials, the
+/// password never in `Debug`), and how the harness's client reaches it.
 #[derive(Clone, Debug)]
 pub struct Server {
-    /// Major release line (22 or 16).
-    pub major: u16,
-    /// ARI base URL, e.g. `http://127.0.0.1:8088/ari`.
-    pub url: String,
-    /// ARI user.
-    pub user: String,
-    /// ARI password.
-    pub password: String,
+    /// The server as the environment configures it.
+    pub env: ari_test_env::Server,
     /// Whether the client sends every REST call over its events WebSocket instead of HTTP
     /// ([`ari_sdk::ClientBuilder::rest_over_websocket`]).
     pub rest_over_websocket: bool,
 }
 
+impl std::ops::Deref for Server {
+    type Target = ari_test_env::Server;
+
+    fn deref(&self) -> &ari_test_env::Server {
+        &self.env
+    }
+}
+
 /// Whether `ARI_REQUIRE_SERVERS` is set (to anything but empty or `0`): servers must answer.
 pub fn require_servers() -> bool {
-    std::env::var("ARI_REQUIRE_SERVERS").is_ok_and(|v| !v.is_empty() && v != "0")
+    ari_test_env::require_servers()
 }
 
 /// The server of this major line, or `None` when it is not configured and not required.
 pub fn server(major: u16) -> Option<Server> {
-    let url = match std::env::var(format!("ARI_URL_{major}")) {
-        Ok(url) if !url.is_empty() => url,
-        _ if require_servers() => match major {
-            22 => "http://127.0.0.1:8088/ari".to_owned(),
-            16 => "http://127.0.0.1:8089/ari".to_owned(),
-            other => panic!("no default URL for Asterisk {other}: set ARI_URL_{other}"),
-        },
-        _ => return None,
-    };
-    Some(Server {
-        major,
-        url,
-        user: std::env::var("ARI_USER").unwrap_or_else(|_| "asterisk".to_owned()),
-        password: std::env::var("ARI_PASSWORD").unwrap_or_else(|_| "asterisk".to_owned()),
+    ari_test_env::server(major).map(|env| Server {
+        env,
         rest_over_websocket: false,
     })
 }
@@ -96,7 +88,7 @@ pub fn server(major: u16) -> Option<Server> {
 /// A fresh id that no other id of the run can be a prefix of (Asterisk 22 refuses a channel id
 /// that is a prefix of a live one): a tag and a UUID, always the same length for a tag.
 pub fn unique_id(tag: &str) -> String {
-    format!("{tag}-{}", uuid::Uuid::new_v4().simple())
+    ari_test_env::unique_name(tag)
 }
 
 /// An item of the harness's event stream.
@@ -201,9 +193,7 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let Some(mut server) = server(major) else {
-        eprintln!(
-            "SKIP {name} on Asterisk {major}: ARI_URL_{major} is not set (set it, or ARI_REQUIRE_SERVERS=1 for the default servers)"
-        );
+        ari_test_env::server_or_skip(major, name);
         return;
     };
     server.rest_over_websocket = ws;

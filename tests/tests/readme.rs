@@ -65,8 +65,7 @@ impl Drop for Running {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readme_quick_start_runs_the_hello_world_flow() {
-    let Some(server) = ari_tests::server(22) else {
-        eprintln!("SKIP readme_quick_start: ARI_URL_22 not set");
+    let Some(server) = ari_test_env::server_or_skip(22, "readme_quick_start") else {
         return;
     };
     let root = workspace_root();

@@ -120,8 +120,7 @@ async fn reconnects_after_restart(mut h: Harness) {
 
 #[test]
 fn event_stream_survives_asterisk_22_restart() {
-    if ari_tests::server(22).is_none() {
-        eprintln!("SKIP event_stream_survives_asterisk_22_restart: Asterisk 22 is not configured");
+    if ari_test_env::server_or_skip(22, "event_stream_survives_asterisk_22_restart").is_none() {
         return;
     }
     ari_tests::run_locked(22, "restart", true, reconnects_after_restart);

@@ -1,56 +1,31 @@
 //! What the `ari` tests share: the binary, the real servers' settings, unique app names.
 //!
 //! The servers are Asterisk 22.10.1 at `ARI_URL_22` and 16.28.0 at `ARI_URL_16`, with
-//! `ARI_USER` / `ARI_PASSWORD` (default `asterisk` / `asterisk`). Without the URL a test prints
-//! a `SKIP` line and passes; with `ARI_REQUIRE_SERVERS=1` an unset URL means the default servers
-//! (`http://127.0.0.1:8088/ari`, `:8089`), as in the SDK's own real-server tests.
+//! `ARI_USER` / `ARI_PASSWORD` (default `asterisk` / `asterisk`), read by [`ari_test_env`] as
+//! in every real-server test of the workspace. Without the URL a test prints a `SKIP` line and
+//! passes; with `ARI_REQUIRE_SERVERS=1` an unset URL means the default servers
+//! (`http://127.0.0.1:8088/ari`, `:8089`).
 
 #![allow(dead_code)]
 
-use std::io::Write as _;
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use assert_cmd::Command;
 
-fn require_servers() -> bool {
-    std::env::var("ARI_REQUIRE_SERVERS").is_ok_and(|v| !v.is_empty() && v != "0")
-}
-
-/// A server to test against.
+/// A server to test against ([`ari_test_env::Server`]: major, URL, credentials, the password
+/// never in `Debug`), with the `ari` binary aimed at it.
 #[derive(Clone, Debug)]
-pub struct Server {
-    /// 22 or 16.
-    pub major: u16,
-    /// ARI base URL.
-    pub url: String,
-    /// ARI user.
-    pub user: String,
-    /// ARI password.
-    pub password: String,
+pub struct Server(pub ari_test_env::Server);
+
+impl std::ops::Deref for Server {
+    type Target = ari_test_env::Server;
+
+    fn deref(&self) -> &ari_test_env::Server {
+        &self.0
+    }
 }
 
 /// The server of `major`, or `None` after a `SKIP` line when it is not configured.
 pub fn server(major: u16, test: &str) -> Option<Server> {
-    let url = match std::env::var(format!("ARI_URL_{major}")) {
-        Ok(url) if !url.is_empty() => url,
-        _ if require_servers() => match major {
-            22 => "http://127.0.0.1:8088/ari".to_owned(),
-            _ => "http://127.0.0.1:8089/ari".to_owned(),
-        },
-        _ => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIP {test}: ARI_URL_{major} is not set (set ARI_REQUIRE_SERVERS=1 for the default servers)"
-            );
-            return None;
-        }
-    };
-    Some(Server {
-        major,
-        url,
-        user: std::env::var("ARI_USER").unwrap_or_else(|_| "asterisk".to_owned()),
-        password: std::env::var("ARI_PASSWORD").unwrap_or_else(|_| "asterisk".to_owned()),
-    })
+    ari_test_env::server_or_skip(major, test).map(Server)
 }
 
 /// The `ari` binary with no connection settings from the test's environment or a config file.
@@ -136,15 +111,9 @@ pub fn failure(out: &std::process::Output, args: &[&str], code: i32) -> String {
     stderr.trim_end().to_owned()
 }
 
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
 /// A Stasis application name no other test (or helper) uses.
 pub fn unique_app(what: &str) -> String {
-    format!(
-        "ari-cli-{what}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
+    ari_test_env::unique_name(&format!("ari-cli-{what}"))
 }
 
 /// The first line `child` prints on stdout, waiting at most `wait`; the child is killed when

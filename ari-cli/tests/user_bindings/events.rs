@@ -4,7 +4,7 @@
 
 /// Missing parameters.
 ///
-/// Releases: every release since 2.0.0.
+/// Releases: 2.0.0+.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct MissingParams {
@@ -19,13 +19,14 @@ pub struct MissingParams {
 impl MissingParams {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "MissingParams";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: ari_sdk::meta::Availability = crate::user_bindings::releases::AVAILABILITY_0;
 }
 
 /// A thing moved.
 ///
-/// Releases: every release since 2.0.0.
+/// Releases: 2.0.0+.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ThingMoved {
@@ -50,13 +51,14 @@ pub struct ThingMoved {
 impl ThingMoved {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ThingMoved";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: ari_sdk::meta::Availability = crate::user_bindings::releases::AVAILABILITY_0;
 }
 
 /// A thing was renamed (new in 2.0.0).
 ///
-/// Releases: every release since 2.0.0.
+/// Releases: 2.0.0+.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ThingRenamed {
@@ -80,6 +82,7 @@ pub struct ThingRenamed {
 impl ThingRenamed {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "ThingRenamed";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: ari_sdk::meta::Availability = crate::user_bindings::releases::AVAILABILITY_0;
 }
@@ -94,17 +97,17 @@ impl ThingRenamed {
 pub enum Event {
     /// Missing parameters.
     ///
-    /// Releases: every release since 2.0.0.
+    /// Releases: 2.0.0+.
     MissingParams(Box<MissingParams>),
 
     /// A thing moved.
     ///
-    /// Releases: every release since 2.0.0.
+    /// Releases: 2.0.0+.
     ThingMoved(Box<ThingMoved>),
 
     /// A thing was renamed (new in 2.0.0).
     ///
-    /// Releases: every release since 2.0.0.
+    /// Releases: 2.0.0+.
     ThingRenamed(Box<ThingRenamed>),
 
     /// An event type that no known release sends, kept whole.
@@ -123,17 +126,17 @@ pub enum Event {
 pub enum EventKind {
     /// Missing parameters.
     ///
-    /// Releases: every release since 2.0.0.
+    /// Releases: 2.0.0+.
     MissingParams,
 
     /// A thing moved.
     ///
-    /// Releases: every release since 2.0.0.
+    /// Releases: 2.0.0+.
     ThingMoved,
 
     /// A thing was renamed (new in 2.0.0).
     ///
-    /// Releases: every release since 2.0.0.
+    /// Releases: 2.0.0+.
     ThingRenamed,
 
     /// An event type that no known release sends.

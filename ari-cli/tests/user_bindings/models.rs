@@ -4,7 +4,7 @@
 
 /// A thing.
 ///
-/// Releases: every release since 2.0.0.
+/// Releases: 2.0.0+.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Thing {
@@ -32,6 +32,7 @@ pub struct Thing {
 impl Thing {
     /// The model's name in the spec.
     pub const WIRE_NAME: &'static str = "Thing";
+
     /// The releases that ship this model.
     pub const AVAILABILITY: ari_sdk::meta::Availability = crate::user_bindings::releases::AVAILABILITY_0;
 }
@@ -58,6 +59,7 @@ pub enum ThingState {
 impl ThingState {
     /// Every value the spec lists, as sent on the wire.
     pub const VALUES: &'static [&'static str] = &["on", "off", "Unknown"];
+
     /// The value as sent on the wire.
     pub fn as_str(&self) -> &str {
         match self {

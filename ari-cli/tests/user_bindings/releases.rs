@@ -3,7 +3,7 @@
 //! The releases the bindings know, and which of them ship each model, field and event.
 
 use ari_sdk::meta::{Availability, Release};
-/// Releases: every release since 2.0.0.
+/// Releases: 2.0.0+.
 pub const AVAILABILITY_0: Availability = ari_sdk::meta::Availability {
     ranges: &[
         ari_sdk::meta::ReleaseRange {

@@ -13,3 +13,4 @@ pub mod handles;
 pub mod models;
 pub mod ops;
 pub mod releases;
+pub mod resources;

@@ -321,7 +321,7 @@ impl StasisApp {
     /// Called each time the application is registered with Asterisk: when the events
     /// connection is made (in the task that called [`start`](Self::start), before it returns),
     /// after each reconnect, and for each connection Asterisk opens to an
-    /// [`outbound`](Self::outbound) application (in the application's own task).
+    /// `outbound` (feature `server`) application (in the application's own task).
     pub fn on_registered(mut self, f: impl FnMut(Registered) + Send + 'static) -> StasisApp {
         self.hooks.on_registered = Some(hook(f));
         self
@@ -363,7 +363,7 @@ impl StasisApp {
     }
 
     /// Adjusts the events connection (more apps, backoff, pings). Has no effect on an
-    /// [`outbound`](Self::outbound) application, whose connections Asterisk configures.
+    /// `outbound` (feature `server`) application, whose connections Asterisk configures.
     pub fn configure(mut self, f: impl FnOnce(EventsBuilder) -> EventsBuilder) -> StasisApp {
         match &mut self.source {
             Source::Inbound { events, .. } => {
@@ -381,7 +381,7 @@ impl StasisApp {
     /// retried, and `Ok` is returned only when the connection is closed. Dropping the future
     /// stops the application and aborts the running handlers.
     ///
-    /// An [`outbound`](Self::outbound) application serves every connection Asterisk opens, each
+    /// An `outbound` (feature `server`) application serves every connection Asterisk opens, each
     /// until it ends, and returns once the listener is shut down and its connections have ended.
     ///
     /// [`start`](Self::start) does the same in a task of its own, and returns once the
@@ -413,7 +413,7 @@ impl StasisApp {
     /// # }
     /// ```
     ///
-    /// An [`outbound`](Self::outbound) application returns at once: it is registered when
+    /// An `outbound` (feature `server`) application returns at once: it is registered when
     /// Asterisk connects ([`on_registered`](Self::on_registered)).
     pub async fn start<F, Fut>(self, handler: F) -> Result<RunningApp>
     where

@@ -15,6 +15,8 @@
 //! | playback  | `PlaybackFinished`                           |
 //! | recording | `RecordingFinished`, `RecordingFailed`       |
 //!
+//! (generated from the generator's table of resource kinds:
+//! [`ResourceKind::ending_events`](crate::meta::ResourceKind::ending_events))
 //! or when a resync after a reconnect finds the resource gone (its last event was lost). Dropping
 //! a [`ResourceEvents`] removes its subscription at once: nothing accumulates.
 //!
@@ -68,48 +70,8 @@ use crate::meta::ResourceRef;
 pub use app::{AppError, Call, HandlerError, HandlerOutcome, Registered, RunningApp, StasisApp};
 pub use resync::Snapshot;
 
-/// A resource that events can be routed by; the owned form of [`ResourceRef`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ResourceKey {
-    /// A channel, by id.
-    Channel(String),
-    /// A bridge, by id.
-    Bridge(String),
-    /// A playback, by id.
-    Playback(String),
-    /// A live recording, by name.
-    Recording(String),
-    /// An endpoint, by technology and resource.
-    Endpoint {
-        /// Technology, e.g. `PJSIP`.
-        technology: String,
-        /// Resource within the technology, e.g. `alice`.
-        resource: String,
-    },
-    /// A device state, by device name.
-    DeviceState(String),
-}
-
-impl ResourceKey {
-    /// The borrowed form.
-    pub fn as_ref(&self) -> ResourceRef<'_> {
-        match self {
-            ResourceKey::Channel(id) => ResourceRef::Channel(id),
-            ResourceKey::Bridge(id) => ResourceRef::Bridge(id),
-            ResourceKey::Playback(id) => ResourceRef::Playback(id),
-            ResourceKey::Recording(name) => ResourceRef::Recording(name),
-            ResourceKey::Endpoint {
-                technology,
-                resource,
-            } => ResourceRef::Endpoint {
-                technology,
-                resource,
-            },
-            ResourceKey::DeviceState(name) => ResourceRef::DeviceState(name),
-        }
-    }
-}
+use crate::generated::resources::Ending;
+pub use crate::generated::resources::ResourceKey;
 
 // The routing table is keyed by `ResourceKey` and looked up with the `ResourceRef`s an event
 // carries, without making owned keys per event: both hash as their `ResourceRef`, and the table
@@ -157,64 +119,6 @@ impl PartialEq for dyn AsResourceRef + '_ {
 
 impl Eq for dyn AsResourceRef + '_ {}
 
-impl From<ResourceRef<'_>> for ResourceKey {
-    fn from(r: ResourceRef<'_>) -> Self {
-        match r {
-            ResourceRef::Channel(id) => ResourceKey::Channel(id.to_owned()),
-            ResourceRef::Bridge(id) => ResourceKey::Bridge(id.to_owned()),
-            ResourceRef::Playback(id) => ResourceKey::Playback(id.to_owned()),
-            ResourceRef::Recording(name) => ResourceKey::Recording(name.to_owned()),
-            ResourceRef::Endpoint {
-                technology,
-                resource,
-            } => ResourceKey::Endpoint {
-                technology: technology.to_owned(),
-                resource: resource.to_owned(),
-            },
-            ResourceRef::DeviceState(name) => ResourceKey::DeviceState(name.to_owned()),
-        }
-    }
-}
-
-impl fmt::Display for ResourceKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ResourceKey::Channel(id) => write!(f, "channel:{id}"),
-            ResourceKey::Bridge(id) => write!(f, "bridge:{id}"),
-            ResourceKey::Playback(id) => write!(f, "playback:{id}"),
-            ResourceKey::Recording(name) => write!(f, "recording:{name}"),
-            ResourceKey::Endpoint {
-                technology,
-                resource,
-            } => write!(f, "endpoint:{technology}/{resource}"),
-            ResourceKey::DeviceState(name) => write!(f, "deviceState:{name}"),
-        }
-    }
-}
-
-/// Which subscriptions of a resource an event ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Ending {
-    /// Every one: the resource is gone.
-    All,
-    /// Those that end when the channel leaves the application (`StasisEnd`).
-    LeftApp,
-}
-
-/// The resource whose life in the application this event ends, if any, and how.
-fn ending_key(event: &Event) -> Option<(ResourceRef<'_>, Ending)> {
-    let all = |r| Some((r, Ending::All));
-    match event {
-        Event::StasisEnd(e) => Some((ResourceRef::Channel(&e.channel.id), Ending::LeftApp)),
-        Event::ChannelDestroyed(e) => all(ResourceRef::Channel(&e.channel.id)),
-        Event::BridgeDestroyed(e) => all(ResourceRef::Bridge(&e.bridge.id)),
-        Event::PlaybackFinished(e) => all(ResourceRef::Playback(&e.playback.id)),
-        Event::RecordingFinished(e) => all(ResourceRef::Recording(&e.recording.name)),
-        Event::RecordingFailed(e) => all(ResourceRef::Recording(&e.recording.name)),
-        _ => None,
-    }
-}
-
 /// Takes out of `routes` the subscriptions of `key` that `how` ends; the channel subscriptions
 /// that go on past `StasisEnd` stay, marked as left.
 fn take_ended<Q>(
@@ -227,7 +131,7 @@ where
     Q: Hash + Eq + ?Sized,
 {
     match how {
-        Ending::All => routes.remove(key),
+        Ending::Gone => routes.remove(key),
         Ending::LeftApp => {
             let list = routes.get_mut(key)?;
             let (ended, stay): (Vec<Route>, Vec<Route>) = std::mem::take(list)
@@ -282,7 +186,28 @@ struct Shared {
     /// Whether a new call's channel is subscribed to, so that its stream goes on to
     /// `ChannelDestroyed`.
     follow_calls: std::sync::atomic::AtomicBool,
+    /// New calls' channels waiting to be subscribed to (see [`Shared::follow`]).
+    follow_queue: Mutex<FollowQueue>,
 }
+
+/// Subscriptions of new calls' channels not yet sent, and whether a task is sending them.
+#[derive(Default)]
+struct FollowQueue {
+    pending: Vec<Follow>,
+    sending: bool,
+}
+
+/// One call's channel to subscribe application `app` to, and the route that waits for it.
+struct Follow {
+    key: ResourceKey,
+    route: u64,
+    app: String,
+    id: String,
+}
+
+/// How many bytes of channel ids go into one subscription request: Asterisk reads a request
+/// line of at most 4096 bytes (`MAX_HTTP_LINE_LENGTH` in main/http.c).
+const FOLLOW_BATCH_BYTES: usize = 2048;
 
 /// A call as the router task makes it; [`Incoming`] adds the router handle.
 struct NewCall {
@@ -368,7 +293,7 @@ impl Shared {
                 keys.push(r);
             }
         });
-        let ending = ending_key(&event);
+        let ending = event.ending();
 
         // A new call is subscribed before this event's dispatch, so it misses nothing after its
         // StasisStart. The Call is sent after the lock is released: a dropped receiver drops
@@ -487,22 +412,10 @@ impl Shared {
     /// Ends the subscriptions of the resource whose life an undecoded event ends, found in its
     /// JSON (`channel.id` of a `StasisEnd`, ...).
     fn end_undecoded(&self, undecoded: &UndecodedEvent) {
-        let how = match undecoded.kind() {
-            "StasisEnd" => Ending::LeftApp,
-            _ => Ending::All,
-        };
-        let (field, key): (&str, fn(String) -> ResourceKey) = match undecoded.kind() {
-            "StasisEnd" | "ChannelDestroyed" => ("/channel/id", ResourceKey::Channel),
-            "BridgeDestroyed" => ("/bridge/id", ResourceKey::Bridge),
-            "PlaybackFinished" => ("/playback/id", ResourceKey::Playback),
-            "RecordingFinished" | "RecordingFailed" => ("/recording/name", ResourceKey::Recording),
-            _ => return,
-        };
-        let json = undecoded.json();
-        let Some(id) = json.pointer(field).and_then(|v| v.as_str()) else {
+        let Some((key, how)) = ResourceKey::ended_by_json(undecoded.kind(), &undecoded.json())
+        else {
             return;
         };
-        let key = key(id.to_owned());
         // Dropped outside the lock: the receivers' owners may take it as they see the end.
         let ended = take_ended(&mut self.routes(), &key, how);
         if ended.as_ref().is_some_and(|e| !e.is_empty()) {
@@ -514,6 +427,11 @@ impl Shared {
     /// Subscribes application `app` to a new call's channel, so that Asterisk sends it the
     /// channel's events past `StasisEnd` (a channel from the dialplan gets none otherwise), and
     /// records the outcome on the call's subscription `route`.
+    ///
+    /// One task sends the subscriptions, one request at a time, each for every call that
+    /// arrived meanwhile (`eventSource` takes a list): under load that is one request per
+    /// batch of calls, not one per call in flight, which spares Asterisk's HTTP threads and
+    /// the client's pooled connections.
     fn follow(
         self: &Arc<Self>,
         client: &Client,
@@ -522,24 +440,80 @@ impl Shared {
         app: &str,
         id: &str,
     ) {
+        let mut queue = self.follow_queue.lock().unwrap_or_else(|p| p.into_inner());
+        queue.pending.push(Follow {
+            key,
+            route,
+            app: app.to_owned(),
+            id: id.to_owned(),
+        });
+        if queue.sending {
+            return;
+        }
+        queue.sending = true;
+        drop(queue);
         let shared = Arc::downgrade(self);
-        // Sent as a plain request whose answer is not decoded: Asterisk answers with the
-        // application, listing every channel it is subscribed to, which grows with the calls
-        // in progress.
-        let mut request = crate::Request::new(crate::ops::applications::Subscribe::INFO);
-        request
-            .path_param("applicationName", app)
-            .query("eventSource", format!("channel:{id}"));
         let client = client.clone();
         tokio::spawn(async move {
-            let result = client.send_unit(request).await;
-            if let Err(e) = &result {
-                tracing::debug!(%key, error = %e, "cannot subscribe to the call's channel; its stream ends at StasisEnd");
-            }
-            if let Some(shared) = shared.upgrade() {
-                shared.subscribed(&key, route, result.is_ok());
+            loop {
+                let Some(me) = shared.upgrade() else { return };
+                let batch = me.next_follow_batch();
+                drop(me);
+                if batch.is_empty() {
+                    return;
+                }
+                let result = subscribe_channels(&client, &batch).await;
+                // One channel that ended before its subscription fails the whole request
+                // (422): then each is tried alone, so the others are still followed.
+                let results = match result {
+                    Ok(()) => vec![true; batch.len()],
+                    Err(_) if batch.len() > 1 => {
+                        let mut each = Vec::with_capacity(batch.len());
+                        for f in &batch {
+                            each.push(
+                                subscribe_channels(&client, std::slice::from_ref(f))
+                                    .await
+                                    .is_ok(),
+                            );
+                        }
+                        each
+                    }
+                    Err(e) => {
+                        tracing::debug!(key = %batch[0].key, error = %e, "cannot subscribe to the call's channel; its stream ends at StasisEnd");
+                        vec![false]
+                    }
+                };
+                let Some(me) = shared.upgrade() else { return };
+                for (f, ok) in batch.iter().zip(results) {
+                    me.subscribed(&f.key, f.route, ok);
+                }
             }
         });
+    }
+
+    /// Takes the next subscriptions to send: the oldest waiting call's application, and as
+    /// many of its calls as fit in one request. Empty (and the sender marked stopped) when
+    /// nothing waits.
+    fn next_follow_batch(&self) -> Vec<Follow> {
+        let mut queue = self.follow_queue.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(app) = queue.pending.first().map(|f| f.app.clone()) else {
+            queue.sending = false;
+            return Vec::new();
+        };
+        let mut bytes = 0;
+        let mut batch = Vec::new();
+        let mut rest = Vec::with_capacity(queue.pending.len());
+        for f in queue.pending.drain(..) {
+            let cost = f.id.len() + "channel:,".len();
+            if f.app == app && (batch.is_empty() || bytes + cost <= FOLLOW_BATCH_BYTES) {
+                bytes += cost;
+                batch.push(f);
+            } else {
+                rest.push(f);
+            }
+        }
+        queue.pending = rest;
+        batch
     }
 
     /// Ends every subscription: the events connection is gone for good.
@@ -547,6 +521,26 @@ impl Shared {
         self.routes().clear();
         *self.incoming.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
+}
+
+/// Subscribes the application of `batch` (all of one application) to their channels, in one
+/// request. Sent as a plain request whose answer is not decoded: Asterisk answers with the
+/// application, listing every channel it is subscribed to, which grows with the calls in
+/// progress.
+async fn subscribe_channels(client: &Client, batch: &[Follow]) -> Result<()> {
+    let mut sources = String::new();
+    for f in batch {
+        if !sources.is_empty() {
+            sources.push(',');
+        }
+        sources.push_str("channel:");
+        sources.push_str(&f.id);
+    }
+    let mut request = crate::Request::new(crate::ops::applications::Subscribe::INFO);
+    request
+        .path_param("applicationName", batch[0].app.as_str())
+        .query("eventSource", sources);
+    client.send_unit(request).await
 }
 
 /// Closes the events connection when the last [`Router`] and the [`RouterStream`] are dropped.
@@ -646,6 +640,7 @@ impl Router {
             generation: AtomicU64::new(0),
             incoming: Mutex::new(None),
             follow_calls: std::sync::atomic::AtomicBool::new(true),
+            follow_queue: Mutex::new(FollowQueue::default()),
         });
         let close = events.close_handle();
         let (tx, rx) = mpsc::unbounded_channel();
@@ -905,5 +900,73 @@ impl Stream for Incoming {
                 router,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::ResourceKind;
+
+    /// The generated keys read as they always have, and round-trip through their borrowed form.
+    #[test]
+    fn keys_display_and_round_trip() {
+        let endpoint = ResourceKey::Endpoint {
+            technology: "PJSIP".to_owned(),
+            resource: "alice".to_owned(),
+        };
+        assert_eq!(endpoint.to_string(), "endpoint:PJSIP/alice");
+        assert_eq!(endpoint.kind(), ResourceKind::Endpoint);
+        assert_eq!(ResourceKey::from(endpoint.as_ref()), endpoint);
+        let device = ResourceKey::DeviceState("Custom:x".to_owned());
+        assert_eq!(device.to_string(), "deviceState:Custom:x");
+        assert_eq!(ResourceKey::from(device.as_ref()), device);
+        assert_eq!(
+            ResourceKey::Recording("r".to_owned()).to_string(),
+            "recording:r"
+        );
+    }
+
+    /// The events that end a resource, typed and from an undecoded event's JSON, agree.
+    #[test]
+    fn endings_typed_and_from_json() {
+        let json = serde_json::json!({
+            "type": "StasisEnd",
+            "application": "a",
+            "timestamp": "2020-01-01T00:00:00.000+0000",
+            "channel": {"id": "c1", "name": "n", "state": "Up", "accountcode": "",
+                        "caller": {"name": "", "number": ""}, "connected": {"name": "", "number": ""},
+                        "dialplan": {"context": "x", "exten": "s", "priority": 1},
+                        "creationtime": "2020-01-01T00:00:00.000+0000", "language": "en"}
+        });
+        let event: Event = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(
+            event.ending(),
+            Some((ResourceRef::Channel("c1"), Ending::LeftApp))
+        );
+        assert_eq!(
+            ResourceKey::ended_by_json("StasisEnd", &json),
+            Some((ResourceKey::Channel("c1".to_owned()), Ending::LeftApp))
+        );
+        let finished = serde_json::json!({"recording": {"name": "r1"}});
+        assert_eq!(
+            ResourceKey::ended_by_json("RecordingFailed", &finished),
+            Some((ResourceKey::Recording("r1".to_owned()), Ending::Gone))
+        );
+        assert_eq!(
+            ResourceKey::ended_by_json("ChannelDestroyed", &finished),
+            None
+        );
+        assert_eq!(
+            ResourceKey::ended_by_json("ChannelHangupRequest", &json),
+            None
+        );
+        for kind in ResourceKind::ALL {
+            for (event, _) in kind.ending_events() {
+                assert!(
+                    ResourceKey::ended_by_json(event.as_str(), &serde_json::json!({})).is_none()
+                );
+            }
+        }
     }
 }

@@ -8,6 +8,7 @@ use super::{ResourceKey, Shared};
 use crate::client::Client;
 use crate::error::{ErrorKind, Result};
 use crate::generated::models::{Bridge, Channel};
+use crate::generated::resources::{Resync, list_for_resync};
 
 /// The channels and bridges that exist on the server at one moment, to rebuild application
 /// state after [`StreamItem::Reconnected`](crate::events::StreamItem::Reconnected).
@@ -32,41 +33,26 @@ impl Client {
 /// longer exist: their last event was sent while the connection was down. On any failure to
 /// learn what exists, nothing is ended.
 pub(super) async fn prune(shared: Arc<Shared>, client: Client, generation: u64) {
-    let snapshot = match client.snapshot().await {
-        Ok(s) => s,
+    let listed: HashSet<ResourceKey> = match list_for_resync(&client).await {
+        Ok(keys) => keys.into_iter().collect(),
         Err(e) => {
             tracing::warn!(error = %e, "resync after reconnect failed; keeping subscriptions");
             return;
         }
     };
-    let channels: HashSet<&str> = snapshot.channels.iter().map(|c| c.id.as_str()).collect();
-    let bridges: HashSet<&str> = snapshot.bridges.iter().map(|b| b.id.as_str()).collect();
 
-    // Playbacks and recordings have no list operation: ask for each one subscribed.
+    // Kinds with no list operation (playbacks, recordings): ask for each one subscribed.
     let others: Vec<ResourceKey> = shared
         .routes()
         .iter()
         .filter(|(k, routes)| {
-            matches!(k, ResourceKey::Playback(_) | ResourceKey::Recording(_))
-                && routes.iter().any(|r| r.generation < generation)
+            k.kind().resync() == Resync::Get && routes.iter().any(|r| r.generation < generation)
         })
         .map(|(k, _)| k.clone())
         .collect();
     let mut gone: HashSet<ResourceKey> = HashSet::new();
     for key in others {
-        let found = match &key {
-            ResourceKey::Playback(id) => {
-                client.playbacks().get(id.clone()).send().await.map(|_| ())
-            }
-            ResourceKey::Recording(name) => client
-                .recordings()
-                .get_live(name.clone())
-                .send()
-                .await
-                .map(|_| ()),
-            _ => continue,
-        };
-        match found {
+        match key.look_up(&client).await {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::Http && e.status() == Some(404) => {
                 gone.insert(key);
@@ -83,11 +69,11 @@ pub(super) async fn prune(shared: Arc<Shared>, client: Client, generation: u64) 
     }
     let mut routes = shared.routes();
     routes.retain(|key, list| {
-        let exists = match key {
-            ResourceKey::Channel(id) => channels.contains(id.as_str()),
-            ResourceKey::Bridge(id) => bridges.contains(id.as_str()),
-            ResourceKey::Playback(_) | ResourceKey::Recording(_) => !gone.contains(key),
-            ResourceKey::Endpoint { .. } | ResourceKey::DeviceState(_) => true,
+        let exists = match key.kind().resync() {
+            Resync::List => listed.contains(key),
+            Resync::Get => !gone.contains(key),
+            // Nothing ends it: nothing waits for its end.
+            Resync::Keep => true,
         };
         if !exists {
             // Dropping a route's sender ends its stream once queued events are taken.

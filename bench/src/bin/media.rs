@@ -10,7 +10,7 @@
 //! the same window, from `/proc/<pid>/stat`.
 //!
 //! ```text
-//! cargo run --release -p ari-bench --bin media -- --sessions 40 --seconds 30
+//! cargo run --release -p ari-bench --features media --bin media -- --sessions 40 --seconds 30
 //! ```
 
 use std::sync::Arc;

@@ -16,7 +16,7 @@ impl Notifications {
 
 /// `GET /notifications`: WebSocket connection for events.
 ///
-/// Releases: every release since 2.0.0.
+/// Releases: 2.0.0+.
 pub static EVENT_WEBSOCKET: ari_sdk::meta::OperationInfo = ari_sdk::meta::OperationInfo {
     resource: "notifications",
     nickname: "eventWebsocket",

@@ -17,7 +17,7 @@ impl Things {
     ///
     /// `GET /things`
     ///
-    /// Releases: every release since 2.0.0.
+    /// Releases: 2.0.0+.
     pub fn list(&self) -> List {
         List {
             client: self.client.clone(),
@@ -31,7 +31,7 @@ impl Things {
     /// Arguments:
     /// - `name`: Name \[of\] the &lt;thing&gt;.
     ///
-    /// Releases: every release since 2.0.0.
+    /// Releases: 2.0.0+.
     pub fn create(&self, name: impl Into<String>) -> Create {
         Create {
             client: self.client.clone(),
@@ -52,7 +52,7 @@ impl Things {
     /// Errors the spec documents:
     /// - 404: Thing not found
     ///
-    /// Releases: every release since 2.0.0.
+    /// Releases: 2.0.0+.
     pub fn get(&self, thing_id: impl Into<String>) -> Get {
         Get {
             client: self.client.clone(),
@@ -71,7 +71,7 @@ impl Things {
     /// - 404: Thing not found
     /// - 409: Thing busy
     ///
-    /// Releases: every release since 2.0.0.
+    /// Releases: 2.0.0+.
     pub fn delete(&self, thing_id: impl Into<String>) -> Delete {
         Delete {
             client: self.client.clone(),
@@ -87,7 +87,7 @@ impl Things {
     /// - `thing_id`:
     /// - `new_name`:
     ///
-    /// Releases: every release since 2.0.0.
+    /// Releases: 2.0.0+.
     pub fn rename(
         &self,
         thing_id: impl Into<String>,
@@ -108,7 +108,7 @@ impl Things {
     /// - `thing_id`:
     /// - `type`: A keyword parameter.
     ///
-    /// Releases: every release since 2.0.0.
+    /// Releases: 2.0.0+.
     pub fn r#move(
         &self,
         thing_id: impl Into<String>,
@@ -131,7 +131,7 @@ impl Things {
     /// Arguments:
     /// - `thing_id`:
     ///
-    /// Releases: every release since 2.0.0.
+    /// Releases: 2.0.0+.
     pub fn get_file(&self, thing_id: impl Into<String>) -> GetFile {
         GetFile {
             client: self.client.clone(),
@@ -142,7 +142,7 @@ impl Things {
 
 /// `GET /things`: List things.
 ///
-/// Releases: every release since 2.0.0.
+/// Releases: 2.0.0+.
 pub static LIST: ari_sdk::meta::OperationInfo = ari_sdk::meta::OperationInfo {
     resource: "things",
     nickname: "list",
@@ -154,9 +154,9 @@ pub static LIST: ari_sdk::meta::OperationInfo = ari_sdk::meta::OperationInfo {
     availability: crate::user_bindings::releases::AVAILABILITY_0,
 };
 
-/// A `things.list` request, made by [`Things::list`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `things.list` request, made by [`Things::list`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct List {
     client: ari_sdk::Client,
 }
@@ -164,6 +164,7 @@ pub struct List {
 impl List {
     /// What the spec says about this operation.
     pub const INFO: &'static ari_sdk::meta::OperationInfo = &LIST;
+
     /// Sends the request.
     pub async fn send(
         self,
@@ -184,7 +185,7 @@ impl std::future::IntoFuture for List {
 
 /// `POST /things`: Create a thing with a body.
 ///
-/// Releases: every release since 2.0.0.
+/// Releases: 2.0.0+.
 pub static CREATE: ari_sdk::meta::OperationInfo = ari_sdk::meta::OperationInfo {
     resource: "things",
     nickname: "create",
@@ -223,7 +224,7 @@ pub static CREATE: ari_sdk::meta::OperationInfo = ari_sdk::meta::OperationInfo {
 
 /// A `things.create` request, made by [`Things::create`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Create {
     client: ari_sdk::Client,
     name: String,
@@ -235,6 +236,7 @@ pub struct Create {
 impl Create {
     /// What the spec says about this operation.
     pub const INFO: &'static ari_sdk::meta::OperationInfo = &CREATE;
+
     /// Variables to set.
     pub fn variables(
         mut self,
@@ -306,7 +308,7 @@ impl std::future::IntoFuture for Create {
 
 /// `GET /things/{thingId}`: Get a thing.
 ///
-/// Releases: every release since 2.0.0.
+/// Releases: 2.0.0+.
 pub static GET: ari_sdk::meta::OperationInfo = ari_sdk::meta::OperationInfo {
     resource: "things",
     nickname: "get",
@@ -330,9 +332,9 @@ pub static GET: ari_sdk::meta::OperationInfo = ari_sdk::meta::OperationInfo {
     availability: crate::user_bindings::releases::AVAILABILITY_0,
 };
 
-/// A `things.get` request, made by [`Things::get`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `things.get` request, made by [`Things::get`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Get {
     client: ari_sdk::Client,
     thing_id: String,
@@ -341,6 +343,7 @@ pub struct Get {
 impl Get {
     /// What the spec says about this operation.
     pub const INFO: &'static ari_sdk::meta::OperationInfo = &GET;
+
     /// Sends the request.
     pub async fn send(self) -> ari_sdk::Result<crate::user_bindings::models::Thing> {
         let mut req = ari_sdk::Request::new(&GET);
@@ -364,7 +367,7 @@ impl std::future::IntoFuture for Get {
 
 /// `DELETE /things/{thingId}`: Delete a thing.
 ///
-/// Releases: every release since 2.0.0.
+/// Releases: 2.0.0+.
 pub static DELETE: ari_sdk::meta::OperationInfo = ari_sdk::meta::OperationInfo {
     resource: "things",
     nickname: "delete",
@@ -392,9 +395,9 @@ pub static DELETE: ari_sdk::meta::OperationInfo = ari_sdk::meta::OperationInfo {
     availability: crate::user_bindings::releases::AVAILABILITY_0,
 };
 
-/// A `things.delete` request, made by [`Things::delete`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `things.delete` request, made by [`Things::delete`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Delete {
     client: ari_sdk::Client,
     thing_id: String,
@@ -403,6 +406,7 @@ pub struct Delete {
 impl Delete {
     /// What the spec says about this operation.
     pub const INFO: &'static ari_sdk::meta::OperationInfo = &DELETE;
+
     /// Sends the request.
     pub async fn send(self) -> ari_sdk::Result<()> {
         let mut req = ari_sdk::Request::new(&DELETE);
@@ -426,7 +430,7 @@ impl std::future::IntoFuture for Delete {
 
 /// `PUT /things/{thingId}`: Rename a thing (new in 2.0.0).
 ///
-/// Releases: every release since 2.0.0.
+/// Releases: 2.0.0+.
 pub static RENAME: ari_sdk::meta::OperationInfo = ari_sdk::meta::OperationInfo {
     resource: "things",
     nickname: "rename",
@@ -451,9 +455,9 @@ pub static RENAME: ari_sdk::meta::OperationInfo = ari_sdk::meta::OperationInfo {
     availability: crate::user_bindings::releases::AVAILABILITY_0,
 };
 
-/// A `things.rename` request, made by [`Things::rename`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `things.rename` request, made by [`Things::rename`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Rename {
     client: ari_sdk::Client,
     thing_id: String,
@@ -463,6 +467,7 @@ pub struct Rename {
 impl Rename {
     /// What the spec says about this operation.
     pub const INFO: &'static ari_sdk::meta::OperationInfo = &RENAME;
+
     /// Sends the request.
     pub async fn send(self) -> ari_sdk::Result<crate::user_bindings::models::Thing> {
         let mut req = ari_sdk::Request::new(&RENAME);
@@ -490,7 +495,7 @@ impl std::future::IntoFuture for Rename {
 
 /// `POST /things/{thingId}/move`: Move a thing (a keyword nickname).
 ///
-/// Releases: every release since 2.0.0.
+/// Releases: 2.0.0+.
 pub static MOVE: ari_sdk::meta::OperationInfo = ari_sdk::meta::OperationInfo {
     resource: "things",
     nickname: "move",
@@ -535,7 +540,7 @@ pub static MOVE: ari_sdk::meta::OperationInfo = ari_sdk::meta::OperationInfo {
 
 /// A `things.move` request, made by [`Things::move`]: set optional parameters, then `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct Move {
     client: ari_sdk::Client,
     thing_id: String,
@@ -548,6 +553,7 @@ pub struct Move {
 impl Move {
     /// What the spec says about this operation.
     pub const INFO: &'static ari_sdk::meta::OperationInfo = &MOVE;
+
     /// Sets `mode`.
     ///
     /// Server default: `fast`.
@@ -636,7 +642,7 @@ impl std::future::IntoFuture for Move {
 
 /// `GET /things/{thingId}/file`: Download a thing's file.
 ///
-/// Releases: every release since 2.0.0.
+/// Releases: 2.0.0+.
 pub static GET_FILE: ari_sdk::meta::OperationInfo = ari_sdk::meta::OperationInfo {
     resource: "things",
     nickname: "getFile",
@@ -655,9 +661,9 @@ pub static GET_FILE: ari_sdk::meta::OperationInfo = ari_sdk::meta::OperationInfo
     availability: crate::user_bindings::releases::AVAILABILITY_0,
 };
 
-/// A `things.getFile` request, made by [`Things::get_file`]: set optional parameters, then `.await` it (or `.send().await`).
+/// A `things.getFile` request, made by [`Things::get_file`]: `.await` it (or `.send().await`).
 #[derive(Clone, Debug)]
-#[must_use = "a request does nothing until `.send().await`"]
+#[must_use = "a request does nothing until it is awaited (or `.send().await`)"]
 pub struct GetFile {
     client: ari_sdk::Client,
     thing_id: String,
@@ -666,6 +672,7 @@ pub struct GetFile {
 impl GetFile {
     /// What the spec says about this operation.
     pub const INFO: &'static ari_sdk::meta::OperationInfo = &GET_FILE;
+
     /// Sends the request.
     pub async fn send(self) -> ari_sdk::Result<bytes::Bytes> {
         let mut req = ari_sdk::Request::new(&GET_FILE);
