@@ -16,8 +16,8 @@ use tokio::sync::mpsc;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn server22(test: &str) -> Option<ari_tests::Server> {
-    let s = ari_tests::server(22);
+fn server22(test: &str) -> Option<ari_test_env::Server> {
+    let s = ari_test_env::server(22);
     if s.is_none() {
         eprintln!("SKIP {test}: set ARI_URL_22 (or ARI_REQUIRE_SERVERS=1)");
     }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use ari_fleet::{Proxy, ProxyConfig, RunningProxy};
 use ari_sdk::Client;
-use ari_tests::Server;
+use ari_test_env::Server;
 
 /// A nats-server process; killed when dropped.
 pub struct Nats {
@@ -38,7 +38,7 @@ impl Nats {
     pub fn start(test: &str) -> Option<Nats> {
         let Some(bin) = find_nats() else {
             let msg = "nats-server not found on PATH or in /usr/sbin: install it with `apt-get install -y nats-server`";
-            if ari_tests::require_servers() {
+            if ari_test_env::require_servers() {
                 panic!("{msg}");
             }
             eprintln!("SKIP {test}: {msg}");
@@ -102,7 +102,7 @@ impl Drop for Nats {
 /// Both real servers, or `None` after a SKIP line when they are not configured (and not
 /// required: then the harness's defaults apply and a server that does not answer fails).
 pub fn both_servers(test: &str) -> Option<(Server, Server)> {
-    match (ari_tests::server(22), ari_tests::server(16)) {
+    match (ari_test_env::server(22), ari_test_env::server(16)) {
         (Some(a), Some(b)) => Some((a, b)),
         _ => {
             eprintln!("SKIP {test}: set ARI_URL_22 and ARI_URL_16 (or ARI_REQUIRE_SERVERS=1)");
