@@ -521,6 +521,25 @@ impl Fleet {
             .ok_or_else(|| FleetError::UnknownServer("(any)".into()))
     }
 
+    /// The typed events of application `app` that no instance owns, from every server
+    /// (`P.events.{app}.*`; every event of the app when its proxies mirror): for monitoring,
+    /// or for an application that does not use ownership. Each item names its server.
+    pub async fn app_events(&self, app: &str) -> Result<AppEvents> {
+        wire::check_token("app name", app)?;
+        let sub = self
+            .inner
+            .nats
+            .subscribe(format!("{}.events.{app}.*", self.inner.subjects.prefix()))
+            .await
+            .map_err(|e| FleetError::nats("subscribe app events", e))?;
+        self.inner
+            .nats
+            .flush()
+            .await
+            .map_err(|e| FleetError::nats("flush", e))?;
+        Ok(AppEvents { sub })
+    }
+
     /// Takes this instance's share of the application's new calls on every server, and runs
     /// `handler` for each in a task of its own; each call reaches exactly one instance, and its
     /// later events (and those of what its handler creates) reach that instance only. Returns
@@ -649,5 +668,34 @@ impl Serving {
 impl Drop for Serving {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// Events of an application from every server, from [`Fleet::app_events`]: `(server, event)`,
+/// the event decoded into `ari_sdk::Event` (an unknown type is `Event::Unknown`; JSON that fits
+/// no event is the decode error, with its position).
+pub struct AppEvents {
+    sub: async_nats::Subscriber,
+}
+
+impl fmt::Debug for AppEvents {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppEvents").finish_non_exhaustive()
+    }
+}
+
+impl futures::Stream for AppEvents {
+    type Item = (String, Result<ari_sdk::Event, serde_json::Error>);
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.sub.poll_next_unpin(cx).map(|m| {
+            m.map(|m| {
+                let server = Subjects::last_token(&m.subject).to_owned();
+                (server, serde_json::from_slice(&m.payload))
+            })
+        })
     }
 }

@@ -38,5 +38,5 @@ pub mod wire;
 
 pub use carrier::NatsCarrier;
 pub use error::{FleetError, Result};
-pub use fleet::{Fleet, FleetBuilder, Serving};
+pub use fleet::{AppEvents, Fleet, FleetBuilder, Serving};
 pub use proxy::{Proxy, ProxyConfig, RunningProxy};

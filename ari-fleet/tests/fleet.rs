@@ -275,6 +275,9 @@ async fn created_channels_and_bridges_send_their_events_to_the_creator_only() {
     let _sa = serve_reporting(&a, tx.clone()).await;
     let _sb = serve_reporting(&b, tx).await;
 
+    // What no instance owns (the far halves of the Local channels, say) is on the app's
+    // subject, typed, with its server.
+    let mut unowned = a.app_events(&app).await.unwrap();
     // A tap on both instances' subjects: one subscriber, and the proxy one publisher, so it
     // sees the proxy's messages in the order sent.
     let tap = async_nats::connect(&nats.url).await.unwrap();
@@ -378,4 +381,20 @@ async fn created_channels_and_bridges_send_their_events_to_the_creator_only() {
         .await
         .unwrap_or_else(|_| panic!("the tap did not see every channel end: {seen:?}"));
     assert_eq!(seen.len(), 2, "both instances got their events: {seen:?}");
+    let (server, event) = tokio::time::timeout(WAIT, unowned.next())
+        .await
+        .expect("an unowned event")
+        .unwrap();
+    assert!(server == id22 || server == id16, "{server}");
+    let event = event.expect("typed");
+    let mut names_own = false;
+    event.visit_resources(|r| {
+        if let ari_sdk::meta::ResourceRef::Channel(c) = r {
+            names_own |= mine.values().any(|m| m.contains(c));
+        }
+    });
+    assert!(
+        !names_own,
+        "an owned resource's event on the app subject: {event:?}"
+    );
 }
