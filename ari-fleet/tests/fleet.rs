@@ -398,3 +398,58 @@ async fn created_channels_and_bridges_send_their_events_to_the_creator_only() {
         "an owned resource's event on the app subject: {event:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_proxy_carries_many_apps_each_to_its_own_instances() {
+    init_tracing();
+    let test = "one_proxy_carries_many_apps_each_to_its_own_instances";
+    let Some((s22, _)) = both_servers(test) else {
+        return;
+    };
+    let Some(nats) = Nats::start(test) else {
+        return;
+    };
+    let (ivr, dialer) = (id("fleet-ivr"), id("fleet-dialer"));
+    let sid = id("m22");
+    let _p = proxy(&nats, &sid, &s22, &[&ivr, &dialer]).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let a = Fleet::builder(&nats.url).app(&ivr).connect().await.unwrap();
+    let b = Fleet::builder(&nats.url)
+        .app(&dialer)
+        .connect()
+        .await
+        .unwrap();
+    a.wait_for_servers(1, WAIT).await.unwrap();
+    b.wait_for_servers(1, WAIT).await.unwrap();
+    assert_eq!(a.servers()[&sid].apps, [ivr.clone(), dialer.clone()]);
+    let _sa = serve_reporting(&a, tx.clone()).await;
+    let _sb = serve_reporting(&b, tx).await;
+    let direct = direct(&s22);
+    let mut expected = HashMap::new();
+    for (app, fleet) in [(&ivr, &a), (&dialer, &b), (&ivr, &a), (&dialer, &b)] {
+        let channel = id("fleet-call");
+        direct
+            .channels()
+            .originate("Local/wait@default")
+            .app(app)
+            .channel_id(&channel)
+            .send()
+            .await
+            .unwrap();
+        expected.insert(channel, fleet.instance().to_owned());
+    }
+    let mut ended = 0;
+    while ended < expected.len() {
+        let s = tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .expect("reports in time")
+            .unwrap();
+        assert_eq!(
+            expected.get(&s.channel),
+            Some(&s.instance),
+            "call {} served by the other app's instance",
+            s.channel
+        );
+        ended += usize::from(s.ended);
+    }
+}
