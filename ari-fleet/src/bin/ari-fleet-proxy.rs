@@ -6,7 +6,7 @@ use clap::Parser;
 
 /// Bridges one Asterisk server's ARI to NATS: events of many apps, REST as request/reply, the
 /// server announced with its release.
-#[derive(Parser, Debug)]
+#[derive(Parser)]
 #[command(version)]
 struct Args {
     /// The server's id in the fleet (A-Z a-z 0-9 _ -).

@@ -27,7 +27,7 @@ use clap::Parser;
 use futures::StreamExt;
 use tokio::sync::{Semaphore, mpsc};
 
-#[derive(Parser, Debug)]
+#[derive(Parser)]
 struct Args {
     /// Call flows per mode, spread evenly over both servers.
     #[arg(long, default_value_t = 500)]
