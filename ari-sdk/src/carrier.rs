@@ -185,3 +185,16 @@ impl Carrier for Http {
         Box::pin(self.exchange(call))
     }
 }
+
+/// The error a carrier of another crate returns for a call that got no answer because the
+/// connection is lost or refused: transient, of transport kind `kind`, with `message` as its
+/// cause (never put credentials in it).
+pub fn transport_error(kind: crate::TransportKind, message: impl Into<String>) -> Error {
+    Error::transport(kind, message.into())
+}
+
+/// The error a carrier of another crate returns for a call whose answer did not come within
+/// `after`.
+pub fn timeout_error(after: Duration) -> Error {
+    Error::timeout(Some(after))
+}

@@ -270,6 +270,8 @@ pub fn up(releases: &[Release], rebuild: bool) -> Result<()> {
     {
         chroot::ensure_debootstrap()?;
     }
+    // The fleet's tests (ari-fleet) start nats-server processes of their own.
+    chroot::ensure_host_tool("nats-server", "nats-server")?;
     each(releases, |r| {
         let started = Instant::now();
         let port = r.port()?;

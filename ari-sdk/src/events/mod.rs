@@ -50,6 +50,7 @@
 //! required, nor has one the spec does not know (`bench/scripts/required-fields.py`).
 
 mod driver;
+mod feed;
 pub(crate) mod rest;
 
 use std::fmt;
@@ -67,6 +68,7 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 
 pub use driver::ConnectionState;
+pub use feed::EventFeed;
 
 /// The default event type: the generated ARI event enum.
 pub type DefaultEvent = crate::Event;

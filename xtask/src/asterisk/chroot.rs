@@ -242,15 +242,21 @@ fn remove_tree(path: &Path) -> Result<()> {
 
 /// The path of `debootstrap`, installing it with apt-get if it is missing.
 pub fn ensure_debootstrap() -> Result<PathBuf> {
-    if let Some(p) = sys::which("debootstrap") {
+    ensure_host_tool("debootstrap", "debootstrap")
+}
+
+/// The path of host program `tool`, installing Debian package `package` with apt-get if it is
+/// missing (`nats-server` for the fleet's tests, say).
+pub fn ensure_host_tool(tool: &str, package: &str) -> Result<PathBuf> {
+    if let Some(p) = sys::which(tool) {
         return Ok(p);
     }
-    println!("debootstrap is missing: installing it with apt-get");
+    println!("{tool} is missing: installing {package} with apt-get");
     let install = || {
         sys::run(
             Command::new("apt-get")
                 .env("DEBIAN_FRONTEND", "noninteractive")
-                .args(["install", "-y", "debootstrap"]),
+                .args(["install", "-y", package]),
         )
     };
     if install().is_err() {
@@ -258,12 +264,13 @@ pub fn ensure_debootstrap() -> Result<PathBuf> {
         let retry = sys::run(Command::new("apt-get").arg("update")).and_then(|_| install());
         if let Err(e) = retry {
             bail!(
-                "debootstrap is not installed and `apt-get install -y debootstrap` failed; \
+                "{tool} is not installed and `apt-get install -y {package}` failed; \
                  install it by hand.\n{e:#}"
             );
         }
     }
-    sys::which("debootstrap").context("debootstrap was installed but is not on the PATH")
+    sys::which(tool)
+        .with_context(|| format!("{package} was installed but {tool} is not on the PATH"))
 }
 
 /// The Debian mirror for debootstrap: `$ARI_DEBIAN_MIRROR`, else the first `…/debian` URI in
