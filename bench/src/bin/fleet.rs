@@ -11,7 +11,7 @@
 //! latency), flows per second, and the flows whose events did not all arrive (lost).
 //!
 //! ```sh
-//! cargo build --release -p ari-fleet --bin ari-fleet-proxy -p ari-bench --bin fleet
+//! cargo build --release -p ari-fleet --bin ari-fleet-proxy -p ari-bench --features ari-bench/fleet --bin fleet
 //! target/release/fleet --flows 500 --in-flight 50
 //! ```
 
