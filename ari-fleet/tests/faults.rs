@@ -78,6 +78,8 @@ async fn an_instance_that_dies_mid_call_has_its_calls_hung_up() {
     init_tracing();
     let test = "an_instance_that_dies_mid_call_has_its_calls_hung_up";
     let Some(s22) = server22(test) else { return };
+    // Shared: no test of this binary is against 22 while the restart test restarts it.
+    let _shared = ari_tests::restart_lock(false);
     let Some(nats) = Nats::start(test) else {
         return;
     };
@@ -132,6 +134,8 @@ async fn a_call_no_instance_takes_is_hung_up() {
     init_tracing();
     let test = "a_call_no_instance_takes_is_hung_up";
     let Some(s22) = server22(test) else { return };
+    // Shared: no test of this binary is against 22 while the restart test restarts it.
+    let _shared = ari_tests::restart_lock(false);
     let Some(nats) = Nats::start(test) else {
         return;
     };
@@ -152,6 +156,8 @@ async fn calls_go_on_across_a_nats_server_restart() {
     init_tracing();
     let test = "calls_go_on_across_a_nats_server_restart";
     let Some(s22) = server22(test) else { return };
+    // Shared: no test of this binary is against 22 while the restart test restarts it.
+    let _shared = ari_tests::restart_lock(false);
     let Some(mut nats) = Nats::start(test) else {
         return;
     };
@@ -192,6 +198,8 @@ async fn after_a_proxy_restart_calls_are_claimed_again_and_orphans_hung_up() {
     init_tracing();
     let test = "after_a_proxy_restart_calls_are_claimed_again_and_orphans_hung_up";
     let Some(s22) = server22(test) else { return };
+    // Shared: no test of this binary is against 22 while the restart test restarts it.
+    let _shared = ari_tests::restart_lock(false);
     let Some(nats) = Nats::start(test) else {
         return;
     };
@@ -246,6 +254,8 @@ async fn events_lost_while_asterisk_is_unreachable_are_made_up_by_a_resync() {
     init_tracing();
     let test = "events_lost_while_asterisk_is_unreachable_are_made_up_by_a_resync";
     let Some(s22) = server22(test) else { return };
+    // Shared: no test of this binary is against 22 while the restart test restarts it.
+    let _shared = ari_tests::restart_lock(false);
     let Some(nats) = Nats::start(test) else {
         return;
     };
@@ -278,6 +288,64 @@ async fn events_lost_while_asterisk_is_unreachable_are_made_up_by_a_resync() {
     // The resync finds the channel gone and ends the call's stream (without ChannelDestroyed).
     assert_eq!(next(&mut rx).await, Report::Ended(call, false));
     // And new calls are taken again.
+    let second = originate(&direct, &app).await;
+    assert_eq!(next(&mut rx).await, Report::Started(second.clone()));
+    direct.channels().hangup(&second).send().await.unwrap();
+    assert_eq!(next(&mut rx).await, Report::Ended(second, true));
+}
+
+/// Asterisk 22 itself restarts (`cargo xtask asterisk restart`, needs root) while an instance
+/// holds a call: the call dies with the server, the proxy reconnects, the instance's stream of
+/// that call ends (by the events Asterisk sent while stopping, or by the resync after the
+/// reconnect finding the channel gone), and calls into the restarted server are served again.
+/// Holds the restart lock exclusively, like the conformance suite's restart test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_asterisk_restart_the_held_call_ends_and_new_calls_are_served() {
+    init_tracing();
+    let test = "after_an_asterisk_restart_the_held_call_ends_and_new_calls_are_served";
+    let Some(s22) = server22(test) else { return };
+    let Some(nats) = Nats::start(test) else {
+        return;
+    };
+    let _lock = ari_tests::restart_lock(true);
+    let port = url::Url::parse(&s22.url)
+        .unwrap()
+        .port_or_known_default()
+        .expect("the ARI URL has a port");
+    let app = id("fault-restart");
+    let sid = id("r22");
+    let _p = proxy(&nats, &sid, &s22, &[&app]).await;
+    let direct = direct(&s22);
+    let fleet = Fleet::builder(&nats.url).app(&app).connect().await.unwrap();
+    fleet.wait_for_servers(1, WAIT).await.unwrap();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let _serving = serve_holding(&fleet, tx).await;
+    let call = originate(&direct, &app).await;
+    assert_eq!(next(&mut rx).await, Report::Started(call.clone()));
+
+    let restarting = tokio::task::spawn_blocking(move || ari_tests::restart_asterisk("22", port));
+    tokio::time::timeout(Duration::from_secs(150), restarting)
+        .await
+        .expect("the restart did not finish within 150 s")
+        .expect("restart task")
+        .unwrap_or_else(|e| panic!("{e}"));
+    // No call is left in silence: the held call's stream ends (nothing else is asserted about
+    // what it carried: Asterisk may or may not get its ChannelDestroyed out while stopping).
+    match next(&mut rx).await {
+        Report::Ended(c, _) if c == call => {}
+        other => panic!("expected the end of {call}, got {other:?}"),
+    }
+    // The proxy is connected to the new server once the app is registered there again.
+    eventually(
+        Duration::from_secs(60),
+        "the app is registered after the restart",
+        || {
+            let direct = direct.clone();
+            let app = app.clone();
+            async move { direct.applications().get(app).send().await.is_ok() }
+        },
+    )
+    .await;
     let second = originate(&direct, &app).await;
     assert_eq!(next(&mut rx).await, Report::Started(second.clone()));
     direct.channels().hangup(&second).send().await.unwrap();

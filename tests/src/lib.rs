@@ -275,6 +275,61 @@ pub fn restart_lock(exclusive: bool) -> std::fs::File {
     file
 }
 
+/// Runs `cargo xtask asterisk ARGS…` from the workspace root; its output on failure.
+fn xtask_asterisk(args: &[&str]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let out = std::process::Command::new(cargo)
+        .arg("xtask")
+        .arg("asterisk")
+        .args(args)
+        .current_dir(root)
+        .output()
+        .map_err(|e| format!("running cargo xtask asterisk {args:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "cargo xtask asterisk {} failed ({}):\n{}{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// Restarts the local server of `release` (`22`) with `cargo xtask asterisk restart` (needs
+/// root; blocks until ARI answers again). Hold [`restart_lock`] exclusively meanwhile.
+///
+/// WORKAROUND for an xtask race (xtask/src/asterisk/server.rs `stop`): it takes the server for
+/// gone once no process with comm `asterisk` has the chroot as root, but a multi-threaded
+/// Asterisk whose main thread has exited is a zombie leader whose `/proc/PID/root` cannot be
+/// read while its other threads still hold the ARI port, so `start` sometimes fails with "port
+/// 8088 is already in use by another program". Then: wait (bounded) until the port can be
+/// bound, and start it with `up`.
+pub fn restart_asterisk(release: &str, port: u16) -> Result<(), String> {
+    let first = match xtask_asterisk(&["restart", "--release", release]) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.contains("already in use") => {
+            eprintln!(
+                "note: xtask restart raced with the old server's port (xtask bug); waiting for the port, then `up`"
+            );
+            e
+        }
+        Err(e) => return Err(e),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("{first}\nport {port} still busy 30 s later"));
+        }
+        // No event tells when a dying process lets go of a port.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    xtask_asterisk(&["up", "--release", release]).map_err(|e| format!("{first}\nthen: {e}"))
+}
+
 /// Builds a client for `server` and learns its release; a clear message when it fails.
 pub async fn client_for(server: &Server) -> Result<(Client, Release), String> {
     let client = Client::builder()

@@ -8,64 +8,9 @@
 //! so no scenario of any concurrent run is against 22 while it restarts. (Cargo runs test
 //! binaries one after another, so within one `cargo test` nothing else runs meanwhile anyway.)
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ari_tests::{Harness, Note, wait_event};
-
-/// Runs `cargo xtask asterisk ARGS…` from the workspace root; its output on failure.
-fn xtask(args: &[&str]) -> Result<(), String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let out = Command::new(cargo)
-        .arg("xtask")
-        .arg("asterisk")
-        .args(args)
-        .current_dir(root)
-        .output()
-        .map_err(|e| format!("running cargo xtask asterisk {args:?}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "cargo xtask asterisk {} failed ({}):\n{}{}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-/// Restarts the server of `release` (`22`) with the xtask.
-///
-/// WORKAROUND for an xtask race (xtask/src/asterisk/server.rs `stop`): it takes the server for
-/// gone once no process with comm `asterisk` has the chroot as root, but a multi-threaded
-/// Asterisk whose main thread has exited is a zombie leader whose `/proc/PID/root` cannot be
-/// read while its other threads still hold the ARI port, so `start` sometimes fails with "port
-/// 8088 is already in use by another program". Then: wait (bounded) until the port can be
-/// bound, and start it with `up`.
-fn restart(release: &str, port: u16) -> Result<(), String> {
-    let first = match xtask(&["restart", "--release", release]) {
-        Ok(()) => return Ok(()),
-        Err(e) if e.contains("already in use") => {
-            eprintln!(
-                "note: xtask restart raced with the old server's port (xtask bug); waiting for the port, then `up`"
-            );
-            e
-        }
-        Err(e) => return Err(e),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            return Err(format!("{first}\nport {port} still busy 30 s later"));
-        }
-        // No event tells when a dying process lets go of a port.
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    xtask(&["up", "--release", release]).map_err(|e| format!("{first}\nthen: {e}"))
-}
 
 async fn reconnects_after_restart(mut h: Harness) {
     let started = Instant::now();
@@ -75,7 +20,7 @@ async fn reconnects_after_restart(mut h: Harness) {
         .base_url()
         .port_or_known_default()
         .expect("the ARI URL has a port");
-    let restarting = tokio::task::spawn_blocking(move || restart("22", port));
+    let restarting = tokio::task::spawn_blocking(move || ari_tests::restart_asterisk("22", port));
     tokio::time::timeout(Duration::from_secs(150), restarting)
         .await
         .expect("the restart did not finish within 150 s")
