@@ -28,7 +28,7 @@ use crate::error::{FleetError, Result};
 use crate::wire::{self, Alive, Announce, Claim, ClaimReply, Notice, Subjects, Taken, header};
 
 /// Configures a [`Fleet`]; made by [`Fleet::builder`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct FleetBuilder {
     nats_url: String,
     prefix: String,
@@ -36,6 +36,19 @@ pub struct FleetBuilder {
     app: Option<String>,
     heartbeat: Duration,
     request_timeout: Duration,
+}
+
+impl std::fmt::Debug for FleetBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FleetBuilder")
+            .field("nats_url", &crate::nats::redacted(&self.nats_url))
+            .field("prefix", &self.prefix)
+            .field("instance", &self.instance)
+            .field("app", &self.app)
+            .field("heartbeat", &self.heartbeat)
+            .field("request_timeout", &self.request_timeout)
+            .finish()
+    }
 }
 
 impl FleetBuilder {

@@ -16,6 +16,8 @@ use ari_test_env::Server;
 /// A nats-server process; killed when dropped.
 pub struct Nats {
     bin: PathBuf,
+    /// Extra arguments of the server (`--user`, `--pass`, ...).
+    args: Vec<String>,
     child: Option<Child>,
     /// Its port on 127.0.0.1.
     pub port: u16,
@@ -36,6 +38,11 @@ impl Nats {
     /// Starts nats-server on a free port; `None` (after a SKIP line) when the binary is missing
     /// and servers are not required. Panics, naming the fix, when they are.
     pub fn start(test: &str) -> Option<Nats> {
+        Nats::start_with(test, &[])
+    }
+
+    /// Like [`Nats::start`], with extra server arguments (`--user U --pass P`, say).
+    pub fn start_with(test: &str, args: &[&str]) -> Option<Nats> {
         let Some(bin) = find_nats() else {
             let msg = "nats-server not found on PATH or in /usr/sbin: install it with `apt-get install -y nats-server`";
             if ari_test_env::require_servers() {
@@ -50,6 +57,7 @@ impl Nats {
             .port();
         let mut nats = Nats {
             bin,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
             child: None,
             port,
             url: format!("nats://127.0.0.1:{port}"),
@@ -61,6 +69,7 @@ impl Nats {
     fn spawn(&mut self) {
         let child = Command::new(&self.bin)
             .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
