@@ -79,7 +79,7 @@ async fn an_instance_that_dies_mid_call_has_its_calls_hung_up() {
     let test = "an_instance_that_dies_mid_call_has_its_calls_hung_up";
     let Some(s22) = server22(test) else { return };
     // Shared: no test of this binary is against 22 while the restart test restarts it.
-    let _shared = ari_tests::restart_lock(false);
+    let _shared = ari_test_env::restart_lock(false);
     let Some(nats) = Nats::start(test) else {
         return;
     };
@@ -135,7 +135,7 @@ async fn a_call_no_instance_takes_is_hung_up() {
     let test = "a_call_no_instance_takes_is_hung_up";
     let Some(s22) = server22(test) else { return };
     // Shared: no test of this binary is against 22 while the restart test restarts it.
-    let _shared = ari_tests::restart_lock(false);
+    let _shared = ari_test_env::restart_lock(false);
     let Some(nats) = Nats::start(test) else {
         return;
     };
@@ -157,7 +157,7 @@ async fn calls_go_on_across_a_nats_server_restart() {
     let test = "calls_go_on_across_a_nats_server_restart";
     let Some(s22) = server22(test) else { return };
     // Shared: no test of this binary is against 22 while the restart test restarts it.
-    let _shared = ari_tests::restart_lock(false);
+    let _shared = ari_test_env::restart_lock(false);
     let Some(mut nats) = Nats::start(test) else {
         return;
     };
@@ -199,7 +199,7 @@ async fn after_a_proxy_restart_calls_are_claimed_again_and_orphans_hung_up() {
     let test = "after_a_proxy_restart_calls_are_claimed_again_and_orphans_hung_up";
     let Some(s22) = server22(test) else { return };
     // Shared: no test of this binary is against 22 while the restart test restarts it.
-    let _shared = ari_tests::restart_lock(false);
+    let _shared = ari_test_env::restart_lock(false);
     let Some(nats) = Nats::start(test) else {
         return;
     };
@@ -255,7 +255,7 @@ async fn events_lost_while_asterisk_is_unreachable_are_made_up_by_a_resync() {
     let test = "events_lost_while_asterisk_is_unreachable_are_made_up_by_a_resync";
     let Some(s22) = server22(test) else { return };
     // Shared: no test of this binary is against 22 while the restart test restarts it.
-    let _shared = ari_tests::restart_lock(false);
+    let _shared = ari_test_env::restart_lock(false);
     let Some(nats) = Nats::start(test) else {
         return;
     };
@@ -307,11 +307,7 @@ async fn after_an_asterisk_restart_the_held_call_ends_and_new_calls_are_served()
     let Some(nats) = Nats::start(test) else {
         return;
     };
-    let _lock = ari_tests::restart_lock(true);
-    let port = url::Url::parse(&s22.url)
-        .unwrap()
-        .port_or_known_default()
-        .expect("the ARI URL has a port");
+    let _lock = ari_test_env::restart_lock(true);
     let app = id("fault-restart");
     let sid = id("r22");
     let _p = proxy(&nats, &sid, &s22, &[&app]).await;
@@ -323,7 +319,7 @@ async fn after_an_asterisk_restart_the_held_call_ends_and_new_calls_are_served()
     let call = originate(&direct, &app).await;
     assert_eq!(next(&mut rx).await, Report::Started(call.clone()));
 
-    let restarting = tokio::task::spawn_blocking(move || ari_tests::restart_asterisk("22", port));
+    let restarting = tokio::task::spawn_blocking(move || ari_test_env::restart_asterisk("22"));
     tokio::time::timeout(Duration::from_secs(150), restarting)
         .await
         .expect("the restart did not finish within 150 s")

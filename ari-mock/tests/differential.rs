@@ -307,20 +307,6 @@ impl Run {
     }
 }
 
-/// The lock of the conformance suite (`ari_tests::restart_lock`), taken shared.
-fn restart_lock() -> std::fs::File {
-    let path = std::env::temp_dir().join("ari-rs-asterisk-22.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
-    file.lock_shared()
-        .unwrap_or_else(|e| panic!("lock {}: {e}", path.display()));
-    file
-}
-
 type Scenario = for<'a> fn(&'a mut Run) -> futures::future::BoxFuture<'a, ()>;
 
 /// Runs `scenario` against the real server of `major` and against the mock of its release;
@@ -342,7 +328,7 @@ async fn differential(major: u16, name: &str, scenario: Scenario) {
         password: "asterisk".into(),
     };
     // Scenarios against 22 keep out of the way of the suite's test that restarts it.
-    let _lock = (major == 22).then(restart_lock);
+    let _lock = (major == 22).then(|| ari_test_env::restart_lock(false));
     let mut runs = Vec::new();
     for t in [real_target, mock_target] {
         let mut run = Run::start(t).await;

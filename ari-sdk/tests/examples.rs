@@ -91,7 +91,7 @@ where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let _lock = (major == 22).then(restart_lock);
+    let _lock = (major == 22).then(|| ari_test_env::restart_lock(false));
     let Some(client) = server_via(major, test, ws).await else {
         return;
     };
@@ -110,20 +110,6 @@ where
     if tokio::time::timeout(TEST_TIMEOUT, f(client)).await.is_err() {
         panic!("{test} on Asterisk {major}: not done within {TEST_TIMEOUT:?}");
     }
-}
-
-/// The conformance suite's lock on Asterisk 22 (see `tests/src/lib.rs`), taken shared.
-fn restart_lock() -> std::fs::File {
-    let path = std::env::temp_dir().join("ari-rs-asterisk-22.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
-    file.lock_shared()
-        .unwrap_or_else(|e| panic!("lock {}: {e}", path.display()));
-    file
 }
 
 fn app(example: &str) -> String {

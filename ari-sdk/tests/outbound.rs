@@ -63,20 +63,6 @@ async fn server(major: u16, test: &str) -> Option<Client> {
     Some(client)
 }
 
-/// The conformance suite's lock on Asterisk 22, taken shared: no server restart meanwhile.
-fn restart_lock() -> std::fs::File {
-    let path = std::env::temp_dir().join("ari-rs-asterisk-22.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
-    file.lock_shared()
-        .unwrap_or_else(|e| panic!("lock {}: {e}", path.display()));
-    file
-}
-
 /// The folder of the test PKI that `cargo xtask asterisk up` made.
 fn tls_dir() -> std::path::PathBuf {
     if let Ok(d) = std::env::var("ARI_TLS_DIR")
@@ -139,7 +125,7 @@ async fn bounded<F: std::future::Future<Output = ()>>(test: &str, f: F) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persistent_connection_carries_events_and_rest_and_is_reestablished() {
     let test = "persistent_connection";
-    let _lock = restart_lock();
+    let _lock = ari_test_env::restart_lock(false);
     let Some(_http) = server(22, test).await else {
         return;
     };
@@ -225,7 +211,7 @@ async fn persistent_connection_carries_events_and_rest_and_is_reestablished() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_call_connections_serve_concurrent_calls_through_stasis_app() {
     let test = "per_call_connections";
-    let _lock = restart_lock();
+    let _lock = ari_test_env::restart_lock(false);
     let Some(http) = server(22, test).await else {
         return;
     };
@@ -286,7 +272,7 @@ async fn per_call_connections_serve_concurrent_calls_through_stasis_app() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_listener_is_dialled_over_wss_with_the_test_ca() {
     let test = "tls_listener";
-    let _lock = restart_lock();
+    let _lock = ari_test_env::restart_lock(false);
     let Some(_http) = server(22, test).await else {
         return;
     };
@@ -322,7 +308,7 @@ async fn tls_listener_is_dialled_over_wss_with_the_test_ca() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbound_connection_of_a_read_only_user_is_refused_writes() {
     let test = "read_only_outbound";
-    let _lock = restart_lock();
+    let _lock = ari_test_env::restart_lock(false);
     let Some(_http) = server(22, test).await else {
         return;
     };
@@ -375,7 +361,7 @@ async fn releases_without_outbound_websockets_are_refused_at_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_outbound_listener_example_serves_per_call_connections() {
     let test = "outbound_listener_example";
-    let _lock = restart_lock();
+    let _lock = ari_test_env::restart_lock(false);
     let Some(http) = server(22, test).await else {
         return;
     };
@@ -403,44 +389,6 @@ async fn the_outbound_listener_example_serves_per_call_connections() {
     .await;
 }
 
-/// Runs `cargo xtask asterisk restart --release 22` from the workspace root (needs root, and the
-/// servers of `cargo xtask asterisk up`).
-fn restart_asterisk_22() -> Result<(), String> {
-    let xtask = |cmd: &str| -> Result<(), String> {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let out = std::process::Command::new(cargo)
-            .args(["xtask", "asterisk", cmd, "--release", "22"])
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .output()
-            .map_err(|e| format!("running cargo xtask asterisk {cmd}: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "cargo xtask asterisk {cmd} --release 22 failed ({}):\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
-    };
-    match xtask("restart") {
-        // The xtask race that tests/tests/restart.rs describes: the old server still held the
-        // port. Wait (bounded) until it can be bound, then start it with `up`.
-        Err(e) if e.contains("already in use") => {
-            let deadline = std::time::Instant::now() + Duration::from_secs(30);
-            while std::net::TcpListener::bind(("127.0.0.1", 8088)).is_err() {
-                if std::time::Instant::now() > deadline {
-                    return Err(format!("{e}\nport 8088 still busy 30 s later"));
-                }
-                // No event tells when a dying process lets go of a port.
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            xtask("up")
-        }
-        other => other,
-    }
-}
-
 /// Asterisk restarts: it dials the listener again by itself, and both connection types serve
 /// calls afterwards, on the same listeners. Only against the local server of
 /// `cargo xtask asterisk up`, which this test restarts; every other test against 22 holds the
@@ -452,15 +400,7 @@ async fn outbound_connections_come_back_after_asterisk_restarts() {
         eprintln!("SKIP {test}: ARI_URL_22 is not the local server this test may restart");
         return;
     }
-    let path = std::env::temp_dir().join("ari-rs-asterisk-22.lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
-    lock.lock()
-        .unwrap_or_else(|e| panic!("lock {}: {e}", path.display()));
+    let _lock = ari_test_env::restart_lock(true);
     let Some(http) = server(22, test).await else {
         return;
     };
@@ -470,7 +410,7 @@ async fn outbound_connections_come_back_after_asterisk_restarts() {
     let mut per_call = listen(8766).await;
     let before = next_connection(&mut persistent).await;
 
-    tokio::task::spawn_blocking(restart_asterisk_22)
+    tokio::task::spawn_blocking(|| ari_test_env::restart_asterisk("22"))
         .await
         .expect("restart task")
         .expect("Asterisk 22 restarted");

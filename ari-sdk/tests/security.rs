@@ -34,19 +34,6 @@ fn app(tag: &str) -> String {
     ari_test_env::unique_name(&format!("security-{tag}"))
 }
 
-/// The conformance suite's restart lock on Asterisk 22, taken shared.
-fn restart_lock() -> std::fs::File {
-    let path = std::env::temp_dir().join("ari-rs-asterisk-22.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .unwrap();
-    file.lock_shared().unwrap();
-    file
-}
-
 /// Sends every non-GET operation that 22.10.1 ships through `client` (path parameters set to
 /// names of nothing, so that even a server that did not refuse would change nothing real) and
 /// checks that each is refused with Asterisk's 403 "Write access denied".
@@ -90,7 +77,7 @@ async fn read_only_user_is_refused_every_write_over_http_and_websocket() {
         return;
     };
     let _serial = SERIAL.lock().await;
-    let _lock = restart_lock();
+    let _lock = ari_test_env::restart_lock(false);
     let (user, password) = reader();
 
     let http = Client::new(&url, &user, &password).unwrap();
@@ -148,7 +135,7 @@ async fn credentials_never_in_logs_debug_urls_or_errors_of_any_transport() {
         return;
     };
     let _serial = SERIAL.lock().await;
-    let _lock = restart_lock();
+    let _lock = ari_test_env::restart_lock(false);
     let capture = Capture::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)

@@ -76,20 +76,6 @@ fn client(url: &str, ca: &[u8]) -> Client {
         .expect("https client")
 }
 
-/// The conformance suite's lock on Asterisk 22, taken shared: no server restart meanwhile.
-fn restart_lock() -> std::fs::File {
-    let path = std::env::temp_dir().join("ari-rs-asterisk-22.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
-    file.lock_shared()
-        .unwrap_or_else(|e| panic!("lock {}: {e}", path.display()));
-    file
-}
-
 /// A CA nobody signed the server's certificate with.
 fn other_ca() -> String {
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -172,7 +158,7 @@ async fn https_and_wss_call(major: u16) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_rest_and_wss_events_on_22() {
-    let _lock = restart_lock();
+    let _lock = ari_test_env::restart_lock(false);
     https_and_wss_call(22).await;
 }
 
@@ -184,7 +170,7 @@ async fn https_rest_and_wss_events_on_16() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rest_over_the_wss_events_socket_on_22() {
     let test = "rest_over_wss";
-    let _lock = restart_lock();
+    let _lock = ari_test_env::restart_lock(false);
     let Some((url, ca)) = tls_server(22, test) else {
         return;
     };
@@ -268,7 +254,7 @@ async fn a_wrong_host_name_is_a_clear_tls_error_for_https_and_wss() {
 /// release has it (22.10.1), refused before sending on 16.28.0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tls_example_runs_on_22_and_16() {
-    let _lock = restart_lock();
+    let _lock = ari_test_env::restart_lock(false);
     for major in [22, 16] {
         let Some((url, ca)) = tls_server(major, "tls_example") else {
             continue;

@@ -11,6 +11,9 @@
 //! [`Server`] never shows its password in `Debug`. [`unique_name`] makes the names (Stasis
 //! applications, channel ids) that keep tests running at the same time, on shared servers, apart.
 //!
+//! [`restart_lock`] keeps the tests against Asterisk 22 and the ones that restart it apart, and
+//! [`restart_asterisk`] restarts a local server.
+//!
 //! This crate has no dependency on ari-sdk, so that ari-sdk's own tests can use it.
 
 use std::fmt;
@@ -211,6 +214,57 @@ pub fn skip(test: &str, why: &str) {
 /// another (Asterisk 22 refuses a channel id that is a prefix of a live one).
 pub fn unique_name(tag: &str) -> String {
     format!("{tag}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// The lock that keeps scenarios against Asterisk 22 and the test that restarts it apart:
+/// scenarios take it shared, the restart test exclusive. A file in the system's temp folder, so
+/// that it also works across concurrent `cargo test` runs.
+pub fn restart_lock(exclusive: bool) -> std::fs::File {
+    let path = std::env::temp_dir().join("ari-rs-asterisk-22.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let locked = if exclusive {
+        file.lock()
+    } else {
+        file.lock_shared()
+    };
+    locked.unwrap_or_else(|e| panic!("lock {}: {e}", path.display()));
+    file
+}
+
+/// Runs `cargo xtask asterisk ARGS…` from the workspace root; its output on failure.
+fn xtask_asterisk(args: &[&str]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let out = std::process::Command::new(cargo)
+        .arg("xtask")
+        .arg("asterisk")
+        .args(args)
+        .current_dir(root)
+        .output()
+        .map_err(|e| format!("running cargo xtask asterisk {args:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "cargo xtask asterisk {} failed ({}):\n{}{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// Restarts the local server of `release` (`22`) with `cargo xtask asterisk restart` (needs
+/// root; returns once ARI answers again, the old server's port having been released). Hold
+/// [`restart_lock`] exclusively meanwhile.
+pub fn restart_asterisk(release: &str) -> Result<(), String> {
+    xtask_asterisk(&["restart", "--release", release])
 }
 
 #[cfg(test)]

@@ -15,12 +15,7 @@ use ari_tests::{Harness, Note, wait_event};
 async fn reconnects_after_restart(mut h: Harness) {
     let started = Instant::now();
     // The xtask returns once ARI answers again (it stops the server with `core stop now`).
-    let port = h
-        .client
-        .base_url()
-        .port_or_known_default()
-        .expect("the ARI URL has a port");
-    let restarting = tokio::task::spawn_blocking(move || ari_tests::restart_asterisk("22", port));
+    let restarting = tokio::task::spawn_blocking(move || ari_tests::restart_asterisk("22"));
     tokio::time::timeout(Duration::from_secs(150), restarting)
         .await
         .expect("the restart did not finish within 150 s")
