@@ -203,6 +203,8 @@ struct Follow {
     route: u64,
     app: String,
     id: String,
+    /// The call to hand to the application once the subscription is answered.
+    call: Option<(NewCall, mpsc::UnboundedSender<NewCall>)>,
 }
 
 /// How many bytes of channel ids go into one subscription request: Asterisk reads a request
@@ -299,6 +301,7 @@ impl Shared {
         // StasisStart. The Call is sent after the lock is released: a dropped receiver drops
         // the Call, whose subscription then takes the lock itself.
         let mut call = None;
+        let mut follow_call: Option<(ResourceKey, u64, String, String)> = None;
         if let Event::StasisStart(start) = &event {
             let has_taker = self
                 .incoming
@@ -334,7 +337,8 @@ impl Shared {
                 let key = ResourceKey::Channel(id.clone());
                 let events = self.subscribe_until(key.clone(), until);
                 if follow {
-                    self.follow(client, key, events.guard.id, &start.application, &id);
+                    follow_call =
+                        Some((key, events.guard.id, start.application.clone(), id.clone()));
                 }
                 call = Some((events, ChannelHandle::new(client.clone(), id)));
             }
@@ -397,13 +401,28 @@ impl Shared {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone();
-            if let (Some(tx), Some(start)) = (tx, start) {
+            let handed = match (tx, start) {
+                (Some(tx), Some(start)) => Some((
+                    NewCall {
+                        start,
+                        channel,
+                        events,
+                    },
+                    tx,
+                )),
+                _ => None,
+            };
+            match (follow_call, handed) {
+                // A followed call reaches the application once its channel's subscription is
+                // answered: a handler that hangs up at once still sees `ChannelDestroyed`.
+                (Some((key, route, app, id)), handed) => {
+                    self.follow(client, key, route, &app, &id, handed);
+                }
                 // On failure the Call (and its subscription) is dropped here, outside the lock.
-                let _ = tx.send(NewCall {
-                    start,
-                    channel,
-                    events,
-                });
+                (None, Some((call, tx))) => {
+                    let _ = tx.send(call);
+                }
+                (None, None) => {}
             }
         }
         event
@@ -439,6 +458,7 @@ impl Shared {
         route: u64,
         app: &str,
         id: &str,
+        call: Option<(NewCall, mpsc::UnboundedSender<NewCall>)>,
     ) {
         let mut queue = self.follow_queue.lock().unwrap_or_else(|p| p.into_inner());
         queue.pending.push(Follow {
@@ -446,6 +466,7 @@ impl Shared {
             route,
             app: app.to_owned(),
             id: id.to_owned(),
+            call,
         });
         if queue.sending {
             return;
@@ -484,8 +505,11 @@ impl Shared {
                     }
                 };
                 let Some(me) = shared.upgrade() else { return };
-                for (f, ok) in batch.iter().zip(results) {
+                for (mut f, ok) in batch.into_iter().zip(results) {
                     me.subscribed(&f.key, f.route, ok);
+                    if let Some((call, tx)) = f.call.take() {
+                        let _ = tx.send(call);
+                    }
                 }
             }
         });
@@ -757,9 +781,12 @@ impl Router {
 
     /// Whether the channel of each new [`Call`] is followed to its `ChannelDestroyed` (on by
     /// default): the router subscribes the application to the channel when it enters
-    /// (`POST /applications/{app}/subscription`, one request per call, sent in the background),
-    /// so that the call's stream carries the channel's events past `StasisEnd`, up to
-    /// `ChannelDestroyed` and its hangup cause. Off, a call's stream ends at `StasisEnd` (a
+    /// (`POST /applications/{app}/subscription`; one request at a time, for every call that
+    /// entered meanwhile), so that the call's stream carries the channel's events past
+    /// `StasisEnd`, up to `ChannelDestroyed` and its hangup cause. The [`Call`] reaches
+    /// [`Router::incoming`] (and a `StasisApp`'s handler) once that request is answered, so a
+    /// handler that hangs up at once still sees `ChannelDestroyed`; its events meanwhile are
+    /// kept for it. Off, a call's stream ends at `StasisEnd` (a
     /// channel that came from the dialplan gets nothing after it) and no request is sent. If
     /// the subscription fails (the channel was already gone, a read-only user), that call's
     /// stream ends at `StasisEnd`.
