@@ -416,7 +416,7 @@ impl Shared {
                 // A followed call reaches the application once its channel's subscription is
                 // answered: a handler that hangs up at once still sees `ChannelDestroyed`.
                 (Some((key, route, app, id)), handed) => {
-                    self.follow(client, key, route, &app, &id, handed);
+                    self.follow(client, key, route, app, id, handed);
                 }
                 // On failure the Call (and its subscription) is dropped here, outside the lock.
                 (None, Some((call, tx))) => {
@@ -456,16 +456,16 @@ impl Shared {
         client: &Client,
         key: ResourceKey,
         route: u64,
-        app: &str,
-        id: &str,
+        app: String,
+        id: String,
         call: Option<(NewCall, mpsc::UnboundedSender<NewCall>)>,
     ) {
         let mut queue = self.follow_queue.lock().unwrap_or_else(|p| p.into_inner());
         queue.pending.push(Follow {
             key,
             route,
-            app: app.to_owned(),
-            id: id.to_owned(),
+            app,
+            id,
             call,
         });
         if queue.sending {
