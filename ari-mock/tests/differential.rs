@@ -136,6 +136,21 @@ impl Run {
     }
 
     /// One request; records `label status shape` (and an error's message).
+    /// Originates `Local/wait@default` into the app as roles `c1` and `c2` (the pair's halves)
+    /// and waits for `c1`'s `StasisStart`; returns both ids.
+    async fn originate_wait_pair(&mut self) -> (String, String) {
+        let (c1, c2) = (self.id("c1"), self.id("c2"));
+        self.call(
+            "originate",
+            "POST",
+            &format!("/channels?endpoint=Local/wait@default&app={{app}}&channelId={c1}&otherChannelId={c2}"),
+            None,
+        )
+        .await;
+        self.wait("StasisStart", "c1").await;
+        (c1, c2)
+    }
+
     /// GETs `path` until it answers 404, at most 40 times, and records the last answer.
     /// Asterisk may still list a channel for a moment after its `StasisEnd` (the app is not
     /// told when it is destroyed unless subscribed), where the mock has removed it already.
@@ -511,15 +526,7 @@ fn create_dial(r: &mut Run) -> futures::future::BoxFuture<'_, ()> {
 
 fn bridge(r: &mut Run) -> futures::future::BoxFuture<'_, ()> {
     Box::pin(async move {
-        let (c1, c2) = (r.id("c1"), r.id("c2"));
-        r.call(
-            "originate",
-            "POST",
-            &format!("/channels?endpoint=Local/wait@default&app={{app}}&channelId={c1}&otherChannelId={c2}"),
-            None,
-        )
-        .await;
-        r.wait("StasisStart", "c1").await;
+        let (c1, _) = r.originate_wait_pair().await;
         let b = r.id("bridge");
         r.call(
             "create bridge",
@@ -590,15 +597,7 @@ fn bridge(r: &mut Run) -> futures::future::BoxFuture<'_, ()> {
 
 fn record(r: &mut Run) -> futures::future::BoxFuture<'_, ()> {
     Box::pin(async move {
-        let (c1, c2) = (r.id("c1"), r.id("c2"));
-        r.call(
-            "originate",
-            "POST",
-            &format!("/channels?endpoint=Local/wait@default&app={{app}}&channelId={c1}&otherChannelId={c2}"),
-            None,
-        )
-        .await;
-        r.wait("StasisStart", "c1").await;
+        let (c1, _) = r.originate_wait_pair().await;
         let name = r.id("rec");
         r.call(
             "record",
