@@ -194,6 +194,60 @@ async fn collect_audio(
     frames
 }
 
+/// Stops recording `rec`, waits until Asterisk has finished it, and returns its sample rate
+/// and samples.
+async fn stop_and_fetch_recording(app: &mut App, rec: &str) -> (f64, Vec<f64>) {
+    let client = app.client.clone();
+    client.recordings().stop(rec).send().await.expect("stop");
+    app.wait_event(
+        "RecordingFinished",
+        |e| matches!(e, Event::RecordingFinished(r) if r.recording.name == rec),
+    )
+    .await;
+    let wav = client
+        .recordings()
+        .get_stored_file(rec)
+        .send()
+        .await
+        .expect("file");
+    let reader = hound::WavReader::new(std::io::Cursor::new(wav.to_vec())).expect("wav");
+    let rate = f64::from(reader.spec().sample_rate);
+    let x = reader
+        .into_samples::<i16>()
+        .map(|s| f64::from(s.expect("sample")))
+        .collect();
+    (rate, x)
+}
+
+/// Checks a recording of `freqs.len()` tone segments of `seg` seconds each: long enough, and
+/// each segment's middle second holds its tone (energy, share of its frequency) and none of
+/// the others.
+fn assert_tone_segments(x: &[f64], rate: f64, freqs: &[f64], seg: f64) {
+    let secs = x.len() as f64 / rate;
+    let total = freqs.len() as f64 * seg;
+    assert!(secs >= total - 0.5, "recording {secs} s for {total} s sent");
+    // Find where the first tone starts, then check each segment's middle second.
+    let onset = x
+        .iter()
+        .position(|v| v.abs() > 2000.0)
+        .expect("no audio recorded");
+    for (i, f) in freqs.iter().enumerate() {
+        let mid = onset + ((i as f64 * seg + seg / 2.0 - 0.5) * rate) as usize;
+        let win = &x[mid..mid + rate as usize];
+        let share = tone_share(win, rate, *f);
+        assert!(
+            rms(win) > 1000.0 && share > 0.5,
+            "segment {i} ({f} Hz): rms {}, share {share}",
+            rms(win)
+        );
+        for (j, g) in freqs.iter().enumerate() {
+            if j != i {
+                assert!(tone_share(win, rate, *g) < 0.05, "segment {i} holds {g} Hz");
+            }
+        }
+    }
+}
+
 async fn with_timeout<F: std::future::Future<Output = ()>>(f: F) {
     tokio::time::timeout(TEST_TIMEOUT, f)
         .await
@@ -295,32 +349,8 @@ async fn flow_control_marks_and_recorded_audio() {
         assert!(xon > xoff, "no MEDIA_XON after XOFF in {seen:?}");
         assert!(tx.stats().xoffs >= 1 && tx.stats().waits >= 1, "{:?}", tx.stats());
         assert_eq!(tx.stats().frames_sent, (freqs.len() as f64 * seg * 50.0) as u64);
-        client.recordings().stop(rec.clone()).send().await.expect("stop");
-        let want = rec.clone();
-        app.wait_event("RecordingFinished", |e| {
-            matches!(e, Event::RecordingFinished(r) if r.recording.name == want)
-        })
-        .await;
-        let wav = client.recordings().get_stored_file(rec.clone()).send().await.expect("file");
-        let reader = hound::WavReader::new(std::io::Cursor::new(wav.to_vec())).expect("wav");
-        let rate = f64::from(reader.spec().sample_rate);
-        let x: Vec<f64> = reader.into_samples::<i16>().map(|s| f64::from(s.expect("sample"))).collect();
-        let secs = x.len() as f64 / rate;
-        let total = freqs.len() as f64 * seg;
-        assert!(secs >= total - 0.5, "recording {secs} s for {total} s sent");
-        // Find where the first tone starts, then check each segment's middle second.
-        let onset = x.iter().position(|v| v.abs() > 2000.0).expect("no audio recorded");
-        for (i, f) in freqs.iter().enumerate() {
-            let mid = onset + ((i as f64 * seg + seg / 2.0 - 0.5) * rate) as usize;
-            let win = &x[mid..mid + rate as usize];
-            let share = tone_share(win, rate, *f);
-            assert!(rms(win) > 1000.0 && share > 0.5, "segment {i} ({f} Hz): rms {}, share {share}", rms(win));
-            for (j, g) in freqs.iter().enumerate() {
-                if j != i {
-                    assert!(tone_share(win, rate, *g) < 0.05, "segment {i} holds {g} Hz");
-                }
-            }
-        }
+        let (rate, x) = stop_and_fetch_recording(&mut app, &rec).await;
+        assert_tone_segments(&x, rate, &freqs, seg);
         let _ = client.recordings().delete_stored(rec).send().await;
         app.hangup(&media_id).await;
         let _ = client.bridges().destroy(bridge).send().await;
@@ -387,53 +417,8 @@ async fn several_frames_per_message_are_recorded_whole() {
             tx.stats().frames_sent,
             (freqs.len() as f64 * seg * 50.0) as u64
         );
-        client
-            .recordings()
-            .stop(rec.clone())
-            .send()
-            .await
-            .expect("stop");
-        let want = rec.clone();
-        app.wait_event(
-            "RecordingFinished",
-            |e| matches!(e, Event::RecordingFinished(r) if r.recording.name == want),
-        )
-        .await;
-        let wav = client
-            .recordings()
-            .get_stored_file(rec.clone())
-            .send()
-            .await
-            .expect("file");
-        let reader = hound::WavReader::new(std::io::Cursor::new(wav.to_vec())).expect("wav");
-        let rate = f64::from(reader.spec().sample_rate);
-        let x: Vec<f64> = reader
-            .into_samples::<i16>()
-            .map(|s| f64::from(s.expect("sample")))
-            .collect();
-        let total = freqs.len() as f64 * seg;
-        let secs = x.len() as f64 / rate;
-        assert!(secs >= total - 0.5, "recording {secs} s for {total} s sent");
-        let onset = x
-            .iter()
-            .position(|v| v.abs() > 2000.0)
-            .expect("no audio recorded");
-        for (i, f) in freqs.iter().enumerate() {
-            // The middle second of each segment holds its tone and not the other.
-            let mid = onset + ((i as f64 * seg + seg / 2.0 - 0.5) * rate) as usize;
-            let win = &x[mid..(mid + rate as usize).min(x.len())];
-            let share = tone_share(win, rate, *f);
-            assert!(
-                rms(win) > 1000.0 && share > 0.5,
-                "segment {i} ({f} Hz): rms {}, share {share}",
-                rms(win)
-            );
-            let other = freqs[1 - i];
-            assert!(
-                tone_share(win, rate, other) < 0.05,
-                "segment {i} holds {other} Hz"
-            );
-        }
+        let (rate, x) = stop_and_fetch_recording(&mut app, &rec).await;
+        assert_tone_segments(&x, rate, &freqs, seg);
         let _ = client.recordings().delete_stored(rec).send().await;
         app.hangup(&media_id).await;
         let _ = client.bridges().destroy(bridge).send().await;
@@ -687,30 +672,7 @@ async fn connection_type_client_both_ways() {
                 break;
             }
         }
-        client
-            .recordings()
-            .stop(rec.clone())
-            .send()
-            .await
-            .expect("stop");
-        let want = rec.clone();
-        app.wait_event(
-            "RecordingFinished",
-            |e| matches!(e, Event::RecordingFinished(r) if r.recording.name == want),
-        )
-        .await;
-        let wav = client
-            .recordings()
-            .get_stored_file(rec.clone())
-            .send()
-            .await
-            .expect("file");
-        let reader = hound::WavReader::new(std::io::Cursor::new(wav.to_vec())).expect("wav");
-        let rate = f64::from(reader.spec().sample_rate);
-        let y: Vec<f64> = reader
-            .into_samples::<i16>()
-            .map(|s| f64::from(s.expect("sample")))
-            .collect();
+        let (rate, y) = stop_and_fetch_recording(&mut app, &rec).await;
         // The mix holds the caller's 440 Hz and the app's 1200 Hz.
         assert!(
             tone_share(&y, rate, 1200.0) > 0.1,
