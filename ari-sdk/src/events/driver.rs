@@ -178,11 +178,14 @@ enum Ended {
     Lost(Error),
 }
 
-/// Why an attempt failed: can a retry help?
-fn is_terminal(e: &Error) -> bool {
+/// Why an attempt failed: can a retry help? `reconnecting`: a connection to this URL was up
+/// before, so a server that does not serve ARI there now is most likely an Asterisk starting
+/// again (its HTTP server answers 404 before res_ari has registered `/ari`).
+fn is_terminal(e: &Error, reconnecting: bool) -> bool {
     use crate::error::ErrorKind as K;
     match e.kind() {
-        K::Unauthorized | K::Config | K::NotAriRoot => true,
+        K::NotAriRoot => !reconnecting,
+        K::Unauthorized | K::Config => true,
         // A 400 means a bad app name or parameter, a 403 a forbidden user: retrying cannot help.
         K::Http => matches!(e.status(), Some(400 | 403)),
         _ => false,
@@ -274,7 +277,7 @@ pub(crate) async fn run(
                                 // `connect()` reports the first failure to its caller and stops.
                                 let _ = first.send(Err(e));
                                 State::Closed
-                            } else if is_terminal(&e) {
+                            } else if is_terminal(&e, lost_at.is_some()) {
                                 let _ = deliver(&items, &mut close, RawItem::Error(e)).await;
                                 State::Closed
                             } else if !deliver(&items, &mut close, RawItem::Error(e)).await {
@@ -619,5 +622,20 @@ pub(crate) fn from_tungstenite(e: tungstenite::Error) -> Error {
         }
         W::Url(u) => Error::config(format!("events URL: {u}")),
         other => Error::websocket_with("protocol failure", other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_terminal;
+    use crate::error::{Error, NotAri};
+
+    /// A URL that is not an ARI root ends the stream at once, unless a connection to it was up
+    /// before: then it is an Asterisk starting again, and the stream keeps retrying.
+    #[test]
+    fn not_an_ari_root_is_final_only_before_the_first_connection() {
+        let e = Error::not_ari_root(404, NotAri::NotJson(Some("text/html".into())));
+        assert!(is_terminal(&e, false));
+        assert!(!is_terminal(&e, true));
     }
 }
