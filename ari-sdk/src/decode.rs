@@ -33,16 +33,69 @@ pub fn json<T: serde::de::DeserializeOwned>(text: &str) -> crate::Result<T> {
 /// there already (Asterisk 22 writes `type` after `variable`/`value` in `ChannelVarset` and
 /// after `cause`/`soft` in `ChannelHangupRequest`, a third of real traffic).
 ///
-/// The events stream decodes every frame through this, so the decoders run only on their fast
-/// path: the slow path's second copy of the struct decoders then never executes, and stays out
-/// of the process's resident memory. Anything that is not an object with a string key `type`
+/// The events stream's decoder ([`event_frame`]) reorders every frame this way, so that it
+/// decodes each event on the fast path alone. Anything that is not an object with a key `type`
 /// is returned as it is, for the decoder to report.
 pub fn type_first(text: &str) -> std::borrow::Cow<'_, str> {
-    use std::borrow::Cow;
+    match type_span(text) {
+        Some(span) => std::borrow::Cow::Owned(span.moved(text)),
+        None => std::borrow::Cow::Borrowed(text),
+    }
+}
+
+/// Where [`type_first`] finds the top-level `type` member of a frame that does not start with
+/// it: enough to build the moved text and to map a position in it back to the frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TypeSpan {
+    /// The opening brace.
+    open: usize,
+    /// The first member's start.
+    first: usize,
+    /// The end of the member before `type`.
+    prev_end: usize,
+    /// The start of `"type"` and the end of its value.
+    key_start: usize,
+    value_end: usize,
+}
+
+impl TypeSpan {
+    /// `{`, the `type` member, `,`, the members before it, then the rest as it was.
+    fn moved(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len() + 1);
+        out.push('{');
+        out.push_str(&text[self.key_start..self.value_end]);
+        out.push(',');
+        out.push_str(&text[self.first..self.prev_end]);
+        out.push_str(&text[self.value_end..]);
+        out
+    }
+
+    /// The index in the frame of the byte at index `at` of the moved text.
+    fn original_index(&self, at: usize) -> usize {
+        let member = self.value_end - self.key_start;
+        let before = self.prev_end - self.first;
+        if at == 0 {
+            self.open
+        } else if at <= member {
+            // The moved `type` member, after the `{`.
+            self.key_start + at - 1
+        } else if at == member + 1 {
+            // The `,` put after it: the frame's separator before `type` starts here.
+            self.prev_end
+        } else if at < member + 2 + before {
+            // The members that were before `type`.
+            self.first + (at - member - 2)
+        } else {
+            self.value_end + (at - member - 2 - before)
+        }
+    }
+}
+
+fn type_span(text: &str) -> Option<TypeSpan> {
     let b = text.as_bytes();
     let open = skip_ws(b, 0);
     if b.get(open) != Some(&b'{') {
-        return Cow::Borrowed(text);
+        return None;
     }
     let first = skip_ws(b, open + 1);
     let mut at = first;
@@ -50,38 +103,37 @@ pub fn type_first(text: &str) -> std::borrow::Cow<'_, str> {
     loop {
         let key_start = skip_ws(b, at);
         if b.get(key_start) != Some(&b'"') {
-            return Cow::Borrowed(text);
+            return None;
         }
-        let Some(key_end) = end_of_string(b, key_start) else {
-            return Cow::Borrowed(text);
-        };
+        let key_end = end_of_string(b, key_start)?;
         let colon = skip_ws(b, key_end);
         if b.get(colon) != Some(&b':') {
-            return Cow::Borrowed(text);
+            return None;
         }
         let value_start = skip_ws(b, colon + 1);
-        let Some(value_end) = end_of_value(b, value_start) else {
-            return Cow::Borrowed(text);
-        };
-        if &b[key_start..key_end] == b"\"type\"" {
-            let Some(prev_end) = prev_end else {
-                return Cow::Borrowed(text);
-            };
-            let mut out = String::with_capacity(text.len() + 1);
-            out.push('{');
-            out.push_str(&text[key_start..value_end]);
-            out.push(',');
-            out.push_str(&text[first..prev_end]);
-            out.push_str(&text[value_end..]);
-            return Cow::Owned(out);
+        let value_end = end_of_value(b, value_start)?;
+        if is_type_key(&text[key_start..key_end]) {
+            return Some(TypeSpan {
+                open,
+                first,
+                prev_end: prev_end?,
+                key_start,
+                value_end,
+            });
         }
         prev_end = Some(value_end);
         let next = skip_ws(b, value_end);
         if b.get(next) != Some(&b',') {
-            return Cow::Borrowed(text);
+            return None;
         }
         at = next + 1;
     }
+}
+
+/// Whether a JSON string (with its quotes) is `"type"`, escaped or not.
+fn is_type_key(key: &str) -> bool {
+    key == "\"type\""
+        || (key.contains('\\') && serde_json::from_str::<String>(key).is_ok_and(|k| k == "type"))
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -142,6 +194,91 @@ fn end_of_value(b: &[u8], i: usize) -> Option<usize> {
 }
 
 // Whole documents: REST answers and event frames, and the errors that name where they failed.
+
+/// Decodes an event frame as `T` on the fast path alone: the frame is reordered by
+/// [`type_first`] and decoded with a visitor that expects `type` first, so each event's
+/// decoder is compiled once, for the input type serde_json reads. The full [`tagged`] path
+/// (members in any order, any deserializer), which `T`'s `Deserialize` goes through, compiles
+/// every event's decoder a second time for its slow path, and the events stream never needs
+/// it. Errors are of the frame as received: positions in the reordered text are mapped back.
+///
+/// Public for captured frames (a test's fixtures, a log): this decodes them exactly as the
+/// stream does. The result is the same as [`json`]'s, which decodes through `T`'s
+/// `Deserialize`.
+pub fn event_frame<T: Tagged>(frame: &str) -> crate::Result<T> {
+    let span = type_span(frame);
+    let moved;
+    let text = match &span {
+        Some(span) => {
+            moved = span.moved(frame);
+            moved.as_str()
+        }
+        None => frame,
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let decoded = de
+        .deserialize_map(TypeFirstVisitor::<T>(PhantomData))
+        .and_then(|value| de.end().map(|()| value));
+    decoded.map_err(|e| match span {
+        None => decode_error(e, frame),
+        Some(span) => moved_decode_error(e, text, frame, span),
+    })
+}
+
+/// [`decode_error`] for an error found in the reordered text of `frame`: the path is the
+/// same in both; the position, the message's `line`/`column` and the excerpt are the frame's.
+fn moved_decode_error(
+    err: serde_json::Error,
+    moved: &str,
+    frame: &str,
+    span: TypeSpan,
+) -> crate::Error {
+    let at = offset_of(moved.as_bytes(), err.line(), err.column());
+    let path = json_path_at(moved.as_bytes(), at);
+    // serde_json's position is just past the last byte it read: map that byte.
+    let last = span.original_index(at.saturating_sub(1)).min(frame.len());
+    let b = frame.as_bytes();
+    let line = 1 + b[..last].iter().filter(|c| **c == b'\n').count();
+    let column = last + 1 - line_start(b, line);
+    let mut message = err.to_string();
+    let suffix = format!(" at line {} column {}", err.line(), err.column());
+    if err.line() > 0 && message.ends_with(&suffix) {
+        message.truncate(message.len() - suffix.len());
+        message.push_str(&format!(" at line {line} column {column}"));
+    }
+    crate::Error::decode(path, message, excerpt_at(b, line, column))
+}
+
+/// The visitor of [`event_frame`]: `type` first, then the rest straight to `T`.
+struct TypeFirstVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Tagged> Visitor<'de> for TypeFirstVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(T::EXPECTING)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        let mut first = true;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            if key.is_type() {
+                if !first {
+                    // `type_first` moves every top-level `type` it can find; one it could not
+                    // is past something it could not skip, which the decoder reports first.
+                    return Err(de::Error::custom(
+                        "`type` comes after a value that is not valid JSON",
+                    ));
+                }
+                let kind: StrBuf<'de> = map.next_value()?;
+                return T::from_map(kind.as_str(), map);
+            }
+            first = false;
+            map.next_value::<de::IgnoredAny>()?;
+        }
+        Err(de::Error::missing_field("type"))
+    }
+}
 
 /// Decodes JSON, reporting the path and an excerpt of the body on failure.
 ///
@@ -676,6 +813,57 @@ mod tests {
             }
         });
         assert_eq!(seen, ["c1"]);
+    }
+
+    #[test]
+    fn the_streams_decoder_reads_late_types_and_reports_the_frames_own_positions() {
+        // Multi-line, as a producer may pretty-print: `type` on the second line, after two
+        // members.
+        let body = format!(
+            r#"{{"cause":32,"soft":true,
+ "type":"ChannelHangupRequest",
+               "timestamp":"2026-11-22T06:00:00.000+0000","channel":{CHANNEL},
+               "asterisk_id":"52:54:00:00:00:01","application":"app"}}"#
+        );
+        let e: Event = super::event_frame(&body).unwrap();
+        assert_eq!(e, serde_json::from_str::<Event>(&body).unwrap());
+        // A failure after `type`: the same error as decoding the frame through `Deserialize`:
+        // path, message with its line and column, excerpt.
+        let bad = body.replace(r#""application":"app""#, r#""application":7"#);
+        let stream = super::event_frame::<Event>(&bad).unwrap_err();
+        let generic = super::decode_json_str::<Event>(&bad).unwrap_err();
+        assert_eq!(stream.json_path(), Some("application"));
+        assert_eq!(stream.to_string(), generic.to_string());
+        assert!(
+            stream.to_string().contains("at line 8 column 64"),
+            "{stream}"
+        );
+        // A failure in a member before `type`: its own path (not the buffered key), and the
+        // frame's position and excerpt.
+        let bad = body.replace(r#""soft":true"#, r#""soft":"yes""#);
+        let stream = super::event_frame::<Event>(&bad).unwrap_err();
+        assert_eq!(stream.json_path(), Some("soft"));
+        let text = stream.to_string();
+        assert!(
+            text.contains("invalid type: string \"yes\", expected a boolean at line 1 column 24"),
+            "{text}"
+        );
+        assert!(
+            stream
+                .excerpt()
+                .unwrap()
+                .starts_with(r#"{"cause":32,"soft":"yes","#),
+            "{text}"
+        );
+        // No `type` at all; `type` that is not a string; an escaped `type` key, late.
+        let none = body.replace(r#""type":"ChannelHangupRequest","#, "");
+        let err = super::event_frame::<Event>(&none).unwrap_err();
+        assert!(err.to_string().contains("missing field `type`"), "{err}");
+        let number = body.replace(r#""ChannelHangupRequest""#, "5");
+        let err = super::event_frame::<Event>(&number).unwrap_err();
+        assert_eq!(err.json_path(), Some("type"), "{err}");
+        let escaped = body.replace(r#""type":"#, r#""typ\u0065":"#);
+        assert_eq!(super::event_frame::<Event>(&escaped).unwrap(), e);
     }
 
     #[test]

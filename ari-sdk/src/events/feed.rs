@@ -3,7 +3,6 @@
 //! [`Router`](crate::routing::Router) and its per-resource streams work on them unchanged.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -55,7 +54,7 @@ impl EventStream {
             },
             state: state_rx,
             rest_client: None,
-            _event: PhantomData,
+            decode: super::decode_event,
         };
         (feed, stream)
     }

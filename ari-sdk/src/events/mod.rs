@@ -54,7 +54,6 @@ mod feed;
 pub(crate) mod rest;
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
@@ -420,26 +419,30 @@ impl EventsBuilder {
     /// Starts the connection in the background and returns the stream at once; the first
     /// attempt's failure is an item like any other. Needs a tokio runtime.
     pub fn start(self) -> Result<EventStream> {
-        self.start_as()
+        self.spawn(None, decode_event)
     }
 
     /// Like [`start`](Self::start), decoding each event as `E` (for example
     /// `serde_json::Value`, to see events exactly as sent).
     pub fn start_as<E: DeserializeOwned>(self) -> Result<EventStream<E>> {
-        self.spawn(None)
+        self.spawn(None, decode::<E>)
     }
 
     /// Starts the connection and waits for the first attempt: on success the applications are
     /// registered with Asterisk when this returns (so a call into them will not be missed); on
     /// failure the error is returned and nothing keeps running.
     pub async fn connect(self) -> Result<EventStream> {
-        self.connect_as().await
+        self.connect_with(decode_event).await
     }
 
     /// Like [`connect`](Self::connect), decoding each event as `E`.
     pub async fn connect_as<E: DeserializeOwned>(self) -> Result<EventStream<E>> {
+        self.connect_with(decode::<E>).await
+    }
+
+    async fn connect_with<E>(self, decode: fn(RawItem) -> StreamItem<E>) -> Result<EventStream<E>> {
         let (first_tx, first_rx) = oneshot::channel();
-        let stream = self.spawn(Some(first_tx))?;
+        let stream = self.spawn(Some(first_tx), decode)?;
         match first_rx.await {
             Ok(Ok(())) => Ok(stream),
             Ok(Err(e)) => Err(e),
@@ -447,7 +450,11 @@ impl EventsBuilder {
         }
     }
 
-    fn spawn<E>(self, first: Option<oneshot::Sender<Result<()>>>) -> Result<EventStream<E>> {
+    fn spawn<E>(
+        self,
+        first: Option<oneshot::Sender<Result<()>>>,
+        decode: fn(RawItem) -> StreamItem<E>,
+    ) -> Result<EventStream<E>> {
         if self.apps.is_empty() {
             return Err(Error::config(
                 "the events connection needs at least one app",
@@ -505,7 +512,7 @@ impl EventsBuilder {
             },
             state: state_rx,
             rest_client,
-            _event: PhantomData,
+            decode,
         })
     }
 }
@@ -568,7 +575,7 @@ where
         close: CloseHandle { tx: close_tx },
         state: state_rx,
         rest_client: Some(client(carrier)),
-        _event: PhantomData,
+        decode: decode_event,
     }
 }
 
@@ -617,7 +624,8 @@ pub struct EventStream<E = DefaultEvent> {
     close: CloseHandle,
     state: watch::Receiver<ConnectionState>,
     rest_client: Option<Client>,
-    _event: PhantomData<fn() -> E>,
+    /// How frames become items: [`decode_event`] for the SDK's events, [`decode`] for others.
+    decode: fn(RawItem) -> StreamItem<E>,
 }
 
 impl<E> fmt::Debug for EventStream<E> {
@@ -672,6 +680,7 @@ impl EventStream {
     /// queueing it for this stream, which then stays empty. Items queued already go first, in
     /// order. When the connection task ends, `sink` is dropped.
     pub(crate) fn divert(&mut self, mut sink: impl FnMut(StreamItem) + Send + 'static) {
+        let decode = self.decode;
         let mut direct: Box<dyn FnMut(RawItem) + Send> = Box::new(move |raw| sink(decode(raw)));
         // The task only queues while holding this lock, so once it is held, the queue holds
         // everything received before the switch.
@@ -687,27 +696,36 @@ impl EventStream {
     }
 }
 
-/// Decodes a frame into an item of the stream.
+/// Decodes a frame into an item of the stream, as any `E` (`connect_as`, `start_as`).
 fn decode<E: DeserializeOwned>(raw: RawItem) -> StreamItem<E> {
+    decode_with(raw, |text| {
+        crate::decode::decode_json_str::<E>(&crate::decode::type_first(text)).or_else(|_| {
+            // Decoded again as received, so that the error's position and excerpt are of the
+            // frame itself (a failure is rare; the moved text was only for speed).
+            crate::decode::decode_json_str::<E>(text)
+        })
+    })
+}
+
+/// Decodes a frame into an item of a stream of the SDK's [`Event`](crate::Event): the
+/// default streams' decoder, compiled once in this crate and reached through the stream's
+/// function pointer, so that an application's crate does not compile the event decoders again.
+fn decode_event(raw: RawItem) -> StreamItem {
+    decode_with(raw, crate::decode::event_frame::<DefaultEvent>)
+}
+
+fn decode_with<E>(raw: RawItem, typed: impl FnOnce(&str) -> Result<E>) -> StreamItem<E> {
     match raw {
-        RawItem::Text(text) => {
-            match crate::decode::decode_json_str::<E>(&crate::decode::type_first(text.as_str())) {
-                Ok(event) => StreamItem::Event(event),
-                Err(_) => {
-                    // Decoded again as received, so that the error's position and excerpt are of
-                    // the frame itself (a failure is rare; the moved text was only for speed).
-                    let e = match crate::decode::decode_json_str::<E>(text.as_str()) {
-                        Ok(event) => return StreamItem::Event(event),
-                        Err(e) => e,
-                    };
-                    let e = e.with_operation(&driver::EVENTS_OP);
-                    match UndecodedEvent::from_failure(text.as_str(), e) {
-                        Ok(undecoded) => StreamItem::Undecoded(undecoded),
-                        Err(e) => StreamItem::Error(e),
-                    }
+        RawItem::Text(text) => match typed(text.as_str()) {
+            Ok(event) => StreamItem::Event(event),
+            Err(e) => {
+                let e = e.with_operation(&driver::EVENTS_OP);
+                match UndecodedEvent::from_failure(text.as_str(), e) {
+                    Ok(undecoded) => StreamItem::Undecoded(undecoded),
+                    Err(e) => StreamItem::Error(e),
                 }
             }
-        }
+        },
         RawItem::Reconnected { attempt, downtime } => StreamItem::Reconnected { attempt, downtime },
         RawItem::Error(e) => StreamItem::Error(e),
     }
@@ -717,6 +735,7 @@ impl<E: DeserializeOwned> Stream for EventStream<E> {
     type Item = StreamItem<E>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let decode = self.decode;
         self.items.poll_recv(cx).map(|raw| raw.map(decode))
     }
 }
