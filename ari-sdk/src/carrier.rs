@@ -21,6 +21,7 @@
 //! install it with [`Client::with_carrier`](crate::Client::with_carrier).
 
 use std::fmt;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -138,10 +139,35 @@ pub(crate) struct Http {
     pub(crate) username: String,
     pub(crate) password: Secret,
     pub(crate) request_timeout: Option<Duration>,
+    /// One per call on the wire ([`ClientBuilder::max_connections`](crate::ClientBuilder::max_connections)).
+    pub(crate) permits: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl Http {
     async fn exchange(&self, call: Call) -> Result<Reply> {
+        // Held until the body has been read, when the connection goes back to the pool.
+        let timeout = self.request_timeout;
+        let mut left = timeout;
+        let _permit = match &self.permits {
+            None => None,
+            Some(permits) => Some(match permits.try_acquire() {
+                Ok(permit) => permit,
+                Err(_) => {
+                    let started = tokio::time::Instant::now();
+                    let wait = permits.acquire();
+                    let permit = match timeout {
+                        None => wait.await,
+                        Some(t) => tokio::time::timeout(t, wait).await.map_err(|_| {
+                            Error::timeout_because(t, "waiting for a free HTTP connection (ClientBuilder::max_connections)")
+                        })?,
+                    };
+                    // The semaphore is never closed.
+                    let permit = permit.map_err(|_| Error::closed(None))?;
+                    left = timeout.map(|t| t.saturating_sub(started.elapsed()));
+                    permit
+                }
+            }),
+        };
         let method = reqwest::Method::from_bytes(call.info.method.as_bytes())
             .map_err(|_| Error::config(format!("bad HTTP method {}", call.info.method)))?;
         let mut builder = self.http.request(method, call.url);
@@ -153,7 +179,10 @@ impl Http {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(bytes);
         }
-        let timeout = self.request_timeout;
+        if let Some(left) = left.filter(|_| left != timeout) {
+            // What the wait for a connection left of the call's time.
+            builder = builder.timeout(left);
+        }
         let response = builder
             .send()
             .await

@@ -22,6 +22,10 @@ use crate::version::ServerVersion;
 /// Default base URL: Asterisk's HTTP server on the local host.
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8088/ari";
 
+/// How many REST calls a [`Client`] has on the wire at once over HTTP unless told otherwise
+/// ([`ClientBuilder::max_connections`]).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 16;
+
 /// A string that must never reach logs or `Debug` output.
 #[derive(Clone)]
 pub(crate) struct Secret(String);
@@ -69,6 +73,7 @@ pub struct ClientBuilder {
     tls: TlsOptions,
     config_error: Option<String>,
     rest_over_websocket: bool,
+    max_connections: Option<usize>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -110,6 +115,7 @@ impl Default for ClientBuilder {
             tls: TlsOptions::default(),
             config_error: None,
             rest_over_websocket: false,
+            max_connections: Some(DEFAULT_MAX_CONNECTIONS),
         }
     }
 }
@@ -207,6 +213,23 @@ impl ClientBuilder {
         self
     }
 
+    /// The most REST calls the client has on the wire at once over HTTP, and so the most HTTP
+    /// connections it keeps to the server (default [`DEFAULT_MAX_CONNECTIONS`]; `None`: no
+    /// limit). Further calls wait, first come first served, for a call to finish; the wait
+    /// counts against [`request_timeout`](Self::request_timeout).
+    ///
+    /// HTTP/1.1 carries one call per connection at a time, so without a limit a burst of calls
+    /// (fifty calls answered at once, each handler sending its first request) opens as many
+    /// connections, and each costs Asterisk a thread and this process its buffers for as long
+    /// as the pool keeps it. Asterisk also refuses HTTP sessions past `http.conf`'s
+    /// `sessionlimit` (100 by default), events WebSockets included. ARI calls take Asterisk
+    /// about a millisecond each, so a few connections carry hundreds of calls a second;
+    /// raise the limit for calls that take long (`GET` of a large stored recording).
+    pub fn max_connections(mut self, limit: Option<usize>) -> Self {
+        self.max_connections = limit;
+        self
+    }
+
     /// Builds the client. Fails on an unusable base URL or TLS setup; makes no request.
     pub fn build(self) -> Result<Client> {
         if let Some(e) = self.config_error {
@@ -247,6 +270,12 @@ impl ClientBuilder {
             .connect_timeout(self.connect_timeout)
             .user_agent(self.user_agent.clone())
             .pool_idle_timeout(Duration::from_secs(60));
+        if let Some(limit) = self.max_connections {
+            if limit == 0 {
+                return Err(Error::config("max_connections must be at least 1"));
+            }
+            http = http.pool_max_idle_per_host(limit);
+        }
         if let Some(t) = self.request_timeout {
             http = http.timeout(t);
         }
@@ -267,6 +296,9 @@ impl ClientBuilder {
             username: username.clone(),
             password: password.clone(),
             request_timeout: self.request_timeout,
+            permits: self
+                .max_connections
+                .map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
         });
         let ws_hub: Option<crate::events::rest::Hub> = self.rest_over_websocket.then(Arc::default);
         let carrier: Arc<dyn Carrier> = match &ws_hub {

@@ -40,7 +40,7 @@ mod transport;
 pub mod validate;
 pub mod version;
 
-pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_CONNECTIONS};
 pub use error::{Error, ErrorKind, Result, TransportKind, UnsupportedItem};
 pub use meta::Release;
 pub use request::Request;

@@ -5,7 +5,7 @@
 # configuration), runs `load` with the given arguments, and stops Asterisk again only if it was
 # down before. Run from the workspace root after `cargo build --release -p ari-bench --bin load`;
 # LOAD_BIN overrides the binary (e.g. one built from a patched SDK in another worktree); the
-# `minimal` and `sdk_app` binaries are taken from the same directory. QUIET_MAX bounds the wait
+# `minimal`, `sdk_app` and `sdk_stream` binaries are taken from the same directory. QUIET_MAX bounds the wait
 # for quiet (seconds, default 1800).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."

@@ -3,7 +3,7 @@
 //! each run in a child process of its own.
 //!
 //! ```text
-//! cargo build --release -p ari-bench --bin load && cargo build --release -p ari-bench-minimal
+//! cargo build --release -p ari-bench --bin load --bin sdk_app --bin sdk_stream && cargo build --release -p ari-bench-minimal
 //! target/release/load --flows 500 --in-flight 50 --impl app,stream,minimal
 //! ```
 //!
@@ -326,13 +326,13 @@ async fn run_child(
     };
     let mut command = if kind == ChildKind::Minimal {
         sibling("minimal", "cargo build --release -p ari-bench-minimal")?
-    } else if matches!(kind, ChildKind::App | ChildKind::Stream) {
-        let mut c = sibling(
-            "sdk_app",
-            "cargo build --release -p ari-bench --bin sdk_app",
-        )?;
-        c.args(["--impl", kind.name()]);
-        c
+    } else if kind == ChildKind::App {
+        sibling("sdk_app", "cargo build --release -p ari-bench --bin sdk_app")?
+    } else if kind == ChildKind::Stream {
+        sibling(
+            "sdk_stream",
+            "cargo build --release -p ari-bench --bin sdk_stream",
+        )?
     } else {
         let mut c = tokio::process::Command::new(exe);
         c.args(["--child", kind.name()]);

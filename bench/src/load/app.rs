@@ -20,6 +20,7 @@ pub async fn run(config: &FlowConfig) -> anyhow::Result<ChildReport> {
     let client = Client::builder()
         .base_url(&config.url)
         .credentials(&config.user, &config.password)
+        .max_connections(super::max_connections())
         .build()?;
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(String, Result<(), FlowError>)>();
     let timeout = config.event_timeout;

@@ -14,6 +14,7 @@
 pub mod app;
 pub mod baseline;
 pub mod capture;
+pub mod child;
 pub mod sdk;
 pub mod sdk_ws;
 pub mod stream;
@@ -53,6 +54,16 @@ pub struct FlowConfig {
 pub const ENDPOINT: &str = "Local/wait@default";
 /// The media every flow plays.
 pub const MEDIA: &str = "sound:beep";
+
+/// The SDK clients' connection limit: the SDK's default, or `BENCH_MAX_CONNECTIONS` (`0` for
+/// none), to measure what the limit does.
+pub fn max_connections() -> Option<usize> {
+    match std::env::var("BENCH_MAX_CONNECTIONS").ok().and_then(|v| v.parse().ok()) {
+        Some(0) => None,
+        Some(n) => Some(n),
+        None => Some(ari_sdk::DEFAULT_MAX_CONNECTIONS),
+    }
+}
 
 /// How one flow ended.
 #[derive(Debug)]

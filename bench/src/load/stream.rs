@@ -38,6 +38,7 @@ pub async fn run(config: &FlowConfig) -> anyhow::Result<ChildReport> {
     let client = Client::builder()
         .base_url(&config.url)
         .credentials(&config.user, &config.password)
+        .max_connections(super::max_connections())
         .build()?;
     let mut events = client.event_stream().app(&config.app).connect().await?;
     let rss_connected_kib = crate::procstat::rss_now_kib();
