@@ -708,3 +708,142 @@ async fn real_servers_name_the_server_and_path_and_spot_a_wrong_base_url() {
         }
     }
 }
+
+/// A keep-alive HTTP/1.1 server that holds every answer until `gate` requests are on the wire
+/// at once, then answers each at once: it counts connections and calls in flight.
+struct CountingServer {
+    addr: std::net::SocketAddr,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    max_in_flight: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+async fn counting_server(gate: usize) -> CountingServer {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let max_in_flight = Arc::new(AtomicUsize::new(0));
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let (open_tx, open_rx) = tokio::sync::watch::channel(false);
+    let (conns, max) = (connections.clone(), max_in_flight.clone());
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            conns.fetch_add(1, Ordering::SeqCst);
+            let (in_flight, max, open_tx) = (in_flight.clone(), max.clone(), open_tx.clone());
+            let mut open_rx = open_rx.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    // One request head (the calls here have no body).
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                    buf.drain(..end);
+                    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    max.fetch_max(now, Ordering::SeqCst);
+                    if now >= gate {
+                        open_tx.send_replace(true);
+                    }
+                    if open_rx.wait_for(|open| *open).await.is_err() {
+                        return;
+                    }
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    let reply = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n[]";
+                    if sock.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    CountingServer {
+        addr,
+        connections,
+        max_in_flight,
+    }
+}
+
+async fn forty_calls_at_once(limit: Option<usize>, gate: usize) -> (usize, usize) {
+    use std::sync::atomic::Ordering;
+    let server = counting_server(gate).await;
+    let c = Client::builder()
+        .base_url(format!("http://{}/ari", server.addr))
+        .release_gating(false)
+        .max_connections(limit)
+        .build()
+        .unwrap();
+    let calls = (0..40).map(|_| c.send_json::<Vec<serde_json::Value>>(Request::new(&LIST)));
+    for result in futures::future::join_all(calls).await {
+        assert_eq!(
+            result.expect("every call is answered"),
+            Vec::<serde_json::Value>::new()
+        );
+    }
+    (
+        server.connections.load(Ordering::SeqCst),
+        server.max_in_flight.load(Ordering::SeqCst),
+    )
+}
+
+#[tokio::test]
+async fn max_connections_bounds_the_calls_on_the_wire_and_the_connections() {
+    // Forty calls at once through four connections: four on the wire (the server answers
+    // nothing until four are), the rest wait their turn, every one is answered.
+    let (connections, in_flight) = forty_calls_at_once(Some(4), 4).await;
+    assert_eq!(in_flight, 4);
+    assert!(connections <= 4, "{connections} connections");
+    // Without a limit the same burst puts (at least) eight on the wire at once: the server
+    // answers nothing until eight are.
+    let (connections, in_flight) = forty_calls_at_once(None, 8).await;
+    assert!(
+        in_flight >= 8 && connections >= 8,
+        "{in_flight} {connections}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn waiting_for_a_connection_counts_against_the_request_timeout() {
+    let server = RestServer::start(|_| Reply::Stall).await;
+    let c = Client::builder()
+        .base_url(server.base_url())
+        .release_gating(false)
+        .max_connections(Some(1))
+        .request_timeout(Some(Duration::from_millis(300)))
+        .build()
+        .unwrap();
+    // The first call takes the one connection and stalls; the second waits for it and times
+    // out after the same 300 ms, saying what it waited for.
+    let (first, second) = tokio::join!(c.send_unit(get("a")), async {
+        tokio::task::yield_now().await;
+        c.send_unit(get("b")).await
+    });
+    let first = first.unwrap_err();
+    let second = second.unwrap_err();
+    assert_eq!(first.kind(), ErrorKind::Timeout, "{first}");
+    assert_eq!(second.kind(), ErrorKind::Timeout, "{second}");
+    assert!(second.is_transient());
+    assert!(second.to_string().contains("max_connections"), "{second}");
+    assert!(!first.to_string().contains("max_connections"), "{first}");
+    assert_eq!(
+        server.count("/ari/channels/b"),
+        0,
+        "the second call never left"
+    );
+}
+
+#[test]
+fn max_connections_of_zero_is_refused() {
+    let e = Client::builder()
+        .max_connections(Some(0))
+        .build()
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    assert!(e.to_string().contains("max_connections"), "{e}");
+}

@@ -327,7 +327,10 @@ async fn run_child(
     let mut command = if kind == ChildKind::Minimal {
         sibling("minimal", "cargo build --release -p ari-bench-minimal")?
     } else if kind == ChildKind::App {
-        sibling("sdk_app", "cargo build --release -p ari-bench --bin sdk_app")?
+        sibling(
+            "sdk_app",
+            "cargo build --release -p ari-bench --bin sdk_app",
+        )?
     } else if kind == ChildKind::Stream {
         sibling(
             "sdk_stream",

@@ -3,7 +3,8 @@
 //! memory is what such an application would have (see `ari_bench::load::child`).
 
 fn main() -> std::process::ExitCode {
-    ari_bench::load::child::main("sdk_app", |c| async move {
-        ari_bench::load::app::run(&c).await
-    })
+    ari_bench::load::child::main(
+        "sdk_app",
+        |c| async move { ari_bench::load::app::run(&c).await },
+    )
 }

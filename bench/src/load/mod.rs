@@ -58,7 +58,10 @@ pub const MEDIA: &str = "sound:beep";
 /// The SDK clients' connection limit: the SDK's default, or `BENCH_MAX_CONNECTIONS` (`0` for
 /// none), to measure what the limit does.
 pub fn max_connections() -> Option<usize> {
-    match std::env::var("BENCH_MAX_CONNECTIONS").ok().and_then(|v| v.parse().ok()) {
+    match std::env::var("BENCH_MAX_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         Some(0) => None,
         Some(n) => Some(n),
         None => Some(ari_sdk::DEFAULT_MAX_CONNECTIONS),

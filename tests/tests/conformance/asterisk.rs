@@ -164,3 +164,22 @@ pub async fn dynamic_config(h: Harness) {
     let r = a.delete_object("res_pjsip", "endpoint", &id).send().await;
     h.expect_http(r, 404, "delete a config object without a backend");
 }
+
+/// A client limited to two HTTP connections carries a burst of forty calls, each answered:
+/// the calls past the limit wait their turn instead of opening connections of their own.
+pub async fn connection_limit(h: Harness) {
+    let client = ari_sdk::Client::builder()
+        .base_url(&h.server.url)
+        .credentials(&h.server.user, &h.server.password)
+        .server_release(h.release)
+        .max_connections(Some(2))
+        .build()
+        .expect("client");
+    let pings = (0..40).map(|_| client.asterisk().ping().send());
+    let answers = futures::future::join_all(pings).await;
+    for answer in answers {
+        assert_eq!(answer.expect("ping through two connections").ping, "pong");
+    }
+    let info = client.asterisk().get_info().send().await.expect("info");
+    assert!(info.system.is_some());
+}

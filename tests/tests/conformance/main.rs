@@ -71,6 +71,7 @@ scenarios! {
     playbacks::playback_control,
     applications::subscriptions,
     asterisk::info_ping_globals,
+    asterisk::connection_limit,
     asterisk::modules,
     asterisk::log_channels,
     asterisk::dynamic_config,
