@@ -237,9 +237,26 @@ pub fn restart_lock(exclusive: bool) -> std::fs::File {
 }
 
 /// Runs `cargo xtask asterisk ARGS…` from the workspace root; its output on failure.
+/// The workspace's root, found from the running test's package (cargo sets
+/// `CARGO_MANIFEST_DIR` for test processes) rather than from where this crate was compiled: a
+/// build reused from another checkout of the workspace keeps the other checkout's path.
+fn workspace_root() -> std::path::PathBuf {
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    start
+        .ancestors()
+        .find(|dir| {
+            std::fs::read_to_string(dir.join("Cargo.toml"))
+                .is_ok_and(|toml| toml.lines().any(|l| l.trim() == "[workspace]"))
+        })
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| start.join(".."))
+}
+
 fn xtask_asterisk(args: &[&str]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let root = workspace_root();
     let out = std::process::Command::new(cargo)
         .arg("xtask")
         .arg("asterisk")
