@@ -8,7 +8,9 @@
 //! - `typed_tracked`: the same through `serde_path_to_error` (so that an error names the field),
 //!   as the SDK's `EventStream` decoded every frame before f3621cc; it now does so only for a
 //!   frame that failed the plain decode;
-//! - `value`: `serde_json::from_slice::<serde_json::Value>`.
+//! - `value`: `serde_json::from_slice::<serde_json::Value>`;
+//! - `typed_stream` and `value_str`: the same from text, as the events stream decodes each
+//!   frame (`ari_sdk::decode::event_frame`) and as a hand-written client would (`from_str`).
 //!
 //! Then an interleaved A/B measurement prints events/s, MB/s and the typed / value throughput
 //! ratio (target: typed >= 1.5x value), overall and per event type.
@@ -36,6 +38,30 @@ fn typed_tracked(events: &[Vec<u8>]) {
         de.end().expect("one event per frame");
         black_box(e);
     }
+}
+
+/// What the events stream does with each text frame since 238f075:
+/// [`ari_sdk::decode::event_frame`] (a late `type` moved to the front, then one pass).
+fn typed_stream(texts: &[String]) {
+    for text in texts {
+        let e: ari_sdk::Event = ari_sdk::decode::event_frame(text).expect("corpus event decodes");
+        black_box(e);
+    }
+}
+
+/// `Value` from the same text, as a hand-written client decodes WebSocket text frames.
+fn value_str(texts: &[String]) {
+    for text in texts {
+        let v: serde_json::Value = serde_json::from_str(text).expect("corpus event is JSON");
+        black_box(v);
+    }
+}
+
+fn texts(events: &[Vec<u8>]) -> Vec<String> {
+    events
+        .iter()
+        .map(|raw| String::from_utf8(raw.clone()).expect("corpus events are UTF-8"))
+        .collect()
 }
 
 fn value(events: &[Vec<u8>]) {
@@ -103,6 +129,9 @@ fn bench_decode(c: &mut Criterion) {
         group.bench_function("typed", |b| b.iter(|| typed(&file.events)));
         group.bench_function("typed_tracked", |b| b.iter(|| typed_tracked(&file.events)));
         group.bench_function("value", |b| b.iter(|| value(&file.events)));
+        let text = texts(&file.events);
+        group.bench_function("typed_stream", |b| b.iter(|| typed_stream(&text)));
+        group.bench_function("value_str", |b| b.iter(|| value_str(&text)));
         group.finish();
     }
 }
@@ -139,13 +168,21 @@ fn report() {
                 bytes / secs / 1e6
             );
         };
+        let text = texts(&file.events);
+        let f = common::paired(rounds, 3, || typed_stream(&text), || value_str(&text));
         show("typed", p.a);
         show("typed_tracked", s.a);
         show("value", p.b);
+        show("typed_stream", f.a);
+        show("value_str", f.b);
         println!(
             "  typed / value throughput: {:.2}x (target >= 1.5x); typed_tracked / value: {:.2}x",
             1.0 / p.ratio,
             1.0 / s.ratio
+        );
+        println!(
+            "  as the events stream decodes text frames: typed_stream / value_str: {:.2}x",
+            1.0 / f.ratio
         );
         println!("  per type (>= 20 events), typed / value throughput (`type` first: share):");
         for (kind, count) in kinds.iter().filter(|(_, c)| *c >= 20) {
