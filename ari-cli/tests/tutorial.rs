@@ -266,6 +266,9 @@ fn create_bridge_dial() {
         let chan = s.json(&["channels", "create", "Local/answer-later@default", &app]);
         let cid = id_of(&chan);
         clean.channels.push(cid.clone());
+        // `channels create` answers before the channel has entered the app; adding it to a
+        // bridge before its StasisStart is refused (422).
+        tail.next("StasisStart", |e| e["channel"]["id"] == cid.as_str());
         s.ok(&["bridges", "add-channel", &bid, &cid]);
         tail.next("ChannelEnteredBridge", |e| {
             e["channel"]["id"] == cid.as_str()
