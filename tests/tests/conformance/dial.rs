@@ -29,11 +29,23 @@ pub async fn create_and_dial(mut h: Harness) {
     // Asterisk 16 applies a variable set on a channel in Stasis from the channel's own thread,
     // after the HTTP answer (for a created channel: once it is dialed); ChannelVarset tells
     // when it is done. Checked after the dial below.
-    c.set_channel_var(&callee, "ARIT_BEFORE_DIAL")
-        .value("set")
-        .send()
-        .await
-        .expect("set variable before dial");
+    // STASISSTATUS is set a moment before the app's control of the channel is registered, so
+    // the first call may still get 409 "not in Stasis": retried, bounded.
+    let mut tries = 0;
+    loop {
+        match c
+            .set_channel_var(&callee, "ARIT_BEFORE_DIAL")
+            .value("set")
+            .send()
+            .await
+        {
+            Err(e) if e.status() == Some(409) && tries < 50 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            other => break other.expect("set variable before dial"),
+        }
+    }
 
     let bridge_id = unique_id("arit-bridge");
     h.track_bridge(&bridge_id);
