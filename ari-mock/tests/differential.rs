@@ -221,10 +221,7 @@ impl Run {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match tokio::time::timeout(left, self.events.recv()).await {
                 Ok(Some(text)) => {
-                    let e: Value = serde_json::from_str(&text).expect("event JSON");
-                    let hit = matches(&e);
-                    self.seen.push(e);
-                    self.raw.push(text);
+                    let hit = matches(self.record(text));
                     if hit {
                         return;
                     }
@@ -251,9 +248,7 @@ impl Run {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match tokio::time::timeout(left, self.events.recv()).await {
                 Ok(Some(text)) => {
-                    self.seen
-                        .push(serde_json::from_str(&text).expect("event JSON"));
-                    self.raw.push(text);
+                    self.record(text);
                 }
                 // The comparison with the other run reports what is missing.
                 _ => return,
@@ -263,10 +258,16 @@ impl Run {
 
     async fn settle(&mut self, quiet: Duration) {
         while let Ok(Some(text)) = tokio::time::timeout(quiet, self.events.recv()).await {
-            self.seen
-                .push(serde_json::from_str(&text).expect("event JSON"));
-            self.raw.push(text);
+            self.record(text);
         }
+    }
+
+    /// Keeps an event that arrived, parsed and as sent.
+    fn record(&mut self, text: String) -> &Value {
+        self.seen
+            .push(serde_json::from_str(&text).expect("event JSON"));
+        self.raw.push(text);
+        self.seen.last().expect("just pushed")
     }
 
     fn role_of(&self, id: &str) -> String {

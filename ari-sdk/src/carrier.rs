@@ -144,30 +144,41 @@ pub(crate) struct Http {
 }
 
 impl Http {
-    async fn exchange(&self, call: Call) -> Result<Reply> {
-        // Held until the body has been read, when the connection goes back to the pool.
-        let timeout = self.request_timeout;
-        let mut left = timeout;
-        let _permit = match &self.permits {
-            None => None,
-            Some(permits) => Some(match permits.try_acquire() {
-                Ok(permit) => permit,
-                Err(_) => {
-                    let started = tokio::time::Instant::now();
-                    let wait = permits.acquire();
-                    let permit = match timeout {
-                        None => wait.await,
-                        Some(t) => tokio::time::timeout(t, wait).await.map_err(|_| {
-                            Error::timeout_because(t, "waiting for a free HTTP connection (ClientBuilder::max_connections)")
-                        })?,
-                    };
-                    // The semaphore is never closed.
-                    let permit = permit.map_err(|_| Error::closed(None))?;
-                    left = timeout.map(|t| t.saturating_sub(started.elapsed()));
-                    permit
-                }
-            }),
+    /// A place on the wire for one call when calls are bounded, and what waiting for it left
+    /// of the call's time (`None` when it did not wait).
+    async fn wire_permit(
+        &self,
+    ) -> Result<(Option<tokio::sync::SemaphorePermit<'_>>, Option<Duration>)> {
+        let Some(permits) = &self.permits else {
+            return Ok((None, None));
         };
+        if let Ok(permit) = permits.try_acquire() {
+            return Ok((Some(permit), None));
+        }
+        let started = tokio::time::Instant::now();
+        let wait = permits.acquire();
+        let permit = match self.request_timeout {
+            None => wait.await,
+            Some(t) => tokio::time::timeout(t, wait).await.map_err(|_| {
+                Error::timeout_because(
+                    t,
+                    "waiting for a free HTTP connection (ClientBuilder::max_connections)",
+                )
+            })?,
+        };
+        // The semaphore is never closed.
+        let permit = permit.map_err(|_| Error::closed(None))?;
+        let left = self
+            .request_timeout
+            .map(|t| t.saturating_sub(started.elapsed()));
+        Ok((Some(permit), left))
+    }
+
+    async fn exchange(&self, call: Call) -> Result<Reply> {
+        // The permit is held until the body has been read, when the connection goes back to
+        // the pool.
+        let (_permit, left) = self.wire_permit().await?;
+        let timeout = self.request_timeout;
         let method = reqwest::Method::from_bytes(call.info.method.as_bytes())
             .map_err(|_| Error::config(format!("bad HTTP method {}", call.info.method)))?;
         let mut builder = self.http.request(method, call.url);
@@ -179,8 +190,7 @@ impl Http {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(bytes);
         }
-        if let Some(left) = left.filter(|_| left != timeout) {
-            // What the wait for a connection left of the call's time.
+        if let Some(left) = left {
             builder = builder.timeout(left);
         }
         let response = builder
