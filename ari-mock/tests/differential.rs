@@ -376,10 +376,15 @@ async fn differential(major: u16, name: &str, scenario: Scenario) {
         r.answers, m.answers,
         "{name} on {release}: answers differ (left: Asterisk, right: mock)"
     );
+    // A difference in the events shows both runs' events as sent: a rare one (a race in
+    // Asterisk or in the scenario) must explain itself from one CI log.
     assert_eq!(
         r.sequences(),
         m.sequences(),
-        "{name} on {release}: event sequences differ (left: Asterisk, right: mock)"
+        "{name} on {release}: event sequences differ (left: Asterisk, right: mock)\n\
+         Asterisk sent:\n{}\nthe mock sent:\n{}",
+        r.raw.join("\n"),
+        m.raw.join("\n")
     );
     let (rs, ms) = (r.event_shapes(), m.event_shapes());
     for ((ty, keys), shape) in &ms {
@@ -717,6 +722,12 @@ fn device_states(r: &mut Run) -> futures::future::BoxFuture<'_, ()> {
         r.call("app", "GET", "/applications/{app}", None).await;
         r.call("delete", "DELETE", &format!("/deviceStates/{name}"), None)
             .await;
+        // 16 announces each delete from its device-state thread, whose cache skips a state
+        // equal to the one it holds: two deletes in quick succession were once announced as
+        // one (about 1 run in 13). The second delete waits for the first one's announcement.
+        if r.t.major == 16 {
+            r.wait_count("DeviceStateChanged", 2).await;
+        }
         r.call(
             "delete again",
             "DELETE",
