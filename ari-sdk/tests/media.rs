@@ -8,7 +8,8 @@
 use std::time::Duration;
 
 use ari_sdk::media::{
-    ControlFormat, MediaError, MediaEvent, MediaItem, MediaReceiver, MediaSession, SessionOptions,
+    ControlFormat, MediaError, MediaEvent, MediaItem, MediaReceiver, MediaSession, PacedRuntime,
+    SessionOptions,
 };
 use ari_sdk::{Client, ErrorKind, Event};
 use futures::StreamExt;
@@ -737,6 +738,99 @@ async fn connect_routed_channels_can_be_bridged_at_once() {
             }
             let _ = client.bridges().destroy(bridge).send().await;
         }
+    })
+    .await;
+}
+
+/// Two media sessions on a [`PacedRuntime`] (two workers, a 40 ms tick), bridged with each
+/// other: each sends its own tone and receives the other's, with the socket I/O and the tasks
+/// on the pool's threads and the REST calls on the test's runtime.
+#[tokio::test]
+async fn paced_runtime_sessions_carry_audio_both_ways() {
+    let Some(client) = server(22, "paced_runtime").await else {
+        return;
+    };
+    with_timeout(async {
+        let pool = PacedRuntime::builder()
+            .threads(2)
+            .tick(Duration::from_millis(40))
+            .thread_name("paced-media")
+            .build()
+            .expect("pool");
+        let mut app = App::start(&client, "paced").await;
+        let mut sides = Vec::new();
+        for freq in [440.0, 1000.0] {
+            let place = pool.handle();
+            let (channel, session) = client
+                .websocket_media(app.name.clone(), "slin16")
+                .session_options(SessionOptions {
+                    frames_per_message: 5,
+                    ..Default::default()
+                })
+                .runtime(place.clone())
+                .connect()
+                .await
+                .expect("media session");
+            let want = channel.id.clone();
+            app.wait_event(
+                "the media channel's StasisStart",
+                |e| matches!(e, Event::StasisStart(s) if s.channel.id == want),
+            )
+            .await;
+            sides.push((channel.id, session, place, freq));
+        }
+        let bridge = app.bridge(&[&sides[0].0, &sides[1].0]).await;
+        let mut receivers = Vec::new();
+        let mut ids = Vec::new();
+        for (id, session, place, freq) in sides {
+            ids.push(id);
+            let (mut tx, mut rx) = session.split();
+            place.spawn(async move {
+                tx.send_audio(&tone(16000, freq, 3.0, 8000.0))
+                    .await
+                    .expect("send");
+                tx.finish_audio().await.expect("finish");
+                // Keep the session open until the test ends it.
+                std::future::pending::<()>().await;
+            });
+            receivers.push(place.spawn(async move {
+                let mut events = Vec::new();
+                // Skip half a second (the bridge settling), then keep one second.
+                let _ = collect_audio(&mut rx, 25, &mut events).await;
+                let frames = collect_audio(&mut rx, 50, &mut events).await;
+                let thread = std::thread::current().name().map(str::to_owned);
+                (frames.concat(), thread)
+            }));
+        }
+        // Each side hears the other's tone.
+        let heard = [1000.0, 440.0];
+        for (receiver, want) in receivers.into_iter().zip(heard) {
+            let (pcm, thread) = receiver.await.expect("receiver");
+            assert!(
+                thread
+                    .as_deref()
+                    .is_some_and(|t| t.starts_with("paced-media-")),
+                "received on {thread:?}, not on the pool"
+            );
+            let x = samples(&pcm);
+            let other = if want == 440.0 { 1000.0 } else { 440.0 };
+            let (share, leak) = (
+                tone_share(&x, 16000.0, want),
+                tone_share(&x, 16000.0, other),
+            );
+            assert!(
+                rms(&x) > 1000.0 && share > 0.5 && leak < 0.05,
+                "hearing {want} Hz: rms {}, share {share}, {other} Hz share {leak}",
+                rms(&x)
+            );
+        }
+        for id in &ids {
+            app.hangup(id).await;
+        }
+        let _ = client.bridges().destroy(bridge).send().await;
+        tokio::task::spawn_blocking(move || pool.shutdown())
+            .await
+            .expect("shutdown");
     })
     .await;
 }

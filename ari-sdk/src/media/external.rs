@@ -59,6 +59,7 @@ pub struct WebSocketMedia {
     passthrough: bool,
     options: SessionOptions,
     connect_timeout: Duration,
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Client {
@@ -81,6 +82,7 @@ impl Client {
             passthrough: false,
             options: SessionOptions::default(),
             connect_timeout: Duration::from_secs(10),
+            runtime: None,
         }
     }
 }
@@ -122,6 +124,14 @@ impl WebSocketMedia {
     /// Session settings (pacing, receive buffer, `MEDIA_START` timeout).
     pub fn session_options(mut self, options: SessionOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    /// The runtime that owns the session's socket and its reader task (default: the one
+    /// `connect` is awaited on), such as a [`PacedRuntime`](super::PacedRuntime) worker's
+    /// [`handle`](super::PacedRuntime::handle). The REST calls stay on the caller's runtime.
+    pub fn runtime(mut self, handle: tokio::runtime::Handle) -> Self {
+        self.runtime = Some(handle);
         self
     }
 
@@ -307,8 +317,9 @@ impl WebSocketMedia {
             }
         };
         let url = media_url(&self.client, &connection_id)?;
-        let connect_err = |message: String| MediaError::Connect {
-            url: url.to_string(),
+        let url_text = url.to_string();
+        let connect_err = move |message: String| MediaError::Connect {
+            url: url_text.clone(),
             message,
         };
         let mut request = url
@@ -338,11 +349,27 @@ impl WebSocketMedia {
         );
         #[cfg(not(feature = "rustls"))]
         let attempt = tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true);
-        let (ws, _) = tokio::time::timeout(self.connect_timeout, attempt)
-            .await
-            .map_err(|_| MediaError::Timeout("opening the media WebSocket"))?
-            .map_err(|e| connect_err(e.to_string()))?;
-        MediaSession::from_websocket(ws, release, self.options.clone()).await
+        let (timeout, options) = (self.connect_timeout, self.options.clone());
+        let connect = async move {
+            let (ws, _) = tokio::time::timeout(timeout, attempt)
+                .await
+                .map_err(|_| MediaError::Timeout("opening the media WebSocket"))?
+                .map_err(|e| connect_err(e.to_string()))?;
+            MediaSession::from_websocket(ws, release, options).await
+        };
+        let Some(runtime) = &self.runtime else {
+            return connect.await;
+        };
+        // The socket registers with the reactor of the runtime it is opened on, and the
+        // reader task is spawned there: both happen on `runtime`.
+        match runtime.spawn(connect).await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(MediaError::Connect {
+                url: url.to_string(),
+                message: "the runtime given for the session has shut down".to_owned(),
+            }),
+        }
     }
 }
 

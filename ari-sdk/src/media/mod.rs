@@ -29,7 +29,7 @@
 //!   credentials) runs the protocol on each accepted socket and hands each session to whoever
 //!   announced its channel id ([`WebSocketMedia::connect_via`] does, before the channel exists),
 //!   matched by [`MediaStart::channel_id`].
-//! - [`helpers`] (feature `media-wav` for WAV): bridge a caller with a media channel, play PCM or
+//! - [`helpers`]: bridge a caller with a media channel, play PCM or
 //!   a WAV file with a mark at the end, record the caller to WAV (with `hound`).
 //!
 //! # Many sessions
@@ -45,12 +45,14 @@ mod client_type;
 mod error;
 mod external;
 pub mod helpers;
+mod paced;
 pub mod protocol;
 mod session;
 
 pub use client_type::{ExpectedSession, MediaListener};
 pub use error::MediaError;
 pub use external::{RoutedMedia, WebSocketMedia, media_url};
+pub use paced::{PacedRuntime, PacedRuntimeBuilder};
 pub use protocol::{
     ControlFormat, ControlParseError, EncodeError, MediaCommand, MediaDirection, MediaEvent,
     MediaStart, MediaStatus,

@@ -11,7 +11,11 @@
 //!
 //! ```text
 //! cargo run --release -p ari-bench --features media --bin media -- --sessions 40 --seconds 30
+//! cargo run --release -p ari-bench --features media --bin media -- --tick-ms 20 --frames-per-message 5
 //! ```
+//!
+//! `--tick-ms` runs the sessions on an `ari_sdk::media::PacedRuntime`, which trades up to one
+//! tick of latency for fewer wake-ups.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,7 +24,7 @@ use std::time::Duration;
 use anyhow::Context;
 use ari_bench::procstat;
 use ari_sdk::Client;
-use ari_sdk::media::{MediaItem, MediaSender};
+use ari_sdk::media::{MediaItem, MediaSender, PacedRuntime};
 use clap::Parser;
 use futures::StreamExt;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -51,10 +55,15 @@ struct Args {
     /// gateway's mixer clock would) or `session` (one interval per session).
     #[arg(long, default_value = "shared")]
     clock: String,
-    /// With the current-thread runtime: wake at most every this many milliseconds, taking all
-    /// the sockets that became ready meanwhile in one go (0: wake on every socket event).
+    /// Run the sessions on an `ari_sdk::media::PacedRuntime` that wakes at most every this
+    /// many milliseconds, serving all the sockets that became ready meanwhile in one go (0: no
+    /// pool; the sessions run on `--runtime` and wake on every socket event). REST and events
+    /// stay on the main runtime either way.
     #[arg(long, default_value_t = 0)]
-    coalesce_ms: u64,
+    tick_ms: u64,
+    /// With `--tick-ms`: the pool's worker threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
     /// With the shared clock: frames per WebSocket message (`SessionOptions::frames_per_message`);
     /// the clock then ticks every N x 20 ms and hands each session N frames at once.
     #[arg(long, default_value_t = 1)]
@@ -107,25 +116,20 @@ fn main() -> anyhow::Result<()> {
     if args.frames_per_message > 1 && args.clock != "shared" {
         anyhow::bail!("--frames-per-message needs --clock shared");
     }
-    if args.coalesce_ms > 0 {
-        anyhow::ensure!(
-            args.runtime == "current",
-            "--coalesce-ms needs --runtime current"
-        );
-        let period = Duration::from_millis(args.coalesce_ms);
-        // Blocking the only thread on purpose: while it sleeps, frames queue in the sockets;
-        // the yield then makes the runtime poll epoll without waiting and serve them all.
-        runtime.spawn(async move {
-            loop {
-                std::thread::sleep(period);
-                tokio::task::yield_now().await;
-            }
-        });
-    }
-    runtime.block_on(run(args))
+    let pool = if args.tick_ms > 0 {
+        Some(
+            PacedRuntime::builder()
+                .threads(args.threads)
+                .tick(Duration::from_millis(args.tick_ms))
+                .build()?,
+        )
+    } else {
+        None
+    };
+    runtime.block_on(run(args, pool))
 }
 
-async fn run(args: Args) -> anyhow::Result<()> {
+async fn run(args: Args, pool: Option<PacedRuntime>) -> anyhow::Result<()> {
     let pairs = args.sessions.div_ceil(2);
     let sessions = pairs * 2;
     let apid = match args.asterisk_pid {
@@ -156,8 +160,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         })
         .collect::<Vec<u8>>()
         .into();
-    // With the shared clock, one task owns every sender and sends a frame on each per tick.
-    let clock_tx = if args.clock == "shared" {
+    // Where the sessions' I/O and tasks run: the pool's workers, or this runtime.
+    let places: Vec<tokio::runtime::Handle> = match &pool {
+        Some(p) => p.handles(),
+        None => vec![tokio::runtime::Handle::current()],
+    };
+    // With the shared clock, one task per place owns its sessions' senders and sends a frame
+    // on each per tick.
+    let mut clock_tx = Vec::new();
+    for place in places.iter().filter(|_| args.clock == "shared") {
         let (joins, mut joined) = tokio::sync::mpsc::unbounded_channel::<MediaSender>();
         let (c, m, s, frame, per_message) = (
             counters.clone(),
@@ -166,7 +177,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             frame.clone(),
             args.frames_per_message.max(1),
         );
-        tasks.push(tokio::spawn(async move {
+        tasks.push(place.spawn(async move {
             let mut senders: Vec<MediaSender> = Vec::new();
             let n = u64::from(per_message);
             let chunk: Vec<u8> = frame
@@ -207,15 +218,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 }
             }
         }));
-        Some(joins)
-    } else {
-        None
-    };
-    for _ in 0..pairs {
+        clock_tx.push(joins);
+    }
+    for pair in 0..pairs {
         let mut ids = Vec::new();
-        for _ in 0..2 {
-            let media = client
-                .websocket_media(app.clone(), "slin16")
+        for side in 0..2 {
+            let k = (pair * 2 + side) % places.len();
+            let place = &places[k];
+            let mut media = client.websocket_media(app.clone(), "slin16");
+            if pool.is_some() {
+                media = media.runtime(place.clone());
+            }
+            let media = media
                 .session_options(ari_sdk::media::SessionOptions {
                     frames_per_message: args.frames_per_message.max(1),
                     ..Default::default()
@@ -228,7 +242,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             channels.push(ch.id);
             let (mut tx, mut rx) = session.split();
             let (c, m, s) = (counters.clone(), measuring.clone(), stop.clone());
-            tasks.push(tokio::spawn(async move {
+            tasks.push(place.spawn(async move {
                 let mut last: Option<Instant> = None;
                 while let Some(item) = rx.recv().await {
                     match item {
@@ -250,7 +264,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     }
                 }
             }));
-            if let Some(joins) = &clock_tx {
+            if let Some(joins) = clock_tx.get(k) {
                 let _ = joins.send(tx);
                 continue;
             }
@@ -260,7 +274,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 stop.clone(),
                 frame.clone(),
             );
-            tasks.push(tokio::spawn(async move {
+            tasks.push(place.spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_millis(20));
                 tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
                 loop {
@@ -315,9 +329,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let ast_cpu = a1 - a0;
     let expected = (session_s * 50.0).round() as u64;
     let received = counters.received.load(Ordering::Relaxed);
+    let placing = match &pool {
+        Some(p) => format!(
+            "PacedRuntime of {} thread(s), {} ms tick",
+            p.threads(),
+            p.tick().as_millis()
+        ),
+        None => format!("{} runtime", args.runtime),
+    };
     println!(
-        "sessions                 {sessions} (slin16, 20 ms, {pairs} bridges; {} runtime, {} clock)",
-        args.runtime, args.clock
+        "sessions                 {sessions} (slin16, 20 ms, {pairs} bridges; {placing}, {} clock, {} frame(s) per message)",
+        args.clock,
+        args.frames_per_message.max(1)
     );
     println!("window                   {wall:.1} s");
     println!(
@@ -339,8 +362,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "client / Asterisk CPU    {:.3}",
         client_cpu / ast_cpu.max(1e-9)
     );
+    // A worker that wakes every tick reads up to a tick's frames of each session late, so
+    // the window's two edges can each move that many frames in or out of the count.
+    let edge = sessions as u64 * args.tick_ms.div_ceil(20);
     println!(
-        "frames received          {received} of {expected} expected ({} missing, {:.3}%)",
+        "frames received          {received} of {expected} expected ({} missing, {:.3}%; window edges +/- {edge})",
         expected.saturating_sub(received),
         expected.saturating_sub(received) as f64 * 100.0 / expected as f64
     );
