@@ -22,7 +22,7 @@ struct Cli {
 enum Command {
     /// Regenerate `ari-sdk/src/generated/` from the vendored spec corpus.
     Codegen(codegen::Args),
-    /// Run every test: servers up, `cargo test --workspace`, servers down.
+    /// Run every test: servers up, `cargo test --workspace --features ari-sdk/media`, servers down.
     Test(test::Args),
     /// Real Asterisk servers (Debian chroots) for the conformance suite.
     Asterisk(asterisk::Args),

@@ -107,8 +107,16 @@ impl PacedRuntimeBuilder {
     }
 }
 
-/// Current-thread tokio runtimes on threads of their own that wake at most once per tick;
-/// see the [module documentation](self) for why.
+/// Current-thread tokio runtimes on threads of their own that wake at most once per tick.
+///
+/// Every 20 ms frame costs a socket read, and on a runtime that wakes on every socket event
+/// each read comes with a wake-up of its own (an `epoll_wait`, the scheduler's bookkeeping,
+/// often a context switch) for a few hundred bytes; with hundreds of sessions those wake-ups
+/// are most of the app's CPU. A worker here instead sleeps until the next tick boundary
+/// whenever it runs out of work: meanwhile frames queue in the sockets, and one wake-up then
+/// serves every session that became ready. The price is latency: a frame waits up to one tick
+/// before the app sees it, and timers on a worker fire on the first boundary after they are
+/// due. docs/BENCHMARKS.md (section 4) has the measured trade-off.
 ///
 /// Sessions must do their socket I/O on a worker to benefit: give the connection a worker's
 /// handle with [`WebSocketMedia::runtime`](super::WebSocketMedia::runtime) (or make the
