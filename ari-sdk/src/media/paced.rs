@@ -9,7 +9,7 @@
 //! to one tick before the app sees it, and timers on the worker fire on the next boundary.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
@@ -64,20 +64,24 @@ impl PacedRuntimeBuilder {
         let mut workers = Vec::with_capacity(self.threads);
         for i in 0..self.threads {
             let tick = self.tick;
-            let pacer = Pacer::new(Instant::now(), tick);
+            let pacer = Arc::new(Pacer::new(Instant::now(), tick));
             let mut builder = tokio::runtime::Builder::new_current_thread();
             builder.enable_all();
             if !tick.is_zero() {
                 // The hook runs when the worker has no task left to run, just before it would
                 // block in the I/O driver: sleeping here lets readiness pile up, and the driver
                 // then returns all of it at once without blocking.
-                builder.on_thread_park(move || {
-                    let now = Instant::now();
-                    let until = pacer.next(now);
-                    if until > now {
-                        std::thread::sleep(until - now);
-                    }
-                });
+                let (parking, unparked) = (pacer.clone(), pacer.clone());
+                builder
+                    .on_thread_park(move || {
+                        let now = Instant::now();
+                        parking.busy_until(now);
+                        let until = parking.next(now);
+                        if until > now {
+                            std::thread::sleep(until - now);
+                        }
+                    })
+                    .on_thread_unpark(move || unparked.busy_from(Instant::now()));
             }
             let runtime = builder.build()?;
             let handle = runtime.handle().clone();
@@ -93,6 +97,7 @@ impl PacedRuntimeBuilder {
                 })?;
             workers.push(Worker {
                 handle,
+                pacer,
                 stop: Mutex::new(Some(stop)),
                 thread: Mutex::new(Some(thread)),
             });
@@ -143,6 +148,7 @@ struct Inner {
 #[derive(Debug)]
 struct Worker {
     handle: Handle,
+    pacer: Arc<Pacer>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
     thread: Mutex<Option<ThreadHandle<()>>>,
 }
@@ -191,6 +197,18 @@ impl PacedRuntime {
         self.inner.tick
     }
 
+    /// Tick boundaries that passed while a worker was still busy, summed over the workers
+    /// since the pool started. Each one is a tick in which the sessions on that worker were
+    /// served late: more work than a tick holds. A count that keeps growing says to add
+    /// threads or lengthen the tick.
+    pub fn missed_ticks(&self) -> u64 {
+        self.inner
+            .workers
+            .iter()
+            .map(|w| w.pacer.missed.load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// Stops the workers, cancelling their tasks, and waits for their threads to end (not
     /// for the calling thread's own, when called on a worker). Every clone sees the pool
     /// stopped: tasks spawned afterwards end as cancelled. A second call does nothing.
@@ -226,16 +244,46 @@ impl Drop for Inner {
     }
 }
 
-/// The tick boundaries of one worker: `start + k * tick`.
-#[derive(Clone, Copy, Debug)]
+/// The tick boundaries of one worker, `start + k * tick`, and the ones it missed.
+#[derive(Debug)]
 struct Pacer {
     start: Instant,
     tick: Duration,
+    /// The boundary index when the worker last woke (`u64::MAX`: parked, or not yet woken).
+    woke_at: AtomicU64,
+    missed: AtomicU64,
 }
 
 impl Pacer {
     fn new(start: Instant, tick: Duration) -> Pacer {
-        Pacer { start, tick }
+        Pacer {
+            start,
+            tick,
+            woke_at: AtomicU64::new(u64::MAX),
+            missed: AtomicU64::new(0),
+        }
+    }
+
+    /// The index of the last boundary at or before `now`.
+    fn index(&self, now: Instant) -> u64 {
+        let since = now.saturating_duration_since(self.start).as_nanos();
+        u64::try_from(since / self.tick.as_nanos().max(1)).unwrap_or(u64::MAX)
+    }
+
+    /// The worker woke at `now` (it may have been idle in the driver for many ticks: those do
+    /// not count as missed).
+    fn busy_from(&self, now: Instant) {
+        self.woke_at.store(self.index(now), Ordering::Relaxed);
+    }
+
+    /// The worker runs out of work at `now`: the boundaries it crossed since it woke were
+    /// missed.
+    fn busy_until(&self, now: Instant) {
+        let woke = self.woke_at.swap(u64::MAX, Ordering::Relaxed);
+        if woke != u64::MAX {
+            let crossed = self.index(now).saturating_sub(woke);
+            self.missed.fetch_add(crossed, Ordering::Relaxed);
+        }
     }
 
     /// The first boundary after `now`. Boundaries stay on one grid however long the work
@@ -269,6 +317,24 @@ mod tests {
         assert_eq!(p.next(t0 + ms(67)), t0 + ms(80));
         let off = Pacer::new(t0, Duration::ZERO);
         assert_eq!(off.next(t0 + ms(3)), t0 + ms(3));
+    }
+
+    #[test]
+    fn missed_boundaries_count_busy_time_only() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let p = Pacer::new(t0, ms(20));
+        // Parked before ever waking: nothing to count.
+        p.busy_until(t0 + ms(5));
+        // Woke at 20 ms and ran to 95 ms: boundaries 40, 60 and 80 passed while busy.
+        p.busy_from(t0 + ms(20));
+        p.busy_until(t0 + ms(95));
+        assert_eq!(p.missed.load(Ordering::Relaxed), 3);
+        // Idle in the driver from 95 ms until woken at 500 ms: not missed; a short run then
+        // crosses no boundary.
+        p.busy_from(t0 + ms(500));
+        p.busy_until(t0 + ms(510));
+        assert_eq!(p.missed.load(Ordering::Relaxed), 3);
     }
 
     #[test]
@@ -318,6 +384,28 @@ mod tests {
                 "paced-test-1"
             ]
         );
+        pool.shutdown();
+    }
+
+    #[test]
+    fn a_worker_blocked_past_its_ticks_reports_them() {
+        let pool = PacedRuntime::builder()
+            .tick(Duration::from_millis(10))
+            .build()
+            .expect("pool");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("rt");
+        // A task that holds the worker for at least 35 ms crosses at least three boundaries
+        // after the wake-up that started it (thread::sleep never returns early).
+        rt.block_on(pool.spawn(async { std::thread::sleep(Duration::from_millis(35)) }))
+            .expect("task");
+        // The count is taken when the worker parks after the task. A second task that waits
+        // on a timer cannot finish before the worker has parked (the timer needs the driver),
+        // so once it has, the count includes the first task's time.
+        rt.block_on(pool.spawn(async { tokio::time::sleep(Duration::from_millis(1)).await }))
+            .expect("task");
+        assert!(pool.missed_ticks() >= 3, "{}", pool.missed_ticks());
         pool.shutdown();
     }
 

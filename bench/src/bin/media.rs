@@ -305,6 +305,7 @@ async fn run(args: Args, pool: Option<PacedRuntime>) -> anyhow::Result<()> {
     let rss_after = procstat::rss_now_kib();
     // Let the bridges settle, then measure.
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let missed0 = pool.as_ref().map_or(0, PacedRuntime::missed_ticks);
     let u0 = procstat::current()?;
     let a0 = cpu_of(apid)?;
     let t0 = std::time::Instant::now();
@@ -313,6 +314,7 @@ async fn run(args: Args, pool: Option<PacedRuntime>) -> anyhow::Result<()> {
     measuring.store(false, Ordering::Relaxed);
     let wall = t0.elapsed().as_secs_f64();
     let u1 = procstat::current()?;
+    let missed = pool.as_ref().map_or(0, PacedRuntime::missed_ticks) - missed0;
     let a1 = cpu_of(apid)?;
     stop.store(true, Ordering::Relaxed);
     for ch in &channels {
@@ -382,6 +384,9 @@ async fn run(args: Args, pool: Option<PacedRuntime>) -> anyhow::Result<()> {
         "send ticks > 10 ms late  {}",
         counters.late_ticks.load(Ordering::Relaxed)
     );
+    if pool.is_some() {
+        println!("pool ticks missed        {missed} (boundaries passed while a worker was busy)");
+    }
     println!(
         "memory per session       {:.1} KiB (RSS {} -> {} KiB while making them)",
         rss_after.saturating_sub(rss_before) as f64 / sessions as f64,
