@@ -249,7 +249,9 @@ impl Drop for Inner {
 struct Pacer {
     start: Instant,
     tick: Duration,
-    /// The boundary index when the worker last woke (`u64::MAX`: parked, or not yet woken).
+    /// The boundary index when the worker last woke (`u64::MAX`: parked). A new worker is
+    /// awake from `start` (index 0) until it first parks: a task spawned before its thread
+    /// got going runs before any park.
     woke_at: AtomicU64,
     missed: AtomicU64,
 }
@@ -259,7 +261,7 @@ impl Pacer {
         Pacer {
             start,
             tick,
-            woke_at: AtomicU64::new(u64::MAX),
+            woke_at: AtomicU64::new(0),
             missed: AtomicU64::new(0),
         }
     }
@@ -324,7 +326,7 @@ mod tests {
         let t0 = Instant::now();
         let ms = Duration::from_millis;
         let p = Pacer::new(t0, ms(20));
-        // Parked before ever waking: nothing to count.
+        // The first park, inside the first tick: nothing to count.
         p.busy_until(t0 + ms(5));
         // Woke at 20 ms and ran to 95 ms: boundaries 40, 60 and 80 passed while busy.
         p.busy_from(t0 + ms(20));
