@@ -338,3 +338,67 @@ async fn bad_tls_material_is_a_config_error() {
     assert_eq!(e.kind(), ari_sdk::ErrorKind::Config);
     assert!(e.to_string().contains("listener TLS"), "{e}");
 }
+
+/// With `connection_runtimes`, each connection's handshake runs on those runtimes in turn, and
+/// `Incoming::runtime` names the one that serves it: work spawned there runs on its thread and
+/// can use the socket.
+#[tokio::test]
+async fn connections_are_served_on_the_given_runtimes_in_turn() {
+    // Two runtimes on threads of their own, kept running until the test ends.
+    let mut handles = Vec::new();
+    let mut stops = Vec::new();
+    for i in 0..2 {
+        let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name(format!("conn-rt-{i}"))
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                handle_tx.send(rt.handle().clone()).unwrap();
+                rt.block_on(async {
+                    let _ = stop_rx.await;
+                });
+            })
+            .unwrap();
+        handles.push(handle_rx.recv().unwrap());
+        stops.push(stop_tx);
+    }
+    let mut l = Listener::builder()
+        .credentials("ast", "pa:ss")
+        .connection_runtimes(handles)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let url = format!("ws://{}/media", l.local_addr());
+    let mut threads = Vec::new();
+    for round in 0..3 {
+        let req = request(&url, Some(&basic("ast", "pa:ss")), None);
+        let client = tokio::spawn(async move {
+            let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+            ws.send(Message::text(format!("hello {round}")))
+                .await
+                .unwrap();
+            ws.next().await.unwrap().unwrap().into_text().unwrap()
+        });
+        let incoming = l.accept().await.unwrap();
+        let runtime = incoming.runtime().clone();
+        let (_, mut socket, guard) = incoming.into_parts();
+        let thread = runtime
+            .spawn(async move {
+                let got = socket.next().await.unwrap().unwrap().into_text().unwrap();
+                socket.send(Message::text(format!("{got}!"))).await.unwrap();
+                drop(guard);
+                std::thread::current().name().map(str::to_owned)
+            })
+            .await
+            .unwrap();
+        assert_eq!(client.await.unwrap().as_str(), format!("hello {round}!"));
+        threads.push(thread.unwrap_or_default());
+    }
+    assert_eq!(threads, ["conn-rt-0", "conn-rt-1", "conn-rt-0"]);
+    assert_eq!(l.stats().accepted, 3);
+    drop(stops);
+}

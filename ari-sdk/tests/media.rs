@@ -834,3 +834,71 @@ async fn paced_runtime_sessions_carry_audio_both_ways() {
     })
     .await;
 }
+
+/// Connection type `client` on a [`PacedRuntime`]: the listener hands each connection that
+/// Asterisk opens (websocket_client.conf entry `media-client-paced`, port 8771) to a worker,
+/// the session's reader runs there ([`MediaSession::runtime`]), and a consumer spawned there
+/// hears the caller's tone.
+#[tokio::test]
+async fn connection_type_client_on_a_paced_runtime() {
+    let Some(client) = server(22, "client_type_paced").await else {
+        return;
+    };
+    with_timeout(async {
+        let pool = PacedRuntime::builder()
+            .threads(2)
+            .tick(Duration::from_millis(40))
+            .thread_name("paced-client")
+            .build()
+            .expect("pool");
+        let listener = ari_sdk::server::Listener::builder()
+            .credentials("media", "media-secret")
+            .protocol("media")
+            .connection_runtimes(pool.handles())
+            .bind("127.0.0.1:8771")
+            .await
+            .expect("bind 8771");
+        let media = ari_sdk::media::MediaListener::new(listener, Default::default());
+        let mut app = App::start(&client, "client-paced").await;
+        let (channel, session) = client
+            .websocket_media(app.name.clone(), "slin16")
+            .connect_via("media-client-paced", &media)
+            .await
+            .expect("client-type session");
+        assert_eq!(session.start().channel_id, channel.id);
+        let caller = app.call("Local/tone@default").await;
+        let bridge = app.bridge(&[&caller, &channel.id]).await;
+        let worker = session.runtime().clone();
+        let (_tx, mut rx) = session.split();
+        let (pcm, thread) = worker
+            .spawn(async move {
+                let mut events = Vec::new();
+                let _ = collect_audio(&mut rx, 25, &mut events).await;
+                let frames = collect_audio(&mut rx, 50, &mut events).await;
+                let thread = std::thread::current().name().map(str::to_owned);
+                (frames.concat(), thread)
+            })
+            .await
+            .expect("consumer");
+        assert!(
+            thread
+                .as_deref()
+                .is_some_and(|t| t.starts_with("paced-client-")),
+            "the session's runtime is {thread:?}, not a worker"
+        );
+        let x = samples(&pcm);
+        assert!(
+            rms(&x) > 300.0 && tone_share(&x, 16000.0, 440.0) > 0.5,
+            "rms {}, 440 Hz share {}",
+            rms(&x),
+            tone_share(&x, 16000.0, 440.0)
+        );
+        app.hangup(&caller).await;
+        app.hangup(&channel.id).await;
+        let _ = client.bridges().destroy(bridge).send().await;
+        tokio::task::spawn_blocking(move || pool.shutdown())
+            .await
+            .expect("shutdown");
+    })
+    .await;
+}

@@ -29,7 +29,7 @@
 //! (`ari-test-cert.pem`, key `ari-test-key.pem`) names `127.0.0.1` only, so `localhost` is a
 //! host-name mismatch. A second ARI user, `reader` / `reader`, is read-only. On 22,
 //! `websocket_client.conf` and `ari.conf` `type=outbound_websocket` make Asterisk dial test
-//! listeners on 127.0.0.1 ports 8765-8768 (ARI) and 8770 (chan_websocket media); the port
+//! listeners on 127.0.0.1 ports 8765-8768 (ARI) and 8770-8771 (chan_websocket media); the port
 //! layout and credentials are in that template.
 //!
 //! Both listen on 127.0.0.1 only. The ARI user is `asterisk`, password `asterisk` (basic

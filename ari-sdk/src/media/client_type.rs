@@ -50,9 +50,12 @@ impl MediaListener {
         let map = pending.clone();
         let task = tokio::spawn(async move {
             while let Some(incoming) = listener.accept().await {
+                // The session's reader is spawned where its socket is registered, so a frame
+                // wakes only that runtime.
+                let runtime = incoming.runtime().clone();
                 let (request, ws, guard) = incoming.into_parts();
                 let (map, tx, options) = (map.clone(), tx.clone(), options.clone());
-                tokio::spawn(async move {
+                runtime.spawn(async move {
                     match MediaSession::from_websocket_guarded(
                         ws,
                         None,

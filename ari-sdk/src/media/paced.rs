@@ -127,9 +127,11 @@ impl PacedRuntimeBuilder {
 /// handle with [`WebSocketMedia::runtime`](super::WebSocketMedia::runtime) (or make the
 /// connection inside a task spawned on the worker), and spawn the tasks that consume its
 /// audio on the same handle, so a frame wakes nothing outside the worker. REST calls and the
-/// events WebSocket can stay on the app's main runtime. For connection type `client`, the
-/// sessions that a [`MediaListener`](super::MediaListener) accepts run on the runtime it was
-/// made on: make it (and bind its listener) inside a task on a worker to put them there.
+/// events WebSocket can stay on the app's main runtime. For connection type `client`, bind the
+/// [`Listener`](crate::server::Listener) under the [`MediaListener`](super::MediaListener)
+/// with [`connection_runtimes`](crate::server::ListenerBuilder::connection_runtimes)`(pool.handles())`:
+/// each session Asterisk opens then lives on a worker, and
+/// [`MediaSession::runtime`](super::MediaSession::runtime) says which.
 ///
 /// Cloning shares the pool. When the last clone is dropped the workers stop and their tasks
 /// are cancelled; [`PacedRuntime::shutdown`] does that at once and waits for the threads.

@@ -177,6 +177,7 @@ pub struct MediaSession {
     start: MediaStart,
     sender: MediaSender,
     receiver: MediaReceiver,
+    runtime: tokio::runtime::Handle,
 }
 
 impl std::fmt::Debug for MediaSession {
@@ -281,6 +282,7 @@ impl MediaSession {
             },
             receiver: MediaReceiver { rx, done: false },
             start,
+            runtime: tokio::runtime::Handle::current(),
         })
     }
 
@@ -292,6 +294,13 @@ impl MediaSession {
     /// The session's audio format.
     pub fn format(&self) -> &Arc<MediaFormat> {
         &self.sender.format
+    }
+
+    /// The runtime the session's reader task runs on (with its socket, when the session was
+    /// opened there): spawn the tasks that consume its audio on it, so that a frame wakes no
+    /// other thread. With a [`PacedRuntime`](super::PacedRuntime), that is the session's worker.
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
     }
 
     /// The control format the session speaks (learned from `MEDIA_START`).

@@ -40,6 +40,7 @@ pub struct ListenerBuilder {
     #[cfg(feature = "rustls")]
     tls: Option<Arc<rustls::ServerConfig>>,
     config_error: Option<String>,
+    runtimes: Vec<tokio::runtime::Handle>,
 }
 
 impl fmt::Debug for ListenerBuilder {
@@ -51,7 +52,8 @@ impl fmt::Debug for ListenerBuilder {
             .field("path", &self.path)
             .field("protocols", &self.protocols)
             .field("max_connections", &self.max_connections)
-            .field("handshake_timeout", &self.handshake_timeout);
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("connection_runtimes", &self.runtimes.len());
         #[cfg(feature = "rustls")]
         d.field("tls", &self.tls.is_some());
         d.finish_non_exhaustive()
@@ -75,6 +77,7 @@ impl Default for ListenerBuilder {
             #[cfg(feature = "rustls")]
             tls: None,
             config_error: None,
+            runtimes: Vec::new(),
         }
     }
 }
@@ -113,6 +116,19 @@ impl ListenerBuilder {
     /// At most this many connections at once, handshakes included (default 1024; at least 1).
     pub fn max_connections(mut self, n: usize) -> Self {
         self.max_connections = n.clamp(1, Semaphore::MAX_PERMITS);
+        self
+    }
+
+    /// Runs each accepted connection (its socket, the TLS and WebSocket handshakes) on one of
+    /// these runtimes, taken in turn; by default, on the runtime the listener was bound on.
+    /// [`Incoming::runtime`] says which, so that the connection's own work can be spawned
+    /// there too (`media::MediaListener` does). For many media sessions: the workers of a
+    /// `media::PacedRuntime` (feature `media`).
+    pub fn connection_runtimes(
+        mut self,
+        runtimes: impl IntoIterator<Item = tokio::runtime::Handle>,
+    ) -> Self {
+        self.runtimes = runtimes.into_iter().collect();
         self
     }
 
@@ -225,6 +241,7 @@ impl ListenerBuilder {
             ws_config: self.ws_config,
             #[cfg(feature = "rustls")]
             tls: self.tls.map(tokio_rustls::TlsAcceptor::from),
+            runtimes: self.runtimes,
         };
         tokio::spawn(accept.run(shutdown_rx));
         debug!(%local_addr, "listener started");
@@ -542,6 +559,7 @@ pub struct Incoming {
     request: RequestInfo,
     socket: WebSocketStream<ServerStream>,
     guard: ConnectionGuard,
+    runtime: tokio::runtime::Handle,
 }
 
 impl fmt::Debug for Incoming {
@@ -556,6 +574,12 @@ impl Incoming {
     /// The request that opened the connection.
     pub fn request(&self) -> &RequestInfo {
         &self.request
+    }
+
+    /// The runtime the connection's socket is registered with (see
+    /// [`ListenerBuilder::connection_runtimes`]): work on the connection is cheapest there.
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
     }
 
     /// The request, the WebSocket, and the guard that keeps the connection counted.
@@ -648,10 +672,12 @@ struct AcceptLoop {
     ws_config: WebSocketConfig,
     #[cfg(feature = "rustls")]
     tls: Option<tokio_rustls::TlsAcceptor>,
+    runtimes: Vec<tokio::runtime::Handle>,
 }
 
 impl AcceptLoop {
     async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut turn = 0usize;
         loop {
             let accepted = tokio::select! {
                 biased;
@@ -672,7 +698,7 @@ impl AcceptLoop {
             match self.shared.permits.clone().try_acquire_owned() {
                 Ok(permit) => {
                     let hs = Handshake {
-                        stream,
+                        stream: (),
                         peer,
                         permit,
                         shared: self.shared.clone(),
@@ -683,7 +709,26 @@ impl AcceptLoop {
                         #[cfg(feature = "rustls")]
                         tls: self.tls.clone(),
                     };
-                    tokio::spawn(hs.run(shutdown.clone()));
+                    let shutdown = shutdown.clone();
+                    if self.runtimes.is_empty() {
+                        tokio::spawn(hs.with_stream(stream).run(shutdown));
+                        continue;
+                    }
+                    let runtime = &self.runtimes[turn % self.runtimes.len()];
+                    turn = turn.wrapping_add(1);
+                    // A socket belongs to the reactor it was registered with: hand it over as
+                    // a std socket and register it again on the chosen runtime.
+                    match stream.into_std() {
+                        Ok(std) => {
+                            runtime.spawn(async move {
+                                match TcpStream::from_std(std) {
+                                    Ok(stream) => hs.with_stream(stream).run(shutdown).await,
+                                    Err(e) => hs.fail(&format!("moving the socket: {e}")),
+                                }
+                            });
+                        }
+                        Err(e) => hs.fail(&format!("moving the socket: {e}")),
+                    }
                 }
                 Err(_) => self.refuse_busy(stream, peer),
             }
@@ -717,9 +762,10 @@ impl AcceptLoop {
     }
 }
 
-/// One connection from TCP accept to handed-over WebSocket.
-struct Handshake {
-    stream: TcpStream,
+/// One connection from TCP accept to handed-over WebSocket (`S`: the socket, or `()` until it
+/// is on the runtime that will serve it).
+struct Handshake<S = TcpStream> {
+    stream: S,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
     shared: Arc<Shared>,
@@ -735,6 +781,32 @@ struct Handshake {
 enum Refusal {
     Auth,
     Other(&'static str),
+}
+
+impl Handshake<()> {
+    fn with_stream(self, stream: TcpStream) -> Handshake {
+        Handshake {
+            stream,
+            peer: self.peer,
+            permit: self.permit,
+            shared: self.shared,
+            auth: self.auth,
+            incoming: self.incoming,
+            timeout: self.timeout,
+            ws_config: self.ws_config,
+            #[cfg(feature = "rustls")]
+            tls: self.tls,
+        }
+    }
+
+    /// The connection could not be served; counted and logged like a failed handshake.
+    fn fail(self, why: &str) {
+        self.shared
+            .stats
+            .failed_handshakes
+            .fetch_add(1, Ordering::Relaxed);
+        warn!(peer = %self.peer, why, "listener: handshake failed");
+    }
 }
 
 impl Handshake {
@@ -824,6 +896,7 @@ impl Handshake {
                         request,
                         socket,
                         guard,
+                        runtime: tokio::runtime::Handle::current(),
                     })
                     .await;
             }
