@@ -742,6 +742,26 @@ async fn connect_routed_channels_can_be_bridged_at_once() {
     .await;
 }
 
+/// A pool of two workers with a 40 ms tick, threads named `<name>-0` and `<name>-1`.
+fn two_workers(name: &str) -> PacedRuntime {
+    PacedRuntime::builder()
+        .threads(2)
+        .tick(Duration::from_millis(40))
+        .thread_name(name)
+        .build()
+        .expect("pool")
+}
+
+/// Skips half a second (the bridge settling), then returns one second of audio and the name
+/// of the thread that received it.
+async fn one_second_heard(rx: &mut MediaReceiver) -> (Vec<u8>, Option<String>) {
+    let mut events = Vec::new();
+    let _ = collect_audio(rx, 25, &mut events).await;
+    let frames = collect_audio(rx, 50, &mut events).await;
+    let thread = std::thread::current().name().map(str::to_owned);
+    (frames.concat(), thread)
+}
+
 /// Two media sessions on a [`PacedRuntime`] (two workers, a 40 ms tick), bridged with each
 /// other: each sends its own tone and receives the other's, with the socket I/O and the tasks
 /// on the pool's threads and the REST calls on the test's runtime.
@@ -751,12 +771,7 @@ async fn paced_runtime_sessions_carry_audio_both_ways() {
         return;
     };
     with_timeout(async {
-        let pool = PacedRuntime::builder()
-            .threads(2)
-            .tick(Duration::from_millis(40))
-            .thread_name("paced-media")
-            .build()
-            .expect("pool");
+        let pool = two_workers("paced-media");
         let mut app = App::start(&client, "paced").await;
         let mut sides = Vec::new();
         for freq in [440.0, 1000.0] {
@@ -793,14 +808,7 @@ async fn paced_runtime_sessions_carry_audio_both_ways() {
                 // Keep the session open until the test ends it.
                 std::future::pending::<()>().await;
             });
-            receivers.push(place.spawn(async move {
-                let mut events = Vec::new();
-                // Skip half a second (the bridge settling), then keep one second.
-                let _ = collect_audio(&mut rx, 25, &mut events).await;
-                let frames = collect_audio(&mut rx, 50, &mut events).await;
-                let thread = std::thread::current().name().map(str::to_owned);
-                (frames.concat(), thread)
-            }));
+            receivers.push(place.spawn(async move { one_second_heard(&mut rx).await }));
         }
         // Each side hears the other's tone.
         let heard = [1000.0, 440.0];
@@ -845,12 +853,7 @@ async fn connection_type_client_on_a_paced_runtime() {
         return;
     };
     with_timeout(async {
-        let pool = PacedRuntime::builder()
-            .threads(2)
-            .tick(Duration::from_millis(40))
-            .thread_name("paced-client")
-            .build()
-            .expect("pool");
+        let pool = two_workers("paced-client");
         let listener = ari_sdk::server::Listener::builder()
             .credentials("media", "media-secret")
             .protocol("media")
@@ -871,13 +874,7 @@ async fn connection_type_client_on_a_paced_runtime() {
         let worker = session.runtime().clone();
         let (_tx, mut rx) = session.split();
         let (pcm, thread) = worker
-            .spawn(async move {
-                let mut events = Vec::new();
-                let _ = collect_audio(&mut rx, 25, &mut events).await;
-                let frames = collect_audio(&mut rx, 50, &mut events).await;
-                let thread = std::thread::current().name().map(str::to_owned);
-                (frames.concat(), thread)
-            })
+            .spawn(async move { one_second_heard(&mut rx).await })
             .await
             .expect("consumer");
         assert!(
