@@ -183,9 +183,18 @@ async fn calls_go_on_across_a_nats_server_restart() {
         async move { client.asterisk().get_info().send().await.is_ok() }
     })
     .await;
-    // The call taken before the restart still reaches its handler, to its end.
+    // The call taken before the restart still reaches its handler, to its end. Its stream
+    // ends either with ChannelDestroyed or, when the instance's resync after the restart lists
+    // the channels just after the hangup, because the resync found the channel gone (the list
+    // answer can overtake the event, which then has no subscription left): both are the end
+    // `ResourceEvents` promises, and a call the handler never hears end would time out here.
+    // Nothing ended the live call: a resync must not have taken it for gone.
+    assert!(rx.try_recv().is_err(), "a report before the hangup");
     direct.channels().hangup(&first).send().await.unwrap();
-    assert_eq!(next(&mut rx).await, Report::Ended(first, true));
+    match next(&mut rx).await {
+        Report::Ended(id, _) => assert_eq!(id, first),
+        other => panic!("expected the first call's end, got {other:?}"),
+    }
     // A new call is taken.
     let second = originate(&direct, &app).await;
     assert_eq!(next(&mut rx).await, Report::Started(second.clone()));
