@@ -697,8 +697,14 @@ impl AcceptLoop {
             let _ = stream.set_nodelay(true);
             match self.shared.permits.clone().try_acquire_owned() {
                 Ok(permit) => {
+                    let runtime = (!self.runtimes.is_empty()).then(|| {
+                        let runtime = &self.runtimes[turn % self.runtimes.len()];
+                        turn = turn.wrapping_add(1);
+                        runtime
+                    });
                     let hs = Handshake {
-                        stream: (),
+                        stream,
+                        reregister: runtime.is_some(),
                         peer,
                         permit,
                         shared: self.shared.clone(),
@@ -709,26 +715,11 @@ impl AcceptLoop {
                         #[cfg(feature = "rustls")]
                         tls: self.tls.clone(),
                     };
-                    let shutdown = shutdown.clone();
-                    if self.runtimes.is_empty() {
-                        tokio::spawn(hs.with_stream(stream).run(shutdown));
-                        continue;
-                    }
-                    let runtime = &self.runtimes[turn % self.runtimes.len()];
-                    turn = turn.wrapping_add(1);
-                    // A socket belongs to the reactor it was registered with: hand it over as
-                    // a std socket and register it again on the chosen runtime.
-                    match stream.into_std() {
-                        Ok(std) => {
-                            runtime.spawn(async move {
-                                match TcpStream::from_std(std) {
-                                    Ok(stream) => hs.with_stream(stream).run(shutdown).await,
-                                    Err(e) => hs.fail(&format!("moving the socket: {e}")),
-                                }
-                            });
-                        }
-                        Err(e) => hs.fail(&format!("moving the socket: {e}")),
-                    }
+                    let task = hs.run(shutdown.clone());
+                    match runtime {
+                        Some(runtime) => runtime.spawn(task),
+                        None => tokio::spawn(task),
+                    };
                 }
                 Err(_) => self.refuse_busy(stream, peer),
             }
@@ -762,10 +753,11 @@ impl AcceptLoop {
     }
 }
 
-/// One connection from TCP accept to handed-over WebSocket (`S`: the socket, or `()` until it
-/// is on the runtime that will serve it).
-struct Handshake<S = TcpStream> {
-    stream: S,
+/// One connection from TCP accept to handed-over WebSocket.
+struct Handshake {
+    stream: TcpStream,
+    /// Served on another runtime than the accepting one (`connection_runtimes`).
+    reregister: bool,
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
     shared: Arc<Shared>,
@@ -783,32 +775,6 @@ enum Refusal {
     Other(&'static str),
 }
 
-impl Handshake<()> {
-    fn with_stream(self, stream: TcpStream) -> Handshake {
-        Handshake {
-            stream,
-            peer: self.peer,
-            permit: self.permit,
-            shared: self.shared,
-            auth: self.auth,
-            incoming: self.incoming,
-            timeout: self.timeout,
-            ws_config: self.ws_config,
-            #[cfg(feature = "rustls")]
-            tls: self.tls,
-        }
-    }
-
-    /// The connection could not be served; counted and logged like a failed handshake.
-    fn fail(self, why: &str) {
-        self.shared
-            .stats
-            .failed_handshakes
-            .fetch_add(1, Ordering::Relaxed);
-        warn!(peer = %self.peer, why, "listener: handshake failed");
-    }
-}
-
 impl Handshake {
     async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let peer = self.peer;
@@ -820,8 +786,21 @@ impl Handshake {
         let ws_config = self.ws_config;
         #[cfg(feature = "rustls")]
         let tls = self.tls;
-        let stream = self.stream;
+        let (stream, reregister) = (self.stream, self.reregister);
         let work = async move {
+            // A socket belongs to the reactor it was registered with: one accepted on another
+            // runtime is handed over as a std socket and registered again on this one.
+            let stream = if reregister {
+                match stream.into_std().and_then(TcpStream::from_std) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        debug!(%peer, error = %e, "listener: moving the socket failed");
+                        return Err(Refusal::Other("moving the socket to its runtime failed"));
+                    }
+                }
+            } else {
+                stream
+            };
             #[cfg(feature = "rustls")]
             let stream = match tls {
                 Some(acceptor) => match acceptor.accept(stream).await {
