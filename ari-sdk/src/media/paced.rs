@@ -296,11 +296,10 @@ impl Pacer {
         if self.tick.is_zero() {
             return now;
         }
-        let since = now.saturating_duration_since(self.start).as_nanos();
-        let tick = self.tick.as_nanos();
-        let k = since / tick + 1;
-        // k * tick fits in u64 nanoseconds for any run shorter than 584 years.
-        self.start + Duration::from_nanos(u64::try_from(k * tick).unwrap_or(u64::MAX))
+        let tick = u64::try_from(self.tick.as_nanos()).unwrap_or(u64::MAX);
+        // Saturating: only a run of centuries would reach the limit.
+        let k = self.index(now).saturating_add(1);
+        self.start + Duration::from_nanos(k.saturating_mul(tick))
     }
 }
 
